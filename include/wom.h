@@ -1,0 +1,268 @@
+/*
+ * wom.h - the whole public API of wom, a write-once / write-many address space.
+ *
+ * A space holds named regions; a region is 2^64 cells addressed by uint64_t.
+ * A ONCE region's cells go EMPTY -> WRITTEN exactly once (message passing);
+ * a MANY region's cells are versioned registers (shared memory).
+ * The communication forms at the end (channel, subscription, queue group,
+ * log-backed register, slot ring) are built only on the cell operations above
+ * them, so they run unchanged on every scope.
+ *
+ * Conventions for every function below:
+ *  - Return 0 on success or a negative WOM_E* code (never sets errno).
+ *  - An out parameter is written only on success (and *len on WOM_ENOBUFS).
+ *  - Buffers passed in are borrowed for the duration of the call only; values
+ *    are copied into the space.
+ *  - Handles (wom_space, wom_region, wom_chan, wom_queue, wom_reg, wom_ring)
+ *    are thread-safe unless the comment says otherwise; wom_sub is a private
+ *    cursor to be used by one thread at a time.
+ *  - Timeouts are in nanoseconds: 0 = do not wait, < 0 = wait forever.
+ */
+#ifndef WOM_H
+#define WOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define WOM_API __attribute__((visibility("default")))
+#else
+#define WOM_API
+#endif
+
+#define WOM_VERSION_MAJOR 0
+#define WOM_VERSION_MINOR 1
+
+/* Errors: X(name, value, message). Values equal -errno where one exists. */
+#define WOM_ERRNO_MAP(X)                                                       \
+    X(EINVAL, -22, "invalid argument")                                         \
+    X(ENOMEM, -12, "out of memory")                                            \
+    X(ENOSPC, -28, "space is full")                                            \
+    X(ETIMEDOUT, -110, "timed out")                                            \
+    X(ENOBUFS, -105, "buffer too small (needed size returned in *len)")        \
+    X(EMSGSIZE, -90, "value larger than the region's maximum value size")      \
+    X(ENOENT, -2, "no such region or space")                                   \
+    X(EPERM, -1, "operation not permitted")                                    \
+    X(ENAMETOOLONG, -36, "name too long")                                      \
+    X(ENOTSUP, -95, "not supported by this scope")                             \
+    X(EWRITTEN, -3001, "cell already written (the first write won)")           \
+    X(EEMPTY, -3002, "cell is empty")                                          \
+    X(EMODE, -3003, "operation or region of the other mode")                   \
+    X(ETRIMMED, -3004, "address was trimmed")                                  \
+    X(ECONFLICT, -3005, "version moved (compare-and-swap lost)")               \
+    X(EABANDONED, -3006, "cell abandoned by a dead writer")                    \
+    X(ECORRUPT, -3007, "space data is corrupt")                                \
+    X(ECLOSED, -3008, "channel closed")                                        \
+    X(EURI, -3009, "unknown or malformed space URI")
+
+typedef enum {
+#define WOM_ERR_ENUM_(name, val, msg) WOM_##name = (val),
+    WOM_ERRNO_MAP(WOM_ERR_ENUM_)
+#undef WOM_ERR_ENUM_
+} wom_errno;
+
+/* A static message for err ("unknown error" for values not in the table). */
+WOM_API const char *wom_strerror(int err);
+/* The name of err, e.g. "WOM_EWRITTEN" ("WOM_E?" when unknown). */
+WOM_API const char *wom_err_name(int err);
+
+typedef struct wom_space wom_space;   /* opaque */
+typedef struct wom_region wom_region; /* opaque */
+
+typedef enum { WOM_ONCE = 1, WOM_MANY = 2 } wom_mode;
+
+/* A zero-copy view of a written value: caller-allocated, filled by
+ * wom_get_view / wom_sub_recv_view. data stays valid (even across wom_trim)
+ * until wom_view_release. pin_ is private. */
+typedef struct {
+    const void *data;
+    size_t len;
+    uint64_t pin_[2];
+} wom_view;
+
+/* ---- Spaces --------------------------------------------------------------- */
+
+/* Open a space. URIs: "mem:" (threads of this process; a new private space
+ * each call) with optional ";size=BYTES[k|M|G]" for the reserved address
+ * range (default 64G, taken lazily).  Errors: WOM_EURI, WOM_ENOMEM.
+ * The caller owns *out and frees it with wom_close. */
+WOM_API int wom_open(const char *uri, wom_space **out);
+/* Close a space. All its regions, subscriptions and forms must be closed
+ * first and all views released. */
+WOM_API void wom_close(wom_space *s);
+
+/* ---- Regions -------------------------------------------------------------- */
+
+#define WOM_NAME_MAX 63            /* bytes in a region name, without NUL */
+#define WOM_MAX_VALUE_DEFAULT (1u << 20)
+#define WOM_MAX_VALUE_LIMIT (4u << 20)
+
+typedef struct {
+    size_t max_value; /* largest value accepted; 0 = WOM_MAX_VALUE_DEFAULT */
+} wom_region_opts;
+#define WOM_REGION_OPTS_INIT {0}
+
+/* Open region `name`, creating it with `mode` if absent (concurrent creators
+ * agree on one region). Errors: WOM_EMODE if it exists with the other mode,
+ * WOM_ENAMETOOLONG, WOM_EINVAL (empty name or bad mode), WOM_ENOSPC (region
+ * table full). The caller owns *out; wom_region_close frees it. */
+WOM_API int wom_region_open(wom_space *s, const char *name, wom_mode mode, wom_region **out);
+/* As wom_region_open; opts apply only when this call creates the region
+ * (an existing region keeps its own limits). opts may be NULL. */
+WOM_API int wom_region_open_opts(wom_space *s, const char *name, wom_mode mode,
+                                 const wom_region_opts *opts, wom_region **out);
+WOM_API void wom_region_close(wom_region *r);
+
+typedef struct {
+    char name[WOM_NAME_MAX + 1];
+    wom_mode mode;
+    uint64_t tail;      /* ONCE: next address wom_append would try */
+    uint64_t floor;     /* ONCE: addresses below were trimmed */
+    uint64_t bytes;     /* value bytes currently held (after trim/overwrite) */
+    size_t max_value;
+} wom_region_info;
+
+/* Describe r. Never fails on a valid handle. */
+WOM_API int wom_region_info_get(wom_region *r, wom_region_info *out);
+/* Call fn for every region of s in creation order; stops early and returns
+ * fn's value when fn returns non-zero. */
+WOM_API int wom_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), void *arg);
+
+/* ---- ONCE cells ----------------------------------------------------------- */
+
+/* Write addr once. Returns 0, or WOM_EWRITTEN when another write won (its
+ * value is then readable), WOM_ETRIMMED, WOM_EMSGSIZE, WOM_EMODE, WOM_ENOSPC.
+ * Wakes every reader blocked on addr. */
+WOM_API int wom_put(wom_region *r, uint64_t addr, const void *buf, size_t len);
+/* Read addr into buf. timeout 0: WOM_EEMPTY at once if empty; < 0: wait
+ * forever; else WOM_ETIMEDOUT after timeout_ns. WOM_ENOBUFS with *len set to
+ * the value's size when cap is too small. WOM_ETRIMMED below the floor. */
+WOM_API int wom_get(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *len,
+                    int64_t timeout_ns);
+/* As wom_get without a copy: v points into the space and stays valid until
+ * wom_view_release(v), even if the address is trimmed meanwhile. */
+WOM_API int wom_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
+/* Release a view filled by a successful get_view/recv_view. Once only. */
+WOM_API void wom_view_release(wom_view *v);
+/* Write the next free address (>= every address appended or put so far, and
+ * >= the floor) and return it in *addr. Errors as wom_put but never
+ * WOM_EWRITTEN. */
+WOM_API int wom_append(wom_region *r, const void *buf, size_t len, uint64_t *addr);
+/* The next address wom_append would try (one past the highest address
+ * appended or put). */
+WOM_API int wom_tail(wom_region *r, uint64_t *tail);
+/* Trim: release every cell below `below`. Later reads and writes there give
+ * WOM_ETRIMMED and blocked readers there wake with it. The floor only rises
+ * (a lower `below` is a no-op). Memory of values whose addresses are all
+ * below the floor is returned once no view pins it. */
+WOM_API int wom_trim(wom_region *r, uint64_t below);
+
+/* ---- MANY cells ----------------------------------------------------------- */
+/* A MANY cell starts at version 0 with an empty value; every successful store
+ * or cas adds one to the version. */
+
+/* Store buf at addr; *version (may be NULL) gets the new version. */
+WOM_API int wom_store(wom_region *r, uint64_t addr, const void *buf, size_t len,
+                      uint64_t *version);
+/* Load a consistent (never torn) value and its version. WOM_ENOBUFS with *len
+ * set when cap is too small. version may be NULL. */
+WOM_API int wom_load(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *len,
+                     uint64_t *version);
+/* Store only if the current version is `expect`; WOM_ECONFLICT otherwise. */
+WOM_API int wom_cas(wom_region *r, uint64_t addr, uint64_t expect, const void *buf,
+                    size_t len, uint64_t *version);
+/* Block while the cell's version equals `version` (like a futex on the cell).
+ * 0 when it differs, WOM_ETIMEDOUT, WOM_EMODE on ONCE regions. */
+WOM_API int wom_wait(wom_region *r, uint64_t addr, uint64_t version, int64_t timeout_ns);
+
+/* ===========================================================================
+ * Communication forms, built only on the operations above.
+ * ======================================================================== */
+
+/* ---- Channel: a ONCE region used as a log --------------------------------- */
+/* A channel named N uses region N (ONCE) for messages and, when bounded,
+ * regions N.seats (ONCE) and N.acks (MANY) for backpressure. Many senders,
+ * many subscribers, each subscriber with its own cursor. */
+typedef struct wom_chan wom_chan;
+typedef struct wom_sub wom_sub;
+
+typedef struct {
+    uint64_t bound;   /* 0 = unbounded; else senders block while a bounded
+                         subscriber is `bound` messages behind */
+    size_t max_value; /* as wom_region_opts.max_value */
+} wom_chan_opts;
+#define WOM_CHAN_OPTS_INIT {0, 0}
+
+/* Open channel `name` (created if absent). opts may be NULL. */
+WOM_API int wom_chan_open(wom_space *s, const char *name, const wom_chan_opts *opts,
+                          wom_chan **out);
+WOM_API void wom_chan_close(wom_chan *c);
+/* Append one message; *addr (may be NULL) gets its address. With a bound,
+ * waits up to timeout_ns for room (WOM_ETIMEDOUT). */
+WOM_API int wom_chan_send(wom_chan *c, const void *buf, size_t len, int64_t timeout_ns,
+                          uint64_t *addr);
+
+typedef struct {
+    uint64_t from;    /* first address to read (replay from any address) */
+    int bounded;      /* 1: this subscriber holds back senders of a bounded
+                         channel (the default for bounded channels) */
+} wom_sub_opts;
+#define WOM_SUB_OPTS_INIT {0, 1}
+
+/* Subscribe to c starting at opts->from (opts may be NULL: from 0). The
+ * subscription is a private cursor: one thread at a time. */
+WOM_API int wom_sub_open(wom_chan *c, const wom_sub_opts *opts, wom_sub **out);
+WOM_API void wom_sub_close(wom_sub *sub);
+/* Receive the next message into buf, advancing the cursor. *addr (may be
+ * NULL) gets its address. Trimmed addresses are skipped (the cursor jumps to
+ * the floor). WOM_ETIMEDOUT / WOM_EEMPTY (timeout 0) / WOM_ENOBUFS as wom_get
+ * (the cursor does not move on errors). */
+WOM_API int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint64_t *addr,
+                         int64_t timeout_ns);
+/* Zero-copy receive; release v with wom_view_release. */
+WOM_API int wom_sub_recv_view(wom_sub *sub, wom_view *v, uint64_t *addr, int64_t timeout_ns);
+/* The address the next receive reads. */
+WOM_API uint64_t wom_sub_cursor(const wom_sub *sub);
+
+/* ---- Queue group: each message to exactly one member ---------------------- */
+/* Group G over channel N: members claim message i by winning write-once
+ * cell i of region N.G.claims. */
+typedef struct wom_queue wom_queue;
+/* Join group `group` of channel c as a member. One thread at a time. */
+WOM_API int wom_queue_join(wom_chan *c, const char *group, wom_queue **out);
+WOM_API void wom_queue_leave(wom_queue *q);
+/* Take the next message no other member has taken. */
+WOM_API int wom_queue_take(wom_queue *q, void *buf, size_t cap, size_t *len, uint64_t *addr,
+                           int64_t timeout_ns);
+
+/* ---- Register over a ONCE log (shared memory from message passing) -------- */
+/* A register whose writes append versions to ONCE region `name`: read =
+ * latest version. Same contract as one MANY cell (load/store/cas/version). */
+typedef struct wom_reg wom_reg;
+WOM_API int wom_reg_open(wom_space *s, const char *name, wom_reg **out);
+WOM_API void wom_reg_close(wom_reg *g);
+WOM_API int wom_reg_store(wom_reg *g, const void *buf, size_t len, uint64_t *version);
+WOM_API int wom_reg_load(wom_reg *g, void *buf, size_t cap, size_t *len, uint64_t *version);
+WOM_API int wom_reg_cas(wom_reg *g, uint64_t expect, const void *buf, size_t len,
+                        uint64_t *version);
+
+/* ---- Ring of reused MANY slots (message passing from shared memory) ------- */
+/* A bounded multi-producer multi-consumer queue over `slots` cells of MANY
+ * region `name`; each message is received once. */
+typedef struct wom_ring wom_ring;
+WOM_API int wom_ring_open(wom_space *s, const char *name, uint64_t slots, size_t max_value,
+                          wom_ring **out);
+WOM_API void wom_ring_close(wom_ring *g);
+/* Blocks while the ring is full (WOM_ETIMEDOUT). */
+WOM_API int wom_ring_send(wom_ring *g, const void *buf, size_t len, int64_t timeout_ns);
+/* Blocks while the ring is empty (WOM_ETIMEDOUT). */
+WOM_API int wom_ring_recv(wom_ring *g, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WOM_H */

@@ -1,0 +1,30 @@
+#!/bin/sh
+# deps.sh GROUP... - make sure the Debian packages a make target needs are
+# installed, installing the missing ones with apt-get (as root), or naming
+# them exactly when that is impossible.
+#   build: compiler, cmake, pkg-config     bench: Go, ck, ZeroMQ, NNG
+#   fuzz:  clang with libFuzzer
+set -eu
+pkgs=""
+for g in "$@"; do
+  case "$g" in
+    build) pkgs="$pkgs gcc make cmake pkg-config libc6-dev" ;;
+    bench) pkgs="$pkgs golang-go libck-dev libzmq3-dev libnng-dev" ;;
+    fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
+    *) echo "deps.sh: unknown group $g" >&2; exit 2 ;;
+  esac
+done
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps.sh: installing missing Debian packages:$missing"
+if [ "$(id -u)" != 0 ]; then
+  echo "deps.sh: not root; run: sudo apt-get install$missing" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q $missing >/dev/null 2>&1 || {
+  apt-get update -q >/dev/null && apt-get install -y -q $missing >/dev/null
+} || { echo "deps.sh: apt-get failed; install by hand:$missing" >&2; exit 1; }

@@ -1,0 +1,189 @@
+/*
+ * alloc.c - memory inside a segment: the bump allocator, tagged free stacks,
+ * value records in per-region arena chunks, and the pins that keep a chunk's
+ * memory alive while a reader copies from it or holds a view.
+ *
+ * Life of a chunk: the region allocates records from it until one does not
+ * fit, which seals it. Each record is counted live until it dies (trimmed,
+ * overwritten in a MANY cell, or lost a write race). The chunk is RETIRED when
+ * it is sealed with no live record, and released (pages discarded, chunk put
+ * on the free stack for reuse) when it is retired with no pin. Both
+ * transitions happen exactly once per life because after SEALED the live
+ * count can only fall and after RETIRED the pin count can only fall.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "util/plat.h"
+
+int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t *off)
+{
+    wom_a64 *brk = &e->hdr->brk;
+    uint64_t cur = ld_relaxed(brk);
+    for (;;) {
+        uint64_t start = (cur + align - 1) & ~(align - 1);
+        if (start + size > e->size || start + size < start)
+            return WOM_ENOSPC;
+        /* relaxed is enough: the memory is zero and handed out once; whoever
+         * publishes what it writes there does so with its own release. */
+        if (atomic_compare_exchange_weak_explicit(brk, &cur, start + size,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *off = start;
+            return 0;
+        }
+    }
+}
+
+/* Tagged Treiber stack of page-aligned objects; head = [page : 32][tag : 32].
+ * The tag makes a pop that read a stale link fail its CAS (ABA). */
+void wom__stack_push(wom__eng *e, wom_a64 *head, wom_a64 *link, uint64_t off, int shift)
+{
+    (void)e;
+    uint64_t h = ld_relaxed(head);
+    for (;;) {
+        st_relaxed(link, (h >> 32) << shift);
+        uint64_t n = ((off / WOM__PAGE) << 32) | (uint32_t)(h + 1);
+        /* release: publishes the link and the object's reset state to the
+         * popper's acquire below. */
+        if (atomic_compare_exchange_weak_explicit(head, &h, n, memory_order_release,
+                                                  memory_order_relaxed))
+            return;
+    }
+}
+
+uint64_t wom__stack_pop(wom__eng *e, wom_a64 *head, uint64_t (*link_of)(wom__eng *, uint64_t),
+                        int shift)
+{
+    /* acquire: pairs with the push's release (the link and object state). */
+    uint64_t h = ld_acquire(head);
+    for (;;) {
+        uint64_t page = h >> 32;
+        if (!page)
+            return 0;
+        uint64_t off = page * WOM__PAGE;
+        uint64_t next = link_of(e, off) >> shift;
+        uint64_t n = (next << 32) | (uint32_t)(h + 1);
+        if (atomic_compare_exchange_weak_explicit(head, &h, n, memory_order_acquire,
+                                                  memory_order_acquire))
+            return off;
+    }
+}
+
+static uint64_t chunk_link(wom__eng *e, uint64_t off)
+{
+    return ld_relaxed(&eng_chunk(e, off)->next_free);
+}
+
+static int chunk_new(wom__eng *e, uint32_t region, uint64_t *off)
+{
+    uint64_t c = wom__stack_pop(e, &e->hdr->free_chunks, chunk_link, 0);
+    if (!c) {
+        int rc = wom__raw_alloc(e, WOM__CHUNK_SIZE, WOM__CHUNK_SIZE, &c);
+        if (rc)
+            return rc;
+    }
+    struct wom__chunk *ch = eng_chunk(e, c);
+    ch->region = region;
+    /* A stale reader may still try to pin the old life: it then sees 0 and
+     * its later floor check sends it away (see wom__pin's callers). */
+    st_seq(&ch->pins, 0);
+    st_relaxed(&ch->alloc, (uint64_t)(WOM__CHUNK_HDR / 8) << 32);
+    *off = c;
+    return 0;
+}
+
+static void chunk_release(wom__eng *e, uint64_t c)
+{
+    struct wom__chunk *ch = eng_chunk(e, c);
+    struct wom__region_hdr *h = &e->hdr->regions[ch->region];
+    atomic_fetch_sub_explicit(&h->sealed_bytes, CH_USED(ld_relaxed(&ch->alloc)),
+                              memory_order_relaxed);
+    wom__vm_discard(e->base + c + WOM__PAGE, WOM__CHUNK_SIZE - WOM__PAGE);
+    wom__stack_push(e, &e->hdr->free_chunks, &ch->next_free, c, 0);
+}
+
+static void chunk_retire(wom__eng *e, uint64_t c)
+{
+    struct wom__chunk *ch = eng_chunk(e, c);
+    uint64_t p = ld_seq(&ch->pins);
+    while (!cas_seq(&ch->pins, &p, p | CH_RETIRED))
+        ;
+    if (p == 0)
+        chunk_release(e, c);
+}
+
+int wom__pin(wom__eng *e, uint64_t off)
+{
+    struct wom__chunk *ch = eng_chunk(e, off);
+    uint64_t p = ld_seq(&ch->pins);
+    do {
+        if (p & CH_RETIRED)
+            return WOM_ETRIMMED;
+    } while (!cas_seq(&ch->pins, &p, p + 1));
+    return 0;
+}
+
+void wom__unpin(wom__eng *e, uint64_t off)
+{
+    struct wom__chunk *ch = eng_chunk(e, off);
+    if (fas_seq(&ch->pins, 1) == (CH_RETIRED | 1))
+        chunk_release(e, off & ~(WOM__CHUNK_SIZE - 1));
+}
+
+void wom__rec_kill(wom__eng *e, uint64_t off)
+{
+    struct wom__chunk *ch = eng_chunk(e, off);
+    uint64_t a = fas_seq(&ch->alloc, 1) - 1;
+    if ((a & CH_SEALED) && (a & CH_LIVE_MASK) == 0)
+        chunk_retire(e, off & ~(WOM__CHUNK_SIZE - 1));
+}
+
+/* Seal chunk c (nothing more will be allocated in it); retire it at once if
+ * every record in it is already dead. */
+static void chunk_seal(wom__eng *e, struct wom__region_hdr *h, uint64_t c, uint64_t a)
+{
+    struct wom__chunk *ch = eng_chunk(e, c);
+    while (!(a & CH_SEALED)) {
+        if (cas_seq(&ch->alloc, &a, a | CH_SEALED)) {
+            atomic_fetch_add_explicit(&h->sealed_bytes, CH_USED(a), memory_order_relaxed);
+            if ((a & CH_LIVE_MASK) == 0)
+                chunk_retire(e, c);
+            return;
+        }
+    }
+}
+
+int wom__rec_alloc(wom__reg *r, size_t len, uint64_t *off)
+{
+    wom__eng *e = r->e;
+    struct wom__region_hdr *h = r->h;
+    uint64_t need = (sizeof(struct wom__rec) + len + 7) & ~7ull;
+    for (;;) {
+        /* acquire: pairs with the release CAS below that installed the chunk
+         * (its reset alloc word). */
+        uint64_t c = ld_acquire(&h->cur_chunk);
+        if (c) {
+            struct wom__chunk *ch = eng_chunk(e, c);
+            uint64_t a = ld_seq(&ch->alloc);
+            while (!(a & CH_SEALED) && CH_USED(a) + need <= WOM__CHUNK_SIZE) {
+                /* The live count rises in the same CAS that hands out the
+                 * bytes, so a sealed chunk's count can only fall. */
+                if (cas_seq(&ch->alloc, &a, a + ((need >> 3) << 32) + 1)) {
+                    *off = c + CH_USED(a);
+                    return 0;
+                }
+            }
+            chunk_seal(e, h, c, a);
+        }
+        uint64_t n;
+        int rc = chunk_new(e, r->idx, &n);
+        if (rc)
+            return rc;
+        /* release: publishes the new chunk's reset header to allocators. */
+        if (!atomic_compare_exchange_strong_explicit(&h->cur_chunk, &c, n, memory_order_release,
+                                                     memory_order_relaxed))
+            wom__stack_push(e, &e->hdr->free_chunks, &eng_chunk(e, n)->next_free, n, 0);
+    }
+}

@@ -1,0 +1,523 @@
+/*
+ * cells.c - regions and the cell operations.
+ *
+ * ONCE write: allocate and fill a record, then one CAS EMPTY -> WRITTEN|off
+ * publishes it; the first CAS wins and every racer sees the same winner.
+ * Readers that find EMPTY spin briefly, then set WAITERS on the cell and sleep
+ * on its futex; the winning CAS sees WAITERS and wakes them.
+ *
+ * Reading a value pins its chunk, then re-checks that the cell is still live
+ * (floor for ONCE, unchanged word for MANY): a chunk is only released after
+ * every record in it died, so a successful pin plus that check proves the
+ * bytes belong to this cell until the unpin.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "util/plat.h"
+
+#define SPIN_LOOPS 2000
+
+static struct wom__rec *rec_at(const wom__eng *e, uint64_t off)
+{
+    return (struct wom__rec *)eng_ptr(e, off);
+}
+
+int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared)
+{
+    if (size < sizeof(struct wom__seg_hdr) + 2 * WOM__CHUNK_SIZE)
+        return WOM_EINVAL;
+    e->base = base;
+    e->size = size;
+    e->shared = shared;
+    e->hdr = base;
+    e->hdr->magic = WOM__MAGIC;
+    e->hdr->version = WOM__LAYOUT_VERSION;
+    e->hdr->hdr_size = sizeof(struct wom__seg_hdr);
+    e->hdr->size = size;
+    e->hdr->chunk_shift = WOM__CHUNK_SHIFT;
+    e->hdr->nregions = WOM__NREGIONS;
+    st_release(&e->hdr->brk, (sizeof(struct wom__seg_hdr) + WOM__PAGE - 1) & ~(uint64_t)(WOM__PAGE - 1));
+    return 0;
+}
+
+/* ---- regions ---- */
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static void reg_bind(wom__eng *e, uint32_t i, wom__reg *out)
+{
+    struct wom__region_hdr *h = &e->hdr->regions[i];
+    out->e = e;
+    out->h = h;
+    out->idx = i;
+    out->mode = (wom_mode)h->mode;
+    out->max_value = h->max_value;
+}
+
+/* Wait until a region another thread is creating is READY. */
+static void reg_wait_ready(wom__eng *e, struct wom__region_hdr *h)
+{
+    /* acquire: pairs with the creator's release store of R_READY. */
+    uint32_t st;
+    while ((st = ld_acquire(&h->state)) == R_INIT)
+        wom__futex_wait(&h->state, R_INIT, e->shared, -1);
+}
+
+int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
+                    wom__reg *out)
+{
+    size_t n = strlen(name);
+    if (n == 0 || (mode != WOM_ONCE && mode != WOM_MANY))
+        return WOM_EINVAL;
+    if (n > WOM_NAME_MAX)
+        return WOM_ENAMETOOLONG;
+    if (max_value == 0)
+        max_value = WOM_MAX_VALUE_DEFAULT;
+    if (max_value > WOM_MAX_VALUE_LIMIT)
+        return WOM_EMSGSIZE;
+    uint32_t start = name_hash(name) % WOM__NREGIONS;
+    /* Linear probing; slots never become free again, so every opener of one
+     * name walks the same sequence and meets the same slot. */
+    for (uint32_t k = 0; k < WOM__NREGIONS; k++) {
+        uint32_t i = (start + k) % WOM__NREGIONS;
+        struct wom__region_hdr *h = &e->hdr->regions[i];
+        uint32_t st = ld_acquire(&h->state);
+        if (st == R_FREE) {
+            if (!cas_seq(&h->state, &st, R_INIT)) {
+                k--; /* look at this slot again */
+                continue;
+            }
+            memcpy(h->name, name, n + 1);
+            h->mode = (uint32_t)mode;
+            h->max_value = (uint32_t)max_value;
+            h->seq = faa_relaxed(&e->hdr->region_seq, 1);
+            /* release: publishes name, mode and limits; pairs with the
+             * acquire loads of state above and in reg_wait_ready. */
+            st_release(&h->state, R_READY);
+            wom__futex_wake(&h->state, e->shared);
+            reg_bind(e, i, out);
+            return 0;
+        }
+        reg_wait_ready(e, h);
+        if (strcmp(h->name, name) != 0)
+            continue;
+        if (h->mode != (uint32_t)mode)
+            return WOM_EMODE;
+        reg_bind(e, i, out);
+        return 0;
+    }
+    return WOM_ENOSPC;
+}
+
+void wom__eng_info(const wom__reg *r, wom_region_info *out)
+{
+    struct wom__region_hdr *h = r->h;
+    memset(out, 0, sizeof *out);
+    memcpy(out->name, h->name, sizeof out->name);
+    out->name[WOM_NAME_MAX] = 0;
+    out->mode = (wom_mode)h->mode;
+    out->tail = ld_relaxed(&h->next);
+    out->floor = ld_relaxed(&h->floor);
+    out->max_value = h->max_value;
+    uint64_t bytes = ld_relaxed(&h->sealed_bytes);
+    uint64_t c = ld_acquire(&h->cur_chunk);
+    if (c) {
+        uint64_t a = ld_relaxed(&eng_chunk(r->e, c)->alloc);
+        if (!(a & CH_SEALED))
+            bytes += CH_USED(a) - WOM__CHUNK_HDR;
+    }
+    out->bytes = bytes;
+}
+
+int wom__eng_regions(wom__eng *e, int (*fn)(const wom_region_info *, void *), void *arg)
+{
+    uint32_t n = ld_relaxed(&e->hdr->region_seq);
+    for (uint32_t seq = 0; seq < n; seq++) {
+        for (uint32_t i = 0; i < WOM__NREGIONS; i++) {
+            struct wom__region_hdr *h = &e->hdr->regions[i];
+            if (ld_acquire(&h->state) != R_READY || h->seq != seq)
+                continue;
+            wom__reg r;
+            wom_region_info info;
+            reg_bind(e, i, &r);
+            wom__eng_info(&r, &info);
+            int rc = fn(&info, arg);
+            if (rc)
+                return rc;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* ---- ONCE cells ---- */
+
+static void tail_raise(struct wom__region_hdr *h, uint64_t to)
+{
+    uint64_t t = ld_relaxed(&h->next);
+    while (t < to && !cas_seq(&h->next, &t, to))
+        ;
+}
+
+static int rec_new(wom__reg *r, const void *buf, size_t len, uint64_t *off)
+{
+    if (len > r->max_value)
+        return WOM_EMSGSIZE;
+    int rc = wom__rec_alloc(r, len, off);
+    if (rc)
+        return rc;
+    struct wom__rec *rec = rec_at(r->e, *off);
+    rec->len = (uint32_t)len;
+    rec->sum = 0;
+    rec->version = 1;
+    if (len)
+        memcpy(rec + 1, buf, len);
+    return 0;
+}
+
+/* The error for a cell word that is not EMPTY for addr. */
+static int settled(uint64_t w)
+{
+    switch (w & C_STATE) {
+    case C_WRITTEN:
+        return WOM_EWRITTEN;
+    case C_ABANDONED:
+        return WOM_EABANDONED;
+    default: /* TRIMMED, or EMPTY of a reused leaf: addr was trimmed */
+        return WOM_ETRIMMED;
+    }
+}
+
+int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len, int append)
+{
+    struct wom__region_hdr *h = r->h;
+    if (r->mode != WOM_ONCE)
+        return WOM_EMODE;
+    if (addr < ld_seq(&h->floor))
+        return WOM_ETRIMMED;
+    wom_a64 *cell;
+    int rc = wom__cell(r, addr, 1, &cell);
+    if (rc)
+        return rc;
+    uint64_t off;
+    if ((rc = rec_new(r, buf, len, &off)))
+        return rc;
+    uint64_t empty = cell_empty(addr);
+    uint64_t w = ld_relaxed(cell);
+    for (;;) {
+        if ((w & ~C_WAIT) != empty) {
+            wom__rec_kill(r->e, off);
+            return settled(w);
+        }
+        /* seq_cst (release part): publishes the record to readers' acquire
+         * load of the cell; the order against the floor load below is the
+         * trim handshake. */
+        if (cas_seq(cell, &w, off | C_WRITTEN))
+            break;
+    }
+    if (w & C_WAIT)
+        wom__futex_wake((wom_a32 *)cell, r->e->shared);
+    /* A trim that raised the floor past addr may have passed this cell before
+     * the CAS: take the value back out so its memory is accounted exactly
+     * once (whoever exchanges the WRITTEN word out releases it). */
+    if (addr < ld_seq(&h->floor)) {
+        uint64_t old = xchg_seq(cell, C_TRIMMED);
+        if (old == (off | C_WRITTEN))
+            wom__rec_kill(r->e, off);
+    }
+    if (!append && addr >= ld_relaxed(&h->next))
+        tail_raise(h, addr + 1);
+    return 0;
+}
+
+int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr)
+{
+    if (r->mode != WOM_ONCE)
+        return WOM_EMODE;
+    if (len > r->max_value)
+        return WOM_EMSGSIZE;
+    for (;;) {
+        uint64_t a = faa_seq(&r->h->next, 1);
+        int rc = wom__eng_put(r, a, buf, len, 1);
+        if (rc == 0) {
+            *addr = a;
+            return 0;
+        }
+        if (rc == WOM_ETRIMMED)
+            tail_raise(r->h, ld_seq(&r->h->floor));
+        else if (rc != WOM_EWRITTEN)
+            return rc;
+    }
+}
+
+/* Pin the value in WRITTEN word w of a ONCE cell at addr. */
+static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
+{
+    uint64_t off = w & ~C_LOW;
+    if (wom__pin(r->e, off))
+        return WOM_ETRIMMED;
+    /* The pin is seq_cst, so this load sees any floor raised before the
+     * chunk could have been retired and reused. */
+    if (addr < ld_seq(&r->h->floor)) {
+        wom__unpin(r->e, off);
+        return WOM_ETRIMMED;
+    }
+    struct wom__rec *rec = rec_at(r->e, off);
+    v->data = rec + 1;
+    v->len = rec->len;
+    v->pin_[0] = (uint64_t)(uintptr_t)r->e;
+    v->pin_[1] = off;
+    return 0;
+}
+
+int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
+{
+    struct wom__region_hdr *h = r->h;
+    if (r->mode != WOM_ONCE)
+        return WOM_EMODE;
+    if (addr < ld_seq(&h->floor))
+        return WOM_ETRIMMED;
+    wom_a64 *cell;
+    int rc = wom__cell(r, addr, timeout_ns != 0, &cell);
+    if (rc)
+        return rc;
+    uint64_t empty = cell_empty(addr);
+    int64_t deadline = -2;
+    unsigned spins = 0;
+    for (;;) {
+        /* acquire: pairs with the writer's CAS (the record's bytes). */
+        uint64_t w = ld_acquire(cell);
+        if ((w & C_STATE) == C_WRITTEN)
+            return once_pin(r, addr, w, v);
+        if ((w & ~C_WAIT) != empty)
+            return settled(w);
+        if (timeout_ns == 0)
+            return WOM_EEMPTY;
+        if (deadline == -2)
+            deadline = wom__deadline(timeout_ns);
+        if (spins < SPIN_LOOPS) {
+            spins++;
+            wom__cpu_relax();
+            continue;
+        }
+        if (!(w & C_WAIT) && !cas_seq(cell, &w, w | C_WAIT))
+            continue;
+        /* Dekker with trim: we set WAITERS then read the floor; trim raises
+         * the floor then exchanges the cell. One of us sees the other. */
+        if (addr < ld_seq(&h->floor))
+            return WOM_ETRIMMED;
+        if (wom__futex_wait((wom_a32 *)cell, (uint32_t)(w | C_WAIT), r->e->shared, deadline))
+            return WOM_ETIMEDOUT;
+    }
+}
+
+void wom__eng_unpin_view(wom_view *v)
+{
+    wom__eng *e = (wom__eng *)(uintptr_t)v->pin_[0];
+    if (e)
+        wom__unpin(e, v->pin_[1]);
+    v->pin_[0] = 0;
+}
+
+/* A simple process-shared lock for trims (rare, short). */
+static void trim_lock(wom__reg *r)
+{
+    wom_a32 *l = &r->h->trim_lock;
+    uint32_t z = 0;
+    while (!cas_seq(l, &z, 1)) {
+        if (z == 1) {
+            uint32_t one = 1;
+            cas_seq(l, &one, 2);
+        }
+        wom__futex_wait(l, 2, r->e->shared, -1);
+        z = 0;
+    }
+}
+
+static void trim_unlock(wom__reg *r)
+{
+    if (xchg_seq(&r->h->trim_lock, 0) == 2)
+        wom__futex_wake(&r->h->trim_lock, r->e->shared);
+}
+
+int wom__eng_trim(wom__reg *r, uint64_t below)
+{
+    struct wom__region_hdr *h = r->h;
+    if (r->mode != WOM_ONCE)
+        return WOM_EMODE;
+    trim_lock(r);
+    uint64_t from = ld_seq(&h->floor);
+    if (below > from) {
+        st_seq(&h->floor, below);
+        tail_raise(h, below);
+        wom__index_trim(r, from, below);
+    }
+    trim_unlock(r);
+    return 0;
+}
+
+/* ---- MANY cells ---- */
+
+/* Read the current value of a MANY cell: on 0, *w is its word and, when it is
+ * WRITTEN, its chunk is pinned (caller unpins). */
+static int many_pin(wom__reg *r, wom_a64 *cell, uint64_t *w)
+{
+    for (;;) {
+        /* acquire: pairs with the storing CAS (the record's bytes). */
+        uint64_t x = ld_acquire(cell);
+        if ((x & C_STATE) == C_EMPTY) {
+            *w = x;
+            return 0;
+        }
+        if ((x & C_STATE) != C_WRITTEN)
+            return WOM_ECORRUPT;
+        uint64_t off = x & ~C_LOW;
+        if (wom__pin(r->e, off) == 0) {
+            if (((ld_seq(cell) ^ x) & ~C_WAIT) == 0) {
+                *w = x;
+                return 0;
+            }
+            wom__unpin(r->e, off);
+        }
+    }
+}
+
+static uint64_t many_version(wom__reg *r, uint64_t w)
+{
+    return (w & C_STATE) == C_WRITTEN ? rec_at(r->e, w & ~C_LOW)->version : 0;
+}
+
+static void many_unpin(wom__reg *r, uint64_t w)
+{
+    if ((w & C_STATE) == C_WRITTEN)
+        wom__unpin(r->e, w & ~C_LOW);
+}
+
+static wom_a32 *bell_of(wom__reg *r, uint64_t addr)
+{
+    return &r->h->bell[(addr * 0x9e3779b97f4a7c15ull) >> 59];
+}
+
+int wom__eng_store(wom__reg *r, uint64_t addr, const void *buf, size_t len, int has_expect,
+                   uint64_t expect, uint64_t *version)
+{
+    if (r->mode != WOM_MANY)
+        return WOM_EMODE;
+    wom_a64 *cell;
+    int rc = wom__cell(r, addr, 1, &cell);
+    if (rc)
+        return rc;
+    uint64_t off;
+    if ((rc = rec_new(r, buf, len, &off)))
+        return rc;
+    struct wom__rec *rec = rec_at(r->e, off);
+    for (;;) {
+        uint64_t w;
+        if ((rc = many_pin(r, cell, &w)))
+            break;
+        uint64_t v = many_version(r, w);
+        if (has_expect && v != expect) {
+            many_unpin(r, w);
+            rc = WOM_ECONFLICT;
+            break;
+        }
+        rec->version = v + 1;
+        /* seq_cst (release part): publishes the record; the pin held on the
+         * old word's chunk rules out ABA on a reused offset. */
+        if (cas_seq(cell, &w, off | C_WRITTEN)) {
+            if (w & C_WAIT) {
+                atomic_fetch_add_explicit(bell_of(r, addr), 1, memory_order_seq_cst);
+                wom__futex_wake(bell_of(r, addr), r->e->shared);
+            }
+            many_unpin(r, w);
+            if ((w & C_STATE) == C_WRITTEN)
+                wom__rec_kill(r->e, w & ~C_LOW); /* the old value died */
+            if (version)
+                *version = v + 1;
+            return 0;
+        }
+        many_unpin(r, w);
+    }
+    wom__rec_kill(r->e, off);
+    return rc;
+}
+
+int wom__eng_load(wom__reg *r, uint64_t addr, void *buf, size_t cap, size_t *len,
+                  uint64_t *version)
+{
+    if (r->mode != WOM_MANY)
+        return WOM_EMODE;
+    wom_a64 *cell;
+    int rc = wom__cell(r, addr, 0, &cell);
+    if (rc == WOM_EEMPTY) {
+        *len = 0;
+        if (version)
+            *version = 0;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    uint64_t w;
+    if ((rc = many_pin(r, cell, &w)))
+        return rc;
+    size_t n = 0;
+    uint64_t v = 0;
+    if ((w & C_STATE) == C_WRITTEN) {
+        struct wom__rec *rec = rec_at(r->e, w & ~C_LOW);
+        n = rec->len;
+        v = rec->version;
+        if (n > cap)
+            rc = WOM_ENOBUFS;
+        else if (n)
+            memcpy(buf, rec + 1, n);
+    }
+    many_unpin(r, w);
+    *len = n;
+    if (!rc && version)
+        *version = v;
+    return rc;
+}
+
+int wom__eng_wait(wom__reg *r, uint64_t addr, uint64_t version, int64_t timeout_ns)
+{
+    if (r->mode != WOM_MANY)
+        return WOM_EMODE;
+    wom_a64 *cell;
+    int rc = wom__cell(r, addr, 1, &cell);
+    if (rc)
+        return rc;
+    wom_a32 *bell = bell_of(r, addr);
+    int64_t deadline = wom__deadline(timeout_ns);
+    for (unsigned spins = 0;; spins++) {
+        /* acquire: pairs with the storer's seq_cst fetch_add (ordering the
+         * bell read before our WAITERS CAS below). */
+        uint32_t ring = ld_seq(bell);
+        uint64_t w;
+        if ((rc = many_pin(r, cell, &w)))
+            return rc;
+        uint64_t v = many_version(r, w);
+        many_unpin(r, w);
+        if (v != version)
+            return 0;
+        if (timeout_ns == 0)
+            return WOM_ETIMEDOUT;
+        if (spins < SPIN_LOOPS) {
+            wom__cpu_relax();
+            continue;
+        }
+        /* Set WAITERS on the word we saw; a store after this CAS rings the
+         * bell, one before it makes the CAS fail. */
+        if (!(w & C_WAIT) && !cas_seq(cell, &w, w | C_WAIT))
+            continue;
+        if (wom__futex_wait(bell, ring, r->e->shared, deadline))
+            return WOM_ETIMEDOUT;
+    }
+}

@@ -1,0 +1,81 @@
+/*
+ * engine.h - the cell store over one memory segment. It does not know where
+ * its memory comes from: a backend hands it a zero-filled range and says
+ * whether other processes share it (process-shared futexes). All functions
+ * return 0 or a negative WOM_E* code; all are safe to call concurrently.
+ */
+#ifndef WOM_ENGINE_H
+#define WOM_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/layout.h"
+#include "wom.h"
+
+typedef struct wom__eng {
+    char *base;
+    uint64_t size;
+    int shared; /* futexes must be process-shared */
+    struct wom__seg_hdr *hdr;
+} wom__eng;
+
+typedef struct wom__reg {
+    wom__eng *e;
+    struct wom__region_hdr *h;
+    uint32_t idx;
+    wom_mode mode;
+    uint32_t max_value;
+} wom__reg;
+
+/* Lay out a fresh engine over base[0, size) (zero-filled). */
+int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared);
+/* Open or create a region (see wom_region_open). */
+int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
+                    wom__reg *out);
+void wom__eng_info(const wom__reg *r, wom_region_info *out);
+/* Visit the READY regions in creation order. */
+int wom__eng_regions(wom__eng *e, int (*fn)(const wom_region_info *, void *), void *arg);
+
+/* ONCE cells. put's `append` says the caller already advanced the tail. */
+int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len, int append);
+int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr);
+/* Wait for addr and pin its value: on 0, v->data/len are set and v is pinned
+ * until wom__eng_unpin_view. */
+int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
+void wom__eng_unpin_view(wom_view *v);
+int wom__eng_trim(wom__reg *r, uint64_t below);
+
+/* MANY cells. has_expect selects cas. */
+int wom__eng_store(wom__reg *r, uint64_t addr, const void *buf, size_t len, int has_expect,
+                   uint64_t expect, uint64_t *version);
+int wom__eng_load(wom__reg *r, uint64_t addr, void *buf, size_t cap, size_t *len,
+                  uint64_t *version);
+int wom__eng_wait(wom__reg *r, uint64_t addr, uint64_t version, int64_t timeout_ns);
+
+/* ---- internal to src/engine ---- */
+static inline void *eng_ptr(const wom__eng *e, uint64_t off) { return e->base + off; }
+static inline struct wom__chunk *eng_chunk(const wom__eng *e, uint64_t off)
+{
+    return (struct wom__chunk *)(e->base + (off & ~(WOM__CHUNK_SIZE - 1)));
+}
+/* alloc.c */
+int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t *off);
+int wom__rec_alloc(wom__reg *r, size_t len, uint64_t *off);
+void wom__rec_kill(wom__eng *e, uint64_t off);
+int wom__pin(wom__eng *e, uint64_t off);
+void wom__unpin(wom__eng *e, uint64_t off);
+void wom__stack_push(wom__eng *e, wom_a64 *head, wom_a64 *link, uint64_t off, int shift);
+uint64_t wom__stack_pop(wom__eng *e, wom_a64 *head, uint64_t (*link_of)(wom__eng *, uint64_t),
+                        int shift);
+/* index.c */
+/* Find the cell word for addr; with create, make missing nodes and leaves.
+ * WOM_EEMPTY when absent (without create), WOM_ETRIMMED under a released
+ * subtree, WOM_ENOSPC. */
+int wom__cell(wom__reg *r, uint64_t addr, int create, wom_a64 **cell);
+/* Release everything in [from, below) (caller holds the trim lock). */
+void wom__index_trim(wom__reg *r, uint64_t from, uint64_t below);
+/* Retire the value in a WRITTEN word taken out of the index. */
+void wom__cell_released(wom__reg *r, wom_a64 *cell, uint64_t old);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * layout.h - the engine's structures inside a segment. Fixed-width fields and
+ * offsets only (never pointers), so the same bytes work on anonymous memory,
+ * on a shared file mapping and in a replica. Fields written by different
+ * parties sit on different cache lines.
+ *
+ * Segment:  [seg_hdr | region_hdr x WOM__NREGIONS | bump area ...]
+ * The bump area holds arena chunks (values), index nodes and leaves.
+ *
+ * Cell word (one uint64 per cell, in a leaf of 1024 cells):
+ *   low 2 bits = state: 0 TRIMMED, 1 EMPTY, 2 WRITTEN, 3 ABANDONED
+ *   bit 2      = WAITERS: someone sleeps on this cell
+ *   EMPTY:   bits 3.. hold the leaf number (addr >> 10), the cell's tag:
+ *            a leaf reused for other addresses never matches a stale writer's
+ *            expected word, so its CAS fails instead of writing the wrong cell.
+ *   WRITTEN: the word is the offset of the value record (8-aligned) | 2.
+ * A freshly discarded page reads as zero = TRIMMED.
+ */
+#ifndef WOM_LAYOUT_H
+#define WOM_LAYOUT_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/atomic.h"
+
+#define WOM__MAGIC 0x45434150534d4f57ull /* "WOMSPACE" */
+#define WOM__LAYOUT_VERSION 1u
+#define WOM__NREGIONS 1024u
+#define WOM__CHUNK_SHIFT 23 /* arena chunk: 8 MiB */
+#define WOM__CHUNK_SIZE (1ull << WOM__CHUNK_SHIFT)
+#define WOM__CHUNK_HDR 128u
+#define WOM__LEAF_BITS 10 /* 1024 cells = 8 KiB per leaf */
+#define WOM__LEAF_CELLS (1u << WOM__LEAF_BITS)
+#define WOM__NODE_BITS 9 /* 512 children = one 4 KiB page per interior node */
+#define WOM__NODE_SLOTS (1u << WOM__NODE_BITS)
+#define WOM__MAX_HEIGHT 6 /* 10 + 6*9 = 64 address bits */
+#define WOM__PAGE 4096u
+
+/* Cell states. */
+#define C_TRIMMED 0ull
+#define C_EMPTY 1ull
+#define C_WRITTEN 2ull
+#define C_ABANDONED 3ull
+#define C_STATE 3ull
+#define C_WAIT 4ull
+#define C_LOW 7ull
+
+static inline uint64_t cell_empty(uint64_t addr) { return ((addr >> WOM__LEAF_BITS) << 3) | C_EMPTY; }
+
+/* Index slot values other than a node offset. */
+#define SLOT_ABSENT 0ull
+#define SLOT_TRIMMED 1ull /* subtree released by trim: everything below is trimmed */
+
+/* A value record in an arena chunk; the value bytes follow. */
+struct wom__rec {
+    uint32_t len;
+    uint32_t sum; /* reserved for the checksum of persisted data */
+    uint64_t version;
+};
+static_assert(sizeof(struct wom__rec) == 16, "record header");
+
+/* Chunk alloc word: [used bytes/8 : 32][sealed : 1][live records : 31]. */
+#define CH_SEALED (1ull << 31)
+#define CH_LIVE_MASK (CH_SEALED - 1)
+#define CH_USED(a) (((a) >> 32) << 3)
+/* Chunk pins word: [retired : 1][pin count : 63]. */
+#define CH_RETIRED (1ull << 63)
+
+struct wom__chunk {
+    wom_a64 alloc;     /* writers: bump offset, live count, sealed */
+    wom_a64 next_free; /* free-list link (page index) */
+    uint32_t region;
+    uint32_t pad0;
+    uint64_t pad1[5];
+    wom_a64 pins; /* readers: pin count and RETIRED */
+    uint64_t pad2[7];
+};
+static_assert(sizeof(struct wom__chunk) == WOM__CHUNK_HDR, "chunk header");
+
+enum { R_FREE = 0, R_INIT = 1, R_READY = 2 };
+
+struct wom__region_hdr {
+    /* line 0-1: identity, written once before state becomes READY */
+    wom_a32 state;
+    uint32_t mode;
+    uint32_t max_value;
+    uint32_t seq; /* creation order */
+    uint64_t pad0[6];
+    char name[64];
+    /* line 2: index root = node offset | height (0 = no tree yet) */
+    wom_a64 root;
+    uint64_t pad2[7];
+    /* line 3: next address for append (writers) */
+    wom_a64 next;
+    uint64_t pad3[7];
+    /* line 4: trim state and accounting */
+    wom_a64 floor;
+    wom_a64 free_leaves; /* tagged stack head: [page index : 32][tag : 32] */
+    wom_a64 sealed_bytes;
+    wom_a32 trim_lock;
+    uint32_t pad4;
+    uint64_t pad4b[4];
+    /* line 5: current allocation chunk (offset) */
+    wom_a64 cur_chunk;
+    uint64_t pad5[7];
+    /* lines 6-7: doorbells for waits on MANY cells */
+    wom_a32 bell[32];
+};
+static_assert(sizeof(struct wom__region_hdr) == 512, "region header");
+static_assert(offsetof(struct wom__region_hdr, root) == 128, "region root line");
+static_assert(offsetof(struct wom__region_hdr, bell) == 384, "region bells");
+
+struct wom__seg_hdr {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t hdr_size;
+    uint64_t size; /* bytes of the segment */
+    uint32_t chunk_shift;
+    uint32_t nregions;
+    uint64_t pad0[4];
+    wom_a64 brk; /* bump allocator: next free offset */
+    uint64_t pad1[7];
+    wom_a64 free_chunks; /* tagged stack head: [page index : 32][tag : 32] */
+    uint64_t pad2[7];
+    wom_a32 region_seq;
+    uint32_t pad3[15];
+    struct wom__region_hdr regions[WOM__NREGIONS];
+};
+static_assert(offsetof(struct wom__seg_hdr, brk) == 64, "brk line");
+static_assert(offsetof(struct wom__seg_hdr, regions) == 256, "regions");
+
+#endif

@@ -1,0 +1,63 @@
+/* engine_ops.c - the cell operations of engine-backed scopes (mem:, shm:). */
+#include "space/space.h"
+
+static int eo_region(wom_space *s, const char *name, wom_mode mode, size_t max_value,
+                     wom_region *r)
+{
+    return wom__eng_region(&s->eng, name, mode, max_value, &r->er);
+}
+
+static void eo_info(wom_region *r, wom_region_info *out) { wom__eng_info(&r->er, out); }
+
+static int eo_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), void *arg)
+{
+    return wom__eng_regions(&s->eng, fn, arg);
+}
+
+static int eo_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
+{
+    return wom__eng_put(&r->er, addr, buf, len, 0);
+}
+
+static int eo_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
+{
+    return wom__eng_append(&r->er, buf, len, addr);
+}
+
+static int eo_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
+{
+    return wom__eng_get_view(&r->er, addr, v, timeout_ns);
+}
+
+static int eo_trim(wom_region *r, uint64_t below) { return wom__eng_trim(&r->er, below); }
+
+static int eo_store(wom_region *r, uint64_t addr, const void *buf, size_t len, int has_expect,
+                    uint64_t expect, uint64_t *version)
+{
+    return wom__eng_store(&r->er, addr, buf, len, has_expect, expect, version);
+}
+
+static int eo_load(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *len,
+                   uint64_t *version)
+{
+    return wom__eng_load(&r->er, addr, buf, cap, len, version);
+}
+
+static int eo_wait(wom_region *r, uint64_t addr, uint64_t version, int64_t timeout_ns)
+{
+    return wom__eng_wait(&r->er, addr, version, timeout_ns);
+}
+
+const struct wom__ops wom__engine_ops = {
+    .region = eo_region,
+    .info = eo_info,
+    .regions = eo_regions,
+    .put = eo_put,
+    .append = eo_append,
+    .get_view = eo_get_view,
+    .release = wom__eng_unpin_view,
+    .trim = eo_trim,
+    .store = eo_store,
+    .load = eo_load,
+    .wait = eo_wait,
+};

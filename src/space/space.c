@@ -1,0 +1,220 @@
+/* space.c - the public API: argument checks, errors, dispatch to the scope's
+ * ops. Copies (wom_get) are views plus memcpy, so every scope implements the
+ * zero-copy path only. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "space/space.h"
+
+static const struct wom__scope *const scopes[] = {&wom__mem_scope};
+
+const char *wom_strerror(int err)
+{
+    switch (err) {
+#define WOM_STR_(name, val, msg)                                               \
+    case val:                                                                  \
+        return msg;
+        WOM_ERRNO_MAP(WOM_STR_)
+#undef WOM_STR_
+    case 0:
+        return "success";
+    default:
+        return "unknown error";
+    }
+}
+
+const char *wom_err_name(int err)
+{
+    switch (err) {
+#define WOM_NAME_(name, val, msg)                                              \
+    case val:                                                                  \
+        return "WOM_" #name;
+        WOM_ERRNO_MAP(WOM_NAME_)
+#undef WOM_NAME_
+    case 0:
+        return "OK";
+    default:
+        return "WOM_E?";
+    }
+}
+
+int wom__parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno || *s == '-')
+        return WOM_EINVAL;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: break;
+    }
+    if (*end || v > (UINT64_MAX >> shift))
+        return WOM_EINVAL;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+int wom_open(const char *uri, wom_space **out)
+{
+    if (!uri || !out)
+        return WOM_EINVAL;
+    for (size_t i = 0; i < sizeof scopes / sizeof scopes[0]; i++) {
+        size_t n = strlen(scopes[i]->scheme);
+        if (strncmp(uri, scopes[i]->scheme, n) == 0)
+            return scopes[i]->open(uri + n, out);
+    }
+    return WOM_EURI;
+}
+
+void wom_close(wom_space *s)
+{
+    if (s)
+        s->scope->close(s);
+}
+
+int wom_region_open_opts(wom_space *s, const char *name, wom_mode mode,
+                         const wom_region_opts *opts, wom_region **out)
+{
+    if (!s || !name || !out)
+        return WOM_EINVAL;
+    wom_region *r = calloc(1, sizeof *r);
+    if (!r)
+        return WOM_ENOMEM;
+    r->s = s;
+    int rc = s->ops->region(s, name, mode, opts ? opts->max_value : 0, r);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int wom_region_open(wom_space *s, const char *name, wom_mode mode, wom_region **out)
+{
+    return wom_region_open_opts(s, name, mode, NULL, out);
+}
+
+void wom_region_close(wom_region *r) { free(r); }
+
+int wom_region_info_get(wom_region *r, wom_region_info *out)
+{
+    if (!r || !out)
+        return WOM_EINVAL;
+    r->s->ops->info(r, out);
+    return 0;
+}
+
+int wom_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), void *arg)
+{
+    if (!s || !fn)
+        return WOM_EINVAL;
+    return s->ops->regions(s, fn, arg);
+}
+
+int wom_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
+{
+    if (!r || (!buf && len))
+        return WOM_EINVAL;
+    return r->s->ops->put(r, addr, buf, len);
+}
+
+int wom_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
+{
+    if (!r || !v)
+        return WOM_EINVAL;
+    return r->s->ops->get_view(r, addr, v, timeout_ns);
+}
+
+void wom_view_release(wom_view *v)
+{
+    if (v && v->pin_[0]) {
+        /* pin_[0] is the engine; every engine-backed scope releases the same
+         * way, and remote scopes keep their own copy (pin_[0] = 0). */
+        wom__eng_unpin_view(v);
+    }
+}
+
+int wom_get(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *len,
+            int64_t timeout_ns)
+{
+    if (!r || !len || (!buf && cap))
+        return WOM_EINVAL;
+    wom_view v;
+    int rc = r->s->ops->get_view(r, addr, &v, timeout_ns);
+    if (rc)
+        return rc;
+    *len = v.len;
+    if (v.len > cap)
+        rc = WOM_ENOBUFS;
+    else if (v.len)
+        memcpy(buf, v.data, v.len);
+    r->s->ops->release(&v);
+    return rc;
+}
+
+int wom_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
+{
+    if (!r || (!buf && len))
+        return WOM_EINVAL;
+    uint64_t a;
+    int rc = r->s->ops->append(r, buf, len, &a);
+    if (!rc && addr)
+        *addr = a;
+    return rc;
+}
+
+int wom_tail(wom_region *r, uint64_t *tail)
+{
+    if (!r || !tail)
+        return WOM_EINVAL;
+    wom_region_info info;
+    r->s->ops->info(r, &info);
+    if (info.mode != WOM_ONCE)
+        return WOM_EMODE;
+    *tail = info.tail;
+    return 0;
+}
+
+int wom_trim(wom_region *r, uint64_t below)
+{
+    if (!r)
+        return WOM_EINVAL;
+    return r->s->ops->trim(r, below);
+}
+
+int wom_store(wom_region *r, uint64_t addr, const void *buf, size_t len, uint64_t *version)
+{
+    if (!r || (!buf && len))
+        return WOM_EINVAL;
+    return r->s->ops->store(r, addr, buf, len, 0, 0, version);
+}
+
+int wom_cas(wom_region *r, uint64_t addr, uint64_t expect, const void *buf, size_t len,
+            uint64_t *version)
+{
+    if (!r || (!buf && len))
+        return WOM_EINVAL;
+    return r->s->ops->store(r, addr, buf, len, 1, expect, version);
+}
+
+int wom_load(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *len,
+             uint64_t *version)
+{
+    if (!r || !len || (!buf && cap))
+        return WOM_EINVAL;
+    return r->s->ops->load(r, addr, buf, cap, len, version);
+}
+
+int wom_wait(wom_region *r, uint64_t addr, uint64_t version, int64_t timeout_ns)
+{
+    if (!r)
+        return WOM_EINVAL;
+    return r->s->ops->wait(r, addr, version, timeout_ns);
+}

@@ -1,0 +1,2 @@
+#include "wom.h"
+int main(void) { return 0; }
