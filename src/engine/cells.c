@@ -430,9 +430,10 @@ int wom__eng_store(wom__reg *r, uint64_t addr, const void *buf, size_t len, int 
             break;
         }
         rec->version = v + 1;
+        uint64_t seen = w; /* the CAS overwrites w; the pin is on seen */
         /* seq_cst (release part): publishes the record; the pin held on the
          * old word's chunk rules out ABA on a reused offset. */
-        if (cas_seq(cell, &w, off | C_WRITTEN)) {
+        if (cas_seq(cell, &seen, off | C_WRITTEN)) {
             if (w & C_WAIT) {
                 atomic_fetch_add_explicit(bell_of(r, addr), 1, memory_order_seq_cst);
                 wom__futex_wake(bell_of(r, addr), r->e->shared);
@@ -494,30 +495,37 @@ int wom__eng_wait(wom__reg *r, uint64_t addr, uint64_t version, int64_t timeout_
     int rc = wom__cell(r, addr, 1, &cell);
     if (rc)
         return rc;
+    uint64_t w0;
+    if ((rc = many_pin(r, cell, &w0)))
+        return rc;
+    /* Holding the pin on w0's chunk for the whole wait means its offset
+     * cannot be reused, so "the word differs from w0" is exactly "the
+     * version moved". */
+    if (many_version(r, w0) != version) {
+        many_unpin(r, w0);
+        return 0;
+    }
     wom_a32 *bell = bell_of(r, addr);
     int64_t deadline = wom__deadline(timeout_ns);
-    for (unsigned spins = 0;; spins++) {
-        /* acquire: pairs with the storer's seq_cst fetch_add (ordering the
-         * bell read before our WAITERS CAS below). */
+    rc = WOM_ETIMEDOUT;
+    for (unsigned spins = 0; timeout_ns != 0; spins++) {
         uint32_t ring = ld_seq(bell);
-        uint64_t w;
-        if ((rc = many_pin(r, cell, &w)))
-            return rc;
-        uint64_t v = many_version(r, w);
-        many_unpin(r, w);
-        if (v != version)
-            return 0;
-        if (timeout_ns == 0)
-            return WOM_ETIMEDOUT;
+        uint64_t x = ld_seq(cell);
+        if ((x ^ w0) & ~C_WAIT) {
+            rc = 0;
+            break;
+        }
         if (spins < SPIN_LOOPS) {
             wom__cpu_relax();
             continue;
         }
         /* Set WAITERS on the word we saw; a store after this CAS rings the
-         * bell, one before it makes the CAS fail. */
-        if (!(w & C_WAIT) && !cas_seq(cell, &w, w | C_WAIT))
+         * bell (after we read `ring`), one before it makes the CAS fail. */
+        if (!(x & C_WAIT) && !cas_seq(cell, &x, x | C_WAIT))
             continue;
         if (wom__futex_wait(bell, ring, r->e->shared, deadline))
-            return WOM_ETIMEDOUT;
+            break;
     }
+    many_unpin(r, w0);
+    return rc;
 }

@@ -1,0 +1,464 @@
+/*
+ * stress_test.c - many threads on one mem: space: exactly-once and per-writer
+ * order through append, first-write-wins agreement, no torn MANY loads,
+ * no lost CAS updates, trim racing with readers and pinned views.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+#include "harness.h"
+#include "wom.h"
+
+#define MAXT 8
+
+struct ctx {
+    wom_space *s;
+    wom_region *r;
+    wom_region *done; /* ONCE cells a thread writes to say "I'm there" */
+    uint64_t n;     /* operations per thread */
+    int writers;
+    int id;
+    atomic_int *failures;
+    uint64_t *out;  /* per-thread results */
+};
+
+static void run_threads(int n, void *(*fn)(void *), struct ctx *base, struct ctx *cs)
+{
+    pthread_t th[2 * MAXT];
+    for (int i = 0; i < n; i++) {
+        cs[i] = *base;
+        cs[i].id = i;
+        CHECK(pthread_create(&th[i], NULL, fn, &cs[i]) == 0);
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+}
+
+/* A message: writer id, sequence, and a filler derived from both so a torn
+ * or foreign value is detected. */
+struct msg {
+    uint32_t writer;
+    uint32_t pad;
+    uint64_t seq;
+    uint64_t fill[5];
+};
+
+static void msg_make(struct msg *m, uint32_t w, uint64_t seq)
+{
+    m->writer = w;
+    m->pad = 0;
+    m->seq = seq;
+    for (int i = 0; i < 5; i++)
+        m->fill[i] = (seq * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)w << 40) ^ (uint64_t)i;
+}
+
+static int msg_ok(const struct msg *m)
+{
+    struct msg x;
+    msg_make(&x, m->writer, m->seq);
+    return memcmp(&x, m, sizeof x) == 0;
+}
+
+static void *append_writer(void *p)
+{
+    struct ctx *c = p;
+    for (uint64_t i = 0; i < c->n; i++) {
+        struct msg m;
+        msg_make(&m, (uint32_t)c->id, i);
+        uint64_t a;
+        int rc = wom_append(c->r, &m, sizeof m, &a);
+        if (rc)
+            atomic_fetch_add(c->failures, 1);
+    }
+    return NULL;
+}
+
+static void *append_reader(void *p)
+{
+    struct ctx *c = p;
+    uint64_t next[MAXT] = {0};
+    uint64_t total = c->n * (uint64_t)c->writers;
+    for (uint64_t a = 0; a < total; a++) {
+        struct msg m;
+        size_t len;
+        int rc = wom_get(c->r, a, &m, sizeof m, &len, 10000000000ll);
+        if (rc || len != sizeof m || !msg_ok(&m) || m.writer >= (uint32_t)c->writers ||
+            m.seq != next[m.writer]) {
+            fprintf(stderr, "reader %d: addr %llu rc %d writer %u seq %llu\n", c->id,
+                    (unsigned long long)a, rc, m.writer, (unsigned long long)m.seq);
+            atomic_fetch_add(c->failures, 1);
+            return NULL;
+        }
+        next[m.writer]++; /* exactly once and in per-writer order */
+    }
+    for (int w = 0; w < c->writers; w++)
+        if (next[w] != c->n)
+            atomic_fetch_add(c->failures, 1);
+    return NULL;
+}
+
+static void *mixed_role(void *p)
+{
+    struct ctx *c = p;
+    return c->id < c->writers ? append_writer(p) : append_reader(p);
+}
+
+TEST(stress_append_exactly_once_in_order, T_CONCURRENT)
+{
+    atomic_int failures = 0;
+    struct ctx base = {.n = wom_test_n(200000), .writers = 3, .failures = &failures};
+    CHECK_OK(wom_open("mem:", &base.s));
+    CHECK_OK(wom_region_open(base.s, "log", WOM_ONCE, &base.r));
+    struct ctx cs[6];
+    run_threads(6, mixed_role, &base, cs); /* 3 writers x 3 readers */
+    CHECK_EQ(atomic_load(&failures), 0);
+    uint64_t tail;
+    CHECK_OK(wom_tail(base.r, &tail));
+    CHECK_EQ(tail, base.n * 3);
+    wom_region_close(base.r);
+    wom_close(base.s);
+}
+
+/* Every thread puts its own value at every address; then reads back. */
+static void *racer(void *p)
+{
+    struct ctx *c = p;
+    for (uint64_t a = 0; a < c->n; a++) {
+        uint64_t v = ((uint64_t)c->id << 56) | a, got = 0;
+        size_t len;
+        int rc = wom_put(c->r, a, &v, sizeof v);
+        if (rc != 0 && rc != WOM_EWRITTEN)
+            atomic_fetch_add(c->failures, 1);
+        if (wom_get(c->r, a, &got, sizeof got, &len, 0) != 0 || (got & 0xffffffffffffffull) != a)
+            atomic_fetch_add(c->failures, 1);
+        if (rc == 0 && got != v)
+            atomic_fetch_add(c->failures, 1); /* we won, so we must read ours */
+        c->out[a * MAXT + (uint64_t)c->id] = rc == 0 ? got : ~got; /* ~: lost, saw got */
+    }
+    return NULL;
+}
+
+TEST(stress_first_write_wins, T_CONCURRENT)
+{
+    atomic_int failures = 0;
+    struct ctx base = {.n = wom_test_n(100000), .failures = &failures};
+    base.out = calloc(base.n * MAXT, sizeof(uint64_t));
+    CHECK_OK(wom_open("mem:", &base.s));
+    CHECK_OK(wom_region_open(base.s, "race", WOM_ONCE, &base.r));
+    struct ctx cs[4];
+    run_threads(4, racer, &base, cs);
+    CHECK_EQ(atomic_load(&failures), 0);
+    for (uint64_t a = 0; a < base.n; a++) {
+        int winners = 0;
+        uint64_t agreed = UINT64_MAX;
+        for (int t = 0; t < 4; t++) {
+            uint64_t o = base.out[a * MAXT + (uint64_t)t];
+            uint64_t seen = (o >> 56) < 4 ? o : ~o;
+            if ((o >> 56) < 4)
+                winners++;
+            if (agreed == UINT64_MAX)
+                agreed = seen;
+            CHECK_MSG(seen == agreed, "addr %llu: threads disagree on the winner",
+                      (unsigned long long)a);
+        }
+        CHECK_MSG(winners == 1, "addr %llu: %d winners", (unsigned long long)a, winners);
+    }
+    free(base.out);
+    wom_region_close(base.r);
+    wom_close(base.s);
+}
+
+/* MANY: writers store self-checking values of varying length; readers must
+ * never see a torn value and see versions that never go back. */
+static void fill_value(unsigned char *b, size_t len, uint64_t tag)
+{
+    memcpy(b, &tag, 8);
+    for (size_t i = 8; i < len; i++)
+        b[i] = (unsigned char)(tag * 31 + i);
+}
+
+static void *many_writer(void *p)
+{
+    struct ctx *c = p;
+    unsigned char b[600];
+    for (uint64_t i = 0; i < c->n; i++) {
+        uint64_t tag = ((uint64_t)c->id << 48) | i;
+        size_t len = 8 + (size_t)(i * 37 % 590);
+        fill_value(b, len, tag);
+        if (wom_store(c->r, i % 4, b, len, NULL))
+            atomic_fetch_add(c->failures, 1);
+    }
+    return NULL;
+}
+
+static void *many_reader(void *p)
+{
+    struct ctx *c = p;
+    unsigned char b[600], x[600];
+    uint64_t last[4] = {0};
+    for (uint64_t i = 0; i < c->n; i++) {
+        size_t len;
+        uint64_t ver, tag;
+        uint64_t addr = i % 4;
+        if (wom_load(c->r, addr, b, sizeof b, &len, &ver)) {
+            atomic_fetch_add(c->failures, 1);
+            continue;
+        }
+        if (ver < last[addr])
+            atomic_fetch_add(c->failures, 1);
+        last[addr] = ver;
+        if (ver == 0) {
+            if (len != 0)
+                atomic_fetch_add(c->failures, 1);
+            continue;
+        }
+        memcpy(&tag, b, 8);
+        fill_value(x, len, tag);
+        if (len < 8 || memcmp(x, b, len) != 0 || 8 + (tag & 0xffffffffffffull) * 37 % 590 != len)
+            atomic_fetch_add(c->failures, 1); /* torn */
+    }
+    return NULL;
+}
+
+static void *many_role(void *p)
+{
+    struct ctx *c = p;
+    return c->id < c->writers ? many_writer(p) : many_reader(p);
+}
+
+TEST(stress_many_never_torn, T_CONCURRENT)
+{
+    atomic_int failures = 0;
+    struct ctx base = {.n = wom_test_n(200000), .writers = 2, .failures = &failures};
+    CHECK_OK(wom_open("mem:", &base.s));
+    CHECK_OK(wom_region_open(base.s, "regs", WOM_MANY, &base.r));
+    struct ctx cs[4];
+    run_threads(4, many_role, &base, cs);
+    CHECK_EQ(atomic_load(&failures), 0);
+    uint64_t total = 0;
+    for (uint64_t a = 0; a < 4; a++) {
+        size_t len;
+        uint64_t ver;
+        unsigned char b[600];
+        CHECK_OK(wom_load(base.r, a, b, sizeof b, &len, &ver));
+        total += ver;
+    }
+    CHECK_EQ(total, 2 * base.n); /* every store counted once */
+    wom_region_close(base.r);
+    wom_close(base.s);
+}
+
+static void *cas_incrementer(void *p)
+{
+    struct ctx *c = p;
+    uint64_t wins = 0;
+    while (wins < c->n) {
+        uint64_t v = 0, ver;
+        size_t len;
+        if (wom_load(c->r, 0, &v, sizeof v, &len, &ver)) {
+            atomic_fetch_add(c->failures, 1);
+            return NULL;
+        }
+        v++;
+        int rc = wom_cas(c->r, 0, ver, &v, sizeof v, NULL);
+        if (rc == 0)
+            wins++;
+        else if (rc != WOM_ECONFLICT)
+            atomic_fetch_add(c->failures, 1);
+    }
+    return NULL;
+}
+
+TEST(stress_cas_no_lost_update, T_CONCURRENT)
+{
+    atomic_int failures = 0;
+    struct ctx base = {.n = wom_test_n(50000), .failures = &failures};
+    CHECK_OK(wom_open("mem:", &base.s));
+    CHECK_OK(wom_region_open(base.s, "ctr", WOM_MANY, &base.r));
+    struct ctx cs[3];
+    run_threads(3, cas_incrementer, &base, cs);
+    CHECK_EQ(atomic_load(&failures), 0);
+    uint64_t v, ver;
+    size_t len;
+    CHECK_OK(wom_load(base.r, 0, &v, sizeof v, &len, &ver));
+    CHECK_EQ(v, 3 * base.n);
+    CHECK_EQ(ver, 3 * base.n);
+    wom_region_close(base.r);
+    wom_close(base.s);
+}
+
+/* Trim racing with readers: a read returns the right value or ETRIMMED,
+ * never another value; a view taken before the trim stays intact. */
+static void *trim_role(void *p)
+{
+    struct ctx *c = p;
+    if (c->id == 0) { /* writer + trimmer */
+        for (uint64_t i = 0; i < c->n; i++) {
+            struct msg m;
+            uint64_t a;
+            msg_make(&m, 0, i);
+            if (wom_append(c->r, &m, sizeof m, &a) || a != i)
+                atomic_fetch_add(c->failures, 1);
+            if (i % 2048 == 2047 && wom_trim(c->r, i - 1024))
+                atomic_fetch_add(c->failures, 1);
+        }
+        return NULL;
+    }
+    uint64_t trimmed = 0;
+    for (uint64_t a = 0; a < c->n; a++) {
+        wom_view v;
+        int rc = wom_get_view(c->r, a, &v, 10000000000ll);
+        if (rc == WOM_ETRIMMED) {
+            trimmed++;
+            continue;
+        }
+        const struct msg *m = v.data;
+        if (rc || v.len != sizeof *m || !msg_ok(m) || m->seq != a) {
+            atomic_fetch_add(c->failures, 1);
+            if (!rc)
+                wom_view_release(&v);
+            continue;
+        }
+        if (a % 64 == 0) { /* hold some views across later trims */
+            struct msg copy = *m;
+            sched_yield(); /* let the trimmer run while we hold the view */
+            if (memcmp(&copy, v.data, sizeof copy) != 0)
+                atomic_fetch_add(c->failures, 1);
+        }
+        wom_view_release(&v);
+    }
+    c->out[c->id] = trimmed;
+    return NULL;
+}
+
+TEST(stress_trim_vs_readers_and_views, T_CONCURRENT)
+{
+    atomic_int failures = 0;
+    uint64_t out[3] = {0};
+    struct ctx base = {.n = wom_test_n(300000), .failures = &failures, .out = out};
+    CHECK_OK(wom_open("mem:", &base.s));
+    CHECK_OK(wom_region_open(base.s, "log", WOM_ONCE, &base.r));
+    struct ctx cs[3];
+    run_threads(3, trim_role, &base, cs);
+    CHECK_EQ(atomic_load(&failures), 0);
+    wom_region_info info;
+    CHECK_OK(wom_region_info_get(base.r, &info));
+    CHECK(info.floor > 0);
+    wom_region_close(base.r);
+    wom_close(base.s);
+}
+
+/* Readers blocked on cells that are written later all wake with the value;
+ * readers blocked below a later trim wake with ETRIMMED. */
+static void *blocked_reader(void *p)
+{
+    struct ctx *c = p;
+    for (uint64_t a = 0; a < c->n; a++) {
+        uint64_t v;
+        size_t len;
+        int rc = wom_get(c->r, a, &v, sizeof v, &len, 10000000000ll);
+        if (rc == WOM_ETRIMMED && a >= c->n / 2)
+            continue;
+        if (rc || v != a * 3)
+            atomic_fetch_add(c->failures, 1);
+        if (a + 1 == c->n / 2 && wom_put(c->done, (uint64_t)c->id, "", 0))
+            atomic_fetch_add(c->failures, 1); /* first half read: tell the writer */
+    }
+    return NULL;
+}
+
+static void *late_writer(void *p)
+{
+    struct ctx *c = p;
+    for (uint64_t a = 0; a < c->n / 2; a++) {
+        uint64_t v = a * 3;
+        if (wom_put(c->r, a, &v, sizeof v))
+            atomic_fetch_add(c->failures, 1);
+        if (a % 97 == 0)
+            sched_yield(); /* give readers time to fall asleep on later cells */
+    }
+    /* Once every reader has read the first half, trim the second half, which
+     * is never written: readers asleep there must wake with ETRIMMED. */
+    for (uint64_t id = 1; id <= 2; id++) {
+        char b;
+        size_t len;
+        if (wom_get(c->done, id, &b, 1, &len, 10000000000ll))
+            atomic_fetch_add(c->failures, 1);
+    }
+    if (wom_trim(c->r, c->n))
+        atomic_fetch_add(c->failures, 1);
+    return NULL;
+}
+
+static void *wake_role(void *p)
+{
+    struct ctx *c = p;
+    return c->id == 0 ? late_writer(p) : blocked_reader(p);
+}
+
+TEST(stress_wake_on_write_and_trim, T_CONCURRENT)
+{
+    atomic_int failures = 0;
+    struct ctx base = {.n = wom_test_n(20000) * 2, .failures = &failures};
+    CHECK_OK(wom_open("mem:", &base.s));
+    CHECK_OK(wom_region_open(base.s, "w", WOM_ONCE, &base.r));
+    CHECK_OK(wom_region_open(base.s, "done", WOM_ONCE, &base.done));
+    struct ctx cs[3];
+    run_threads(3, wake_role, &base, cs);
+    CHECK_EQ(atomic_load(&failures), 0);
+    wom_region_close(base.r);
+    wom_close(base.s);
+}
+
+/* wom_wait: a waiter on a MANY cell sees every change of version. */
+static void *version_waiter(void *p)
+{
+    struct ctx *c = p;
+    uint64_t seen = 0;
+    while (seen < c->n) {
+        int rc = wom_wait(c->r, 9, seen, 10000000000ll);
+        if (rc) {
+            atomic_fetch_add(c->failures, 1);
+            return NULL;
+        }
+        uint64_t v, ver;
+        size_t len;
+        if (wom_load(c->r, 9, &v, sizeof v, &len, &ver) || ver <= seen || v != ver)
+            atomic_fetch_add(c->failures, 1);
+        seen = ver;
+    }
+    return NULL;
+}
+
+static void *version_bumper(void *p)
+{
+    struct ctx *c = p;
+    for (uint64_t i = 1; i <= c->n; i++) {
+        uint64_t ver;
+        if (wom_store(c->r, 9, &i, sizeof i, &ver) || ver != i)
+            atomic_fetch_add(c->failures, 1);
+        if (i % 16 == 0)
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void *wait_role(void *p)
+{
+    struct ctx *c = p;
+    return c->id == 0 ? version_bumper(p) : version_waiter(p);
+}
+
+TEST(stress_many_wait_sees_changes, T_CONCURRENT)
+{
+    atomic_int failures = 0;
+    struct ctx base = {.n = wom_test_n(50000), .failures = &failures};
+    CHECK_OK(wom_open("mem:", &base.s));
+    CHECK_OK(wom_region_open(base.s, "bell", WOM_MANY, &base.r));
+    struct ctx cs[3];
+    run_threads(3, wait_role, &base, cs);
+    CHECK_EQ(atomic_load(&failures), 0);
+    wom_region_close(base.r);
+    wom_close(base.s);
+}
