@@ -1,0 +1,303 @@
+/*
+ * chan.c - channel and subscription: a ONCE region used as a log.
+ *
+ * Sending appends; a subscription is a private cursor that reads address
+ * after address. Backpressure for bounded channels needs no lock and no
+ * shared counter on the send path: each bounded subscriber owns one MANY cell
+ * (its seat) where it publishes its cursor now and then, and a sender only
+ * looks at the seats when the tail reaches the limit it computed last time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "forms/forms.h"
+
+/* Address of the options cell in N.seats; seats proper start above it. */
+#define CHAN_OPTS_CELL 0
+/* Published cursor of a closed subscriber: it holds no sender back. */
+#define SEAT_CLOSED UINT64_MAX
+
+struct wom_sub {
+    wom_chan *c;
+    uint64_t cursor;    /* the address the next receive reads */
+    uint64_t seat;      /* cell in N.acks; 0 = holds no sender back */
+    uint64_t published; /* the cursor value last stored in the seat */
+    uint64_t every;     /* publish after this many messages */
+};
+
+/* Fix the channel's bound: the first opener's value wins, later openers read
+ * it, so every sender of one channel applies the same bound. */
+static int chan_fix_bound(wom_chan *c, uint64_t want)
+{
+    int rc = wom_put(c->seats, CHAN_OPTS_CELL, &want, sizeof want);
+    if (rc == 0) {
+        c->bound = want;
+        return 0;
+    }
+    if (rc != WOM_EWRITTEN)
+        return rc;
+    uint64_t got = 0;
+    size_t len = 0;
+    rc = wom_get(c->seats, CHAN_OPTS_CELL, &got, sizeof got, &len, 0);
+    if (rc == WOM_ENOBUFS || (rc == 0 && len != sizeof got))
+        return WOM_ECORRUPT;
+    c->bound = got;
+    return rc;
+}
+
+static int chan_init(wom_chan *c, const wom_chan_opts *opts)
+{
+    wom_region_info info;
+    int rc = form_region(c->s, c->name, "", WOM_ONCE, opts ? opts->max_value : 0, &c->log);
+    if (!rc)
+        rc = form_region(c->s, c->name, ".seats", WOM_ONCE, 0, &c->seats);
+    if (!rc)
+        rc = chan_fix_bound(c, opts ? opts->bound : 0);
+    if (!rc && c->bound)
+        rc = form_region(c->s, c->name, ".acks", WOM_MANY, 0, &c->acks);
+    if (!rc)
+        rc = wom_region_info_get(c->log, &info);
+    if (!rc)
+        c->max_value = info.max_value;
+    return rc;
+}
+
+int wom_chan_open(wom_space *s, const char *name, const wom_chan_opts *opts, wom_chan **out)
+{
+    if (!s || !name || !out)
+        return WOM_EINVAL;
+    if (strlen(name) > WOM_NAME_MAX)
+        return WOM_ENAMETOOLONG;
+    wom_chan *c = calloc(1, sizeof *c);
+    if (!c)
+        return WOM_ENOMEM;
+    c->s = s;
+    strcpy(c->name, name);
+    int rc = chan_init(c, opts);
+    if (rc) {
+        wom_chan_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void wom_chan_close(wom_chan *c)
+{
+    if (!c)
+        return;
+    wom_region_close(c->log);
+    wom_region_close(c->seats);
+    wom_region_close(c->acks);
+    free(c);
+}
+
+/* The lowest cursor published by a live bounded subscriber: *seat and *ver
+ * name its cell and version (to wait on); UINT64_MAX when there is none. */
+static int chan_slowest(wom_chan *c, uint64_t *cursor, uint64_t *seat, uint64_t *ver)
+{
+    uint64_t n;
+    int rc = wom_tail(c->seats, &n);
+    if (rc)
+        return rc;
+    *cursor = UINT64_MAX;
+    for (uint64_t i = CHAN_OPTS_CELL + 1; i < n; i++) {
+        uint64_t cur, v;
+        rc = form_load_u64(c->acks, i, &cur, &v);
+        if (rc == WOM_EEMPTY) /* seat taken, cursor not yet published */
+            continue;
+        if (rc)
+            return rc;
+        if (cur < *cursor) {
+            *cursor = cur;
+            *seat = i;
+            *ver = v;
+        }
+    }
+    return 0;
+}
+
+/* Wait until the tail is below every live bounded cursor + bound. */
+static int chan_room(wom_chan *c, int64_t timeout_ns)
+{
+    form_deadline dl = form_deadline_start(timeout_ns);
+    for (;;) {
+        uint64_t tail, slow, seat = 0, ver = 0;
+        int64_t left;
+        int rc = wom_tail(c->log, &tail);
+        /* relaxed: the limit is a hint private to this process; a stale one
+         * only costs a look at the seats (or, by design, one that is at most
+         * `bound` sends old). */
+        if (rc || tail < ld_relaxed(&c->limit))
+            return rc;
+        if ((rc = chan_slowest(c, &slow, &seat, &ver)))
+            return rc;
+        uint64_t limit = slow > UINT64_MAX - c->bound ? UINT64_MAX : slow + c->bound;
+        /* Cache no further than `bound` ahead, so a subscriber that joins
+         * later is counted within `bound` sends. */
+        uint64_t cache = tail > UINT64_MAX - c->bound ? UINT64_MAX : tail + c->bound;
+        st_relaxed(&c->limit, limit < cache ? limit : cache);
+        if (tail < limit)
+            return 0;
+        if ((rc = form_left(&dl, &left)))
+            return rc;
+        /* The seat's version moves on every publish, so this cannot miss a
+         * cursor that advanced after chan_slowest read it. */
+        if ((rc = wom_wait(c->acks, seat, ver, left)))
+            return rc;
+    }
+}
+
+int wom_chan_send(wom_chan *c, const void *buf, size_t len, int64_t timeout_ns,
+                  uint64_t *addr)
+{
+    if (!c || (!buf && len))
+        return WOM_EINVAL;
+    if (len > c->max_value)
+        return WOM_EMSGSIZE;
+    if (c->bound) {
+        int rc = chan_room(c, timeout_ns);
+        if (rc)
+            return rc;
+    }
+    return wom_append(c->log, buf, len, addr);
+}
+
+/* ---- subscriptions ---- */
+
+/* Store cursor in the subscriber's seat (if it has one and it moved). A
+ * failed store only keeps senders more careful than needed, so the receive
+ * that triggered it still succeeds. */
+static void sub_publish(wom_sub *sub, uint64_t cursor)
+{
+    if (!sub->seat || cursor == sub->published)
+        return;
+    if (wom_store(sub->c->acks, sub->seat, &cursor, sizeof cursor, NULL) == 0)
+        sub->published = cursor;
+}
+
+int wom_sub_open(wom_chan *c, const wom_sub_opts *opts, wom_sub **out)
+{
+    if (!c || !out)
+        return WOM_EINVAL;
+    wom_sub *sub = calloc(1, sizeof *sub);
+    if (!sub)
+        return WOM_ENOMEM;
+    sub->c = c;
+    sub->cursor = opts ? opts->from : 0;
+    sub->every = c->bound / 4 ? c->bound / 4 : 1;
+    if (c->bound && (!opts || opts->bounded)) {
+        int rc = wom_append(c->seats, NULL, 0, &sub->seat);
+        if (!rc)
+            rc = wom_store(c->acks, sub->seat, &sub->cursor, sizeof sub->cursor, NULL);
+        if (rc) {
+            free(sub);
+            return rc;
+        }
+        sub->published = sub->cursor;
+    }
+    *out = sub;
+    return 0;
+}
+
+void wom_sub_close(wom_sub *sub)
+{
+    if (!sub)
+        return;
+    if (sub->seat) {
+        uint64_t closed = SEAT_CLOSED;
+        /* If this store fails the seat keeps its last cursor: senders stay
+         * bounded by it, never wrongly unbounded. */
+        (void)wom_store(sub->c->acks, sub->seat, &closed, sizeof closed, NULL);
+    }
+    free(sub);
+}
+
+/* Read the next message at or after the cursor into v; *at gets its address.
+ * Trimmed addresses are skipped to the floor, abandoned ones one by one. The
+ * cursor itself is left to the caller, which moves it only on success. */
+static int sub_next(wom_sub *sub, wom_view *v, uint64_t *at, int64_t timeout_ns)
+{
+    wom_region *log = sub->c->log;
+    form_deadline dl = form_deadline_start(timeout_ns);
+    uint64_t a = sub->cursor;
+    for (;;) {
+        int64_t left;
+        int rc = wom_get_view(log, a, v, 0);
+        if (rc == WOM_EEMPTY && timeout_ns != 0) {
+            /* Publish before sleeping, so a sender never waits on a reader
+             * that is itself waiting for that sender. */
+            sub_publish(sub, a);
+            if ((rc = form_left(&dl, &left)))
+                return rc;
+            rc = wom_get_view(log, a, v, left);
+        }
+        if (rc == 0) {
+            *at = a;
+            return 0;
+        }
+        if (rc == WOM_EABANDONED) {
+            a++;
+            continue;
+        }
+        if (rc != WOM_ETRIMMED)
+            return rc;
+        wom_region_info info;
+        if ((rc = wom_region_info_get(log, &info)))
+            return rc;
+        if (info.floor <= a) /* not a trim this reader can skip */
+            return WOM_ETRIMMED;
+        a = info.floor;
+    }
+}
+
+/* Move the cursor past a received address and publish it now and then. */
+static void sub_advance(wom_sub *sub, uint64_t at)
+{
+    sub->cursor = at + 1;
+    if (sub->seat && sub->cursor - sub->published >= sub->every)
+        sub_publish(sub, sub->cursor);
+}
+
+int wom_sub_recv_view(wom_sub *sub, wom_view *v, uint64_t *addr, int64_t timeout_ns)
+{
+    if (!sub || !v)
+        return WOM_EINVAL;
+    uint64_t at;
+    int rc = sub_next(sub, v, &at, timeout_ns);
+    if (rc)
+        return rc;
+    sub_advance(sub, at);
+    if (addr)
+        *addr = at;
+    return 0;
+}
+
+int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint64_t *addr,
+                 int64_t timeout_ns)
+{
+    if (!sub || !len || (!buf && cap))
+        return WOM_EINVAL;
+    wom_view v;
+    uint64_t at;
+    int rc = sub_next(sub, &v, &at, timeout_ns);
+    if (rc)
+        return rc;
+    *len = v.len;
+    if (v.len > cap) {
+        wom_view_release(&v);
+        return WOM_ENOBUFS;
+    }
+    if (v.len)
+        memcpy(buf, v.data, v.len);
+    wom_view_release(&v);
+    sub_advance(sub, at);
+    if (addr)
+        *addr = at;
+    return 0;
+}
+
+uint64_t wom_sub_cursor(const wom_sub *sub)
+{
+    return sub ? sub->cursor : 0;
+}
