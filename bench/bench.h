@@ -1,0 +1,227 @@
+/*
+ * bench.h - what every benchmark module shares: the clock, the message
+ * format every consumer checks, and the two drivers (SPSC throughput and
+ * ping-pong round trips) that each transport instantiates with BENCH_DRIVERS.
+ *
+ * A transport module defines, for a context type `struct P_ctx`:
+ *   static int  P_init(struct P_ctx *c, size_t size, int duplex);
+ *   static void P_fini(struct P_ctx *c);
+ *   static inline int P_send(struct P_ctx *c, int dir, uint64_t seq);
+ *   static inline int P_recv(struct P_ctx *c, int dir, uint64_t seq);
+ * dir 0 carries producer -> consumer (and ping), dir 1 carries the pong (only
+ * when duplex). send builds a `size`-byte message for seq (bench_msg_fill);
+ * recv blocks for the next message and checks it is exactly the one for seq
+ * (bench_msg_ok), so a transport that drops, reorders, truncates or repeats
+ * messages fails instead of looking fast. Both return 0 or -1 after printing
+ * what went wrong to stderr.
+ */
+#ifndef WOM_BENCH_H
+#define WOM_BENCH_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define BENCH_MSG_MIN 16u
+#define BENCH_TAIL_MAGIC 0x9e3779b97f4a7c15ull
+
+static inline int64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void bench_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* One step of a busy-poll: pause, and after a while also yield, so that on
+ * a machine with fewer free cores than spinning threads the thread we wait
+ * for gets to run. */
+static inline void bench_spin(unsigned *spins)
+{
+    if (++*spins < 256)
+        bench_relax();
+    else
+        sched_yield();
+}
+
+/* Stamp a message of `size` bytes (>= BENCH_MSG_MIN) at p for seq: the first
+ * and the last 8 bytes, so both ends of the payload must travel. The bytes in
+ * between keep whatever pattern the buffer was filled with. */
+static inline void bench_msg_fill(void *p, size_t size, uint64_t seq)
+{
+    uint64_t tail = seq ^ BENCH_TAIL_MAGIC;
+    memcpy(p, &seq, 8);
+    memcpy((char *)p + size - 8, &tail, 8);
+}
+
+/* 1 when the len bytes at p are the message for seq of `size` bytes. */
+static inline int bench_msg_ok(const void *p, size_t len, size_t size, uint64_t seq)
+{
+    uint64_t head, tail;
+    if (len != size)
+        return 0;
+    memcpy(&head, p, 8);
+    memcpy(&tail, (const char *)p + size - 8, 8);
+    return head == seq && tail == (seq ^ BENCH_TAIL_MAGIC);
+}
+
+/* Report a failed check on stderr; returns -1 for the caller to pass on. */
+int bench_bad_msg(const char *who, const void *p, size_t len, size_t size, uint64_t seq);
+/* Report a failed call (rc and its message) on stderr; returns -1. */
+int bench_fail(const char *who, const char *what, int rc, const char *msg);
+
+/* A pool of `count` buffers of `size` bytes each, cache-line aligned and
+ * filled with a pattern, for the transports that pass pointers: message seq
+ * travels in buffer seq % count, so count must exceed the number of messages
+ * that can be in flight (queue capacity + one held by each side). */
+struct bench_pool {
+    char *mem;
+    size_t stride;
+    uint64_t count;
+};
+int bench_pool_init(struct bench_pool *p, uint64_t count, size_t size);
+void bench_pool_fini(struct bench_pool *p);
+static inline void *bench_pool_buf(const struct bench_pool *p, uint64_t seq)
+{
+    return p->mem + (seq % p->count) * p->stride;
+}
+/* A pattern-filled private buffer of `size` bytes (NULL on failure). */
+void *bench_buf_new(size_t size);
+
+/* A start line: both threads leave it together so neither timing includes
+ * thread creation. */
+struct bench_gate {
+    atomic_int arrived;
+};
+static inline void bench_gate_pass(struct bench_gate *g, int parties)
+{
+    atomic_fetch_add_explicit(&g->arrived, 1, memory_order_acq_rel);
+    while (atomic_load_explicit(&g->arrived, memory_order_acquire) < parties)
+        bench_relax();
+}
+
+/* What the drivers share with their second thread. */
+struct bench_job {
+    void *ctx;
+    uint64_t n;
+    struct bench_gate gate;
+    int64_t end_ns;
+    int rc;
+};
+
+/* One transport, as the runner sees it. tput: move n messages of `size`
+ * bytes producer -> consumer, *ns = first send to last receive. rtt: n round
+ * trips, samples[i] = ns of round trip i. Both return 0 or -1. */
+struct bench_transport {
+    const char *name;
+    /* NULL, or a function naming why this transport cannot run here. */
+    const char *(*unavailable)(void);
+    int (*tput)(size_t size, uint64_t n, int64_t *ns);
+    int (*rtt)(size_t size, uint64_t n, int64_t *samples);
+};
+
+#define BENCH_DRIVERS(P)                                                       \
+    static void *P##_consumer(void *arg)                                       \
+    {                                                                          \
+        struct bench_job *j = arg;                                             \
+        struct P##_ctx *c = j->ctx;                                            \
+        bench_gate_pass(&j->gate, 2);                                          \
+        for (uint64_t i = 0; i < j->n; i++)                                    \
+            if (P##_recv(c, 0, i)) {                                           \
+                j->rc = -1;                                                    \
+                return NULL;                                                   \
+            }                                                                  \
+        j->end_ns = bench_now_ns();                                            \
+        return NULL;                                                           \
+    }                                                                          \
+    static void *P##_echo(void *arg)                                           \
+    {                                                                          \
+        struct bench_job *j = arg;                                             \
+        struct P##_ctx *c = j->ctx;                                            \
+        bench_gate_pass(&j->gate, 2);                                          \
+        for (uint64_t i = 0; i < j->n; i++)                                    \
+            if (P##_recv(c, 0, i) || P##_send(c, 1, i)) {                      \
+                j->rc = -1;                                                    \
+                return NULL;                                                   \
+            }                                                                  \
+        return NULL;                                                           \
+    }                                                                          \
+    static int P##_tput(size_t size, uint64_t n, int64_t *ns)                  \
+    {                                                                          \
+        struct P##_ctx c;                                                      \
+        if (P##_init(&c, size, 0))                                             \
+            return -1;                                                         \
+        struct bench_job j = {.ctx = &c, .n = n};                              \
+        pthread_t t;                                                           \
+        if (pthread_create(&t, NULL, P##_consumer, &j)) {                      \
+            P##_fini(&c);                                                      \
+            return -1;                                                         \
+        }                                                                      \
+        bench_gate_pass(&j.gate, 2);                                           \
+        int64_t t0 = bench_now_ns();                                           \
+        int rc = 0;                                                            \
+        for (uint64_t i = 0; i < n && !rc; i++)                                \
+            rc = P##_send(&c, 0, i);                                           \
+        pthread_join(t, NULL);                                                 \
+        P##_fini(&c);                                                          \
+        *ns = j.end_ns - t0;                                                   \
+        return rc || j.rc ? -1 : 0;                                            \
+    }                                                                          \
+    static int P##_rtt(size_t size, uint64_t n, int64_t *samples)              \
+    {                                                                          \
+        struct P##_ctx c;                                                      \
+        if (P##_init(&c, size, 1))                                             \
+            return -1;                                                         \
+        struct bench_job j = {.ctx = &c, .n = n};                              \
+        pthread_t t;                                                           \
+        if (pthread_create(&t, NULL, P##_echo, &j)) {                          \
+            P##_fini(&c);                                                      \
+            return -1;                                                         \
+        }                                                                      \
+        bench_gate_pass(&j.gate, 2);                                           \
+        int rc = 0;                                                            \
+        for (uint64_t i = 0; i < n && !rc; i++) {                              \
+            int64_t t0 = bench_now_ns();                                       \
+            rc = P##_send(&c, 0, i);                                           \
+            if (!rc)                                                           \
+                rc = P##_recv(&c, 1, i);                                       \
+            samples[i] = bench_now_ns() - t0;                                  \
+        }                                                                      \
+        pthread_join(t, NULL);                                                 \
+        P##_fini(&c);                                                          \
+        return rc || j.rc ? -1 : 0;                                            \
+    }
+
+/* The transports (each module defines one or more). */
+extern const struct bench_transport bt_mutex;
+extern const struct bench_transport bt_ck;
+extern const struct bench_transport bt_zmq;
+extern const struct bench_transport bt_nng;
+extern const struct bench_transport bt_wom_raw;
+extern const struct bench_transport bt_wom_ring;
+extern const struct bench_transport bt_wom_chan;
+extern const struct bench_transport bt_wom_chan_view;
+
+/* The wom put/get cost (putget.c), 64-byte values, each run on a fresh
+ * space; every value read back is checked. All return 0 or -1.
+ * putget_fresh: one thread puts n fresh addresses, then gets them back.
+ * put_race: two writers put every address of [0, n) (the first wins, the
+ * other must get WOM_EWRITTEN); with readers = 2, two more threads wait on
+ * each cell with a blocking wom_get meanwhile. *ns = ns per address. */
+int bench_putget_fresh(uint64_t n, double *put_ns, double *get_ns);
+int bench_put_race(uint64_t n, int readers, double *ns);
+
+#endif

@@ -1,0 +1,580 @@
+/*
+ * main.c - wom_bench: runs every transport and the wom put/get measurements
+ * in the same run, then prints one table with ratios against Go's channels
+ * and the issue's targets, each marked met or not met.
+ *
+ *   wom_bench [--go PATH] [--runs N] [--time SECONDS] [--only SUBSTRING]
+ *
+ * --go names the Go channel benchmark (bench/go/chanbench.go, built by
+ * CMake); without it the Go rows are skipped and ratios print as n/a.
+ *
+ * Every measurement runs in its own child process with a deadline: a
+ * transport that crashes, hangs or fails a message check loses its row
+ * ("FAILED: ...") and the rest of the run goes on. Missed targets never fail
+ * the run; the exit status is 0 unless the runner itself cannot work.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define MAX_RUNS 15
+#define SIZES 2
+static const size_t sizes[SIZES] = {64, 4096};
+
+static int opt_runs = 5;
+static double opt_time = 0.3;
+static const char *opt_only;
+static const char *opt_go;
+
+/* ---- statistics ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n)
+{
+    double s[MAX_RUNS];
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* (max - min) / median of n values, as a fraction. */
+static double spread(const double *v, int n)
+{
+    double lo = v[0], hi = v[0];
+    for (int i = 1; i < n; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    double m = median(v, n);
+    return m > 0 ? (hi - lo) / m : 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The q-quantile (nearest rank) of n samples; sorts them. */
+static double quantile(int64_t *s, uint64_t n, double q)
+{
+    qsort(s, n, sizeof *s, cmp_i64);
+    uint64_t k = (uint64_t)ceil(q * (double)n);
+    return (double)s[k ? k - 1 : 0];
+}
+
+static uint64_t clamp_n(double want, uint64_t lo, uint64_t hi)
+{
+    if (!(want >= (double)lo))
+        return lo;
+    return want > (double)hi ? hi : (uint64_t)want;
+}
+
+/* ---- measurements (run in a child) ---- */
+
+/* Throughput, msgs/s per run into out[0..runs). */
+static int measure_tput(const struct bench_transport *t, size_t size, double *out)
+{
+    uint64_t n0 = 20000;
+    int64_t ns;
+    if (t->tput(size, n0, &ns)) /* warm-up and calibration */
+        return -1;
+    uint64_t n = clamp_n(opt_time * 1e9 / ((double)ns / (double)n0), 10000, 200000000);
+    for (int r = 0; r < opt_runs; r++) {
+        if (t->tput(size, n, &ns))
+            return -1;
+        out[r] = (double)n * 1e9 / (double)ns;
+    }
+    return 0;
+}
+
+/* Round trips: p50 into out[r], p99 into out[MAX_RUNS + r]. */
+static int measure_rtt(const struct bench_transport *t, size_t size, double *out)
+{
+    uint64_t n0 = 2000, cap = 400000;
+    int64_t *s = malloc(cap * sizeof *s);
+    if (!s)
+        return -1;
+    int rc = t->rtt(size, n0, s);
+    if (!rc) {
+        double mean = 0;
+        for (uint64_t i = 0; i < n0; i++)
+            mean += (double)s[i] / (double)n0;
+        uint64_t n = clamp_n(opt_time * 1e9 / mean, 1000, cap);
+        for (int r = 0; r < opt_runs && !rc; r++) {
+            if (!(rc = t->rtt(size, n, s))) {
+                out[r] = quantile(s, n, 0.50);
+                out[MAX_RUNS + r] = quantile(s, n, 0.99);
+            }
+        }
+    }
+    free(s);
+    return rc;
+}
+
+enum op { OP_PUTGET, OP_RACE, OP_RACE_READERS };
+
+/* ns/op per run into out[r] (and, for OP_PUTGET, the get into out[MAX_RUNS + r]). */
+static int measure_op(enum op op, double *out)
+{
+    double a, b = 0;
+    uint64_t n0 = 50000;
+    int rc = op == OP_PUTGET ? bench_putget_fresh(n0, &a, &b)
+                             : bench_put_race(n0, op == OP_RACE ? 0 : 2, &a);
+    if (rc)
+        return -1;
+    uint64_t n = clamp_n(opt_time * 1e9 / (a + b), 10000, 20000000);
+    for (int r = 0; r < opt_runs; r++) {
+        rc = op == OP_PUTGET ? bench_putget_fresh(n, &out[r], &out[MAX_RUNS + r])
+                             : bench_put_race(n, op == OP_RACE ? 0 : 2, &out[r]);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- child processes ---- */
+
+struct job {
+    int kind; /* 't' throughput, 'r' round trip, 'o' wom op */
+    const struct bench_transport *t;
+    size_t size;
+    enum op op;
+};
+
+static int job_run(const struct job *j, double *out)
+{
+    switch (j->kind) {
+    case 't':
+        return measure_tput(j->t, j->size, out);
+    case 'r':
+        return measure_rtt(j->t, j->size, out);
+    default:
+        return measure_op(j->op, out);
+    }
+}
+
+static int read_full(int fd, void *buf, size_t len, int64_t deadline)
+{
+    size_t got = 0;
+    while (got < len) {
+        int64_t left = (deadline - bench_now_ns()) / 1000000;
+        if (left <= 0)
+            return -2;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int k = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+        if (k < 0 && errno != EINTR)
+            return -1;
+        if (k <= 0)
+            continue;
+        ssize_t m = read(fd, (char *)buf + got, len - got);
+        if (m == 0)
+            return -1;
+        if (m < 0 && errno != EINTR)
+            return -1;
+        if (m > 0)
+            got += (size_t)m;
+    }
+    return 0;
+}
+
+/* Run j in a child; 0 with out[2 * MAX_RUNS] filled, or -1 with *why set. */
+static int job_in_child(const struct job *j, double *out, const char **why)
+{
+    int fd[2];
+    if (pipe(fd))
+        return *why = "pipe failed", -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return *why = "fork failed", -1;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        double v[2 * MAX_RUNS] = {0};
+        if (job_run(j, v))
+            _exit(1);
+        ssize_t w = write(fd[1], v, sizeof v);
+        _exit(w == (ssize_t)sizeof v ? 0 : 1);
+    }
+    close(fd[1]);
+    /* Generous: a healthy job takes ~(runs + 1) * time. */
+    int64_t deadline = bench_now_ns() + (int64_t)((opt_runs + 1) * opt_time * 20e9) + 10000000000;
+    int rc = read_full(fd[0], out, 2 * MAX_RUNS * sizeof *out, deadline);
+    close(fd[0]);
+    if (rc == -2)
+        kill(pid, SIGKILL);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (rc == -2)
+        return *why = "FAILED: timed out (hung?)", -1;
+    if (WIFSIGNALED(st))
+        return *why = "FAILED: crashed (signal; see stderr)", -1;
+    if (rc || !WIFEXITED(st) || WEXITSTATUS(st))
+        return *why = "FAILED: error or message check (see stderr)", -1;
+    return 0;
+}
+
+/* ---- results ---- */
+
+struct row {
+    const char *name;
+    size_t size;
+    const char *tput_why, *rtt_why; /* non-NULL: skipped or failed */
+    double tput[MAX_RUNS], p50[MAX_RUNS], p99[MAX_RUNS];
+};
+
+#define MAX_ROWS 32
+static struct row rows[MAX_ROWS];
+static int nrows;
+
+static struct row *row_new(const char *name, size_t size)
+{
+    if (nrows == MAX_ROWS)
+        return NULL;
+    struct row *r = &rows[nrows++];
+    memset(r, 0, sizeof *r);
+    r->name = name;
+    r->size = size;
+    return r;
+}
+
+static struct row *row_find(const char *prefix, size_t size)
+{
+    for (int i = 0; i < nrows; i++)
+        if (rows[i].size == size && strncmp(rows[i].name, prefix, strlen(prefix)) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+static double tput_of(const struct row *r)
+{
+    return r && !r->tput_why ? median(r->tput, opt_runs) : NAN;
+}
+
+static double p50_of(const struct row *r)
+{
+    return r && !r->rtt_why ? median(r->p50, opt_runs) : NAN;
+}
+
+/* ---- the Go side ---- */
+
+#define GO_BUF "go chan buffered(1024)"
+#define GO_UNBUF "go chan unbuffered"
+
+static void go_rows(const char *why)
+{
+    for (int s = 0; s < SIZES; s++) {
+        struct row *a = row_new(GO_BUF, sizes[s]), *b = row_new(GO_UNBUF, sizes[s]);
+        a->tput_why = a->rtt_why = b->tput_why = b->rtt_why = why;
+    }
+}
+
+/* Parse one output line of the Go benchmark:
+ *   tput buf|unbuf SIZE v1 .. vRUNS           (msgs/s)
+ *   rtt  buf|unbuf SIZE p50 p99 .. (x RUNS)   (ns) */
+static int go_line(char *line)
+{
+    char kind[8], which[8];
+    size_t size;
+    int off;
+    if (sscanf(line, "%7s %7s %zu%n", kind, which, &size, &off) != 3)
+        return -1;
+    struct row *r = row_find(strcmp(which, "buf") == 0 ? GO_BUF : GO_UNBUF, size);
+    if (!r)
+        return -1;
+    char *p = line + off;
+    int is_tput = strcmp(kind, "tput") == 0;
+    for (int i = 0; i < opt_runs; i++) {
+        int k;
+        if (is_tput) {
+            if (sscanf(p, "%lf%n", &r->tput[i], &k) != 1)
+                return -1;
+        } else if (sscanf(p, "%lf %lf%n", &r->p50[i], &r->p99[i], &k) != 2) {
+            return -1;
+        }
+        p += k;
+    }
+    if (is_tput)
+        r->tput_why = NULL;
+    else
+        r->rtt_why = NULL;
+    return 0;
+}
+
+static void run_go(void)
+{
+    if (!opt_go) {
+        go_rows("skipped: Go benchmark not built (no `go` at configure time?)");
+        return;
+    }
+    if (access(opt_go, X_OK) || strchr(opt_go, '\'')) {
+        go_rows("skipped: Go benchmark binary missing or path unusable");
+        return;
+    }
+    go_rows("FAILED: no result from the Go benchmark (see stderr)");
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "GOMAXPROCS=2 '%s' -runs %d -time %g", opt_go, opt_runs, opt_time);
+    fflush(NULL);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return;
+    char line[4096];
+    while (fgets(line, sizeof line, f))
+        if (go_line(line))
+            fprintf(stderr, "wom_bench: unparsed Go output: %s", line);
+    pclose(f);
+}
+
+/* ---- the C side ---- */
+
+static const struct bench_transport *const c_transports[] = {
+    &bt_mutex,
+#ifdef BENCH_HAVE_CK
+    &bt_ck,
+#endif
+#ifdef BENCH_HAVE_ZMQ
+    &bt_zmq,
+#endif
+#ifdef BENCH_HAVE_NNG
+    &bt_nng,
+#endif
+    &bt_wom_raw, &bt_wom_ring, &bt_wom_chan, &bt_wom_chan_view,
+};
+
+static const char *const missing[][2] = {
+#ifndef BENCH_HAVE_CK
+    {"ck_ring spsc", "skipped: libck (Concurrency Kit) not found at configure time"},
+#endif
+#ifndef BENCH_HAVE_ZMQ
+    {"zmq inproc PAIR", "skipped: libzmq not found at configure time"},
+#endif
+#ifndef BENCH_HAVE_NNG
+    {"nng inproc pair1", "skipped: nng not found at configure time"},
+#endif
+    {NULL, NULL},
+};
+
+static int wanted(const char *name)
+{
+    return !opt_only || strstr(name, opt_only);
+}
+
+static void run_c(void)
+{
+    for (size_t i = 0; i < sizeof c_transports / sizeof c_transports[0]; i++) {
+        const struct bench_transport *t = c_transports[i];
+        if (!wanted(t->name))
+            continue;
+        const char *skip = t->unavailable ? t->unavailable() : NULL;
+        for (int s = 0; s < SIZES; s++) {
+            struct row *r = row_new(t->name, sizes[s]);
+            if (skip) {
+                r->tput_why = r->rtt_why = skip;
+                continue;
+            }
+            double v[2 * MAX_RUNS];
+            struct job jt = {'t', t, sizes[s], OP_PUTGET};
+            if (!job_in_child(&jt, v, &r->tput_why))
+                memcpy(r->tput, v, sizeof r->tput);
+            struct job jr = {'r', t, sizes[s], OP_PUTGET};
+            if (!job_in_child(&jr, v, &r->rtt_why)) {
+                memcpy(r->p50, v, sizeof r->p50);
+                memcpy(r->p99, v + MAX_RUNS, sizeof r->p99);
+            }
+            fprintf(stderr, ".");
+        }
+    }
+    for (int i = 0; missing[i][0]; i++)
+        for (int s = 0; s < SIZES; s++) {
+            struct row *r = row_new(missing[i][0], sizes[s]);
+            r->tput_why = r->rtt_why = missing[i][1];
+        }
+}
+
+/* ---- output ---- */
+
+static void print_ratio(double x, double base)
+{
+    if (isnan(x) || isnan(base) || base <= 0)
+        printf(" %9s", "n/a");
+    else
+        printf(" %8.2fx", x / base);
+}
+
+static void print_rows(size_t size)
+{
+    const struct row *gb = row_find(GO_BUF, size), *gu = row_find(GO_UNBUF, size);
+    double base_t = tput_of(gb), base_r = p50_of(gu);
+    printf("\n%zu-byte messages\n", size);
+    printf("%-24s %9s %7s %10s | %9s %9s %10s\n", "transport", "M msg/s", "spread",
+           "vs go-buf", "p50 us", "p99 us", "p50 vs go-unbuf");
+    for (int i = 0; i < nrows; i++) {
+        const struct row *r = &rows[i];
+        if (r->size != size)
+            continue;
+        printf("%-24s", r->name);
+        if (r->tput_why) {
+            printf(" %-29s", "-");
+        } else {
+            printf(" %9.3f %6.0f%%", tput_of(r) / 1e6, 100 * spread(r->tput, opt_runs));
+            print_ratio(tput_of(r), base_t);
+            printf(" ");
+        }
+        if (r->rtt_why) {
+            printf("| %s", r->tput_why && r->rtt_why == r->tput_why ? "" : "-");
+        } else {
+            printf("| %9.2f %9.2f", p50_of(r) / 1e3, median(r->p99, opt_runs) / 1e3);
+            print_ratio(p50_of(r), base_r);
+        }
+        if (r->tput_why)
+            printf("  %s", r->tput_why);
+        else if (r->rtt_why)
+            printf("  rtt %s", r->rtt_why);
+        printf("\n");
+    }
+}
+
+static void print_ops(void)
+{
+    static const struct {
+        enum op op;
+        const char *name[2];
+    } ops[] = {
+        {OP_PUTGET, {"put, fresh address, 1 thread", "get, written cell, 1 thread"}},
+        {OP_RACE, {"put race: 2 writers, same addresses (ns per address)", NULL}},
+        {OP_RACE_READERS,
+         {"put race + 2 readers blocked in wom_get (ns per address)", NULL}},
+    };
+    printf("\nwom ONCE cells, 64-byte values%38s %9s %7s\n", "", "ns/op", "spread");
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (!wanted("wom put/get"))
+            continue;
+        double v[2 * MAX_RUNS];
+        const char *why = NULL;
+        struct job j = {'o', NULL, 0, ops[i].op};
+        int rc = job_in_child(&j, v, &why);
+        for (int k = 0; k < 2 && ops[i].name[k]; k++) {
+            printf("  %-66s", ops[i].name[k]);
+            if (rc)
+                printf(" %s\n", why);
+            else
+                printf(" %9.1f %6.0f%%\n", median(v + k * MAX_RUNS, opt_runs),
+                       100 * spread(v + k * MAX_RUNS, opt_runs));
+        }
+    }
+}
+
+static const char *const wom_chans[] = {"wom chan (sub_recv)", "wom chan (recv_view)"};
+
+static void target_tput(size_t size, double want)
+{
+    double base = tput_of(row_find(GO_BUF, size));
+    for (int i = 0; i < 2; i++) {
+        double x = tput_of(row_find(wom_chans[i], size));
+        printf("  SPSC %4zu B throughput >= %.0fx go buffered: %-21s ", size, want, wom_chans[i]);
+        if (isnan(x) || isnan(base))
+            printf("n/a -> not met (no measurement)\n");
+        else
+            printf("%6.2fx -> %s\n", x / base, x >= want * base ? "met" : "NOT MET");
+    }
+}
+
+static void target_rtt(size_t size)
+{
+    double base = p50_of(row_find(GO_UNBUF, size));
+    for (int i = 0; i < 2; i++) {
+        double x = p50_of(row_find(wom_chans[i], size));
+        printf("  ping-pong %4zu B RTT p50 <= 0.5x go unbuffered: %-21s ", size, wom_chans[i]);
+        if (isnan(x) || isnan(base))
+            printf("n/a -> not met (no measurement)\n");
+        else
+            printf("%6.2fx -> %s\n", x / base, x <= 0.5 * base ? "met" : "NOT MET");
+    }
+}
+
+static void print_header(void)
+{
+    char model[256] = "?";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
+                snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
+                model[strcspn(model, "\n")] = 0;
+                break;
+            }
+        fclose(f);
+    }
+    double load[3] = {0, 0, 0};
+    getloadavg(load, 3);
+    printf("wom bench: %ld CPUs (%s), load average %.2f; %d runs of ~%.2f s per cell, medians\n",
+           sysconf(_SC_NPROCESSORS_ONLN), model, load[0], opt_runs, opt_time);
+    printf("SPSC throughput: producer and consumer threads, every message checked (seq at both "
+           "ends).\nRTT: one message each way per round trip; p50/p99 of all recorded round "
+           "trips, median over runs.\nspread = (max - min) / median over the runs.\n");
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: wom_bench [--go PATH] [--runs N(1-%d)] [--time SECONDS] "
+            "[--only SUBSTRING]\n", MAX_RUNS);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v)
+            return usage();
+        if (strcmp(a, "--go") == 0)
+            opt_go = v;
+        else if (strcmp(a, "--runs") == 0)
+            opt_runs = atoi(v);
+        else if (strcmp(a, "--time") == 0)
+            opt_time = atof(v);
+        else if (strcmp(a, "--only") == 0)
+            opt_only = v;
+        else
+            return usage();
+        i++;
+    }
+    if (opt_runs < 1 || opt_runs > MAX_RUNS || !(opt_time > 0 && opt_time < 60))
+        return usage();
+    signal(SIGPIPE, SIG_IGN);
+    int64_t t0 = bench_now_ns();
+    print_header();
+    if (wanted("go chan"))
+        run_go();
+    run_c();
+    fprintf(stderr, "\n");
+    for (int s = 0; s < SIZES; s++)
+        print_rows(sizes[s]);
+    print_ops();
+    printf("\ntargets (a missed target is reported, never an error):\n");
+    target_tput(64, 2);
+    target_tput(4096, 1);
+    target_rtt(64);
+    target_rtt(4096);
+    double load[3] = {0, 0, 0};
+    getloadavg(load, 3);
+    printf("\ntotal %.0f s; load average at the end %.2f\n",
+           (double)(bench_now_ns() - t0) / 1e9, load[0]);
+    return 0;
+}

@@ -1,0 +1,305 @@
+/*
+ * t_wom.c - wom's own transports, each on a fresh "mem:" space:
+ *
+ *   wom raw        wom_append by the producer, wom_get(addr = seq, wait) by the
+ *                  consumer on one ONCE region per direction. The consumer
+ *                  publishes its progress and trims what it has read; the
+ *                  producer stays within RAW_WINDOW messages of it, so the
+ *                  log is bounded like every other queue here.
+ *   wom ring       wom_ring_send / wom_ring_recv over 1024 MANY slots.
+ *   wom chan       wom_chan_send + wom_sub_recv (copy out), bound 1024.
+ *   wom chan view  wom_chan_send + wom_sub_recv_view (zero-copy) + release.
+ *
+ * The forms (chan, sub, ring) are referenced weakly: a library built without
+ * them still runs the rest, and those rows say why they were skipped.
+ */
+#include <stdlib.h>
+
+#include "bench.h"
+#include "wom.h"
+
+#pragma weak wom_chan_open
+#pragma weak wom_chan_close
+#pragma weak wom_chan_send
+#pragma weak wom_sub_open
+#pragma weak wom_sub_close
+#pragma weak wom_sub_recv
+#pragma weak wom_sub_recv_view
+#pragma weak wom_ring_open
+#pragma weak wom_ring_close
+#pragma weak wom_ring_send
+#pragma weak wom_ring_recv
+
+#define WOM_CAP 1024u      /* ring slots, channel bound, raw window */
+#define RAW_PUBLISH 64u    /* the raw consumer publishes progress this often */
+#define RAW_TRIM 4096u     /* and trims what it read this often */
+
+static const char *const dir_name[2][2] = {{"bench.a", "bench.b"}, {"bench.a.x", "bench.b.x"}};
+
+static int wfail(const char *who, const char *what, int rc)
+{
+    return bench_fail(who, what, rc, wom_strerror(rc));
+}
+
+/* Pattern-filled send and receive buffers for both directions. */
+static int bufs_new(char **out, char **in, size_t size)
+{
+    for (int d = 0; d < 2; d++) {
+        out[d] = bench_buf_new(size);
+        in[d] = bench_buf_new(size);
+        if (!out[d] || !in[d])
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- raw append/get ---- */
+
+struct raw_ctx {
+    size_t size;
+    wom_space *s;
+    wom_region *r[2];
+    char *out[2], *in[2]; /* per direction: each thread its own */
+    struct {
+        _Alignas(64) atomic_uint_fast64_t done; /* consumer: messages read */
+    } q[2];
+};
+
+static void raw_fini(struct raw_ctx *c)
+{
+    for (int d = 0; d < 2; d++)
+        if (c->r[d])
+            wom_region_close(c->r[d]);
+    if (c->s)
+        wom_close(c->s);
+    for (int d = 0; d < 2; d++) {
+        free(c->out[d]);
+        free(c->in[d]);
+    }
+}
+
+static int raw_init(struct raw_ctx *c, size_t size, int duplex)
+{
+    memset(c, 0, sizeof *c);
+    c->size = size;
+    int rc = bufs_new(c->out, c->in, size) ? WOM_ENOMEM : wom_open("mem:", &c->s);
+    for (int d = 0; d <= duplex && !rc; d++)
+        rc = wom_region_open(c->s, dir_name[0][d], WOM_ONCE, &c->r[d]);
+    if (rc) {
+        wfail("wom raw", "setup", rc);
+        raw_fini(c);
+        return -1;
+    }
+    return 0;
+}
+
+static inline int raw_send(struct raw_ctx *c, int dir, uint64_t seq)
+{
+    unsigned spins = 0;
+    while (seq - atomic_load_explicit(&c->q[dir].done, memory_order_acquire) >= WOM_CAP)
+        bench_spin(&spins);
+    bench_msg_fill(c->out[dir], c->size, seq);
+    uint64_t addr;
+    int rc = wom_append(c->r[dir], c->out[dir], c->size, &addr);
+    if (rc)
+        return wfail("wom raw", "wom_append", rc);
+    if (addr != seq) {
+        fprintf(stderr, "wom raw: append returned address %llu for message %llu\n",
+                (unsigned long long)addr, (unsigned long long)seq);
+        return -1;
+    }
+    return 0;
+}
+
+static inline int raw_recv(struct raw_ctx *c, int dir, uint64_t seq)
+{
+    size_t len;
+    int rc = wom_get(c->r[dir], seq, c->in[dir], c->size, &len, -1);
+    if (rc)
+        return wfail("wom raw", "wom_get", rc);
+    if (!bench_msg_ok(c->in[dir], len, c->size, seq))
+        return bench_bad_msg("wom raw", c->in[dir], len, c->size, seq);
+    if ((seq + 1) % RAW_TRIM == 0 && (rc = wom_trim(c->r[dir], seq + 1)))
+        return wfail("wom raw", "wom_trim", rc);
+    if ((seq + 1) % RAW_PUBLISH == 0)
+        atomic_store_explicit(&c->q[dir].done, seq + 1, memory_order_release);
+    return 0;
+}
+
+BENCH_DRIVERS(raw)
+
+const struct bench_transport bt_wom_raw = {"wom raw append/get", NULL, raw_tput, raw_rtt};
+
+/* ---- ring over MANY slots ---- */
+
+struct ring_ctx {
+    size_t size;
+    wom_space *s;
+    wom_ring *g[2];
+    char *out[2], *in[2]; /* per direction: each thread its own */
+};
+
+static void ring_fini(struct ring_ctx *c)
+{
+    for (int d = 0; d < 2; d++)
+        if (c->g[d])
+            wom_ring_close(c->g[d]);
+    if (c->s)
+        wom_close(c->s);
+    for (int d = 0; d < 2; d++) {
+        free(c->out[d]);
+        free(c->in[d]);
+    }
+}
+
+static int ring_init(struct ring_ctx *c, size_t size, int duplex)
+{
+    memset(c, 0, sizeof *c);
+    c->size = size;
+    int rc = bufs_new(c->out, c->in, size) ? WOM_ENOMEM : wom_open("mem:", &c->s);
+    for (int d = 0; d <= duplex && !rc; d++)
+        rc = wom_ring_open(c->s, dir_name[0][d], WOM_CAP, size, &c->g[d]);
+    if (rc) {
+        wfail("wom ring", "setup", rc);
+        ring_fini(c);
+        return -1;
+    }
+    return 0;
+}
+
+static inline int ring_send(struct ring_ctx *c, int dir, uint64_t seq)
+{
+    bench_msg_fill(c->out[dir], c->size, seq);
+    int rc = wom_ring_send(c->g[dir], c->out[dir], c->size, -1);
+    return rc ? wfail("wom ring", "wom_ring_send", rc) : 0;
+}
+
+static inline int ring_recv(struct ring_ctx *c, int dir, uint64_t seq)
+{
+    size_t len;
+    int rc = wom_ring_recv(c->g[dir], c->in[dir], c->size, &len, -1);
+    if (rc)
+        return wfail("wom ring", "wom_ring_recv", rc);
+    if (!bench_msg_ok(c->in[dir], len, c->size, seq))
+        return bench_bad_msg("wom ring", c->in[dir], len, c->size, seq);
+    return 0;
+}
+
+BENCH_DRIVERS(ring)
+
+static const char *ring_unavailable(void)
+{
+    if (!wom_ring_open || !wom_ring_close || !wom_ring_send || !wom_ring_recv)
+        return "wom_ring_* not in this build of libwom";
+    return NULL;
+}
+
+const struct bench_transport bt_wom_ring = {"wom ring (MANY slots)", ring_unavailable, ring_tput,
+                                            ring_rtt};
+
+/* ---- channel: copy and zero-copy receive ---- */
+
+struct chan_ctx {
+    size_t size;
+    int view;
+    wom_space *s;
+    wom_chan *ch[2];
+    wom_sub *sub[2];
+    char *out[2], *in[2]; /* per direction: each thread its own */
+};
+
+static void chan_fini(struct chan_ctx *c)
+{
+    for (int d = 0; d < 2; d++) {
+        if (c->sub[d])
+            wom_sub_close(c->sub[d]);
+        if (c->ch[d])
+            wom_chan_close(c->ch[d]);
+    }
+    if (c->s)
+        wom_close(c->s);
+    for (int d = 0; d < 2; d++) {
+        free(c->out[d]);
+        free(c->in[d]);
+    }
+}
+
+static int chan_open(struct chan_ctx *c, size_t size, int duplex, int view)
+{
+    memset(c, 0, sizeof *c);
+    c->size = size;
+    c->view = view;
+    int rc = bufs_new(c->out, c->in, size) ? WOM_ENOMEM : wom_open("mem:", &c->s);
+    wom_chan_opts co = WOM_CHAN_OPTS_INIT;
+    co.bound = WOM_CAP;
+    for (int d = 0; d <= duplex && !rc; d++) {
+        rc = wom_chan_open(c->s, dir_name[1][d], &co, &c->ch[d]);
+        if (!rc)
+            rc = wom_sub_open(c->ch[d], NULL, &c->sub[d]);
+    }
+    if (rc) {
+        wfail("wom chan", "setup", rc);
+        chan_fini(c);
+        return -1;
+    }
+    return 0;
+}
+
+static int chan_init(struct chan_ctx *c, size_t size, int duplex)
+{
+    return chan_open(c, size, duplex, 0);
+}
+
+static inline int chan_send(struct chan_ctx *c, int dir, uint64_t seq)
+{
+    bench_msg_fill(c->out[dir], c->size, seq);
+    int rc = wom_chan_send(c->ch[dir], c->out[dir], c->size, -1, NULL);
+    return rc ? wfail("wom chan", "wom_chan_send", rc) : 0;
+}
+
+static inline int chan_recv(struct chan_ctx *c, int dir, uint64_t seq)
+{
+    int rc;
+    if (c->view) {
+        wom_view v;
+        if ((rc = wom_sub_recv_view(c->sub[dir], &v, NULL, -1)))
+            return wfail("wom chan view", "wom_sub_recv_view", rc);
+        int ok = bench_msg_ok(v.data, v.len, c->size, seq);
+        if (!ok)
+            bench_bad_msg("wom chan view", v.data, v.len, c->size, seq);
+        wom_view_release(&v);
+        return ok ? 0 : -1;
+    }
+    size_t len;
+    if ((rc = wom_sub_recv(c->sub[dir], c->in[dir], c->size, &len, NULL, -1)))
+        return wfail("wom chan", "wom_sub_recv", rc);
+    if (!bench_msg_ok(c->in[dir], len, c->size, seq))
+        return bench_bad_msg("wom chan", c->in[dir], len, c->size, seq);
+    return 0;
+}
+
+BENCH_DRIVERS(chan)
+
+/* The view variant: the same loops over a context that receives views. */
+#define chanv_ctx chan_ctx
+#define chanv_fini chan_fini
+#define chanv_send chan_send
+#define chanv_recv chan_recv
+static int chanv_init(struct chan_ctx *c, size_t size, int duplex)
+{
+    return chan_open(c, size, duplex, 1);
+}
+BENCH_DRIVERS(chanv)
+
+static const char *chan_unavailable(void)
+{
+    if (!wom_chan_open || !wom_chan_close || !wom_chan_send || !wom_sub_open ||
+        !wom_sub_close || !wom_sub_recv || !wom_sub_recv_view)
+        return "wom_chan_* / wom_sub_* not in this build of libwom";
+    return NULL;
+}
+
+const struct bench_transport bt_wom_chan = {"wom chan (sub_recv)", chan_unavailable, chan_tput,
+                                            chan_rtt};
+const struct bench_transport bt_wom_chan_view = {"wom chan (recv_view)", chan_unavailable,
+                                                 chanv_tput, chanv_rtt};
