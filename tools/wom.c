@@ -1,2 +1,1346 @@
+/*
+ * wom.c - the wom command-line tool.
+ *
+ *   wom CMD SPACE REGION ARGS...   one cell operation on a space URI
+ *   wom demo [OPTIONS]             producers and consumers over a channel,
+ *                                  checking exactly-once in-order delivery
+ *
+ * Every command is a row of the command table at the end of this file: its
+ * synopsis, help text, allowed options, positional count, what it needs
+ * opened (a space, or a region of one mode) and its handler. The tool uses
+ * only the public API (wom.h), so it works on every scope a URI can name.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "wom.h"
-int main(void) { return 0; }
+
+/* ==== Exit codes ========================================================== */
+
+enum {
+    EX_OK = 0,
+    EX_USAGE = 1,    /* bad command line: unknown command, option or number */
+    EX_IO = 2,       /* reading stdin or writing stdout failed */
+    EX_EMPTY = 3,    /* WOM_EEMPTY, WOM_ETIMEDOUT: nothing there (yet) */
+    EX_WRITTEN = 4,  /* WOM_EWRITTEN: the cell was already written */
+    EX_CONFLICT = 5, /* WOM_ECONFLICT: compare-and-swap lost */
+    EX_TRIMMED = 6,  /* WOM_ETRIMMED: the address was trimmed */
+    EX_MODE = 7,     /* WOM_EMODE: the region has the other mode */
+    EX_TOOBIG = 8,   /* WOM_EMSGSIZE, WOM_ENAMETOOLONG: over a size limit */
+    EX_NOSPACE = 9,  /* WOM_EURI, WOM_ENOENT: bad URI, no such space */
+    EX_OTHER = 10,   /* any other wom error */
+    EX_VERIFY = 11,  /* demo: a delivery check failed */
+};
+
+static const struct {
+    int code;
+    const char *meaning;
+} exit_table[] = {
+    {EX_OK, "success"},
+    {EX_USAGE, "usage error (unknown command or option, bad number)"},
+    {EX_IO, "reading stdin or writing stdout failed"},
+    {EX_EMPTY, "cell empty or timed out (WOM_EEMPTY, WOM_ETIMEDOUT)"},
+    {EX_WRITTEN, "cell already written (WOM_EWRITTEN)"},
+    {EX_CONFLICT, "version moved, cas lost (WOM_ECONFLICT)"},
+    {EX_TRIMMED, "address trimmed (WOM_ETRIMMED)"},
+    {EX_MODE, "region has the other mode (WOM_EMODE)"},
+    {EX_TOOBIG, "value or name too big (WOM_EMSGSIZE, WOM_ENAMETOOLONG)"},
+    {EX_NOSPACE, "bad space URI or not found (WOM_EURI, WOM_ENOENT)"},
+    {EX_OTHER, "any other wom error"},
+    {EX_VERIFY, "demo: a delivery check failed"},
+};
+
+/* The exit code of a wom error. */
+static int exit_code(int err)
+{
+    switch (err) {
+    case 0: return EX_OK;
+    case WOM_EEMPTY: case WOM_ETIMEDOUT: return EX_EMPTY;
+    case WOM_EWRITTEN: return EX_WRITTEN;
+    case WOM_ECONFLICT: return EX_CONFLICT;
+    case WOM_ETRIMMED: return EX_TRIMMED;
+    case WOM_EMODE: return EX_MODE;
+    case WOM_EMSGSIZE: case WOM_ENAMETOOLONG: return EX_TOOBIG;
+    case WOM_EURI: case WOM_ENOENT: return EX_NOSPACE;
+    default: return EX_OTHER;
+    }
+}
+
+/* Report a wom error of command `cmd` on stderr; returns its exit code. */
+static int fail(const char *cmd, int err)
+{
+    fprintf(stderr, "wom: %s: %s (%s)\n", cmd, wom_strerror(err), wom_err_name(err));
+    return exit_code(err);
+}
+
+/* Report a usage error of command `cmd` on stderr; returns EX_USAGE. */
+__attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd,
+                                                              const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "wom: %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'wom %s --help'.\n", cmd);
+    return EX_USAGE;
+}
+
+/* ==== Numbers ============================================================= */
+
+/* Parse a whole string as an unsigned decimal, or hexadecimal after "0x".
+ * Rejects signs, spaces, junk, an empty string and overflow. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+    int base = 10;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    const char *digits = base == 16 ? "0123456789abcdefABCDEF" : "0123456789";
+    if (!*s || strspn(s, digits) != strlen(s))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, base);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+#define MS_FOREVER UINT64_MAX
+#define MS_MAX ((uint64_t)INT64_MAX / 1000000u)
+
+/* Milliseconds to a wom timeout in nanoseconds (MS_FOREVER: wait forever). */
+static int64_t ms_to_ns(uint64_t ms)
+{
+    return ms == MS_FOREVER ? -1 : (int64_t)(ms * 1000000u);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ==== Options and arguments =============================================== */
+
+enum opt_id {
+    O_HELP, O_TIMEOUT, O_FROM, O_FOLLOW, O_COUNT, O_ADDR, O_VERSION,
+    O_URI, O_PRODUCERS, O_CONSUMERS, O_MESSAGES, O_SIZE, O_SECONDS, O_QUEUE,
+    O_INJECT, O__COUNT
+};
+
+enum opt_kind { OK_FLAG, OK_NUM, OK_MS, OK_STR };
+
+struct opt_spec {
+    const char *name;
+    enum opt_kind kind;
+    uint64_t min, max; /* OK_NUM bounds */
+    const char *arg;   /* placeholder in help */
+    const char *help;
+};
+
+#define U64MAX UINT64_MAX
+static const struct opt_spec opt_specs[O__COUNT] = {
+    [O_HELP] = {"help", OK_FLAG, 0, 0, NULL, "show this help"},
+    [O_TIMEOUT] = {"timeout", OK_MS, 0, MS_MAX, "MS",
+                   "wait up to MS milliseconds ('inf': forever)"},
+    [O_FROM] = {"from", OK_NUM, 0, U64MAX, "ADDR", "start at address ADDR (default 0)"},
+    [O_FOLLOW] = {"follow", OK_FLAG, 0, 0, NULL, "keep waiting for new messages"},
+    [O_COUNT] = {"count", OK_NUM, 1, U64MAX, "N", "stop after N messages"},
+    [O_ADDR] = {"addr", OK_FLAG, 0, 0, NULL, "prefix each message with its address"},
+    [O_VERSION] = {"version", OK_FLAG, 0, 0, NULL, "print the version before the value"},
+    [O_URI] = {"uri", OK_STR, 0, 0, "URI", "space to run in (default mem:)"},
+    [O_PRODUCERS] = {"producers", OK_NUM, 1, 256, "P", "producer threads (default 2)"},
+    [O_CONSUMERS] = {"consumers", OK_NUM, 1, 256, "C", "consumer threads (default 2)"},
+    [O_MESSAGES] = {"messages", OK_NUM, 1, U64MAX, "N",
+                    "messages in total (default 2000000; unlimited with --seconds)"},
+    [O_SIZE] = {"size", OK_NUM, 24, WOM_MAX_VALUE_DEFAULT, "BYTES",
+                "bytes per message, 24 or more (default 64)"},
+    [O_SECONDS] = {"seconds", OK_NUM, 1, 86400, "S", "stop sending after S seconds"},
+    [O_QUEUE] = {"queue", OK_FLAG, 0, 0, NULL,
+                 "consumers form a queue group: each message to exactly one"},
+    [O_INJECT] = {"inject", OK_STR, 0, 0, "FAULT",
+                  "test the checks: duplicate, drop, corrupt or reorder one message"},
+};
+
+#define MAX_POS 8
+
+struct args {
+    const char *cmd;
+    const char *pos[MAX_POS];
+    int npos;
+    unsigned seen;              /* bit i: option i was given */
+    uint64_t num[O__COUNT];     /* OK_NUM / OK_MS values */
+    const char *str[O__COUNT];  /* OK_STR values */
+};
+
+static int has(const struct args *a, enum opt_id id) { return (a->seen >> id) & 1u; }
+
+static uint64_t num_or(const struct args *a, enum opt_id id, uint64_t dflt)
+{
+    return has(a, id) ? a->num[id] : dflt;
+}
+
+/* Store the value `val` of option `id`; EX_USAGE on a bad value. */
+static int set_opt_value(struct args *a, enum opt_id id, const char *val)
+{
+    const struct opt_spec *o = &opt_specs[id];
+    if (o->kind == OK_STR) {
+        a->str[id] = val;
+        return 0;
+    }
+    if (o->kind == OK_MS && strcmp(val, "inf") == 0) {
+        a->num[id] = MS_FOREVER;
+        return 0;
+    }
+    uint64_t v;
+    if (parse_u64(val, &v))
+        return usage_error(a->cmd, "--%s: '%s' is not a non-negative integer", o->name, val);
+    if (v < o->min || v > o->max)
+        return usage_error(a->cmd, "--%s: %s is out of range [%" PRIu64 ", %" PRIu64 "]",
+                           o->name, val, o->min, o->max);
+    a->num[id] = v;
+    return 0;
+}
+
+/* Parse option `arg` ("--name" or "--name=value"), taking a separate value
+ * from argv[*i + 1] when needed. `allowed` is a bit set of opt_id. */
+static int parse_opt(struct args *a, unsigned allowed, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i] + 2;
+    if (strcmp(argv[*i], "-h") == 0)
+        arg = "help";
+    const char *eq = strchr(arg, '=');
+    size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+    for (int id = 0; id < O__COUNT; id++) {
+        const struct opt_spec *o = &opt_specs[id];
+        if (!((allowed >> id) & 1u) || strlen(o->name) != n || strncmp(o->name, arg, n))
+            continue;
+        a->seen |= 1u << id;
+        if (o->kind == OK_FLAG)
+            return eq ? usage_error(a->cmd, "--%s takes no value", o->name) : 0;
+        if (eq)
+            return set_opt_value(a, (enum opt_id)id, eq + 1);
+        if (*i + 1 >= argc)
+            return usage_error(a->cmd, "--%s needs a value (%s)", o->name, o->arg);
+        return set_opt_value(a, (enum opt_id)id, argv[++*i]);
+    }
+    return usage_error(a->cmd, "unknown option '%s'", argv[*i]);
+}
+
+/* Split argv into options (allowed by `allowed`) and positionals. "--" ends
+ * the options; "-" alone is a positional (a value read from stdin). */
+static int parse_args(struct args *a, unsigned allowed, int argc, char **argv)
+{
+    int only_pos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (!only_pos && strcmp(s, "--") == 0) {
+            only_pos = 1;
+        } else if (!only_pos && (strncmp(s, "--", 2) == 0 || strcmp(s, "-h") == 0)) {
+            int rc = parse_opt(a, allowed, argc, argv, &i);
+            if (rc)
+                return rc;
+        } else if (a->npos == MAX_POS) {
+            return usage_error(a->cmd, "too many arguments");
+        } else {
+            a->pos[a->npos++] = s;
+        }
+    }
+    return 0;
+}
+
+/* Parse positional `i` as a number named `what`. */
+static int pos_u64(const struct args *a, int i, const char *what, uint64_t *out)
+{
+    if (parse_u64(a->pos[i], out))
+        return usage_error(a->cmd, "%s: '%s' is not a non-negative integer", what, a->pos[i]);
+    return 0;
+}
+
+/* ==== Values in and out =================================================== */
+
+struct value {
+    const void *data;
+    size_t len;
+    char *owned; /* heap copy when read from stdin */
+};
+
+/* Read all of stdin, refusing more than WOM_MAX_VALUE_LIMIT bytes. */
+static int read_stdin(const char *cmd, struct value *v)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - len, stdin);
+        if (len < cap)
+            break;
+        if (cap > WOM_MAX_VALUE_LIMIT) {
+            free(buf);
+            return fail(cmd, WOM_EMSGSIZE);
+        }
+        char *nb = realloc(buf, cap * 2);
+        if (!nb)
+            free(buf);
+        buf = nb;
+        cap *= 2;
+    }
+    if (!buf)
+        return fail(cmd, WOM_ENOMEM);
+    if (ferror(stdin)) {
+        free(buf);
+        fprintf(stderr, "wom: %s: reading stdin: %s\n", cmd, strerror(errno));
+        return EX_IO;
+    }
+    *v = (struct value){buf, len, buf};
+    return 0;
+}
+
+/* The value argument `s`: the string itself, or stdin when it is "-". */
+static int get_value(const char *cmd, const char *s, struct value *v)
+{
+    if (strcmp(s, "-") == 0)
+        return read_stdin(cmd, v);
+    *v = (struct value){s, strlen(s), NULL};
+    return 0;
+}
+
+/* Flush stdout; EX_IO when anything written to it was lost. */
+static int finish_stdout(const char *cmd)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return EX_OK;
+    fprintf(stderr, "wom: %s: writing stdout: %s\n", cmd, strerror(errno));
+    return EX_IO;
+}
+
+/* ==== Cell commands ======================================================= */
+
+/* What a command runs against, opened by main from its positionals. */
+struct ctx {
+    struct args *a;
+    wom_space *s;
+    wom_region *r; /* for commands that need a region */
+};
+
+static int cmd_put(struct ctx *c)
+{
+    uint64_t addr;
+    struct value v;
+    int rc = pos_u64(c->a, 2, "ADDR", &addr);
+    if (rc || (rc = get_value(c->a->cmd, c->a->pos[3], &v)))
+        return rc;
+    int err = wom_put(c->r, addr, v.data, v.len);
+    free(v.owned);
+    return err ? fail(c->a->cmd, err) : EX_OK;
+}
+
+static int cmd_get(struct ctx *c)
+{
+    uint64_t addr;
+    int rc = pos_u64(c->a, 2, "ADDR", &addr);
+    if (rc)
+        return rc;
+    wom_view v;
+    int err = wom_get_view(c->r, addr, &v, ms_to_ns(num_or(c->a, O_TIMEOUT, 0)));
+    if (err)
+        return fail(c->a->cmd, err);
+    fwrite(v.data, 1, v.len, stdout);
+    wom_view_release(&v);
+    return finish_stdout(c->a->cmd);
+}
+
+static int cmd_append(struct ctx *c)
+{
+    struct value v;
+    int rc = get_value(c->a->cmd, c->a->pos[2], &v);
+    if (rc)
+        return rc;
+    uint64_t addr;
+    int err = wom_append(c->r, v.data, v.len, &addr);
+    free(v.owned);
+    if (err)
+        return fail(c->a->cmd, err);
+    printf("%" PRIu64 "\n", addr);
+    return finish_stdout(c->a->cmd);
+}
+
+/* Print one received message as a line, with its address when asked. */
+static void print_message(const struct args *a, uint64_t addr, const wom_view *v)
+{
+    if (has(a, O_ADDR))
+        printf("%" PRIu64 "\t", addr);
+    fwrite(v->data, 1, v->len, stdout);
+    putchar('\n');
+}
+
+/* Receive from sub until --count messages, or until none arrives within the
+ * timeout (0 without --follow, forever with it, unless --timeout says). */
+static int recv_loop(const struct args *a, wom_sub *sub)
+{
+    uint64_t want = num_or(a, O_COUNT, UINT64_MAX), got = 0;
+    int64_t timeout = ms_to_ns(num_or(a, O_TIMEOUT, has(a, O_FOLLOW) ? MS_FOREVER : 0));
+    while (got < want) {
+        wom_view v;
+        uint64_t addr;
+        int err = wom_sub_recv_view(sub, &v, &addr, timeout);
+        if (err == WOM_EEMPTY || err == WOM_ETIMEDOUT)
+            return has(a, O_COUNT) ? fail(a->cmd, err) : finish_stdout(a->cmd);
+        if (err)
+            return fail(a->cmd, err);
+        print_message(a, addr, &v);
+        wom_view_release(&v);
+        got++;
+        if (has(a, O_FOLLOW) && fflush(stdout))
+            break;
+    }
+    return finish_stdout(a->cmd);
+}
+
+static int cmd_recv(struct ctx *c)
+{
+    wom_chan *ch;
+    int err = wom_chan_open(c->s, c->a->pos[1], NULL, &ch);
+    if (err)
+        return fail(c->a->cmd, err);
+    wom_sub_opts so = WOM_SUB_OPTS_INIT;
+    so.from = num_or(c->a, O_FROM, 0);
+    so.bounded = 0; /* a command-line reader never holds senders back */
+    wom_sub *sub;
+    err = wom_sub_open(ch, &so, &sub);
+    int rc = err ? fail(c->a->cmd, err) : recv_loop(c->a, sub);
+    if (!err)
+        wom_sub_close(sub);
+    wom_chan_close(ch);
+    return rc;
+}
+
+static int cmd_store(struct ctx *c)
+{
+    uint64_t addr, version;
+    struct value v;
+    int rc = pos_u64(c->a, 2, "ADDR", &addr);
+    if (rc || (rc = get_value(c->a->cmd, c->a->pos[3], &v)))
+        return rc;
+    int err = wom_store(c->r, addr, v.data, v.len, &version);
+    free(v.owned);
+    if (err)
+        return fail(c->a->cmd, err);
+    printf("%" PRIu64 "\n", version);
+    return finish_stdout(c->a->cmd);
+}
+
+/* Load addr into a buffer sized to fit: a concurrent store may grow the
+ * value between the size probe and the copy, so retry until it fits. */
+static int load_value(wom_region *r, uint64_t addr, char **out, size_t *len, uint64_t *ver)
+{
+    size_t cap = 256;
+    char *buf = NULL;
+    for (;;) {
+        char *nb = realloc(buf, cap ? cap : 1);
+        if (!nb) {
+            free(buf);
+            return WOM_ENOMEM;
+        }
+        buf = nb;
+        int err = wom_load(r, addr, buf, cap, len, ver);
+        if (err != WOM_ENOBUFS) {
+            if (err)
+                free(buf);
+            else
+                *out = buf;
+            return err;
+        }
+        cap = *len;
+    }
+}
+
+static int cmd_load(struct ctx *c)
+{
+    uint64_t addr, version;
+    int rc = pos_u64(c->a, 2, "ADDR", &addr);
+    if (rc)
+        return rc;
+    char *buf;
+    size_t len;
+    int err = load_value(c->r, addr, &buf, &len, &version);
+    if (err)
+        return fail(c->a->cmd, err);
+    if (has(c->a, O_VERSION))
+        printf("%" PRIu64 "\t", version);
+    fwrite(buf, 1, len, stdout);
+    if (has(c->a, O_VERSION))
+        putchar('\n');
+    free(buf);
+    return finish_stdout(c->a->cmd);
+}
+
+static int cmd_cas(struct ctx *c)
+{
+    uint64_t addr, expect, version;
+    struct value v;
+    int rc = pos_u64(c->a, 2, "ADDR", &addr);
+    if (rc || (rc = pos_u64(c->a, 3, "EXPECT", &expect)))
+        return rc;
+    if ((rc = get_value(c->a->cmd, c->a->pos[4], &v)))
+        return rc;
+    int err = wom_cas(c->r, addr, expect, v.data, v.len, &version);
+    free(v.owned);
+    if (err)
+        return fail(c->a->cmd, err);
+    printf("%" PRIu64 "\n", version);
+    return finish_stdout(c->a->cmd);
+}
+
+static int print_region(const wom_region_info *in, void *arg)
+{
+    (void)arg;
+    if (in->mode == WOM_ONCE)
+        printf("%-24s once %12" PRIu64 " %12" PRIu64, in->name, in->tail, in->floor);
+    else
+        printf("%-24s many %12s %12s", in->name, "-", "-");
+    printf(" %14" PRIu64 " %10zu\n", in->bytes, in->max_value);
+    return 0;
+}
+
+static int cmd_ls(struct ctx *c)
+{
+    printf("%-24s mode %12s %12s %14s %10s\n", "NAME", "TAIL", "FLOOR", "BYTES", "MAX_VALUE");
+    int err = wom_regions(c->s, print_region, NULL);
+    return err ? fail(c->a->cmd, err) : finish_stdout(c->a->cmd);
+}
+
+static int cmd_trim(struct ctx *c)
+{
+    uint64_t below;
+    int rc = pos_u64(c->a, 2, "BELOW", &below);
+    if (rc)
+        return rc;
+    int err = wom_trim(c->r, below);
+    return err ? fail(c->a->cmd, err) : EX_OK;
+}
+
+/* ==== The demo ============================================================ */
+/*
+ * P producers send over one channel; C consumers either each subscribe and
+ * must see every message (channel mode) or join one queue group and must
+ * together see every message exactly once (queue mode). A message is
+ * [producer u32][kind u32][seq u64][checksum u64][payload]; the payload is
+ * derived from (producer, seq) and the checksum covers it. When the
+ * producers are done, the main thread sends stop messages carrying every
+ * producer's count: one in channel mode, C in queue mode (each member takes
+ * one and stops, so every data message before them has been claimed).
+ */
+
+#define HDR_SIZE 24
+#define KIND_DATA 0x57444154u /* "WDAT" */
+#define KIND_STOP 0x5753544fu /* "WSTO" */
+#define RECV_POLL_NS 100000000 /* consumers look at the abort flag this often */
+#define STALL_S 30.0           /* no message for this long is a failure */
+
+enum fault { F_NONE, F_DUPLICATE, F_DROP, F_CORRUPT, F_REORDER };
+static const char *const fault_names[] = {"none", "duplicate", "drop", "corrupt", "reorder"};
+
+struct demo_cfg {
+    const char *uri;
+    unsigned producers, consumers;
+    uint64_t messages; /* UINT64_MAX: until --seconds */
+    size_t size;
+    uint64_t seconds; /* 0: no time limit */
+    int queue;
+    enum fault fault; /* --inject */
+};
+
+/* Queue mode's global record of delivered sequence numbers: one bit per
+ * message, in chunks allocated on first use. */
+#define BM_CHUNK_BITS (1u << 20)
+#define BM_CHUNKS 4096u /* so up to 2^32 messages per producer */
+
+struct bitmap {
+    _Atomic(_Atomic uint64_t *) chunk[BM_CHUNKS];
+};
+
+struct consumer {
+    struct demo *d;
+    unsigned id;
+    pthread_t th;
+    uint64_t *next;           /* per producer: channel: next expected seq;
+                                 queue: one past the last seq seen */
+    uint64_t *got;            /* per producer: messages received */
+    _Atomic uint64_t done;    /* messages received (for progress) */
+    _Atomic uint64_t cursor;  /* every address below is processed */
+    wom_sub *sub;
+    wom_queue *q;
+};
+
+struct producer {
+    struct demo *d;
+    unsigned id;
+    pthread_t th;
+    uint64_t quota;
+    _Atomic uint64_t sent;
+};
+
+struct demo {
+    struct demo_cfg cfg;
+    wom_space *s;
+    wom_chan *ch;
+    wom_region *log; /* the channel's region, for trimming */
+    char name[WOM_NAME_MAX + 1];
+    struct producer *prod;
+    struct consumer *cons;
+    struct bitmap *bm; /* queue mode: one per producer */
+    _Atomic int stop_sending;
+    _Atomic int abort;
+    unsigned started_p, started_c; /* threads created */
+    _Atomic unsigned producers_done, consumers_done;
+    pthread_mutex_t lock;
+    char error[256];
+};
+
+/* Record the first failure (later ones are consequences) and stop all. */
+__attribute__((format(printf, 2, 3))) static void demo_fail(struct demo *d, const char *fmt,
+                                                             ...)
+{
+    pthread_mutex_lock(&d->lock);
+    if (!d->error[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d->error, sizeof d->error, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&d->lock);
+    atomic_store_explicit(&d->abort, 1, memory_order_relaxed);
+}
+
+static int aborted(struct demo *d)
+{
+    return atomic_load_explicit(&d->abort, memory_order_relaxed);
+}
+
+/* FNV-1a, 64-bit. */
+static uint64_t checksum(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Fill a data message of `size` bytes for (producer, seq). */
+static void make_message(unsigned char *m, size_t size, uint32_t producer, uint64_t seq)
+{
+    uint32_t kind = KIND_DATA;
+    uint64_t x = ((uint64_t)producer << 40) ^ seq ^ 0x9e3779b97f4a7c15ull;
+    for (size_t i = HDR_SIZE; i < size; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        m[i] = (unsigned char)x;
+    }
+    uint64_t sum = checksum(m + HDR_SIZE, size - HDR_SIZE);
+    memcpy(m, &producer, 4);
+    memcpy(m + 4, &kind, 4);
+    memcpy(m + 8, &seq, 8);
+    memcpy(m + 16, &sum, 8);
+}
+
+/* Send one message; `m` holds message `seq` of producer p. */
+static int send_message(struct producer *p, unsigned char *m, uint64_t seq)
+{
+    int err = wom_chan_send(p->d->ch, m, p->d->cfg.size, -1, NULL);
+    if (err)
+        demo_fail(p->d, "producer %u: send of message %" PRIu64 ": %s (%s)", p->id, seq,
+                  wom_strerror(err), wom_err_name(err));
+    return err;
+}
+
+/* Send message seq with the fault of --inject; returns how many sequence
+ * numbers it used up (0 when a send failed). */
+static uint64_t send_faulty(struct producer *p, unsigned char *m, uint64_t seq)
+{
+    size_t size = p->d->cfg.size;
+    switch (p->d->cfg.fault) {
+    case F_DUPLICATE:
+        return !send_message(p, m, seq) && !send_message(p, m, seq);
+    case F_DROP:
+        return 1;
+    case F_CORRUPT:
+        m[size - 1] ^= 0x20;
+        return !send_message(p, m, seq);
+    case F_REORDER:
+        break;
+    case F_NONE:
+        return !send_message(p, m, seq);
+    }
+    unsigned char *next = malloc(size);
+    if (!next || seq + 1 >= p->quota) {
+        free(next);
+        return !send_message(p, m, seq);
+    }
+    make_message(next, size, p->id, seq + 1);
+    uint64_t used = !send_message(p, next, seq + 1) && !send_message(p, m, seq) ? 2 : 0;
+    free(next);
+    return used;
+}
+
+static void *producer_main(void *arg)
+{
+    struct producer *p = arg;
+    struct demo *d = p->d;
+    unsigned char *m = malloc(d->cfg.size);
+    uint64_t seq = 0;
+    while (m && seq < p->quota && !aborted(d) &&
+           !atomic_load_explicit(&d->stop_sending, memory_order_relaxed)) {
+        make_message(m, d->cfg.size, p->id, seq);
+        /* --inject breaks the contract once, in the middle of producer 0's
+         * quota, to show that the consumers' checks catch it. */
+        int faulty = d->cfg.fault != F_NONE && p->id == 0 && seq == p->quota / 2;
+        uint64_t used = faulty ? send_faulty(p, m, seq) : !send_message(p, m, seq);
+        if (!used)
+            break;
+        seq += used;
+        atomic_store_explicit(&p->sent, seq, memory_order_relaxed);
+    }
+    if (!m)
+        demo_fail(d, "producer %u: out of memory", p->id);
+    free(m);
+    atomic_fetch_add_explicit(&d->producers_done, 1, memory_order_release);
+    return NULL;
+}
+
+/* Mark (producer, seq) delivered in queue mode; 0 if it was not before. */
+static int bitmap_mark(struct bitmap *bm, uint64_t seq)
+{
+    uint64_t ci = seq / BM_CHUNK_BITS, bit = seq % BM_CHUNK_BITS;
+    if (ci >= BM_CHUNKS)
+        return -1;
+    /* acquire pairs with the release CAS below: the chunk's zeroes. */
+    _Atomic uint64_t *ch = atomic_load_explicit(&bm->chunk[ci], memory_order_acquire);
+    if (!ch) {
+        _Atomic uint64_t *fresh = calloc(BM_CHUNK_BITS / 64, sizeof *fresh);
+        if (!fresh)
+            return -1;
+        /* release publishes the zeroed chunk; the loser frees its own. */
+        if (atomic_compare_exchange_strong_explicit(&bm->chunk[ci], &ch, fresh,
+                                                    memory_order_acq_rel,
+                                                    memory_order_acquire))
+            ch = fresh;
+        else
+            free(fresh);
+    }
+    uint64_t mask = 1ull << (bit % 64);
+    uint64_t old = atomic_fetch_or_explicit(&ch[bit / 64], mask, memory_order_relaxed);
+    return (old & mask) ? 1 : 0;
+}
+
+/* Check one data message against consumer c's record. */
+static void check_data(struct consumer *c, uint64_t addr, const unsigned char *m, size_t len)
+{
+    struct demo *d = c->d;
+    uint32_t pid;
+    uint64_t seq, sum;
+    memcpy(&pid, m, 4);
+    memcpy(&seq, m + 8, 8);
+    memcpy(&sum, m + 16, 8);
+    if (len != d->cfg.size || pid >= d->cfg.producers)
+        return demo_fail(d, "consumer %u: address %" PRIu64 ": bad message (%zu bytes, "
+                         "producer %" PRIu32 ")", c->id, addr, len, pid);
+    if (checksum(m + HDR_SIZE, len - HDR_SIZE) != sum)
+        return demo_fail(d, "consumer %u: address %" PRIu64 ": producer %" PRIu32
+                         " message %" PRIu64 ": payload checksum mismatch",
+                         c->id, addr, pid, seq);
+    if (d->cfg.queue ? seq < c->next[pid] : seq != c->next[pid])
+        return demo_fail(d, "consumer %u: producer %" PRIu32 ": got message %" PRIu64
+                         " when expecting %s%" PRIu64 " (%s)", c->id, pid, seq,
+                         d->cfg.queue ? "at least " : "", c->next[pid],
+                         seq < c->next[pid] ? "duplicate or out of order" : "missing messages");
+    if (d->cfg.queue && bitmap_mark(&d->bm[pid], seq))
+        return demo_fail(d, "consumer %u: producer %" PRIu32 ": message %" PRIu64
+                         " delivered to more than one consumer", c->id, pid, seq);
+    c->next[pid] = seq + 1;
+    c->got[pid]++;
+}
+
+/* Check a stop message: in channel mode this consumer must have received
+ * exactly the counts it carries; in queue mode main checks the totals. */
+static void check_stop(struct consumer *c, const unsigned char *m, size_t len)
+{
+    struct demo *d = c->d;
+    if (len != HDR_SIZE + 8u * d->cfg.producers)
+        return demo_fail(d, "consumer %u: bad stop message (%zu bytes)", c->id, len);
+    for (unsigned p = 0; p < d->cfg.producers && !d->cfg.queue; p++) {
+        uint64_t sent;
+        memcpy(&sent, m + HDR_SIZE + 8u * p, 8);
+        if (c->got[p] != sent)
+            return demo_fail(d, "consumer %u: producer %u: received %" PRIu64
+                             " of %" PRIu64 " messages", c->id, p, c->got[p], sent);
+    }
+}
+
+/* Handle one received message; 1 when it was the stop message. */
+static int consume(struct consumer *c, uint64_t addr, const void *data, size_t len)
+{
+    uint32_t kind = 0;
+    if (len >= HDR_SIZE)
+        memcpy(&kind, (const char *)data + 4, 4);
+    if (kind == KIND_STOP)
+        check_stop(c, data, len);
+    else if (kind == KIND_DATA && len >= HDR_SIZE)
+        check_data(c, addr, data, len);
+    else
+        demo_fail(c->d, "consumer %u: address %" PRIu64 ": not a demo message", c->id, addr);
+    if (kind != KIND_STOP)
+        atomic_store_explicit(&c->done, atomic_load_explicit(&c->done, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    atomic_store_explicit(&c->cursor, addr + 1, memory_order_release);
+    return kind == KIND_STOP;
+}
+
+/* Receive one message into consume(); 1 on stop, 0 to go on, -1 to end. */
+static int receive_one(struct consumer *c, unsigned char *buf, size_t cap)
+{
+    uint64_t addr;
+    int err, stop = 0;
+    if (c->q) {
+        size_t len;
+        err = wom_queue_take(c->q, buf, cap, &len, &addr, RECV_POLL_NS);
+        if (!err)
+            stop = consume(c, addr, buf, len);
+    } else {
+        wom_view v;
+        err = wom_sub_recv_view(c->sub, &v, &addr, RECV_POLL_NS);
+        if (!err) {
+            stop = consume(c, addr, v.data, v.len);
+            wom_view_release(&v);
+        }
+    }
+    if (err == WOM_ETIMEDOUT)
+        return 0;
+    if (err) {
+        demo_fail(c->d, "consumer %u: receive: %s (%s)", c->id, wom_strerror(err),
+                  wom_err_name(err));
+        return -1;
+    }
+    return stop;
+}
+
+static void *consumer_main(void *arg)
+{
+    struct consumer *c = arg;
+    struct demo *d = c->d;
+    size_t cap = d->cfg.size > HDR_SIZE + 8u * d->cfg.producers
+                     ? d->cfg.size : HDR_SIZE + 8u * d->cfg.producers;
+    unsigned char *buf = malloc(cap);
+    double last = now_s();
+    uint64_t seen = 0;
+    while (buf && !aborted(d)) {
+        int rc = receive_one(c, buf, cap);
+        if (rc)
+            break;
+        uint64_t n = atomic_load_explicit(&c->done, memory_order_relaxed);
+        if (n != seen)
+            seen = n, last = now_s();
+        else if (now_s() - last > STALL_S)
+            demo_fail(d, "consumer %u: no message for %.0f s after %" PRIu64 " messages",
+                      c->id, STALL_S, n);
+    }
+    if (!buf)
+        demo_fail(d, "consumer %u: out of memory", c->id);
+    free(buf);
+    atomic_fetch_add_explicit(&d->consumers_done, 1, memory_order_release);
+    return NULL;
+}
+
+/* ---- Setup and teardown -------------------------------------------------- */
+
+static int demo_open(struct demo *d)
+{
+    unsigned P = d->cfg.producers;
+    int err = wom_open(d->cfg.uri, &d->s);
+    if (err)
+        return err;
+    /* A fresh channel per run, so runs on a persistent space never mix. */
+    snprintf(d->name, sizeof d->name, "demo.%ld.%llx", (long)getpid(),
+             (unsigned long long)(now_s() * 1e6));
+    wom_chan_opts co = WOM_CHAN_OPTS_INIT;
+    co.max_value = d->cfg.size > HDR_SIZE + 8u * P ? d->cfg.size : HDR_SIZE + 8u * P;
+    if ((err = wom_chan_open(d->s, d->name, &co, &d->ch)))
+        return err;
+    if ((err = wom_region_open(d->s, d->name, WOM_ONCE, &d->log)))
+        return err;
+    d->prod = calloc(P, sizeof *d->prod);
+    d->cons = calloc(d->cfg.consumers, sizeof *d->cons);
+    d->bm = d->cfg.queue ? calloc(P, sizeof *d->bm) : NULL;
+    if (!d->prod || !d->cons || (d->cfg.queue && !d->bm))
+        return WOM_ENOMEM;
+    return 0;
+}
+
+/* Subscribe or join consumer i (before any message is sent). */
+static int consumer_open(struct demo *d, unsigned i)
+{
+    struct consumer *c = &d->cons[i];
+    c->d = d;
+    c->id = i;
+    c->next = calloc(d->cfg.producers, sizeof *c->next);
+    c->got = calloc(d->cfg.producers, sizeof *c->got);
+    if (!c->next || !c->got)
+        return WOM_ENOMEM;
+    if (d->cfg.queue)
+        return wom_queue_join(d->ch, "workers", &c->q);
+    wom_sub_opts so = WOM_SUB_OPTS_INIT;
+    return wom_sub_open(d->ch, &so, &c->sub);
+}
+
+static void demo_close(struct demo *d)
+{
+    for (unsigned i = 0; d->cons && i < d->cfg.consumers; i++) {
+        struct consumer *c = &d->cons[i];
+        if (c->sub)
+            wom_sub_close(c->sub);
+        if (c->q)
+            wom_queue_leave(c->q);
+        free(c->next);
+        free(c->got);
+    }
+    for (unsigned p = 0; d->bm && p < d->cfg.producers; p++)
+        for (unsigned k = 0; k < BM_CHUNKS; k++)
+            free((void *)atomic_load_explicit(&d->bm[p].chunk[k], memory_order_relaxed));
+    free(d->bm);
+    free(d->cons);
+    free(d->prod);
+    if (d->log)
+        wom_region_close(d->log);
+    if (d->ch)
+        wom_chan_close(d->ch);
+    if (d->s)
+        wom_close(d->s);
+    pthread_mutex_destroy(&d->lock);
+}
+
+/* ---- Running --------------------------------------------------------------- */
+
+static int start_threads(struct demo *d)
+{
+    for (unsigned i = 0; i < d->cfg.consumers; i++) {
+        int err = consumer_open(d, i);
+        if (err)
+            return err;
+    }
+    for (unsigned i = 0; i < d->cfg.consumers; i++, d->started_c++)
+        if (pthread_create(&d->cons[i].th, NULL, consumer_main, &d->cons[i]))
+            return WOM_ENOMEM;
+    uint64_t n = d->cfg.messages, P = d->cfg.producers;
+    for (unsigned i = 0; i < P; i++) {
+        struct producer *p = &d->prod[i];
+        p->d = d;
+        p->id = i;
+        p->quota = n == UINT64_MAX ? UINT64_MAX : n / P + (i < n % P);
+        if (pthread_create(&p->th, NULL, producer_main, p))
+            return WOM_ENOMEM;
+        d->started_p++;
+    }
+    return 0;
+}
+
+/* Messages sent so far, and messages received: channel mode counts the
+ * slowest consumer, queue mode the sum over members. */
+static void counts(struct demo *d, uint64_t *sent, uint64_t *recvd)
+{
+    *sent = 0;
+    for (unsigned i = 0; i < d->cfg.producers; i++)
+        *sent += atomic_load_explicit(&d->prod[i].sent, memory_order_relaxed);
+    uint64_t sum = 0, min = UINT64_MAX;
+    for (unsigned i = 0; i < d->cfg.consumers; i++) {
+        uint64_t n = atomic_load_explicit(&d->cons[i].done, memory_order_relaxed);
+        sum += n;
+        min = n < min ? n : min;
+    }
+    *recvd = d->cfg.queue ? sum : min;
+}
+
+/* Release cells every consumer is past (see the consumer cursor). Queue
+ * members process one message at a time in address order, so a message
+ * below every member's cursor was claimed and finished by its taker. */
+static void trim_behind(struct demo *d)
+{
+    uint64_t below = UINT64_MAX;
+    for (unsigned i = 0; i < d->cfg.consumers; i++) {
+        /* acquire pairs with the consumer's release: it is done below. */
+        uint64_t cur = atomic_load_explicit(&d->cons[i].cursor, memory_order_acquire);
+        below = cur < below ? cur : below;
+    }
+    int err = wom_trim(d->log, below);
+    if (err)
+        demo_fail(d, "trim below %" PRIu64 ": %s (%s)", below, wom_strerror(err),
+                  wom_err_name(err));
+}
+
+static void progress(struct demo *d, double t0, int tty)
+{
+    uint64_t sent, recvd;
+    counts(d, &sent, &recvd);
+    double dt = now_s() - t0;
+    char of[32] = "";
+    if (d->cfg.messages != UINT64_MAX)
+        snprintf(of, sizeof of, "/%" PRIu64, d->cfg.messages);
+    fprintf(stderr, "%sdemo: %.1f s: %" PRIu64 "%s sent, %" PRIu64 " received, %.2f M msg/s%s",
+            tty ? "\r" : "", dt, sent, of, recvd, dt > 0 ? (double)recvd / dt / 1e6 : 0.0,
+            tty ? "\033[K" : "\n");
+}
+
+/* Send the stop messages carrying every producer's final count. */
+static void send_stops(struct demo *d)
+{
+    unsigned P = d->cfg.producers;
+    size_t len = HDR_SIZE + 8u * P;
+    unsigned char *m = calloc(1, len);
+    if (!m)
+        return demo_fail(d, "out of memory");
+    uint32_t kind = KIND_STOP;
+    memcpy(m + 4, &kind, 4);
+    for (unsigned i = 0; i < P; i++) {
+        uint64_t n = atomic_load_explicit(&d->prod[i].sent, memory_order_relaxed);
+        memcpy(m + HDR_SIZE + 8u * i, &n, 8);
+    }
+    unsigned stops = d->cfg.queue ? d->cfg.consumers : 1;
+    for (unsigned i = 0; i < stops; i++) {
+        int err = wom_chan_send(d->ch, m, len, -1, NULL);
+        if (err)
+            demo_fail(d, "stop message: %s (%s)", wom_strerror(err), wom_err_name(err));
+    }
+    free(m);
+}
+
+/* Wait for producers, send the stops, wait for consumers; show progress
+ * and trim meanwhile. Returns 1 when the producers were joined. */
+static int supervise(struct demo *d, double t0)
+{
+    int tty = isatty(STDERR_FILENO);
+    double tick = tty ? 0.2 : 1.0, next = t0 + tick;
+    int stopped = 0;
+    const struct timespec nap = {0, 20000000};
+    while (atomic_load_explicit(&d->consumers_done, memory_order_acquire) < d->cfg.consumers) {
+        nanosleep(&nap, NULL);
+        double now = now_s();
+        if (d->cfg.seconds && now - t0 >= (double)d->cfg.seconds)
+            atomic_store_explicit(&d->stop_sending, 1, memory_order_relaxed);
+        if (!stopped && atomic_load_explicit(&d->producers_done, memory_order_acquire) ==
+                            d->cfg.producers) {
+            for (unsigned i = 0; i < d->cfg.producers; i++)
+                pthread_join(d->prod[i].th, NULL);
+            send_stops(d);
+            stopped = 1;
+        }
+        if (now >= next) {
+            trim_behind(d);
+            progress(d, t0, tty);
+            next = now + tick;
+        }
+    }
+    if (tty && now_s() - t0 >= tick)
+        fputc('\n', stderr);
+    return stopped;
+}
+
+/* Queue mode: together the members must have received each producer's
+ * messages 0..sent-1, each once (duplicates were caught as they came). */
+static void check_queue_totals(struct demo *d)
+{
+    for (unsigned p = 0; p < d->cfg.producers && !aborted(d); p++) {
+        uint64_t sent = atomic_load_explicit(&d->prod[p].sent, memory_order_relaxed);
+        uint64_t got = 0, top = 0;
+        for (unsigned i = 0; i < d->cfg.consumers; i++) {
+            got += d->cons[i].got[p];
+            top = d->cons[i].next[p] > top ? d->cons[i].next[p] : top;
+        }
+        if (got != sent || top > sent)
+            demo_fail(d, "producer %u: %" PRIu64 " messages sent, %" PRIu64
+                      " distinct ones received by the group", p, sent, got);
+    }
+}
+
+static void report(struct demo *d, double secs)
+{
+    uint64_t sent, recvd;
+    counts(d, &sent, &recvd);
+    uint64_t deliveries = d->cfg.queue ? recvd : sent * d->cfg.consumers;
+    const struct demo_cfg *c = &d->cfg;
+    printf("demo: %" PRIu64 " messages of %zu bytes, %u producers -> %u consumers (%s) on %s "
+           "in %.2f s\n", sent, c->size, c->producers, c->consumers,
+           c->queue ? "queue group" : "channel", c->uri, secs);
+    printf("demo: throughput %.2f M msg/s, %.1f MB/s sent; %.2f M msg/s, %.1f MB/s delivered\n",
+           (double)sent / secs / 1e6, (double)sent * (double)c->size / secs / 1e6,
+           (double)deliveries / secs / 1e6, (double)deliveries * (double)c->size / secs / 1e6);
+    printf("demo: OK: %" PRIu64 " messages, exactly once, in order (%s%u consumer%s)\n", sent,
+           c->queue ? "queue group of " : "", c->consumers, c->consumers == 1 ? "" : "s");
+}
+
+/* Join every thread started, after a failed start made them all end. */
+static void join_started(struct demo *d)
+{
+    for (unsigned i = 0; i < d->started_c; i++)
+        pthread_join(d->cons[i].th, NULL);
+    for (unsigned i = 0; i < d->started_p; i++)
+        pthread_join(d->prod[i].th, NULL);
+}
+
+static int demo_run(struct demo *d)
+{
+    int err = demo_open(d);
+    if (err)
+        return fail("demo", err);
+    double t0 = now_s();
+    if ((err = start_threads(d))) {
+        demo_fail(d, "start: %s (%s)", wom_strerror(err), wom_err_name(err));
+        join_started(d);
+        return fail("demo", err);
+    }
+    int joined = supervise(d, t0);
+    double secs = now_s() - t0;
+    for (unsigned i = 0; i < d->cfg.consumers; i++)
+        pthread_join(d->cons[i].th, NULL);
+    for (unsigned i = 0; !joined && i < d->cfg.producers; i++)
+        pthread_join(d->prod[i].th, NULL); /* they end on the abort flag */
+    if (d->cfg.queue)
+        check_queue_totals(d);
+    if (d->error[0]) {
+        fprintf(stderr, "wom: demo: FAILED: %s\n", d->error);
+        return EX_VERIFY;
+    }
+    report(d, secs);
+    return finish_stdout("demo");
+}
+
+/* The fault named by --inject (F_NONE without it); -1 if unknown. */
+static int parse_fault(const struct args *a)
+{
+    if (!has(a, O_INJECT))
+        return F_NONE;
+    for (int f = F_DUPLICATE; f <= F_REORDER; f++)
+        if (!strcmp(a->str[O_INJECT], fault_names[f]))
+            return f;
+    return usage_error(a->cmd, "--inject: unknown fault '%s'", a->str[O_INJECT]), -1;
+}
+
+static int cmd_demo(struct ctx *c)
+{
+    const struct args *a = c->a;
+    int fault = parse_fault(a);
+    if (fault < 0)
+        return EX_USAGE;
+    struct demo *d = calloc(1, sizeof *d);
+    if (!d)
+        return fail("demo", WOM_ENOMEM);
+    d->cfg = (struct demo_cfg){
+        .uri = has(a, O_URI) ? a->str[O_URI] : "mem:",
+        .producers = (unsigned)num_or(a, O_PRODUCERS, 2),
+        .consumers = (unsigned)num_or(a, O_CONSUMERS, 2),
+        .messages = num_or(a, O_MESSAGES, has(a, O_SECONDS) ? UINT64_MAX : 2000000),
+        .size = (size_t)num_or(a, O_SIZE, 64),
+        .seconds = num_or(a, O_SECONDS, 0),
+        .queue = has(a, O_QUEUE),
+        .fault = (enum fault)fault,
+    };
+    pthread_mutex_init(&d->lock, NULL);
+    int rc = demo_run(d);
+    demo_close(d);
+    free(d);
+    return rc;
+}
+
+/* ==== Command table, help and main ======================================== */
+
+enum need { NEED_NOTHING, NEED_SPACE, NEED_ONCE, NEED_MANY };
+
+struct cmd {
+    const char *name;
+    int (*run)(struct ctx *);
+    enum need need;
+    int min_pos, max_pos; /* positionals, SPACE and REGION included */
+    unsigned opts;        /* bit set of opt_id besides --help */
+    const char *synopsis;
+    const char *summary;
+    const char *help;
+};
+
+#define OPT(id) (1u << (id))
+
+static const struct cmd commands[] = {
+    {"put", cmd_put, NEED_ONCE, 4, 4, 0, "SPACE REGION ADDR VALUE|-",
+     "write a ONCE cell (first write wins)",
+     "Writes VALUE (or all of stdin for '-') to cell ADDR of ONCE region REGION,\n"
+     "creating the region if absent. Exits 4 if the cell was already written.\n"},
+    {"get", cmd_get, NEED_ONCE, 3, 3, OPT(O_TIMEOUT), "SPACE REGION ADDR [--timeout MS]",
+     "read a ONCE cell",
+     "Writes the raw value of cell ADDR to stdout (no newline added). An empty\n"
+     "cell exits 3 at once, or after waiting MS milliseconds with --timeout.\n"},
+    {"append", cmd_append, NEED_ONCE, 3, 3, 0, "SPACE REGION VALUE|-",
+     "write the next free ONCE cell",
+     "Writes VALUE (or stdin for '-') to the next free address of REGION and\n"
+     "prints that address.\n"},
+    {"recv", cmd_recv, NEED_SPACE, 2, 2,
+     OPT(O_FROM) | OPT(O_FOLLOW) | OPT(O_COUNT) | OPT(O_TIMEOUT) | OPT(O_ADDR),
+     "SPACE REGION [--from ADDR] [--follow] [--count N] [--timeout MS] [--addr]",
+     "read a channel, one message per line",
+     "Reads REGION as a channel from ADDR on, printing each message and a newline.\n"
+     "Stops at the first empty address (with --follow: waits for more), after N\n"
+     "messages with --count, or when none arrives within --timeout MS. Fewer than\n"
+     "--count messages exits 3. Trimmed addresses are skipped.\n"},
+    {"store", cmd_store, NEED_MANY, 4, 4, 0, "SPACE REGION ADDR VALUE|-",
+     "write a MANY cell, print its new version",
+     "Stores VALUE (or stdin for '-') in cell ADDR of MANY region REGION and prints\n"
+     "the cell's new version.\n"},
+    {"load", cmd_load, NEED_MANY, 3, 3, OPT(O_VERSION), "SPACE REGION ADDR [--version]",
+     "read a MANY cell",
+     "Writes the raw value of cell ADDR to stdout (no newline added); a cell never\n"
+     "stored is empty with version 0. With --version prints 'VERSION<TAB>VALUE'\n"
+     "and a newline.\n"},
+    {"cas", cmd_cas, NEED_MANY, 5, 5, 0, "SPACE REGION ADDR EXPECT VALUE|-",
+     "compare-and-swap a MANY cell",
+     "Stores VALUE (or stdin for '-') in cell ADDR only if its version is EXPECT,\n"
+     "and prints the new version. Exits 5 if the version moved.\n"},
+    {"ls", cmd_ls, NEED_SPACE, 1, 1, 0, "SPACE", "list regions",
+     "Prints one line per region: name, mode, tail and floor (ONCE regions),\n"
+     "value bytes held and the largest value accepted.\n"},
+    {"trim", cmd_trim, NEED_ONCE, 3, 3, 0, "SPACE REGION BELOW",
+     "release every ONCE cell below an address",
+     "Trims REGION below address BELOW: later reads there exit 6. The floor only\n"
+     "rises.\n"},
+    {"demo", cmd_demo, NEED_NOTHING, 0, 0,
+     OPT(O_URI) | OPT(O_PRODUCERS) | OPT(O_CONSUMERS) | OPT(O_MESSAGES) | OPT(O_SIZE) |
+         OPT(O_SECONDS) | OPT(O_QUEUE) | OPT(O_INJECT),
+     "[--uri URI] [--producers P] [--consumers C] [--messages N] [--size BYTES]\n"
+     "                 [--seconds S] [--queue] [--inject FAULT]",
+     "producers and consumers over a channel, checked",
+     "Producer threads send numbered, checksummed messages over a channel; each\n"
+     "consumer subscribes and checks that it receives every message exactly once,\n"
+     "in order per producer, intact. With --queue the consumers form a queue group\n"
+     "and each message must reach exactly one of them. Prints progress on stderr,\n"
+     "then throughput and 'demo: OK: ...'; any violation exits 11 with its reason.\n"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const struct cmd *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void print_exit_codes(FILE *f)
+{
+    fprintf(f, "\nExit status:\n");
+    for (size_t i = 0; i < sizeof exit_table / sizeof exit_table[0]; i++)
+        fprintf(f, "  %2d  %s\n", exit_table[i].code, exit_table[i].meaning);
+}
+
+static void print_usage(FILE *f)
+{
+    fprintf(f, "usage: wom COMMAND ARGS...      (wom help COMMAND, wom COMMAND --help)\n"
+               "       wom --help | --version\n\nCommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nSPACE is a space URI: 'mem:' is a new private space per process, so\n"
+               "cells written by one wom command are gone when it exits.\n"
+               "ADDR, EXPECT, BELOW and N are decimal or 0x-hexadecimal.\n");
+    print_exit_codes(f);
+}
+
+static void print_command_help(const struct cmd *c)
+{
+    printf("usage: wom %s %s\n\n%s", c->name, c->synopsis, c->help);
+    if (c->opts)
+        printf("\nOptions:\n");
+    for (int id = 0; id < O__COUNT; id++) {
+        const struct opt_spec *o = &opt_specs[id];
+        if (!((c->opts >> id) & 1u))
+            continue;
+        char left[32];
+        snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        printf("  %-18s %s\n", left, o->help);
+    }
+    print_exit_codes(stdout);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 1) {
+        print_usage(stdout);
+        return finish_stdout("help");
+    }
+    const struct cmd *c = find_command(argv[0]);
+    if (!c)
+        return usage_error("help", "unknown command '%s'", argv[0]);
+    print_command_help(c);
+    return finish_stdout("help");
+}
+
+/* Open what command c needs, run it, close. */
+static int dispatch(const struct cmd *c, struct args *a)
+{
+    struct ctx x = {a, NULL, NULL};
+    if (c->need == NEED_NOTHING)
+        return c->run(&x);
+    int err = wom_open(a->pos[0], &x.s);
+    if (err)
+        return fail(c->name, err);
+    if (c->need != NEED_SPACE)
+        err = wom_region_open(x.s, a->pos[1], c->need == NEED_ONCE ? WOM_ONCE : WOM_MANY, &x.r);
+    int rc = err ? fail(c->name, err) : c->run(&x);
+    if (x.r)
+        wom_region_close(x.r);
+    wom_close(x.s);
+    return rc;
+}
+
+static int run_command(const struct cmd *c, int argc, char **argv)
+{
+    struct args a = {.cmd = c->name};
+    int rc = parse_args(&a, c->opts | OPT(O_HELP), argc, argv);
+    if (rc)
+        return rc;
+    if (has(&a, O_HELP)) {
+        print_command_help(c);
+        return finish_stdout(c->name);
+    }
+    if (a.npos < c->min_pos)
+        return usage_error(c->name, "missing arguments: wom %s %s", c->name, c->synopsis);
+    if (a.npos > c->max_pos)
+        return usage_error(c->name, "unexpected argument '%s'", a.pos[c->max_pos]);
+    return dispatch(c, &a);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return EX_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help"))
+        return cmd_help(argc - 2, argv + 2);
+    if (!strcmp(name, "--version")) {
+        printf("wom %d.%d\n", WOM_VERSION_MAJOR, WOM_VERSION_MINOR);
+        return finish_stdout("version");
+    }
+    const struct cmd *c = find_command(name);
+    if (!c) {
+        fprintf(stderr, "wom: unknown command '%s'\nTry 'wom --help'.\n", name);
+        return EX_USAGE;
+    }
+    return run_command(c, argc - 2, argv + 2);
+}

@@ -1,0 +1,490 @@
+/* cli_test.c - the `wom` command-line tool, run as a separate program: exit
+ * codes, stdout and stderr of every command on mem: (a new private space per
+ * invocation), bad input, the demo (and that its checks catch faults), and
+ * that the man page covers every command and exit code. */
+#include "harness.h"
+#include "wom.h"
+
+#include <errno.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WOM_BIN WOM_BUILD_DIR "/wom"
+#define OUT_CAP (256u << 10)
+#define ERR_CAP (64u << 10)
+
+struct run {
+    int code; /* exit status, or 128 + signal */
+    size_t out_len;
+    char out[OUT_CAP + 1];
+    char err[ERR_CAP + 1];
+    double secs;
+};
+
+/* Write len bytes of data to a fresh temporary file, rewound. */
+static FILE *input_file(const char *data, size_t len)
+{
+    FILE *f = tmpfile();
+    CHECK_MSG(f, "tmpfile: %s", strerror(errno));
+    CHECK(fwrite(data, 1, len, f) == len);
+    CHECK(fflush(f) == 0);
+    rewind(f);
+    return f;
+}
+
+/* Read all of f (up to cap bytes) into buf, NUL-terminated. */
+static size_t slurp(FILE *f, char *buf, size_t cap)
+{
+    rewind(f);
+    size_t n = fread(buf, 1, cap, f);
+    CHECK_MSG(fgetc(f) == EOF, "output larger than %zu bytes", cap);
+    buf[n] = 0;
+    fclose(f);
+    return n;
+}
+
+/* Run wom with argv (argv[0] = "wom", NULL-terminated) and stdin from
+ * `in` (len bytes; NULL: empty), capturing stdout and stderr. */
+static void run_in(struct run *r, const char *in, size_t len, const char *const *argv)
+{
+    FILE *fin = input_file(in ? in : "", in ? len : 0);
+    FILE *fout = tmpfile(), *ferr = tmpfile();
+    CHECK(fout && ferr);
+    int64_t t0 = wom_test_now_ns();
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(fileno(fin), 0);
+        dup2(fileno(fout), 1);
+        dup2(fileno(ferr), 2);
+        execv(WOM_BIN, (char *const *)argv);
+        fprintf(stderr, "exec %s: %s\n", WOM_BIN, strerror(errno));
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        CHECK(errno == EINTR);
+    r->secs = (double)(wom_test_now_ns() - t0) / 1e9;
+    r->code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    fclose(fin);
+    r->out_len = slurp(fout, r->out, OUT_CAP);
+    slurp(ferr, r->err, ERR_CAP);
+    CHECK_MSG(r->code != 127, "could not run %s: %s", WOM_BIN, r->err);
+}
+
+static struct run R; /* one at a time; each test runs in its own process */
+
+#define ARGV(...) ((const char *const[]){"wom", __VA_ARGS__, NULL})
+/* Run wom with the given arguments and empty stdin. */
+#define WOM(...) run_in(&R, NULL, 0, ARGV(__VA_ARGS__))
+/* Run wom with the given arguments and the string `in` on stdin. */
+#define WOM_IN(in, ...) run_in(&R, (in), strlen(in), ARGV(__VA_ARGS__))
+
+/* Assert the last run's exit code, showing its stderr on failure. */
+#define CHECK_EXIT(want)                                                       \
+    CHECK_MSG(R.code == (want), "exit %d, want %d; stderr: %s", R.code, (want), R.err)
+#define CHECK_OUT(want)                                                        \
+    CHECK_MSG(strcmp(R.out, (want)) == 0, "stdout '%s', want '%s'", R.out, (want))
+#define CHECK_ERR_IS(want)                                                     \
+    CHECK_MSG(strcmp(R.err, (want)) == 0, "stderr '%s', want '%s'", R.err, (want))
+#define CHECK_HAS(buf, sub)                                                    \
+    CHECK_MSG(strstr((buf), (sub)), "'%s' not in: %s", (sub), (buf))
+
+/* The documented exit codes. */
+enum { CLI_OK, CLI_USAGE, CLI_IO, CLI_EMPTY, CLI_WRITTEN, CLI_CONFLICT, CLI_TRIMMED, CLI_MODE, CLI_TOOBIG,
+       CLI_NOSPACE, CLI_OTHER, CLI_VERIFY };
+
+static const char *const commands[] = {"put", "get", "append", "recv", "store",
+                                       "load", "cas", "ls", "trim", "demo"};
+#define NCMD (sizeof commands / sizeof commands[0])
+
+/* ---- Help, version, unknown commands ------------------------------------ */
+
+TEST(cli_help_lists_commands_and_exit_codes, T_UNIT)
+{
+    WOM("--help");
+    CHECK_EXIT(CLI_OK);
+    CHECK_HAS(R.out, "usage: wom");
+    for (size_t i = 0; i < NCMD; i++) {
+        char line[32];
+        snprintf(line, sizeof line, "\n  %s ", commands[i]);
+        CHECK_HAS(R.out, line);
+    }
+    CHECK_HAS(R.out, "Exit status:");
+    for (int code = CLI_OK; code <= CLI_VERIFY; code++) {
+        char line[16];
+        snprintf(line, sizeof line, "\n  %2d  ", code);
+        CHECK_HAS(R.out, line);
+    }
+    CHECK_HAS(R.out, "WOM_EWRITTEN");
+    WOM("help");
+    CHECK_EXIT(CLI_OK);
+    CHECK_HAS(R.out, "Exit status:");
+}
+
+TEST(cli_help_per_command, T_UNIT)
+{
+    for (size_t i = 0; i < NCMD; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "usage: wom %s ", commands[i]);
+        WOM(commands[i], "--help");
+        CHECK_EXIT(CLI_OK);
+        CHECK_HAS(R.out, want);
+        CHECK_HAS(R.out, "Exit status:");
+        WOM("help", commands[i]);
+        CHECK_EXIT(CLI_OK);
+        CHECK_HAS(R.out, want);
+        WOM(commands[i], "-h");
+        CHECK_EXIT(CLI_OK);
+        CHECK_HAS(R.out, want);
+    }
+    WOM("recv", "--help");
+    CHECK_HAS(R.out, "--follow");
+    CHECK_HAS(R.out, "--timeout MS");
+    WOM("demo", "--help");
+    CHECK_HAS(R.out, "--queue");
+    CHECK_HAS(R.out, "--messages N");
+}
+
+TEST(cli_version, T_UNIT)
+{
+    char want[32];
+    snprintf(want, sizeof want, "wom %d.%d\n", WOM_VERSION_MAJOR, WOM_VERSION_MINOR);
+    WOM("--version");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT(want);
+}
+
+TEST(cli_usage_errors, T_UNIT)
+{
+    run_in(&R, NULL, 0, (const char *const[]){"wom", NULL});
+    CHECK_EXIT(CLI_USAGE);
+    CHECK_HAS(R.err, "usage: wom");
+    WOM("frobnicate", "mem:");
+    CHECK_EXIT(CLI_USAGE);
+    CHECK_HAS(R.err, "wom: unknown command 'frobnicate'");
+    WOM("help", "frobnicate");
+    CHECK_EXIT(CLI_USAGE);
+    WOM("get", "mem:", "r", "0", "--bogus");
+    CHECK_EXIT(CLI_USAGE);
+    CHECK_HAS(R.err, "wom: get: unknown option '--bogus'");
+    WOM("get", "mem:", "r", "0", "--addr"); /* a recv option, not get's */
+    CHECK_EXIT(CLI_USAGE);
+    WOM("get", "mem:", "r", "0", "--timeout");
+    CHECK_EXIT(CLI_USAGE);
+    CHECK_HAS(R.err, "needs a value");
+    WOM("recv", "mem:", "r", "--follow=yes");
+    CHECK_EXIT(CLI_USAGE);
+    WOM("put", "mem:", "r", "0");
+    CHECK_EXIT(CLI_USAGE);
+    CHECK_HAS(R.err, "missing arguments");
+    WOM("put", "mem:", "r", "0", "a", "b");
+    CHECK_EXIT(CLI_USAGE);
+    CHECK_HAS(R.err, "unexpected argument 'b'");
+    WOM("ls");
+    CHECK_EXIT(CLI_USAGE);
+    WOM("demo", "extra");
+    CHECK_EXIT(CLI_USAGE);
+    CHECK_EQ(R.out_len, 0);
+}
+
+/* ---- Numbers -------------------------------------------------------------- */
+
+TEST(cli_bad_numbers_rejected, T_UNIT)
+{
+    const char *bad[] = {"abc", "-1", "12x", "", " 1", "1 ", "+1", "0x", "0xg",
+                         "18446744073709551616", "99999999999999999999999", "1e3", "1.5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        WOM("get", "mem:", "r", bad[i]);
+        CHECK_MSG(R.code == CLI_USAGE, "ADDR '%s': exit %d", bad[i], R.code);
+        CHECK_HAS(R.err, "is not a non-negative integer");
+        WOM("get", "mem:", "r", "0", "--timeout", bad[i]);
+        CHECK_MSG(R.code == CLI_USAGE, "--timeout '%s': exit %d", bad[i], R.code);
+        WOM("cas", "mem:", "r", "0", bad[i], "v");
+        CHECK_MSG(R.code == CLI_USAGE, "EXPECT '%s': exit %d", bad[i], R.code);
+        WOM("trim", "mem:", "r", bad[i]);
+        CHECK_MSG(R.code == CLI_USAGE, "BELOW '%s': exit %d", bad[i], R.code);
+        WOM("demo", "--messages", bad[i]);
+        CHECK_MSG(R.code == CLI_USAGE, "--messages '%s': exit %d", bad[i], R.code);
+    }
+    WOM("recv", "mem:", "r", "--count", "0");
+    CHECK_EXIT(CLI_USAGE);
+    CHECK_HAS(R.err, "out of range");
+    WOM("demo", "--producers", "0");
+    CHECK_EXIT(CLI_USAGE);
+    WOM("demo", "--consumers", "257");
+    CHECK_EXIT(CLI_USAGE);
+    WOM("demo", "--size", "23");
+    CHECK_EXIT(CLI_USAGE);
+    WOM("get", "mem:", "r", "0", "--timeout", "99999999999999");
+    CHECK_EXIT(CLI_USAGE);
+}
+
+TEST(cli_good_numbers_accepted, T_UNIT)
+{
+    /* Valid addresses reach the space: the cell is empty, not a usage error. */
+    const char *good[] = {"0", "18446744073709551615", "0x10", "0XfF", "007"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        WOM("get", "mem:", "r", good[i]);
+        CHECK_MSG(R.code == CLI_EMPTY, "ADDR '%s': exit %d: %s", good[i], R.code, R.err);
+    }
+    WOM("get", "mem:", "r", "0", "--timeout=0");
+    CHECK_EXIT(CLI_EMPTY);
+}
+
+/* ---- ONCE commands ---------------------------------------------------------- */
+
+TEST(cli_put_then_get_in_separate_invocations, T_UNIT)
+{
+    WOM("put", "mem:", "r", "0", "hello");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("");
+    CHECK_ERR_IS("");
+    /* mem: is private to each process: the value died with the first one. */
+    WOM("get", "mem:", "r", "0");
+    CHECK_EXIT(CLI_EMPTY);
+    CHECK_OUT("");
+    CHECK_ERR_IS("wom: get: cell is empty (WOM_EEMPTY)\n");
+}
+
+TEST(cli_get_timeout_waits, T_UNIT)
+{
+    WOM("get", "mem:", "r", "7", "--timeout", "200");
+    CHECK_EXIT(CLI_EMPTY);
+    CHECK_ERR_IS("wom: get: timed out (WOM_ETIMEDOUT)\n");
+    CHECK_MSG(R.secs >= 0.2, "returned after %.3f s", R.secs);
+}
+
+TEST(cli_append_prints_address, T_UNIT)
+{
+    WOM("append", "mem:", "log", "hi");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("0\n");
+    WOM_IN("from stdin\n", "append", "mem:", "log", "-");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("0\n");
+    WOM("append", "mem:", "log", "--", "--help"); /* "--" ends the options */
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("0\n");
+    WOM("append", "mem:", "log", "");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("0\n");
+}
+
+TEST(cli_put_values_from_stdin, T_UNIT)
+{
+    WOM_IN("value", "put", "mem:", "r", "3", "-");
+    CHECK_EXIT(CLI_OK);
+    WOM("put", "mem:", "r", "3", "-"); /* empty stdin: an empty value */
+    CHECK_EXIT(CLI_OK);
+    /* Over the region's default limit: refused, never truncated. */
+    size_t n = WOM_MAX_VALUE_DEFAULT + 1;
+    char *big = malloc(n);
+    CHECK(big);
+    memset(big, 'x', n);
+    run_in(&R, big, n, ARGV("put", "mem:", "r", "0", "-"));
+    CHECK_EXIT(CLI_TOOBIG);
+    CHECK_ERR_IS("wom: put: value larger than the region's maximum value size "
+                 "(WOM_EMSGSIZE)\n");
+    free(big);
+    /* Over anything a space accepts: refused while reading stdin. */
+    n = 2 * (size_t)WOM_MAX_VALUE_LIMIT;
+    big = calloc(1, n);
+    CHECK(big);
+    run_in(&R, big, n, ARGV("append", "mem:", "r", "-"));
+    CHECK_EXIT(CLI_TOOBIG);
+    free(big);
+}
+
+TEST(cli_recv, T_UNIT)
+{
+    WOM("recv", "mem:", "ch");
+    CHECK_EXIT(CLI_OK); /* the log so far: nothing */
+    CHECK_OUT("");
+    WOM("recv", "mem:", "ch", "--from", "5", "--addr");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("");
+    WOM("recv", "mem:", "ch", "--count", "1");
+    CHECK_EXIT(CLI_EMPTY); /* asked for a message that is not there */
+    CHECK_ERR_IS("wom: recv: cell is empty (WOM_EEMPTY)\n");
+    WOM("recv", "mem:", "ch", "--follow", "--count", "2", "--timeout", "100");
+    CHECK_EXIT(CLI_EMPTY);
+    CHECK_ERR_IS("wom: recv: timed out (WOM_ETIMEDOUT)\n");
+    CHECK(R.secs >= 0.1);
+    WOM("recv", "mem:", "ch", "--follow", "--timeout", "50");
+    CHECK_EXIT(CLI_OK); /* no --count: the end of the wait ends the output */
+}
+
+TEST(cli_trim, T_UNIT)
+{
+    WOM("trim", "mem:", "log", "10");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("");
+    WOM("trim", "mem:", "log", "0");
+    CHECK_EXIT(CLI_OK);
+}
+
+/* ---- MANY commands ---------------------------------------------------------- */
+
+TEST(cli_store_prints_version, T_UNIT)
+{
+    WOM("store", "mem:", "reg", "0", "v");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("1\n");
+    WOM_IN("from stdin", "store", "mem:", "reg", "9", "-");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("1\n");
+}
+
+TEST(cli_load_fresh_cell, T_UNIT)
+{
+    WOM("load", "mem:", "reg", "0");
+    CHECK_EXIT(CLI_OK);
+    CHECK_EQ(R.out_len, 0); /* an empty value */
+    WOM("load", "mem:", "reg", "0", "--version");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("0\t\n");
+}
+
+TEST(cli_cas, T_UNIT)
+{
+    WOM("cas", "mem:", "reg", "0", "0", "v");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("1\n");
+    WOM_IN("w", "cas", "mem:", "reg", "0", "0", "-");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("1\n");
+    WOM("cas", "mem:", "reg", "0", "7", "v");
+    CHECK_EXIT(CLI_CONFLICT);
+    CHECK_OUT("");
+    CHECK_ERR_IS("wom: cas: version moved (compare-and-swap lost) (WOM_ECONFLICT)\n");
+}
+
+/* ---- Spaces and regions ------------------------------------------------------ */
+
+TEST(cli_ls_fresh_space, T_UNIT)
+{
+    WOM("ls", "mem:");
+    CHECK_EXIT(CLI_OK);
+    CHECK(strncmp(R.out, "NAME ", 5) == 0);
+    CHECK_HAS(R.out, "MAX_VALUE\n");
+    CHECK(strchr(R.out, '\n') == R.out + R.out_len - 1); /* the header only */
+}
+
+TEST(cli_bad_space_and_region, T_UNIT)
+{
+    WOM("get", "bogus:", "r", "0");
+    CHECK_EXIT(CLI_NOSPACE);
+    CHECK_ERR_IS("wom: get: unknown or malformed space URI (WOM_EURI)\n");
+    WOM("ls", "mem:;size=banana");
+    CHECK_EXIT(CLI_NOSPACE);
+    WOM("demo", "--uri", "nowhere");
+    CHECK_EXIT(CLI_NOSPACE);
+    char name[WOM_NAME_MAX + 2];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    WOM("put", "mem:", name, "0", "v");
+    CHECK_EXIT(CLI_TOOBIG);
+    CHECK_HAS(R.err, "(WOM_ENAMETOOLONG)");
+    name[WOM_NAME_MAX] = 0; /* exactly the limit is fine */
+    WOM("put", "mem:", name, "0", "v");
+    CHECK_EXIT(CLI_OK);
+    WOM("store", "mem:", "", "0", "v");
+    CHECK_EXIT(CLI_OTHER);
+    CHECK_HAS(R.err, "(WOM_EINVAL)");
+}
+
+/* ---- The demo ----------------------------------------------------------------- */
+
+TEST(cli_demo_channel, T_UNIT)
+{
+    WOM("demo", "--messages", "20000");
+    CHECK_EXIT(CLI_OK);
+    CHECK_HAS(R.out, "demo: OK: 20000 messages, exactly once, in order (2 consumers)\n");
+    CHECK_HAS(R.out, "M msg/s");
+    CHECK_HAS(R.out, "MB/s");
+}
+
+TEST(cli_demo_queue, T_UNIT)
+{
+    WOM("demo", "--queue", "--messages", "20000");
+    CHECK_EXIT(CLI_OK);
+    CHECK_HAS(R.out, "demo: OK: 20000 messages, exactly once, in order "
+                     "(queue group of 2 consumers)\n");
+}
+
+TEST(cli_demo_shapes, T_UNIT)
+{
+    /* Uneven split over producers, one consumer, big messages. */
+    WOM("demo", "--producers", "3", "--consumers", "1", "--messages", "3001", "--size",
+        "5000");
+    CHECK_EXIT(CLI_OK);
+    CHECK_HAS(R.out, "demo: OK: 3001 messages, exactly once, in order (1 consumer)\n");
+    WOM("demo", "--queue", "--producers", "1", "--consumers", "4", "--messages", "7",
+        "--size", "24");
+    CHECK_EXIT(CLI_OK);
+    CHECK_HAS(R.out, "demo: OK: 7 messages");
+}
+
+TEST_T(cli_demo_seconds_and_progress, T_UNIT, 60)
+{
+    WOM("demo", "--seconds", "2", "--consumers", "1");
+    CHECK_EXIT(CLI_OK);
+    CHECK_HAS(R.out, "demo: OK: ");
+    CHECK_MSG(R.secs >= 2.0 && R.secs < 30, "ran %.2f s", R.secs);
+    /* stderr is a file here: plain periodic lines, no carriage returns. */
+    CHECK_HAS(R.err, " s: ");
+    CHECK_HAS(R.err, " sent, ");
+    CHECK(!strchr(R.err, '\r'));
+}
+
+TEST(cli_demo_catches_faults, T_UNIT)
+{
+    static const struct {
+        const char *fault, *mode, *says;
+    } cases[] = {
+        {"duplicate", "", "duplicate or out of order"},
+        {"drop", "", "missing messages"},
+        {"corrupt", "", "payload checksum mismatch"},
+        {"reorder", "", "when expecting"},
+        {"duplicate", "--queue", "producer 0: "},
+        {"drop", "--queue", "distinct ones received by the group"},
+        {"corrupt", "--queue", "payload checksum mismatch"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (*cases[i].mode)
+            WOM("demo", "--messages", "4000", "--inject", cases[i].fault, cases[i].mode);
+        else
+            WOM("demo", "--messages", "4000", "--inject", cases[i].fault);
+        CHECK_MSG(R.code == CLI_VERIFY, "%s %s: exit %d: %s", cases[i].fault, cases[i].mode,
+                  R.code, R.err);
+        CHECK_HAS(R.err, "wom: demo: FAILED: ");
+        CHECK_HAS(R.err, cases[i].says);
+        CHECK(!strstr(R.out, "demo: OK"));
+    }
+    WOM("demo", "--inject", "gremlins");
+    CHECK_EXIT(CLI_USAGE);
+}
+
+/* ---- The man page -------------------------------------------------------------- */
+
+TEST(cli_man_page_covers_commands_and_codes, T_UNIT)
+{
+    FILE *f = fopen(WOM_SOURCE_DIR "/docs/wom.1", "r");
+    CHECK_MSG(f, "docs/wom.1: %s", strerror(errno));
+    static char man[128 << 10];
+    size_t n = fread(man, 1, sizeof man - 1, f);
+    fclose(f);
+    man[n] = 0;
+    CHECK(strncmp(man, ".TH WOM 1", 9) == 0 || strstr(man, "\n.TH WOM 1"));
+    for (size_t i = 0; i < NCMD; i++) {
+        char want[32];
+        snprintf(want, sizeof want, ".B wom %s", commands[i]);
+        CHECK_HAS(man, want);
+    }
+    for (int code = CLI_OK; code <= CLI_VERIFY; code++) {
+        char want[16];
+        snprintf(want, sizeof want, "\n.B %d\n", code);
+        CHECK_HAS(man, want);
+    }
+}
