@@ -429,22 +429,23 @@ static void print_rows(size_t size)
             continue;
         printf("%-24s", r->name);
         if (r->tput_why) {
-            printf(" %-29s", "-");
+            printf(" %9s %7s %9s ", "-", "", "");
         } else {
             printf(" %9.3f %6.0f%%", tput_of(r) / 1e6, 100 * spread(r->tput, opt_runs));
             print_ratio(tput_of(r), base_t);
             printf(" ");
         }
         if (r->rtt_why) {
-            printf("| %s", r->tput_why && r->rtt_why == r->tput_why ? "" : "-");
+            printf("| %9s %9s %9s", "-", "-", "");
         } else {
             printf("| %9.2f %9.2f", p50_of(r) / 1e3, median(r->p99, opt_runs) / 1e3);
             print_ratio(p50_of(r), base_r);
         }
-        if (r->tput_why)
+        if (r->tput_why && r->rtt_why && strcmp(r->tput_why, r->rtt_why) == 0)
             printf("  %s", r->tput_why);
-        else if (r->rtt_why)
-            printf("  rtt %s", r->rtt_why);
+        else if (r->tput_why || r->rtt_why)
+            printf("  %s%s%s%s", r->tput_why ? "throughput " : "", r->tput_why ? r->tput_why : "",
+                   r->rtt_why ? (r->tput_why ? "; rtt " : "rtt ") : "", r->rtt_why ? r->rtt_why : "");
         printf("\n");
     }
 }
