@@ -113,25 +113,46 @@ static inline void bench_gate_pass(struct bench_gate *g, int parties)
         bench_relax();
 }
 
-/* What the drivers share with their second thread. */
+/* What the drivers share with their second thread. n only falls: the
+ * driving thread lowers it to cut a run short (see bench_run_limit_ns). */
 struct bench_job {
     void *ctx;
-    uint64_t n;
+    atomic_uint_fast64_t n;
     struct bench_gate gate;
     int64_t end_ns;
     int rc;
 };
 
-/* One transport, as the runner sees it. tput: move n messages of `size`
- * bytes producer -> consumer, *ns = first send to last receive. rtt: n round
- * trips, samples[i] = ns of round trip i. Both return 0 or -1. */
+/* A run that takes longer than this (ns) stops early with fewer messages,
+ * so a transport far slower than its calibration cannot stall the suite.
+ * 0 = no limit. Set by the runner. */
+extern int64_t bench_run_limit_ns;
+
+/* The driving thread, at message i of a run that started at t0: 1 when the
+ * run must end with message i (the other thread learns it through j->n). */
+static inline int bench_cut(struct bench_job *j, uint64_t i, int64_t t0)
+{
+    if ((i & 255) != 255 || !bench_run_limit_ns || bench_now_ns() - t0 < bench_run_limit_ns)
+        return 0;
+    atomic_store_explicit(&j->n, i + 1, memory_order_relaxed);
+    return 1;
+}
+
+/* One transport, as the runner sees it. tput: move up to n messages of
+ * `size` bytes producer -> consumer; *done = how many, *ns = first send to
+ * last receive. rtt: up to n round trips, samples[i] = ns of round trip i,
+ * *done = how many. Both return 0 or -1. */
 struct bench_transport {
     const char *name;
     /* NULL, or a function naming why this transport cannot run here. */
     const char *(*unavailable)(void);
-    int (*tput)(size_t size, uint64_t n, int64_t *ns);
-    int (*rtt)(size_t size, uint64_t n, int64_t *samples);
+    int (*tput)(size_t size, uint64_t n, uint64_t *done, int64_t *ns);
+    int (*rtt)(size_t size, uint64_t n, uint64_t *done, int64_t *samples);
 };
+
+/* The second thread reads n relaxed: the cut is stored before the last
+ * message is sent, and that message's hand-off orders it. */
+#define BENCH_N(j) atomic_load_explicit(&(j)->n, memory_order_relaxed)
 
 #define BENCH_DRIVERS(P)                                                       \
     static void *P##_consumer(void *arg)                                       \
@@ -139,7 +160,7 @@ struct bench_transport {
         struct bench_job *j = arg;                                             \
         struct P##_ctx *c = j->ctx;                                            \
         bench_gate_pass(&j->gate, 2);                                          \
-        for (uint64_t i = 0; i < j->n; i++)                                    \
+        for (uint64_t i = 0; i < BENCH_N(j); i++)                              \
             if (P##_recv(c, 0, i)) {                                           \
                 j->rc = -1;                                                    \
                 return NULL;                                                   \
@@ -152,14 +173,14 @@ struct bench_transport {
         struct bench_job *j = arg;                                             \
         struct P##_ctx *c = j->ctx;                                            \
         bench_gate_pass(&j->gate, 2);                                          \
-        for (uint64_t i = 0; i < j->n; i++)                                    \
+        for (uint64_t i = 0; i < BENCH_N(j); i++)                              \
             if (P##_recv(c, 0, i) || P##_send(c, 1, i)) {                      \
                 j->rc = -1;                                                    \
                 return NULL;                                                   \
             }                                                                  \
         return NULL;                                                           \
     }                                                                          \
-    static int P##_tput(size_t size, uint64_t n, int64_t *ns)                  \
+    static int P##_tput(size_t size, uint64_t n, uint64_t *done, int64_t *ns)  \
     {                                                                          \
         struct P##_ctx c;                                                      \
         if (P##_init(&c, size, 0))                                             \
@@ -172,15 +193,20 @@ struct bench_transport {
         }                                                                      \
         bench_gate_pass(&j.gate, 2);                                           \
         int64_t t0 = bench_now_ns();                                           \
-        int rc = 0;                                                            \
-        for (uint64_t i = 0; i < n && !rc; i++)                                \
-            rc = P##_send(&c, 0, i);                                           \
+        int rc = 0, last = 0;                                                  \
+        uint64_t i = 0;                                                        \
+        while (i < n && !rc && !last) {                                        \
+            last = bench_cut(&j, i, t0);                                       \
+            rc = P##_send(&c, 0, i++);                                         \
+        }                                                                      \
         pthread_join(t, NULL);                                                 \
         P##_fini(&c);                                                          \
+        *done = i;                                                             \
         *ns = j.end_ns - t0;                                                   \
         return rc || j.rc ? -1 : 0;                                            \
     }                                                                          \
-    static int P##_rtt(size_t size, uint64_t n, int64_t *samples)              \
+    static int P##_rtt(size_t size, uint64_t n, uint64_t *done,                \
+                       int64_t *samples)                                       \
     {                                                                          \
         struct P##_ctx c;                                                      \
         if (P##_init(&c, size, 1))                                             \
@@ -192,16 +218,20 @@ struct bench_transport {
             return -1;                                                         \
         }                                                                      \
         bench_gate_pass(&j.gate, 2);                                           \
-        int rc = 0;                                                            \
-        for (uint64_t i = 0; i < n && !rc; i++) {                              \
+        int rc = 0, last = 0;                                                  \
+        uint64_t i = 0;                                                        \
+        int64_t start = bench_now_ns();                                        \
+        while (i < n && !rc && !last) {                                        \
+            last = bench_cut(&j, i, start);                                    \
             int64_t t0 = bench_now_ns();                                       \
             rc = P##_send(&c, 0, i);                                           \
             if (!rc)                                                           \
                 rc = P##_recv(&c, 1, i);                                       \
-            samples[i] = bench_now_ns() - t0;                                  \
+            samples[i++] = bench_now_ns() - t0;                                \
         }                                                                      \
         pthread_join(t, NULL);                                                 \
         P##_fini(&c);                                                          \
+        *done = i;                                                             \
         return rc || j.rc ? -1 : 0;                                            \
     }
 

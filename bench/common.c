@@ -4,6 +4,8 @@
 
 #include "bench.h"
 
+int64_t bench_run_limit_ns;
+
 int bench_bad_msg(const char *who, const void *p, size_t len, size_t size, uint64_t seq)
 {
     uint64_t head = 0;

@@ -87,15 +87,15 @@ static uint64_t clamp_n(double want, uint64_t lo, uint64_t hi)
 /* Throughput, msgs/s per run into out[0..runs). */
 static int measure_tput(const struct bench_transport *t, size_t size, double *out)
 {
-    uint64_t n0 = 20000;
+    uint64_t n0 = 20000, done;
     int64_t ns;
-    if (t->tput(size, n0, &ns)) /* warm-up and calibration */
+    if (t->tput(size, n0, &done, &ns)) /* warm-up and calibration */
         return -1;
-    uint64_t n = clamp_n(opt_time * 1e9 / ((double)ns / (double)n0), 10000, 200000000);
+    uint64_t n = clamp_n(opt_time * 1e9 / ((double)ns / (double)done), 10000, 200000000);
     for (int r = 0; r < opt_runs; r++) {
-        if (t->tput(size, n, &ns))
+        if (t->tput(size, n, &done, &ns))
             return -1;
-        out[r] = (double)n * 1e9 / (double)ns;
+        out[r] = (double)done * 1e9 / (double)ns;
     }
     return 0;
 }
@@ -103,20 +103,20 @@ static int measure_tput(const struct bench_transport *t, size_t size, double *ou
 /* Round trips: p50 into out[r], p99 into out[MAX_RUNS + r]. */
 static int measure_rtt(const struct bench_transport *t, size_t size, double *out)
 {
-    uint64_t n0 = 2000, cap = 400000;
+    uint64_t n0 = 2000, cap = 400000, done;
     int64_t *s = malloc(cap * sizeof *s);
     if (!s)
         return -1;
-    int rc = t->rtt(size, n0, s);
+    int rc = t->rtt(size, n0, &done, s);
     if (!rc) {
         double mean = 0;
-        for (uint64_t i = 0; i < n0; i++)
-            mean += (double)s[i] / (double)n0;
+        for (uint64_t i = 0; i < done; i++)
+            mean += (double)s[i] / (double)done;
         uint64_t n = clamp_n(opt_time * 1e9 / mean, 1000, cap);
         for (int r = 0; r < opt_runs && !rc; r++) {
-            if (!(rc = t->rtt(size, n, s))) {
-                out[r] = quantile(s, n, 0.50);
-                out[MAX_RUNS + r] = quantile(s, n, 0.99);
+            if (!(rc = t->rtt(size, n, &done, s))) {
+                out[r] = quantile(s, done, 0.50);
+                out[MAX_RUNS + r] = quantile(s, done, 0.99);
             }
         }
     }
@@ -559,6 +559,7 @@ int main(int argc, char **argv)
     if (opt_runs < 1 || opt_runs > MAX_RUNS || !(opt_time > 0 && opt_time < 60))
         return usage();
     signal(SIGPIPE, SIG_IGN);
+    bench_run_limit_ns = (int64_t)(3 * opt_time * 1e9);
     int64_t t0 = bench_now_ns();
     print_header();
     if (wanted("go chan"))
