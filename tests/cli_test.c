@@ -214,7 +214,7 @@ TEST(cli_bad_numbers_rejected, T_UNIT)
     CHECK_EXIT(CLI_USAGE);
     WOM("demo", "--consumers", "257");
     CHECK_EXIT(CLI_USAGE);
-    WOM("demo", "--size", "23");
+    WOM("demo", "--size", "31");
     CHECK_EXIT(CLI_USAGE);
     WOM("get", "mem:", "r", "0", "--timeout", "99999999999999");
     CHECK_EXIT(CLI_USAGE);
@@ -421,7 +421,7 @@ TEST(cli_demo_shapes, T_UNIT)
     CHECK_EXIT(CLI_OK);
     CHECK_HAS(R.out, "demo: OK: 3001 messages, exactly once, in order (1 consumer)\n");
     WOM("demo", "--queue", "--producers", "1", "--consumers", "4", "--messages", "7",
-        "--size", "24");
+        "--size", "32");
     CHECK_EXIT(CLI_OK);
     CHECK_HAS(R.out, "demo: OK: 7 messages");
 }

@@ -166,8 +166,8 @@ static const struct opt_spec opt_specs[O__COUNT] = {
     [O_CONSUMERS] = {"consumers", OK_NUM, 1, 256, "C", "consumer threads (default 2)"},
     [O_MESSAGES] = {"messages", OK_NUM, 1, U64MAX, "N",
                     "messages in total (default 2000000; unlimited with --seconds)"},
-    [O_SIZE] = {"size", OK_NUM, 24, WOM_MAX_VALUE_DEFAULT, "BYTES",
-                "bytes per message, 24 or more (default 64)"},
+    [O_SIZE] = {"size", OK_NUM, 32, WOM_MAX_VALUE_DEFAULT, "BYTES",
+                "bytes per message, 32 or more (default 64)"},
     [O_SECONDS] = {"seconds", OK_NUM, 1, 86400, "S", "stop sending after S seconds"},
     [O_QUEUE] = {"queue", OK_FLAG, 0, 0, NULL,
                  "consumers form a queue group: each message to exactly one"},
@@ -536,19 +536,37 @@ static int cmd_trim(struct ctx *c)
 /*
  * P producers send over one channel; C consumers either each subscribe and
  * must see every message (channel mode) or join one queue group and must
- * together see every message exactly once (queue mode). A message is
- * [producer u32][kind u32][seq u64][checksum u64][payload]; the payload is
- * derived from (producer, seq) and the checksum covers it. When the
- * producers are done, the main thread sends stop messages carrying every
- * producer's count: one in channel mode, C in queue mode (each member takes
- * one and stops, so every data message before them has been claimed).
+ * together see every message exactly once (queue mode). A message is a
+ * struct msg_hdr and a payload derived from (producer, seq) that the
+ * checksum covers. When the producers are done, the main thread sends stop
+ * messages carrying every producer's count: one in channel mode, C in queue
+ * mode (each member takes one and stops, so every data message before them
+ * has been claimed).
+ *
+ * Every run uses channel "demo" and queue group "demo", starting at their
+ * tails, and trims the channel behind its consumers, so repeated runs on a
+ * persistent space neither add regions nor keep old messages. Messages of
+ * other runs (older leftovers, or a concurrent run) carry another run id and
+ * are skipped.
  */
 
-#define HDR_SIZE 24
+#define DEMO_CHANNEL "demo"
+#define DEMO_GROUP "demo"
 #define KIND_DATA 0x57444154u /* "WDAT" */
 #define KIND_STOP 0x5753544fu /* "WSTO" */
+
+struct msg_hdr {
+    uint32_t producer;
+    uint32_t kind;
+    uint64_t run; /* this run's id */
+    uint64_t seq; /* data: the producer's sequence number; stop: 0 */
+    uint64_t sum; /* data: checksum of the payload; stop: 0 */
+};
+_Static_assert(sizeof(struct msg_hdr) == 32, "message header has no padding");
+#define HDR_SIZE sizeof(struct msg_hdr)
 #define RECV_POLL_NS 100000000 /* consumers look at the abort flag this often */
 #define STALL_S 30.0           /* no message for this long is a failure */
+#define DEMO_WINDOW (1u << 18) /* messages sent but not yet received */
 
 enum fault { F_NONE, F_DUPLICATE, F_DROP, F_CORRUPT, F_REORDER };
 static const char *const fault_names[] = {"none", "duplicate", "drop", "corrupt", "reorder"};
@@ -597,8 +615,10 @@ struct demo {
     struct demo_cfg cfg;
     wom_space *s;
     wom_chan *ch;
-    wom_region *log; /* the channel's region, for trimming */
-    char name[WOM_NAME_MAX + 1];
+    wom_region *log;    /* the channel's region, for trimming */
+    wom_region *claims; /* queue mode: the group's claims (wom.h names it) */
+    uint64_t run;    /* this run's id, in every message */
+    uint64_t start;  /* the channel's tail when this run began */
     struct producer *prod;
     struct consumer *cons;
     struct bitmap *bm; /* queue mode: one per producer */
@@ -607,22 +627,46 @@ struct demo {
     unsigned started_p, started_c; /* threads created */
     _Atomic unsigned producers_done, consumers_done;
     pthread_mutex_t lock;
-    char error[256];
+    char error[256]; /* the first failure */
+    int exit;        /* its exit code */
 };
 
-/* Record the first failure (later ones are consequences) and stop all. */
-__attribute__((format(printf, 2, 3))) static void demo_fail(struct demo *d, const char *fmt,
-                                                             ...)
+/* Record the first failure (later ones are consequences) with its exit
+ * code, and make every thread stop. */
+static void demo_record(struct demo *d, int code, const char *msg)
 {
     pthread_mutex_lock(&d->lock);
     if (!d->error[0]) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(d->error, sizeof d->error, fmt, ap);
-        va_end(ap);
+        snprintf(d->error, sizeof d->error, "%s", msg);
+        d->exit = code;
     }
     pthread_mutex_unlock(&d->lock);
     atomic_store_explicit(&d->abort, 1, memory_order_relaxed);
+}
+
+/* A delivery check failed. */
+__attribute__((format(printf, 2, 3))) static void demo_fail(struct demo *d, const char *fmt,
+                                                             ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    demo_record(d, EX_VERIFY, msg);
+}
+
+/* A wom call failed with err; the message gets ": <strerror> (<name>)". */
+__attribute__((format(printf, 3, 4))) static void demo_err(struct demo *d, int err,
+                                                            const char *fmt, ...)
+{
+    char what[160], msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(msg, sizeof msg, "%s: %s (%s)", what, wom_strerror(err), wom_err_name(err));
+    demo_record(d, exit_code(err), msg);
 }
 
 static int aborted(struct demo *d)
@@ -639,20 +683,34 @@ static uint64_t checksum(const unsigned char *p, size_t n)
     return h;
 }
 
-/* Fill a data message of `size` bytes for (producer, seq). */
-static void make_message(unsigned char *m, size_t size, uint32_t producer, uint64_t seq)
+/* Fill a data message of `size` bytes for (producer, seq) of run `run`. */
+static void make_message(unsigned char *m, size_t size, uint64_t run, uint32_t producer,
+                         uint64_t seq)
 {
-    uint32_t kind = KIND_DATA;
     uint64_t x = ((uint64_t)producer << 40) ^ seq ^ 0x9e3779b97f4a7c15ull;
     for (size_t i = HDR_SIZE; i < size; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
         m[i] = (unsigned char)x;
     }
-    uint64_t sum = checksum(m + HDR_SIZE, size - HDR_SIZE);
-    memcpy(m, &producer, 4);
-    memcpy(m + 4, &kind, 4);
-    memcpy(m + 8, &seq, 8);
-    memcpy(m + 16, &sum, 8);
+    struct msg_hdr h = {producer, KIND_DATA, run, seq, checksum(m + HDR_SIZE, size - HDR_SIZE)};
+    memcpy(m, &h, sizeof h);
+}
+
+static void counts(struct demo *d, uint64_t *sent, uint64_t *recvd);
+
+/* Flow control private to this run (a bounded channel would leave seats in
+ * a persistent space that a killed run never frees): wait while the
+ * consumers are more than DEMO_WINDOW messages behind, so memory stays
+ * bounded however long the run. */
+static void pace(struct demo *d)
+{
+    const struct timespec nap = {0, 200000};
+    uint64_t sent, recvd;
+    counts(d, &sent, &recvd);
+    while (sent - recvd > DEMO_WINDOW && !aborted(d)) {
+        nanosleep(&nap, NULL);
+        counts(d, &sent, &recvd);
+    }
 }
 
 /* Send one message; `m` holds message `seq` of producer p. */
@@ -660,8 +718,7 @@ static int send_message(struct producer *p, unsigned char *m, uint64_t seq)
 {
     int err = wom_chan_send(p->d->ch, m, p->d->cfg.size, -1, NULL);
     if (err)
-        demo_fail(p->d, "producer %u: send of message %" PRIu64 ": %s (%s)", p->id, seq,
-                  wom_strerror(err), wom_err_name(err));
+        demo_err(p->d, err, "producer %u: send of message %" PRIu64, p->id, seq);
     return err;
 }
 
@@ -688,7 +745,7 @@ static uint64_t send_faulty(struct producer *p, unsigned char *m, uint64_t seq)
         free(next);
         return !send_message(p, m, seq);
     }
-    make_message(next, size, p->id, seq + 1);
+    make_message(next, size, p->d->run, p->id, seq + 1);
     uint64_t used = !send_message(p, next, seq + 1) && !send_message(p, m, seq) ? 2 : 0;
     free(next);
     return used;
@@ -702,7 +759,9 @@ static void *producer_main(void *arg)
     uint64_t seq = 0;
     while (m && seq < p->quota && !aborted(d) &&
            !atomic_load_explicit(&d->stop_sending, memory_order_relaxed)) {
-        make_message(m, d->cfg.size, p->id, seq);
+        if (seq % 4096 == 0)
+            pace(d);
+        make_message(m, d->cfg.size, d->run, p->id, seq);
         /* --inject breaks the contract once, in the middle of producer 0's
          * quota, to show that the consumers' checks catch it. */
         int faulty = d->cfg.fault != F_NONE && p->id == 0 && seq == p->quota / 2;
@@ -713,7 +772,7 @@ static void *producer_main(void *arg)
         atomic_store_explicit(&p->sent, seq, memory_order_relaxed);
     }
     if (!m)
-        demo_fail(d, "producer %u: out of memory", p->id);
+        demo_err(d, WOM_ENOMEM, "producer %u", p->id);
     free(m);
     atomic_fetch_add_explicit(&d->producers_done, 1, memory_order_release);
     return NULL;
@@ -745,18 +804,16 @@ static int bitmap_mark(struct bitmap *bm, uint64_t seq)
 }
 
 /* Check one data message against consumer c's record. */
-static void check_data(struct consumer *c, uint64_t addr, const unsigned char *m, size_t len)
+static void check_data(struct consumer *c, uint64_t addr, const struct msg_hdr *h,
+                       const unsigned char *m, size_t len)
 {
     struct demo *d = c->d;
-    uint32_t pid;
-    uint64_t seq, sum;
-    memcpy(&pid, m, 4);
-    memcpy(&seq, m + 8, 8);
-    memcpy(&sum, m + 16, 8);
+    uint32_t pid = h->producer;
+    uint64_t seq = h->seq;
     if (len != d->cfg.size || pid >= d->cfg.producers)
         return demo_fail(d, "consumer %u: address %" PRIu64 ": bad message (%zu bytes, "
                          "producer %" PRIu32 ")", c->id, addr, len, pid);
-    if (checksum(m + HDR_SIZE, len - HDR_SIZE) != sum)
+    if (checksum(m + HDR_SIZE, len - HDR_SIZE) != h->sum)
         return demo_fail(d, "consumer %u: address %" PRIu64 ": producer %" PRIu32
                          " message %" PRIu64 ": payload checksum mismatch",
                          c->id, addr, pid, seq);
@@ -788,23 +845,25 @@ static void check_stop(struct consumer *c, const unsigned char *m, size_t len)
     }
 }
 
-/* Handle one received message; 1 when it was the stop message. */
+/* Handle one received message; 1 when it was this run's stop message. */
 static int consume(struct consumer *c, uint64_t addr, const void *data, size_t len)
 {
-    uint32_t kind = 0;
+    struct msg_hdr h = {0};
     if (len >= HDR_SIZE)
-        memcpy(&kind, (const char *)data + 4, 4);
-    if (kind == KIND_STOP)
+        memcpy(&h, data, sizeof h);
+    int mine = len >= HDR_SIZE && h.run == c->d->run;
+    if (mine && h.kind == KIND_STOP)
         check_stop(c, data, len);
-    else if (kind == KIND_DATA && len >= HDR_SIZE)
-        check_data(c, addr, data, len);
-    else
-        demo_fail(c->d, "consumer %u: address %" PRIu64 ": not a demo message", c->id, addr);
-    if (kind != KIND_STOP)
+    else if (mine && h.kind == KIND_DATA)
+        check_data(c, addr, &h, data, len);
+    else if (mine)
+        demo_fail(c->d, "consumer %u: address %" PRIu64 ": unknown message kind", c->id, addr);
+    if (mine && h.kind == KIND_DATA)
         atomic_store_explicit(&c->done, atomic_load_explicit(&c->done, memory_order_relaxed) + 1,
                               memory_order_relaxed);
+    /* release pairs with trim_behind's acquire: done with every address below. */
     atomic_store_explicit(&c->cursor, addr + 1, memory_order_release);
-    return kind == KIND_STOP;
+    return mine && h.kind == KIND_STOP;
 }
 
 /* Receive one message into consume(); 1 on stop, 0 to go on, -1 to end. */
@@ -828,8 +887,7 @@ static int receive_one(struct consumer *c, unsigned char *buf, size_t cap)
     if (err == WOM_ETIMEDOUT)
         return 0;
     if (err) {
-        demo_fail(c->d, "consumer %u: receive: %s (%s)", c->id, wom_strerror(err),
-                  wom_err_name(err));
+        demo_err(c->d, err, "consumer %u: receive", c->id);
         return -1;
     }
     return stop;
@@ -856,7 +914,7 @@ static void *consumer_main(void *arg)
                       c->id, STALL_S, n);
     }
     if (!buf)
-        demo_fail(d, "consumer %u: out of memory", c->id);
+        demo_err(d, WOM_ENOMEM, "consumer %u", c->id);
     free(buf);
     atomic_fetch_add_explicit(&d->consumers_done, 1, memory_order_release);
     return NULL;
@@ -870,14 +928,20 @@ static int demo_open(struct demo *d)
     int err = wom_open(d->cfg.uri, &d->s);
     if (err)
         return err;
-    /* A fresh channel per run, so runs on a persistent space never mix. */
-    snprintf(d->name, sizeof d->name, "demo.%ld.%llx", (long)getpid(),
-             (unsigned long long)(now_s() * 1e6));
-    wom_chan_opts co = WOM_CHAN_OPTS_INIT;
-    co.max_value = d->cfg.size > HDR_SIZE + 8u * P ? d->cfg.size : HDR_SIZE + 8u * P;
-    if ((err = wom_chan_open(d->s, d->name, &co, &d->ch)))
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    d->run = ((uint64_t)getpid() << 40) ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)ts.tv_nsec;
+    /* The channel keeps the default value limit, which fits every --size,
+     * so whichever run creates it, later runs fit too. */
+    if ((err = wom_chan_open(d->s, DEMO_CHANNEL, NULL, &d->ch)))
         return err;
-    if ((err = wom_region_open(d->s, d->name, WOM_ONCE, &d->log)))
+    if ((err = wom_region_open(d->s, DEMO_CHANNEL, WOM_ONCE, &d->log)))
+        return err;
+    if ((err = wom_tail(d->log, &d->start)))
+        return err;
+    if (d->cfg.queue &&
+        (err = wom_region_open(d->s, DEMO_CHANNEL "." DEMO_GROUP ".claims", WOM_ONCE,
+                               &d->claims)))
         return err;
     d->prod = calloc(P, sizeof *d->prod);
     d->cons = calloc(d->cfg.consumers, sizeof *d->cons);
@@ -898,8 +962,9 @@ static int consumer_open(struct demo *d, unsigned i)
     if (!c->next || !c->got)
         return WOM_ENOMEM;
     if (d->cfg.queue)
-        return wom_queue_join(d->ch, "workers", &c->q);
+        return wom_queue_join(d->ch, DEMO_GROUP, &c->q);
     wom_sub_opts so = WOM_SUB_OPTS_INIT;
+    so.from = d->start;
     return wom_sub_open(d->ch, &so, &c->sub);
 }
 
@@ -922,6 +987,8 @@ static void demo_close(struct demo *d)
     free(d->prod);
     if (d->log)
         wom_region_close(d->log);
+    if (d->claims)
+        wom_region_close(d->claims);
     if (d->ch)
         wom_chan_close(d->ch);
     if (d->s)
@@ -970,21 +1037,28 @@ static void counts(struct demo *d, uint64_t *sent, uint64_t *recvd)
     *recvd = d->cfg.queue ? sum : min;
 }
 
-/* Release cells every consumer is past (see the consumer cursor). Queue
- * members process one message at a time in address order, so a message
- * below every member's cursor was claimed and finished by its taker. */
+/* Release what no consumer needs any more. Channel mode: the messages below
+ * every subscriber's cursor. Queue mode, by the queue group's contract:
+ * a member passes address i only once i is claimed, so every message below
+ * the highest member cursor is claimed, and its taker copies it under a view
+ * pin that outlives a trim; a member that lags behind the floor skips to it.
+ * Claims are trimmed only below the lowest cursor, because a lagging member
+ * may still try to claim anything at or above its own. */
 static void trim_behind(struct demo *d)
 {
-    uint64_t below = UINT64_MAX;
+    uint64_t lo = UINT64_MAX, hi = 0;
     for (unsigned i = 0; i < d->cfg.consumers; i++) {
         /* acquire pairs with the consumer's release: it is done below. */
         uint64_t cur = atomic_load_explicit(&d->cons[i].cursor, memory_order_acquire);
-        below = cur < below ? cur : below;
+        lo = cur < lo ? cur : lo;
+        hi = cur > hi ? cur : hi;
     }
+    uint64_t below = d->cfg.queue ? hi : lo;
     int err = wom_trim(d->log, below);
+    if (!err && d->claims)
+        err = wom_trim(d->claims, lo);
     if (err)
-        demo_fail(d, "trim below %" PRIu64 ": %s (%s)", below, wom_strerror(err),
-                  wom_err_name(err));
+        demo_err(d, err, "trim below %" PRIu64, below);
 }
 
 static void progress(struct demo *d, double t0, int tty)
@@ -1007,9 +1081,9 @@ static void send_stops(struct demo *d)
     size_t len = HDR_SIZE + 8u * P;
     unsigned char *m = calloc(1, len);
     if (!m)
-        return demo_fail(d, "out of memory");
-    uint32_t kind = KIND_STOP;
-    memcpy(m + 4, &kind, 4);
+        return demo_err(d, WOM_ENOMEM, "stop message");
+    struct msg_hdr h = {0, KIND_STOP, d->run, 0, 0};
+    memcpy(m, &h, sizeof h);
     for (unsigned i = 0; i < P; i++) {
         uint64_t n = atomic_load_explicit(&d->prod[i].sent, memory_order_relaxed);
         memcpy(m + HDR_SIZE + 8u * i, &n, 8);
@@ -1018,7 +1092,7 @@ static void send_stops(struct demo *d)
     for (unsigned i = 0; i < stops; i++) {
         int err = wom_chan_send(d->ch, m, len, -1, NULL);
         if (err)
-            demo_fail(d, "stop message: %s (%s)", wom_strerror(err), wom_err_name(err));
+            demo_err(d, err, "stop message");
     }
     free(m);
 }
@@ -1043,8 +1117,8 @@ static int supervise(struct demo *d, double t0)
             send_stops(d);
             stopped = 1;
         }
+        trim_behind(d);
         if (now >= next) {
-            trim_behind(d);
             progress(d, t0, tty);
             next = now + tick;
         }
@@ -1103,7 +1177,7 @@ static int demo_run(struct demo *d)
         return fail("demo", err);
     double t0 = now_s();
     if ((err = start_threads(d))) {
-        demo_fail(d, "start: %s (%s)", wom_strerror(err), wom_err_name(err));
+        demo_err(d, err, "start");
         join_started(d);
         return fail("demo", err);
     }
@@ -1117,7 +1191,7 @@ static int demo_run(struct demo *d)
         check_queue_totals(d);
     if (d->error[0]) {
         fprintf(stderr, "wom: demo: FAILED: %s\n", d->error);
-        return EX_VERIFY;
+        return d->exit;
     }
     report(d, secs);
     return finish_stdout("demo");
@@ -1228,7 +1302,8 @@ static const struct cmd commands[] = {
      "consumer subscribes and checks that it receives every message exactly once,\n"
      "in order per producer, intact. With --queue the consumers form a queue group\n"
      "and each message must reach exactly one of them. Prints progress on stderr,\n"
-     "then throughput and 'demo: OK: ...'; any violation exits 11 with its reason.\n"},
+     "then throughput and 'demo: OK: ...'. A delivery violation exits 11 with its\n"
+     "reason; a failed wom call exits with the code of its error.\n"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
