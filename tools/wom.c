@@ -601,6 +601,8 @@ struct consumer {
     _Atomic uint64_t cursor;  /* every address below is processed */
     wom_sub *sub;
     wom_queue *q;
+    uint64_t stall_seen;      /* messages received by all at stall_since */
+    double stall_since;
 };
 
 struct producer {
@@ -713,10 +715,21 @@ static void pace(struct demo *d)
     }
 }
 
+/* Send len bytes over the channel. A channel someone else created with a
+ * bound may make senders wait: wait in slices, to notice an abort. */
+static int demo_send(struct demo *d, const void *m, size_t len)
+{
+    int err;
+    do
+        err = wom_chan_send(d->ch, m, len, RECV_POLL_NS, NULL);
+    while (err == WOM_ETIMEDOUT && !aborted(d));
+    return err;
+}
+
 /* Send one message; `m` holds message `seq` of producer p. */
 static int send_message(struct producer *p, unsigned char *m, uint64_t seq)
 {
-    int err = wom_chan_send(p->d->ch, m, p->d->cfg.size, -1, NULL);
+    int err = demo_send(p->d, m, p->d->cfg.size);
     if (err)
         demo_err(p->d, err, "producer %u: send of message %" PRIu64, p->id, seq);
     return err;
@@ -866,8 +879,10 @@ static int consume(struct consumer *c, uint64_t addr, const void *data, size_t l
     return mine && h.kind == KIND_STOP;
 }
 
-/* Receive one message into consume(); 1 on stop, 0 to go on, -1 to end. */
-static int receive_one(struct consumer *c, unsigned char *buf, size_t cap)
+enum rx { RX_MESSAGE, RX_IDLE, RX_STOP, RX_ERROR };
+
+/* Receive one message (waiting up to RECV_POLL_NS) and check it. */
+static enum rx receive_one(struct consumer *c, unsigned char *buf, size_t cap)
 {
     uint64_t addr;
     int err, stop = 0;
@@ -885,12 +900,29 @@ static int receive_one(struct consumer *c, unsigned char *buf, size_t cap)
         }
     }
     if (err == WOM_ETIMEDOUT)
-        return 0;
+        return RX_IDLE;
     if (err) {
         demo_err(c->d, err, "consumer %u: receive", c->id);
-        return -1;
+        return RX_ERROR;
     }
-    return stop;
+    return stop ? RX_STOP : RX_MESSAGE;
+}
+
+/* Called when consumer c waited in vain: fail the run once the consumers
+ * as a whole have received nothing for STALL_S seconds (a lone member of a
+ * queue group may rightly get nothing for a while). */
+static void check_stall(struct consumer *c)
+{
+    uint64_t sent, recvd;
+    counts(c->d, &sent, &recvd);
+    double now = now_s();
+    if (recvd != c->stall_seen) {
+        c->stall_seen = recvd;
+        c->stall_since = now;
+    } else if (now - c->stall_since > STALL_S) {
+        demo_fail(c->d, "consumer %u: no message received for %.0f s (%" PRIu64
+                  " sent, %" PRIu64 " received)", c->id, STALL_S, sent, recvd);
+    }
 }
 
 static void *consumer_main(void *arg)
@@ -900,18 +932,12 @@ static void *consumer_main(void *arg)
     size_t cap = d->cfg.size > HDR_SIZE + 8u * d->cfg.producers
                      ? d->cfg.size : HDR_SIZE + 8u * d->cfg.producers;
     unsigned char *buf = malloc(cap);
-    double last = now_s();
-    uint64_t seen = 0;
-    while (buf && !aborted(d)) {
-        int rc = receive_one(c, buf, cap);
-        if (rc)
-            break;
-        uint64_t n = atomic_load_explicit(&c->done, memory_order_relaxed);
-        if (n != seen)
-            seen = n, last = now_s();
-        else if (now_s() - last > STALL_S)
-            demo_fail(d, "consumer %u: no message for %.0f s after %" PRIu64 " messages",
-                      c->id, STALL_S, n);
+    c->stall_since = now_s();
+    enum rx rx = RX_MESSAGE;
+    while (buf && !aborted(d) && (rx == RX_MESSAGE || rx == RX_IDLE)) {
+        rx = receive_one(c, buf, cap);
+        if (rx == RX_IDLE)
+            check_stall(c);
     }
     if (!buf)
         demo_err(d, WOM_ENOMEM, "consumer %u", c->id);
@@ -1090,7 +1116,7 @@ static void send_stops(struct demo *d)
     }
     unsigned stops = d->cfg.queue ? d->cfg.consumers : 1;
     for (unsigned i = 0; i < stops; i++) {
-        int err = wom_chan_send(d->ch, m, len, -1, NULL);
+        int err = demo_send(d, m, len);
         if (err)
             demo_err(d, err, "stop message");
     }
