@@ -1277,6 +1277,8 @@ struct cmd {
 
 #define OPT(id) (1u << (id))
 
+static int cmd_batch(struct ctx *x);
+
 static const struct cmd commands[] = {
     {"put", cmd_put, NEED_ONCE, 4, 4, 0, "SPACE REGION ADDR VALUE|-",
      "write a ONCE cell (first write wins)",
@@ -1318,6 +1320,14 @@ static const struct cmd commands[] = {
      "release every ONCE cell below an address",
      "Trims REGION below address BELOW: later reads there exit 6. The floor only\n"
      "rises.\n"},
+    {"batch", cmd_batch, NEED_SPACE, 1, 1, 0, "SPACE < COMMANDS",
+     "run commands from stdin in one space",
+     "Runs the commands on stdin, one per line, all in the one space SPACE (so\n"
+     "on mem: a get sees an earlier put). A line is a command without 'wom' and\n"
+     "without SPACE, e.g. 'put log 0 hello'; words are separated by blanks (no\n"
+     "quoting), '-' values are not allowed and '#' starts a comment line. Output\n"
+     "is each command's output; the first failing line stops the batch with that\n"
+     "command's exit code.\n"},
     {"demo", cmd_demo, NEED_NOTHING, 0, 0,
      OPT(O_URI) | OPT(O_PRODUCERS) | OPT(O_CONSUMERS) | OPT(O_MESSAGES) | OPT(O_SIZE) |
          OPT(O_SECONDS) | OPT(O_QUEUE) | OPT(O_INJECT),
@@ -1390,39 +1400,109 @@ static int cmd_help(int argc, char **argv)
     return finish_stdout("help");
 }
 
-/* Open what command c needs, run it, close. */
-static int dispatch(const struct cmd *c, struct args *a)
+/* Parse argv for command c into a (which may hold positionals already) and
+ * check the number of positionals. */
+static int parse_command(const struct cmd *c, struct args *a, unsigned extra, int argc,
+                         char **argv)
 {
-    struct ctx x = {a, NULL, NULL};
-    if (c->need == NEED_NOTHING)
-        return c->run(&x);
-    int err = wom_open(a->pos[0], &x.s);
-    if (err)
-        return fail(c->name, err);
-    if (c->need != NEED_SPACE)
-        err = wom_region_open(x.s, a->pos[1], c->need == NEED_ONCE ? WOM_ONCE : WOM_MANY, &x.r);
+    int rc = parse_args(a, c->opts | extra, argc, argv);
+    if (rc || has(a, O_HELP))
+        return rc;
+    if (a->npos < c->min_pos)
+        return usage_error(c->name, "missing arguments: wom %s %s", c->name, c->synopsis);
+    if (a->npos > c->max_pos)
+        return usage_error(c->name, "unexpected argument '%s'", a->pos[c->max_pos]);
+    return 0;
+}
+
+/* Open the region command c needs in space s, run c, close the region. */
+static int run_in_space(const struct cmd *c, struct args *a, wom_space *s)
+{
+    struct ctx x = {a, s, NULL};
+    int err = 0;
+    if (c->need == NEED_ONCE || c->need == NEED_MANY)
+        err = wom_region_open(s, a->pos[1], c->need == NEED_ONCE ? WOM_ONCE : WOM_MANY, &x.r);
     int rc = err ? fail(c->name, err) : c->run(&x);
     if (x.r)
         wom_region_close(x.r);
-    wom_close(x.s);
     return rc;
 }
 
 static int run_command(const struct cmd *c, int argc, char **argv)
 {
     struct args a = {.cmd = c->name};
-    int rc = parse_args(&a, c->opts | OPT(O_HELP), argc, argv);
+    int rc = parse_command(c, &a, OPT(O_HELP), argc, argv);
     if (rc)
         return rc;
     if (has(&a, O_HELP)) {
         print_command_help(c);
         return finish_stdout(c->name);
     }
-    if (a.npos < c->min_pos)
-        return usage_error(c->name, "missing arguments: wom %s %s", c->name, c->synopsis);
-    if (a.npos > c->max_pos)
-        return usage_error(c->name, "unexpected argument '%s'", a.pos[c->max_pos]);
-    return dispatch(c, &a);
+    if (c->need == NEED_NOTHING) {
+        struct ctx x = {&a, NULL, NULL};
+        return c->run(&x);
+    }
+    wom_space *s;
+    int err = wom_open(a.pos[0], &s);
+    if (err)
+        return fail(c->name, err);
+    rc = run_in_space(c, &a, s);
+    wom_close(s);
+    return rc;
+}
+
+/* ---- batch: many commands in one space ------------------------------------ */
+
+#define BATCH_MAX_TOKENS 32
+
+/* Run one line of a batch ("CMD REGION ARGS...", blank-separated, '#'
+ * starts a comment line) in the batch's space. */
+static int batch_line(struct ctx *bx, char *line)
+{
+    char *tok[BATCH_MAX_TOKENS + 1], *save = NULL;
+    int n = 0;
+    for (char *t = strtok_r(line, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save))
+        if (n <= BATCH_MAX_TOKENS)
+            tok[n++] = t;
+    if (n == 0 || tok[0][0] == '#')
+        return EX_OK;
+    if (n > BATCH_MAX_TOKENS)
+        return usage_error("batch", "more than %d words on a line", BATCH_MAX_TOKENS);
+    const struct cmd *c = find_command(tok[0]);
+    if (!c)
+        return usage_error("batch", "unknown command '%s'", tok[0]);
+    if (c->need == NEED_NOTHING || c->run == cmd_batch)
+        return usage_error("batch", "'%s' cannot run inside a batch", tok[0]);
+    struct args a = {.cmd = c->name, .pos = {bx->a->pos[0]}, .npos = 1};
+    int rc = parse_command(c, &a, 0, n - 1, tok + 1);
+    for (int i = 1; !rc && i < a.npos; i++)
+        if (strcmp(a.pos[i], "-") == 0)
+            rc = usage_error("batch", "'-' cannot read stdin: it is the batch itself");
+    return rc ? rc : run_in_space(c, &a, bx->s);
+}
+
+static int cmd_batch(struct ctx *x)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned long n = 0;
+    int rc = EX_OK;
+    while (rc == EX_OK && getline(&line, &cap, stdin) >= 0) {
+        n++;
+        rc = batch_line(x, line);
+        if (rc == EX_OK)
+            rc = finish_stdout("batch");
+    }
+    free(line);
+    if (rc != EX_OK) {
+        fprintf(stderr, "wom: batch: stopped at line %lu\n", n);
+        return rc;
+    }
+    if (ferror(stdin)) {
+        fprintf(stderr, "wom: batch: reading stdin: %s\n", strerror(errno));
+        return EX_IO;
+    }
+    return EX_OK;
 }
 
 int main(int argc, char **argv)
