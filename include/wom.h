@@ -184,25 +184,36 @@ WOM_API int wom_wait(wom_region *r, uint64_t addr, uint64_t version, int64_t tim
  * ======================================================================== */
 
 /* ---- Channel: a ONCE region used as a log --------------------------------- */
-/* A channel named N uses region N (ONCE) for messages and, when bounded,
- * regions N.seats (ONCE) and N.acks (MANY) for backpressure. Many senders,
- * many subscribers, each subscriber with its own cursor. */
+/* A channel named N uses region N (ONCE) for messages, N.seats (ONCE: cell 0
+ * holds the bound, then one seat per bounded subscriber) and, when bounded,
+ * N.acks (MANY: each seat's published cursor). Many senders, many
+ * subscribers, each subscriber with its own cursor. A bounded subscriber
+ * publishes its cursor every max(1, bound/4) messages and before it blocks;
+ * a sender reads the seats only when the tail reaches the limit it computed
+ * last time, and then blocks on the slowest seat (no polling). Concurrent
+ * senders may overshoot the bound by at most their number. */
 typedef struct wom_chan wom_chan;
 typedef struct wom_sub wom_sub;
 
 typedef struct {
     uint64_t bound;   /* 0 = unbounded; else senders block while a bounded
                          subscriber is `bound` messages behind */
-    size_t max_value; /* as wom_region_opts.max_value */
+    size_t max_value; /* as wom_region_opts.max_value (for region N) */
 } wom_chan_opts;
 #define WOM_CHAN_OPTS_INIT {0, 0}
 
-/* Open channel `name` (created if absent). opts may be NULL. */
+/* Open channel `name` (created if absent). opts may be NULL. The first
+ * opener fixes the options: a later open with other opts (or NULL) gets the
+ * existing bound and value limit, without error. WOM_ENAMETOOLONG when
+ * `name` plus the ".seats" suffix does not fit WOM_NAME_MAX. The caller owns
+ * *out; close every subscription and queue member of c before c. */
 WOM_API int wom_chan_open(wom_space *s, const char *name, const wom_chan_opts *opts,
                           wom_chan **out);
 WOM_API void wom_chan_close(wom_chan *c);
 /* Append one message; *addr (may be NULL) gets its address. With a bound,
- * waits up to timeout_ns for room (WOM_ETIMEDOUT). */
+ * waits up to timeout_ns for room (WOM_ETIMEDOUT, also for timeout 0).
+ * WOM_EMSGSIZE before any wait. A bounded subscriber that opens later is
+ * counted within `bound` sends of each sender handle. */
 WOM_API int wom_chan_send(wom_chan *c, const void *buf, size_t len, int64_t timeout_ns,
                           uint64_t *addr);
 
@@ -214,13 +225,14 @@ typedef struct {
 #define WOM_SUB_OPTS_INIT {0, 1}
 
 /* Subscribe to c starting at opts->from (opts may be NULL: from 0). The
- * subscription is a private cursor: one thread at a time. */
+ * subscription is a private cursor: one thread at a time. wom_sub_close
+ * releases a bounded subscriber's hold on senders. */
 WOM_API int wom_sub_open(wom_chan *c, const wom_sub_opts *opts, wom_sub **out);
 WOM_API void wom_sub_close(wom_sub *sub);
 /* Receive the next message into buf, advancing the cursor. *addr (may be
  * NULL) gets its address. Trimmed addresses are skipped (the cursor jumps to
- * the floor). WOM_ETIMEDOUT / WOM_EEMPTY (timeout 0) / WOM_ENOBUFS as wom_get
- * (the cursor does not move on errors). */
+ * the floor), so are abandoned ones. WOM_ETIMEDOUT / WOM_EEMPTY (timeout 0) /
+ * WOM_ENOBUFS as wom_get (the cursor does not move on errors). */
 WOM_API int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint64_t *addr,
                          int64_t timeout_ns);
 /* Zero-copy receive; release v with wom_view_release. */
@@ -230,18 +242,26 @@ WOM_API uint64_t wom_sub_cursor(const wom_sub *sub);
 
 /* ---- Queue group: each message to exactly one member ---------------------- */
 /* Group G over channel N: members claim message i by winning write-once
- * cell i of region N.G.claims. */
+ * cell i of region N.G.claims with their id (an address of N.G.members).
+ * A member passes i only once i is claimed, so a member that leaves strands
+ * no message, and one that joins starts at the claims tail. A member that
+ * dies holding a claim loses that message (at most once on crashes). */
 typedef struct wom_queue wom_queue;
 /* Join group `group` of channel c as a member. One thread at a time. */
 WOM_API int wom_queue_join(wom_chan *c, const char *group, wom_queue **out);
 WOM_API void wom_queue_leave(wom_queue *q);
-/* Take the next message no other member has taken. */
+/* Take the next message no other member has taken. Errors as
+ * wom_sub_recv; on WOM_ENOBUFS the claim stays this member's and the next
+ * take returns that message. */
 WOM_API int wom_queue_take(wom_queue *q, void *buf, size_t cap, size_t *len, uint64_t *addr,
                            int64_t timeout_ns);
 
 /* ---- Register over a ONCE log (shared memory from message passing) -------- */
 /* A register whose writes append versions to ONCE region `name`: read =
- * latest version. Same contract as one MANY cell (load/store/cas/version). */
+ * latest version. Same contract as one MANY cell (load/store/cas/version,
+ * errors included): version v is log entry v-1, cas(expect) writes entry
+ * `expect`. The log is trimmed as it grows (about the latest 64-128 entries
+ * stay), so memory stays bounded. The value limit is the region's. */
 typedef struct wom_reg wom_reg;
 WOM_API int wom_reg_open(wom_space *s, const char *name, wom_reg **out);
 WOM_API void wom_reg_close(wom_reg *g);
@@ -252,14 +272,21 @@ WOM_API int wom_reg_cas(wom_reg *g, uint64_t expect, const void *buf, size_t len
 
 /* ---- Ring of reused MANY slots (message passing from shared memory) ------- */
 /* A bounded multi-producer multi-consumer queue over `slots` cells of MANY
- * region `name`; each message is received once. */
+ * region `name`; each message is received once, and each receiver sees each
+ * sender's messages in order. Cells 0..slots-1 are the slots; the top three
+ * addresses hold the shape (slots, max_value) and position hints. */
 typedef struct wom_ring wom_ring;
+/* Open (creating if absent) ring `name`. max_value 0 = default. WOM_EINVAL
+ * when slots is 0 or above 2^40, or the ring exists with another shape. */
 WOM_API int wom_ring_open(wom_space *s, const char *name, uint64_t slots, size_t max_value,
                           wom_ring **out);
 WOM_API void wom_ring_close(wom_ring *g);
-/* Blocks while the ring is full (WOM_ETIMEDOUT). */
+/* Blocks while the ring is full (WOM_ETIMEDOUT, also for timeout 0).
+ * WOM_EMSGSIZE above max_value. */
 WOM_API int wom_ring_send(wom_ring *g, const void *buf, size_t len, int64_t timeout_ns);
-/* Blocks while the ring is empty (WOM_ETIMEDOUT). */
+/* Blocks while the ring is empty (WOM_ETIMEDOUT; WOM_EEMPTY for timeout 0,
+ * as wom_sub_recv). WOM_ENOBUFS with *len when the next message does not fit
+ * (nothing is taken). buf is scratch: on failure it may hold other bytes. */
 WOM_API int wom_ring_recv(wom_ring *g, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
 
 #ifdef __cplusplus

@@ -609,3 +609,355 @@ TEST(forms_equiv_ring_vs_chan_random, T_UNIT)
     q_equiv_run(ops, nops);
     free(ops);
 }
+
+/* ---- stress (T_CONCURRENT: rerun under TSan and ASan) ---- */
+
+#define SECOND (1000 * MS)
+
+/* Every stress message: who sent it and its number among that sender's. */
+struct msg {
+    uint64_t sender;
+    uint64_t seq;
+};
+
+/* Check m against the next sequence number expected from its sender. */
+static void check_in_order(const struct msg *m, uint64_t *next, uint64_t nsenders)
+{
+    CHECK(m->sender < nsenders);
+    CHECK_MSG(m->seq == next[m->sender], "sender %" PRIu64 ": got %" PRIu64 ", want %" PRIu64,
+              m->sender, m->seq, next[m->sender]);
+    next[m->sender]++;
+}
+
+struct chan_stress {
+    wom_space *s;
+    uint64_t nsenders, n, bound;
+    atomic_uint_fast64_t slow_cursor; /* the slow subscriber's cursor */
+};
+
+struct chan_worker {
+    struct chan_stress *st;
+    uint64_t id;
+    wom_sub *sub;
+};
+
+static void *chan_sender(void *arg)
+{
+    struct chan_worker *w = arg;
+    wom_chan *c = chan_bounded(w->st->s, "stress", w->st->bound);
+    for (uint64_t i = 0; i < w->st->n; i++) {
+        struct msg m = {w->id, i};
+        uint64_t at;
+        CHECK_OK(wom_chan_send(c, &m, sizeof m, 10 * SECOND, &at));
+        if (w->st->bound) {
+            /* acquire: pairs with the subscriber's release (any later value is
+             * only larger, so reading it after the send is conservative). One
+             * extra for the subscriber storing its cursor after its receive. */
+            uint64_t cur = atomic_load_explicit(&w->st->slow_cursor, memory_order_acquire);
+            CHECK_MSG(at < cur + w->st->bound + w->st->nsenders + 1,
+                      "sent %" PRIu64 " with the reader at %" PRIu64, at, cur);
+        }
+    }
+    wom_chan_close(c);
+    return NULL;
+}
+
+static void *chan_receiver(void *arg)
+{
+    struct chan_worker *w = arg;
+    uint64_t next[8] = {0}, total = w->st->nsenders * w->st->n;
+    for (uint64_t k = 0; k < total; k++) {
+        struct msg m;
+        size_t len;
+        uint64_t at;
+        CHECK_OK(wom_sub_recv(w->sub, &m, sizeof m, &len, &at, 10 * SECOND));
+        CHECK_EQ(len, sizeof m);
+        CHECK_EQ(at, k);
+        check_in_order(&m, next, w->st->nsenders);
+        if (w->st->bound) {
+            for (int y = 0; y < 20; y++) /* be the slow one */
+                sched_yield();
+            /* release: publishes nothing but the count; pairs with senders. */
+            atomic_store_explicit(&w->st->slow_cursor, wom_sub_cursor(w->sub),
+                                  memory_order_release);
+        }
+    }
+    for (uint64_t i = 0; i < w->st->nsenders; i++)
+        CHECK_EQ(next[i], w->st->n);
+    CHECK_ERR(wom_sub_recv(w->sub, &next, sizeof next, &(size_t){0}, NULL, 0), WOM_EEMPTY);
+    return NULL;
+}
+
+/* nsenders x nsubs threads over one channel; bound > 0 makes it bounded. */
+static void chan_stress_run(uint64_t nsenders, uint64_t nsubs, uint64_t n, uint64_t bound)
+{
+    struct chan_stress st = {.s = forms_space(), .nsenders = nsenders, .n = n, .bound = bound};
+    atomic_init(&st.slow_cursor, 0);
+    wom_chan *c = chan_bounded(st.s, "stress", bound);
+    struct chan_worker w[16];
+    pthread_t th[16];
+    CHECK(nsenders + nsubs <= 16 && nsenders <= 8);
+    /* Subscribers exist before the first send, so each must see them all. */
+    for (uint64_t i = 0; i < nsubs; i++)
+        w[i] = (struct chan_worker){&st, i, sub_from(c, 0, 1)};
+    for (uint64_t i = 0; i < nsubs; i++)
+        CHECK(pthread_create(&th[i], NULL, chan_receiver, &w[i]) == 0);
+    for (uint64_t i = 0; i < nsenders; i++) {
+        w[nsubs + i] = (struct chan_worker){&st, i, NULL};
+        CHECK(pthread_create(&th[nsubs + i], NULL, chan_sender, &w[nsubs + i]) == 0);
+    }
+    for (uint64_t i = 0; i < nsubs + nsenders; i++)
+        CHECK(pthread_join(th[i], NULL) == 0);
+    for (uint64_t i = 0; i < nsubs; i++)
+        wom_sub_close(w[i].sub);
+    wom_chan_close(c);
+    wom_close(st.s);
+}
+
+TEST(forms_stress_chan_fanout, T_CONCURRENT)
+{
+    chan_stress_run(3, 3, wom_test_n(100000), 0);
+}
+
+TEST(forms_stress_chan_bounded_slow_reader, T_CONCURRENT)
+{
+    chan_stress_run(3, 1, wom_test_n(4000), 16);
+}
+
+/* Queue group: K members, every message to exactly one member. */
+struct queue_stress {
+    wom_space *s;
+    uint64_t nsenders, n;
+    atomic_uchar *got;            /* per message: how many members took it */
+    atomic_uint_fast64_t taken;   /* messages taken so far, by anyone */
+};
+
+struct queue_worker {
+    struct queue_stress *st;
+    uint64_t id;
+    uint64_t count;
+};
+
+static void *queue_member(void *arg)
+{
+    struct queue_worker *w = arg;
+    struct queue_stress *st = w->st;
+    wom_chan *c = chan_bounded(st->s, "work", 0);
+    wom_queue *q;
+    CHECK_OK(wom_queue_join(c, "g", &q));
+    uint64_t total = st->nsenders * st->n, last[8];
+    memset(last, 0xff, sizeof last);
+    /* relaxed: the count is only a stop signal; exactness is checked on got[]
+     * after the joins, which order everything. */
+    while (atomic_load_explicit(&st->taken, memory_order_relaxed) < total) {
+        struct msg m;
+        size_t len;
+        int rc = wom_queue_take(q, &m, sizeof m, &len, NULL, 20 * MS);
+        if (rc == WOM_ETIMEDOUT)
+            continue;
+        CHECK_OK(rc);
+        CHECK(m.sender < st->nsenders && m.seq < st->n);
+        /* One member takes in address order, so per sender in order. */
+        CHECK(last[m.sender] == UINT64_MAX || m.seq > last[m.sender]);
+        last[m.sender] = m.seq;
+        atomic_fetch_add_explicit(&st->got[m.sender * st->n + m.seq], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->taken, 1, memory_order_relaxed);
+        w->count++;
+    }
+    wom_queue_leave(q);
+    wom_chan_close(c);
+    return NULL;
+}
+
+static void *queue_sender(void *arg)
+{
+    struct queue_worker *w = arg;
+    wom_chan *c = chan_bounded(w->st->s, "work", 0);
+    for (uint64_t i = 0; i < w->st->n; i++) {
+        struct msg m = {w->id, i};
+        CHECK_OK(wom_chan_send(c, &m, sizeof m, 0, NULL));
+    }
+    wom_chan_close(c);
+    return NULL;
+}
+
+TEST(forms_stress_queue_group, T_CONCURRENT)
+{
+    enum { MEMBERS = 4, SENDERS = 2 };
+    struct queue_stress st = {.s = forms_space(), .nsenders = SENDERS, .n = wom_test_n(100000)};
+    st.got = calloc(SENDERS * st.n, sizeof *st.got);
+    CHECK(st.got);
+    atomic_init(&st.taken, 0);
+    struct queue_worker w[MEMBERS + SENDERS];
+    pthread_t th[MEMBERS + SENDERS];
+    for (uint64_t i = 0; i < MEMBERS + SENDERS; i++) {
+        w[i] = (struct queue_worker){&st, i < MEMBERS ? i : i - MEMBERS, 0};
+        CHECK(pthread_create(&th[i], NULL, i < MEMBERS ? queue_member : queue_sender, &w[i]) == 0);
+    }
+    for (uint64_t i = 0; i < MEMBERS + SENDERS; i++)
+        CHECK(pthread_join(th[i], NULL) == 0);
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < MEMBERS; i++)
+        sum += w[i].count;
+    CHECK_EQ(sum, SENDERS * st.n);
+    for (uint64_t i = 0; i < SENDERS * st.n; i++)
+        CHECK_MSG(atomic_load_explicit(&st.got[i], memory_order_relaxed) == 1,
+                  "message %" PRIu64 " taken %d times", i,
+                  (int)atomic_load_explicit(&st.got[i], memory_order_relaxed));
+    free(st.got);
+    wom_close(st.s);
+}
+
+/* Ring MPMC: exactly once, per-producer order in each consumer's view. */
+struct ring_stress {
+    wom_ring *shared; /* used by two producers at once */
+    wom_space *s;
+    uint64_t nprod, n;
+    atomic_uchar *got;
+    atomic_uint_fast64_t taken;
+};
+
+struct ring_worker {
+    struct ring_stress *st;
+    uint64_t id;
+    uint64_t count;
+};
+
+static wom_ring *ring_handle(wom_space *s)
+{
+    wom_ring *g;
+    CHECK_OK(wom_ring_open(s, "mpmc", 16, sizeof(struct msg), &g));
+    return g;
+}
+
+static void *ring_producer(void *arg)
+{
+    struct ring_worker *w = arg;
+    wom_ring *g = w->id < 2 ? w->st->shared : ring_handle(w->st->s);
+    for (uint64_t i = 0; i < w->st->n; i++) {
+        struct msg m = {w->id, i};
+        CHECK_OK(wom_ring_send(g, &m, sizeof m, 10 * SECOND));
+    }
+    if (g != w->st->shared)
+        wom_ring_close(g);
+    return NULL;
+}
+
+static void *ring_consumer(void *arg)
+{
+    struct ring_worker *w = arg;
+    struct ring_stress *st = w->st;
+    wom_ring *g = ring_handle(st->s);
+    uint64_t total = st->nprod * st->n, last[8];
+    memset(last, 0xff, sizeof last);
+    /* relaxed: a stop signal only, as in queue_member. */
+    while (atomic_load_explicit(&st->taken, memory_order_relaxed) < total) {
+        struct msg m;
+        size_t len;
+        int rc = wom_ring_recv(g, &m, sizeof m, &len, 20 * MS);
+        if (rc == WOM_ETIMEDOUT)
+            continue;
+        CHECK_OK(rc);
+        CHECK_EQ(len, sizeof m);
+        CHECK(m.sender < st->nprod && m.seq < st->n);
+        CHECK_MSG(last[m.sender] == UINT64_MAX || m.seq > last[m.sender],
+                  "producer %" PRIu64 ": %" PRIu64 " after %" PRIu64, m.sender, m.seq,
+                  last[m.sender]);
+        last[m.sender] = m.seq;
+        atomic_fetch_add_explicit(&st->got[m.sender * st->n + m.seq], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->taken, 1, memory_order_relaxed);
+        w->count++;
+    }
+    wom_ring_close(g);
+    return NULL;
+}
+
+TEST(forms_stress_ring_mpmc, T_CONCURRENT)
+{
+    enum { PROD = 3, CONS = 3 };
+    struct ring_stress st = {.s = forms_space(), .nprod = PROD, .n = wom_test_n(30000)};
+    st.shared = ring_handle(st.s);
+    st.got = calloc(PROD * st.n, sizeof *st.got);
+    CHECK(st.got);
+    atomic_init(&st.taken, 0);
+    struct ring_worker w[PROD + CONS];
+    pthread_t th[PROD + CONS];
+    for (uint64_t i = 0; i < PROD + CONS; i++) {
+        w[i] = (struct ring_worker){&st, i < PROD ? i : i - PROD, 0};
+        CHECK(pthread_create(&th[i], NULL, i < PROD ? ring_producer : ring_consumer, &w[i]) == 0);
+    }
+    for (uint64_t i = 0; i < PROD + CONS; i++)
+        CHECK(pthread_join(th[i], NULL) == 0);
+    uint64_t sum = 0;
+    for (uint64_t i = PROD; i < PROD + CONS; i++)
+        sum += w[i].count;
+    CHECK_EQ(sum, PROD * st.n);
+    for (uint64_t i = 0; i < PROD * st.n; i++)
+        CHECK_MSG(atomic_load_explicit(&st.got[i], memory_order_relaxed) == 1,
+                  "message %" PRIu64 " received %d times", i,
+                  (int)atomic_load_explicit(&st.got[i], memory_order_relaxed));
+    uint64_t v;
+    size_t len;
+    CHECK_ERR(wom_ring_recv(st.shared, &v, sizeof v, &len, 0), WOM_EEMPTY);
+    free(st.got);
+    wom_ring_close(st.shared);
+    wom_close(st.s);
+}
+
+/* Register: concurrent cas increments lose no update. */
+struct reg_worker {
+    wom_space *s;
+    uint64_t tries;
+    uint64_t wins;
+};
+
+static void *reg_incrementer(void *arg)
+{
+    struct reg_worker *w = arg;
+    wom_reg *g;
+    CHECK_OK(wom_reg_open(w->s, "counter", &g));
+    for (uint64_t i = 0; i < w->tries; i++) {
+        uint64_t x = 0, ver;
+        size_t len;
+        CHECK_OK(wom_reg_load(g, &x, sizeof x, &len, &ver));
+        /* Every version v was written by a cas that stored v. */
+        CHECK(ver == 0 ? len == 0 : (len == sizeof x && x == ver));
+        x = ver + 1;
+        int rc = wom_reg_cas(g, ver, &x, sizeof x, &ver);
+        if (rc == 0) {
+            CHECK_EQ(ver, x);
+            w->wins++;
+        } else {
+            CHECK_ERR(rc, WOM_ECONFLICT);
+        }
+    }
+    wom_reg_close(g);
+    return NULL;
+}
+
+TEST(forms_stress_reg_cas, T_CONCURRENT)
+{
+    enum { T = 4 };
+    wom_space *s = forms_space();
+    struct reg_worker w[T];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++) {
+        w[i] = (struct reg_worker){s, wom_test_n(50000), 0};
+        CHECK(pthread_create(&th[i], NULL, reg_incrementer, &w[i]) == 0);
+    }
+    uint64_t wins = 0;
+    for (int i = 0; i < T; i++) {
+        CHECK(pthread_join(th[i], NULL) == 0);
+        wins += w[i].wins;
+    }
+    wom_reg *g;
+    CHECK_OK(wom_reg_open(s, "counter", &g));
+    uint64_t x = 0, ver;
+    size_t len;
+    CHECK_OK(wom_reg_load(g, &x, sizeof x, &len, &ver));
+    CHECK_EQ(ver, wins);
+    CHECK_EQ(x, wins);
+    CHECK(wins >= w[0].tries); /* each round some cas wins */
+    wom_reg_close(g);
+    wom_close(s);
+}
