@@ -11,6 +11,7 @@
 #include "wom.h"
 
 #define MAXT 8
+#define WOM__TEST_LEAF 1024 /* cells per index leaf (src/engine/layout.h) */
 
 struct ctx {
     wom_space *s;
@@ -460,5 +461,97 @@ TEST(stress_many_wait_sees_changes, T_CONCURRENT)
     run_threads(3, wait_role, &base, cs);
     CHECK_EQ(atomic_load(&failures), 0);
     wom_region_close(base.r);
+    wom_close(base.s);
+}
+
+/* The reader trims right behind itself while the writer appends: every
+ * address must still be read with its own value (a writer must never touch a
+ * cell of a leaf that trim released and reused). */
+static void *self_trim_role(void *p)
+{
+    struct ctx *c = p;
+    if (c->id == 0)
+        return append_writer(p);
+    for (uint64_t a = 0; a < c->n; a++) {
+        struct msg m;
+        size_t len;
+        int rc = wom_get(c->r, a, &m, sizeof m, &len, 10000000000ll);
+        if (rc || !msg_ok(&m) || m.seq != a) {
+            fprintf(stderr, "addr %llu: rc %d seq %llu\n", (unsigned long long)a, rc,
+                    (unsigned long long)m.seq);
+            atomic_fetch_add(c->failures, 1);
+            return NULL;
+        }
+        if (a % 512 == 0 && wom_trim(c->r, a))
+            atomic_fetch_add(c->failures, 1);
+    }
+    return NULL;
+}
+
+TEST(stress_reader_trims_behind_itself, T_CONCURRENT)
+{
+    atomic_int failures = 0;
+    struct ctx base = {.n = wom_test_n(1000000), .writers = 1, .failures = &failures};
+    CHECK_OK(wom_open("mem:", &base.s));
+    CHECK_OK(wom_region_open(base.s, "log", WOM_ONCE, &base.r));
+    struct ctx cs[2];
+    run_threads(2, self_trim_role, &base, cs);
+    CHECK_EQ(atomic_load(&failures), 0);
+    wom_region_close(base.r);
+    wom_close(base.s);
+}
+
+/* Ping-pong over two logs where each receiver trims through the address it
+ * just read and then waits on the next one (which reuses a released leaf)
+ * while the other side may still be finishing its put: the put must not
+ * disturb the reused leaf. */
+static int pp_send(wom_region *r, uint64_t a)
+{
+    uint64_t v = a * 7, at;
+    int rc = wom_append(r, &v, sizeof v, &at);
+    return rc ? rc : at == a ? 0 : -1;
+}
+
+static int pp_recv(wom_region *r, uint64_t a)
+{
+    uint64_t got;
+    size_t len;
+    int rc = wom_get(r, a, &got, sizeof got, &len, 10000000000ll);
+    if (!rc && got != a * 7)
+        rc = -1;
+    if (!rc && (a + 1) % (4 * WOM__TEST_LEAF) == 0)
+        rc = wom_trim(r, a + 1);
+    return rc;
+}
+
+static void *pingpong_role(void *p)
+{
+    struct ctx *c = p;
+    wom_region *out = c->id == 0 ? c->r : c->done, *in = c->id == 0 ? c->done : c->r;
+    for (uint64_t a = 0; a < c->n; a++) {
+        int rc = c->id == 0 ? pp_send(out, a) : pp_recv(in, a);
+        if (!rc)
+            rc = c->id == 0 ? pp_recv(in, a) : pp_send(out, a);
+        if (rc) {
+            fprintf(stderr, "thread %d addr %llu: %d\n", c->id, (unsigned long long)a, rc);
+            atomic_fetch_add(c->failures, 1);
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+TEST(stress_pingpong_trim_reuses_leaves, T_CONCURRENT)
+{
+    atomic_int failures = 0;
+    struct ctx base = {.n = wom_test_n(300000), .failures = &failures};
+    CHECK_OK(wom_open("mem:", &base.s));
+    CHECK_OK(wom_region_open(base.s, "ping", WOM_ONCE, &base.r));
+    CHECK_OK(wom_region_open(base.s, "pong", WOM_ONCE, &base.done));
+    struct ctx cs[2];
+    run_threads(2, pingpong_role, &base, cs);
+    CHECK_EQ(atomic_load(&failures), 0);
+    wom_region_close(base.r);
+    wom_region_close(base.done);
     wom_close(base.s);
 }

@@ -79,7 +79,9 @@ static uint64_t chunk_link(wom__eng *e, uint64_t off)
 static int chunk_new(wom__eng *e, uint32_t region, uint64_t *off)
 {
     uint64_t c = wom__stack_pop(e, &e->hdr->free_chunks, chunk_link, 0);
-    if (!c) {
+    if (c)
+        fas_seq(&e->hdr->free_count, 1);
+    else {
         int rc = wom__raw_alloc(e, WOM__CHUNK_SIZE, WOM__CHUNK_SIZE, &c);
         if (rc)
             return rc;
@@ -100,7 +102,11 @@ static void chunk_release(wom__eng *e, uint64_t c)
     struct wom__region_hdr *h = &e->hdr->regions[ch->region];
     atomic_fetch_sub_explicit(&h->sealed_bytes, CH_USED(ld_relaxed(&ch->alloc)),
                               memory_order_relaxed);
-    wom__vm_discard(e->base + c + WOM__PAGE, WOM__CHUNK_SIZE - WOM__PAGE);
+    /* Keep a few released chunks resident: a log trimmed as it goes reuses
+     * them at once, and faulting 2048 fresh pages per chunk would cost more
+     * than the writes. Beyond those, give the memory back. */
+    if (faa_seq(&e->hdr->free_count, 1) >= WOM__WARM_CHUNKS)
+        wom__vm_discard(e->base + c + WOM__PAGE, WOM__CHUNK_SIZE - WOM__PAGE);
     wom__stack_push(e, &e->hdr->free_chunks, &ch->next_free, c, 0);
 }
 

@@ -12,12 +12,32 @@
  * bytes belong to this cell until the unpin.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "engine/engine.h"
 #include "util/plat.h"
 
-#define SPIN_LOOPS 2000
+/* Before sleeping on a futex a waiter spins a little (a writer on another
+ * core is usually a few hundred ns away), then yields a few times (on a busy
+ * machine the writer may be waiting for this very core). One pause is
+ * 10-140 cycles depending on the CPU. */
+#define SPIN_LOOPS 128
+#define YIELD_LOOPS 4
+
+/* One step of waiting: 1 while the caller should look again, 0 when it is
+ * time to sleep. */
+static int backoff(unsigned *n)
+{
+    if (*n < SPIN_LOOPS)
+        wom__cpu_relax();
+    else if (*n < SPIN_LOOPS + YIELD_LOOPS)
+        sched_yield();
+    else
+        return 0;
+    (*n)++;
+    return 1;
+}
 
 static struct wom__rec *rec_at(const wom__eng *e, uint64_t off)
 {
@@ -225,14 +245,9 @@ int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len, int ap
     }
     if (w & C_WAIT)
         wom__futex_wake((wom_a32 *)cell, r->e->shared);
-    /* A trim that raised the floor past addr may have passed this cell before
-     * the CAS: take the value back out so its memory is accounted exactly
-     * once (whoever exchanges the WRITTEN word out releases it). */
-    if (addr < ld_seq(&h->floor)) {
-        uint64_t old = xchg_seq(cell, C_TRIMMED);
-        if (old == (off | C_WRITTEN))
-            wom__rec_kill(r->e, off);
-    }
+    /* If a trim raced past addr meanwhile, the value stays in the cell until
+     * the trim that releases its whole leaf collects it (index.c); reads
+     * check the floor, so it is never seen. */
     if (!append && addr >= ld_relaxed(&h->next))
         tail_raise(h, addr + 1);
     return 0;
@@ -303,11 +318,8 @@ int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_n
             return WOM_EEMPTY;
         if (deadline == -2)
             deadline = wom__deadline(timeout_ns);
-        if (spins < SPIN_LOOPS) {
-            spins++;
-            wom__cpu_relax();
+        if (backoff(&spins))
             continue;
-        }
         if (!(w & C_WAIT) && !cas_seq(cell, &w, w | C_WAIT))
             continue;
         /* Dekker with trim: we set WAITERS then read the floor; trim raises
@@ -355,13 +367,23 @@ int wom__eng_trim(wom__reg *r, uint64_t below)
         return WOM_EMODE;
     trim_lock(r);
     uint64_t from = ld_seq(&h->floor);
+    int rc = 0;
     if (below > from) {
-        st_seq(&h->floor, below);
-        tail_raise(h, below);
-        wom__index_trim(r, from, below);
+        /* The root must already cover every trimmed address, so a writer
+         * that grows the tree later cannot hang a leaf below the floor
+         * outside the subtree this trim walks. */
+        wom_a64 *cell;
+        rc = wom__cell(r, below - 1, 1, &cell);
+        if (rc == WOM_ETRIMMED)
+            rc = 0;
+        if (!rc) {
+            st_seq(&h->floor, below);
+            tail_raise(h, below);
+            wom__index_trim(r, from, below);
+        }
     }
     trim_unlock(r);
-    return 0;
+    return rc;
 }
 
 /* ---- MANY cells ---- */
@@ -508,17 +530,15 @@ int wom__eng_wait(wom__reg *r, uint64_t addr, uint64_t version, int64_t timeout_
     wom_a32 *bell = bell_of(r, addr);
     int64_t deadline = wom__deadline(timeout_ns);
     rc = WOM_ETIMEDOUT;
-    for (unsigned spins = 0; timeout_ns != 0; spins++) {
+    for (unsigned spins = 0; timeout_ns != 0;) {
         uint32_t ring = ld_seq(bell);
         uint64_t x = ld_seq(cell);
         if ((x ^ w0) & ~C_WAIT) {
             rc = 0;
             break;
         }
-        if (spins < SPIN_LOOPS) {
-            wom__cpu_relax();
+        if (backoff(&spins))
             continue;
-        }
         /* Set WAITERS on the word we saw; a store after this CAS rings the
          * bell (after we read `ring`), one before it makes the CAS fail. */
         if (!(x & C_WAIT) && !cas_seq(cell, &x, x | C_WAIT))

@@ -136,36 +136,44 @@ void wom__cell_released(wom__reg *r, wom_a64 *cell, uint64_t old)
         wom__rec_kill(r->e, old & ~C_LOW);
 }
 
-static void trim_leaf(wom__reg *r, uint64_t leaf, uint64_t base, uint64_t from, uint64_t below)
+/* Empty cells [lo, hi) of a leaf: each value dies, each sleeper wakes. */
+static void trim_leaf(wom__reg *r, uint64_t leaf, uint64_t lo, uint64_t hi)
 {
     wom_a64 *cells = eng_ptr(r->e, leaf);
-    uint64_t lo = from > base ? from - base : 0;
-    uint64_t hi = below - base < WOM__LEAF_CELLS ? below - base : WOM__LEAF_CELLS;
     for (uint64_t i = lo; i < hi; i++)
         wom__cell_released(r, &cells[i], xchg_seq(&cells[i], C_TRIMMED));
 }
 
 /* Trim [from, below) within the child in *slot at `level` covering addresses
- * from `base`. */
+ * from `base`. A child that lies wholly below `below` is released, and it is
+ * walked whole, not from `from`: a stale writer (one that checked the floor
+ * before an earlier trim) may have linked a leaf or written a cell below that
+ * trim's range after it passed, and this is where such values are collected.
+ * Each subtree is walked whole once, when it is released, so trim stays
+ * proportional to the nodes that exist. */
 static void trim_slot(wom__reg *r, wom_a64 *slot, unsigned level, uint64_t base, uint64_t from,
                       uint64_t below)
 {
     unsigned bits = span_bits(level);
-    int full = (below - base) >> bits != 0; /* the whole child lies below `below` */
+    int full = (below - base) >> bits != 0;
     uint64_t c = ld_acquire(slot);
     if (c == SLOT_TRIMMED)
         return;
     if (c == SLOT_ABSENT) {
+        /* Marking it stops later walkers from linking a child here. */
         if (!full || cas_seq(slot, &c, SLOT_TRIMMED))
             return;
         if (c == SLOT_TRIMMED)
             return;
     }
+    if (full || from < base)
+        from = base;
     if (level == 0) {
-        trim_leaf(r, c, base, from, below);
+        uint64_t hi = full ? WOM__LEAF_CELLS : below - base;
+        trim_leaf(r, c, from - base, hi);
     } else {
         unsigned cb = span_bits(level - 1);
-        uint64_t first = from > base ? (from - base) >> cb : 0;
+        uint64_t first = (from - base) >> cb;
         uint64_t last = full ? WOM__NODE_SLOTS - 1 : (below - 1 - base) >> cb;
         wom_a64 *slots = eng_ptr(r->e, c);
         for (uint64_t i = first; i <= last; i++)

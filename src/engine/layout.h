@@ -31,6 +31,7 @@
 #define WOM__CHUNK_SHIFT 23 /* arena chunk: 8 MiB */
 #define WOM__CHUNK_SIZE (1ull << WOM__CHUNK_SHIFT)
 #define WOM__CHUNK_HDR 128u
+#define WOM__WARM_CHUNKS 8 /* released chunks kept resident for quick reuse */
 #define WOM__LEAF_BITS 10 /* 1024 cells = 8 KiB per leaf */
 #define WOM__LEAF_CELLS (1u << WOM__LEAF_BITS)
 #define WOM__NODE_BITS 9 /* 512 children = one 4 KiB page per interior node */
@@ -123,7 +124,8 @@ struct wom__seg_hdr {
     wom_a64 brk; /* bump allocator: next free offset */
     uint64_t pad1[7];
     wom_a64 free_chunks; /* tagged stack head: [page index : 32][tag : 32] */
-    uint64_t pad2[7];
+    wom_a64 free_count;  /* chunks on that stack (a hint: may lag by a few) */
+    uint64_t pad2[6];
     wom_a32 region_seq;
     uint32_t pad3[15];
     struct wom__region_hdr regions[WOM__NREGIONS];
