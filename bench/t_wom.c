@@ -237,6 +237,7 @@ static int chan_open(struct chan_ctx *c, size_t size, int duplex, int view)
     int rc = bufs_new(c->out, c->in, size) ? WOM_ENOMEM : wom_open("mem:", &c->s);
     wom_chan_opts co = WOM_CHAN_OPTS_INIT;
     co.bound = WOM_CAP;
+    co.retain = 4 * WOM_CAP; /* bounded memory, like the other queues */
     for (int d = 0; d <= duplex && !rc; d++) {
         rc = wom_chan_open(c->s, dir_name[1][d], &co, &c->ch[d]);
         if (!rc)

@@ -199,8 +199,11 @@ typedef struct {
     uint64_t bound;   /* 0 = unbounded; else senders block while a bounded
                          subscriber is `bound` messages behind */
     size_t max_value; /* as wom_region_opts.max_value (for region N) */
+    uint64_t retain;  /* 0 = keep every message; else sends through this
+                         handle trim the log to the last retain..9/8 retain
+                         messages (a subscriber further behind skips ahead) */
 } wom_chan_opts;
-#define WOM_CHAN_OPTS_INIT {0, 0}
+#define WOM_CHAN_OPTS_INIT {0, 0, 0}
 
 /* Open channel `name` (created if absent). opts may be NULL. The first
  * opener fixes the options: a later open with other opts (or NULL) gets the

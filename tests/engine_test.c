@@ -240,3 +240,25 @@ TEST(errors_are_distinct, T_UNIT)
     CHECK_ERR(wom_open("nope:", &s), WOM_EURI);
     CHECK_ERR(wom_open("mem:;size=banana", &s), WOM_EURI);
 }
+
+TEST(append_at_the_end_of_the_address_space, T_UNIT)
+{
+    wom_space *s = open_mem();
+    wom_region *r;
+    CHECK_OK(wom_region_open(s, "end", WOM_ONCE, &r));
+    uint64_t a, t;
+    CHECK_OK(wom_put(r, UINT64_MAX - 1, "x", 1));
+    CHECK_OK(wom_tail(r, &t));
+    CHECK(t == UINT64_MAX);
+    CHECK_ERR(wom_append(r, "y", 1, &a), WOM_ENOSPC);
+    CHECK_ERR(wom_append(r, "y", 1, &a), WOM_ENOSPC);
+    CHECK_OK(wom_put(r, UINT64_MAX, "z", 1)); /* the last address can still be put */
+    wom_region *q;
+    CHECK_OK(wom_region_open(s, "trimmed", WOM_ONCE, &q));
+    CHECK_OK(wom_trim(q, UINT64_MAX));
+    CHECK_ERR(wom_append(q, "y", 1, &a), WOM_ENOSPC);
+    CHECK_ERR(wom_put(q, 5, "y", 1), WOM_ETRIMMED);
+    wom_region_close(r);
+    wom_region_close(q);
+    wom_close(s);
+}

@@ -961,3 +961,33 @@ TEST(forms_stress_reg_cas, T_CONCURRENT)
     wom_reg_close(g);
     wom_close(s);
 }
+
+TEST(forms_chan_retention_trims_behind_sends, T_UNIT)
+{
+    wom_space *s;
+    CHECK_OK(wom_open("mem:", &s));
+    wom_chan_opts o = WOM_CHAN_OPTS_INIT;
+    o.retain = 100;
+    wom_chan *c;
+    CHECK_OK(wom_chan_open(s, "kept", &o, &c));
+    for (uint64_t i = 0; i < 1000; i++)
+        CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
+    wom_region *log;
+    CHECK_OK(wom_region_open(s, "kept", WOM_ONCE, &log));
+    wom_region_info info;
+    CHECK_OK(wom_region_info_get(log, &info));
+    /* between retain and 9/8 retain messages are kept */
+    CHECK_MSG(info.floor >= 1000 - 100 - 100 / 8 && info.floor <= 1000 - 100, "floor %llu",
+              (unsigned long long)info.floor);
+    wom_sub *sub;
+    CHECK_OK(wom_sub_open(c, NULL, &sub)); /* from 0: skips to the floor */
+    uint64_t v, at;
+    size_t len;
+    CHECK_OK(wom_sub_recv(sub, &v, sizeof v, &len, &at, 0));
+    CHECK_EQ(at, info.floor);
+    CHECK_EQ(v, info.floor);
+    wom_sub_close(sub);
+    wom_region_close(log);
+    wom_chan_close(c);
+    wom_close(s);
+}

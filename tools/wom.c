@@ -524,7 +524,7 @@ static int cmd_ls(struct ctx *c)
 
 static int cmd_trim(struct ctx *c)
 {
-    uint64_t below;
+    uint64_t below = 0;
     int rc = pos_u64(c->a, 2, "BELOW", &below);
     if (rc)
         return rc;

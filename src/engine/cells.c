@@ -18,25 +18,43 @@
 #include "engine/engine.h"
 #include "util/plat.h"
 
-/* Before sleeping on a futex a waiter spins a little (a writer on another
- * core is usually a few hundred ns away), then yields a few times (on a busy
- * machine the writer may be waiting for this very core). One pause is
- * 10-140 cycles depending on the CPU. */
-#define SPIN_LOOPS 128
+/* Before sleeping on a futex a waiter spins for up to SPIN_NS (a writer on
+ * another core is usually well under a microsecond away, and a futex wake
+ * costs the writer a syscall and the reader several microseconds), then
+ * yields a few times (on a busy machine the writer may be waiting for this
+ * very core), then sleeps. */
+#define SPIN_NS 20000
 #define YIELD_LOOPS 4
 
+struct backoff {
+    unsigned n;
+    unsigned yields;
+    int64_t spin_until;
+};
+#define BACKOFF_INIT {0, 0, 0}
+
 /* One step of waiting: 1 while the caller should look again, 0 when it is
- * time to sleep. */
-static int backoff(unsigned *n)
+ * time to sleep. The clock is read once every 64 pauses. */
+static int backoff(struct backoff *b)
 {
-    if (*n < SPIN_LOOPS)
-        wom__cpu_relax();
-    else if (*n < SPIN_LOOPS + YIELD_LOOPS)
+    if (b->yields == 0) {
+        if ((b->n++ & 63) != 0) {
+            wom__cpu_relax();
+            return 1;
+        }
+        int64_t now = wom__now_ns();
+        if (!b->spin_until)
+            b->spin_until = now + SPIN_NS;
+        if (now < b->spin_until) {
+            wom__cpu_relax();
+            return 1;
+        }
+    }
+    if (b->yields++ < YIELD_LOOPS) {
         sched_yield();
-    else
-        return 0;
-    (*n)++;
-    return 1;
+        return 1;
+    }
+    return 0;
 }
 
 static struct wom__rec *rec_at(const wom__eng *e, uint64_t off)
@@ -249,7 +267,7 @@ int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len, int ap
      * the trim that releases its whole leaf collects it (index.c); reads
      * check the floor, so it is never seen. */
     if (!append && addr >= ld_relaxed(&h->next))
-        tail_raise(h, addr + 1);
+        tail_raise(h, addr == UINT64_MAX ? addr : addr + 1); /* saturates */
     return 0;
 }
 
@@ -260,7 +278,15 @@ int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr)
     if (len > r->max_value)
         return WOM_EMSGSIZE;
     for (;;) {
+        /* A tail of UINT64_MAX means the address space is used up (by 2^64
+         * appends, a put at the last address or a trim to it). */
+        if (ld_relaxed(&r->h->next) == UINT64_MAX)
+            return WOM_ENOSPC;
         uint64_t a = faa_seq(&r->h->next, 1);
+        if (a == UINT64_MAX) {
+            st_seq(&r->h->next, UINT64_MAX); /* undo the wrap to 0 */
+            return WOM_ENOSPC;
+        }
         int rc = wom__eng_put(r, a, buf, len, 1);
         if (rc == 0) {
             *addr = a;
@@ -271,6 +297,14 @@ int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr)
         else if (rc != WOM_EWRITTEN)
             return rc;
     }
+}
+
+int wom__eng_tail(wom__reg *r, uint64_t *tail)
+{
+    if (r->mode != WOM_ONCE)
+        return WOM_EMODE;
+    *tail = ld_relaxed(&r->h->next); /* a snapshot; no ordering promised */
+    return 0;
 }
 
 /* Pin the value in WRITTEN word w of a ONCE cell at addr. */
@@ -306,7 +340,7 @@ int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_n
         return rc;
     uint64_t empty = cell_empty(addr);
     int64_t deadline = -2;
-    unsigned spins = 0;
+    struct backoff spins = BACKOFF_INIT;
     for (;;) {
         /* acquire: pairs with the writer's CAS (the record's bytes). */
         uint64_t w = ld_acquire(cell);
@@ -530,7 +564,8 @@ int wom__eng_wait(wom__reg *r, uint64_t addr, uint64_t version, int64_t timeout_
     wom_a32 *bell = bell_of(r, addr);
     int64_t deadline = wom__deadline(timeout_ns);
     rc = WOM_ETIMEDOUT;
-    for (unsigned spins = 0; timeout_ns != 0;) {
+    struct backoff spins = BACKOFF_INIT;
+    while (timeout_ns != 0) {
         uint32_t ring = ld_seq(bell);
         uint64_t x = ld_seq(cell);
         if ((x ^ w0) & ~C_WAIT) {

@@ -45,6 +45,7 @@ int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr);
 int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
 void wom__eng_unpin_view(wom_view *v);
 int wom__eng_trim(wom__reg *r, uint64_t below);
+int wom__eng_tail(wom__reg *r, uint64_t *tail);
 
 /* MANY cells. has_expect selects cas. */
 int wom__eng_store(wom__reg *r, uint64_t addr, const void *buf, size_t len, int has_expect,

@@ -59,6 +59,8 @@ static int chan_init(wom_chan *c, const wom_chan_opts *opts)
         rc = wom_region_info_get(c->log, &info);
     if (!rc)
         c->max_value = info.max_value;
+    c->retain = opts ? opts->retain : 0;
+    c->trim_every = c->retain / 8 ? c->retain / 8 : 1;
     return rc;
 }
 
@@ -160,7 +162,17 @@ int wom_chan_send(wom_chan *c, const void *buf, size_t len, int64_t timeout_ns,
         if (rc)
             return rc;
     }
-    return wom_append(c->log, buf, len, addr);
+    uint64_t at;
+    int rc = wom_append(c->log, buf, len, &at);
+    if (rc)
+        return rc;
+    /* Retention: trimming every retain/8 sends keeps between retain and
+     * 9/8 retain messages. A failed trim only keeps more than asked. */
+    if (c->retain && at >= c->retain && at % c->trim_every == 0)
+        (void)wom_trim(c->log, at + 1 - c->retain);
+    if (addr)
+        *addr = at;
+    return 0;
 }
 
 /* ---- subscriptions ---- */

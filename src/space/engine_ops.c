@@ -29,6 +29,8 @@ static int eo_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
     return wom__eng_get_view(&r->er, addr, v, timeout_ns);
 }
 
+static int eo_tail(wom_region *r, uint64_t *tail) { return wom__eng_tail(&r->er, tail); }
+
 static int eo_trim(wom_region *r, uint64_t below) { return wom__eng_trim(&r->er, below); }
 
 static int eo_store(wom_region *r, uint64_t addr, const void *buf, size_t len, int has_expect,
@@ -57,6 +59,7 @@ const struct wom__ops wom__engine_ops = {
     .get_view = eo_get_view,
     .release = wom__eng_unpin_view,
     .trim = eo_trim,
+    .tail = eo_tail,
     .store = eo_store,
     .load = eo_load,
     .wait = eo_wait,

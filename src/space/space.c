@@ -174,12 +174,7 @@ int wom_tail(wom_region *r, uint64_t *tail)
 {
     if (!r || !tail)
         return WOM_EINVAL;
-    wom_region_info info;
-    r->s->ops->info(r, &info);
-    if (info.mode != WOM_ONCE)
-        return WOM_EMODE;
-    *tail = info.tail;
-    return 0;
+    return r->s->ops->tail(r, tail);
 }
 
 int wom_trim(wom_region *r, uint64_t below)

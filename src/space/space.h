@@ -28,6 +28,7 @@ struct wom__ops {
     int (*get_view)(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
     void (*release)(wom_view *v);
     int (*trim)(wom_region *r, uint64_t below);
+    int (*tail)(wom_region *r, uint64_t *tail);
     int (*store)(wom_region *r, uint64_t addr, const void *buf, size_t len, int has_expect,
                  uint64_t expect, uint64_t *version);
     int (*load)(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *len,
