@@ -138,10 +138,12 @@ void wom__unpin(wom__eng *e, uint64_t off)
         chunk_release(e, off & ~(WOM__CHUNK_SIZE - 1));
 }
 
-void wom__rec_kill(wom__eng *e, uint64_t off)
+void wom__rec_kill(wom__eng *e, uint64_t off) { wom__rec_kill_n(e, off, 1); }
+
+void wom__rec_kill_n(wom__eng *e, uint64_t off, uint64_t n)
 {
     struct wom__chunk *ch = eng_chunk(e, off);
-    uint64_t a = fas_seq(&ch->alloc, 1) - 1;
+    uint64_t a = fas_seq(&ch->alloc, n) - n;
     if ((a & CH_SEALED) && (a & CH_LIVE_MASK) == 0)
         chunk_retire(e, off & ~(WOM__CHUNK_SIZE - 1));
 }

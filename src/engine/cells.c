@@ -66,6 +66,8 @@ int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared)
 {
     if (size < sizeof(struct wom__seg_hdr) + 2 * WOM__CHUNK_SIZE)
         return WOM_EINVAL;
+    static wom_a64 next_id = 1;
+    e->id = faa_relaxed(&next_id, 1); /* any unique value will do */
     e->base = base;
     e->size = size;
     e->shared = shared;

@@ -17,6 +17,7 @@ typedef struct wom__eng {
     char *base;
     uint64_t size;
     int shared; /* futexes must be process-shared */
+    uint64_t id; /* unique per engine instance in this process (leaf cache key) */
     struct wom__seg_hdr *hdr;
 } wom__eng;
 
@@ -64,6 +65,8 @@ static inline struct wom__chunk *eng_chunk(const wom__eng *e, uint64_t off)
 int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t *off);
 int wom__rec_alloc(wom__reg *r, size_t len, uint64_t *off);
 void wom__rec_kill(wom__eng *e, uint64_t off);
+/* n records of the chunk holding off died. */
+void wom__rec_kill_n(wom__eng *e, uint64_t off, uint64_t n);
 int wom__pin(wom__eng *e, uint64_t off);
 void wom__unpin(wom__eng *e, uint64_t off);
 void wom__stack_push(wom__eng *e, wom_a64 *head, wom_a64 *link, uint64_t off, int shift);

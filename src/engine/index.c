@@ -84,9 +84,32 @@ static int grow(wom__reg *r, uint64_t root, uint64_t addr, uint64_t *out)
     return 0;
 }
 
+/* The last leaf each thread used per region slot: streams of reads or
+ * writes stay in one leaf for 1024 addresses, so most lookups skip the
+ * descent. A cached leaf may since have been released and reused for other
+ * addresses; that is safe because such a leaf only ever shows words that
+ * send the caller away: EMPTY words with another tag fail a writer's CAS and
+ * read as trimmed, WRITTEN words of other addresses fail the reader's floor
+ * check, and both are right, since a leaf is released only when all of its
+ * addresses are below the floor. */
+struct leaf_cache {
+    uint64_t eng_id;
+    uint32_t region;
+    uint64_t leafno;
+    wom_a64 *cells;
+};
+#define LEAF_CACHE 8
+static _Thread_local struct leaf_cache leaf_cache[LEAF_CACHE];
+
 int wom__cell(wom__reg *r, uint64_t addr, int create, wom_a64 **cell)
 {
     wom__eng *e = r->e;
+    struct leaf_cache *lc = &leaf_cache[r->idx % LEAF_CACHE];
+    uint64_t leafno = addr >> WOM__LEAF_BITS;
+    if (lc->eng_id == e->id && lc->region == r->idx && lc->leafno == leafno && lc->cells) {
+        *cell = lc->cells + (addr & (WOM__LEAF_CELLS - 1));
+        return 0;
+    }
     /* acquire: pairs with grow's release (the root node's contents). */
     uint64_t root = ld_acquire(&r->h->root);
     unsigned h = (unsigned)(root & 7);
@@ -124,7 +147,8 @@ int wom__cell(wom__reg *r, uint64_t addr, int create, wom_a64 **cell)
         }
         node = c;
     }
-    *cell = (wom_a64 *)eng_ptr(e, node) + (addr & (WOM__LEAF_CELLS - 1));
+    *lc = (struct leaf_cache){e->id, r->idx, leafno, (wom_a64 *)eng_ptr(e, node)};
+    *cell = lc->cells + (addr & (WOM__LEAF_CELLS - 1));
     return 0;
 }
 
@@ -136,12 +160,31 @@ void wom__cell_released(wom__reg *r, wom_a64 *cell, uint64_t old)
         wom__rec_kill(r->e, old & ~C_LOW);
 }
 
-/* Empty cells [lo, hi) of a leaf: each value dies, each sleeper wakes. */
+/* Empty cells [lo, hi) of a leaf: each value dies, each sleeper wakes.
+ * Only EMPTY cells can change under us (a writer's CAS, a reader setting
+ * WAITERS), so they are exchanged; a WRITTEN ONCE cell never changes again,
+ * so a plain store retires it. Deaths are counted per chunk in one RMW. */
 static void trim_leaf(wom__reg *r, uint64_t leaf, uint64_t lo, uint64_t hi)
 {
     wom_a64 *cells = eng_ptr(r->e, leaf);
-    for (uint64_t i = lo; i < hi; i++)
-        wom__cell_released(r, &cells[i], xchg_seq(&cells[i], C_TRIMMED));
+    uint64_t chunk = 0, dead = 0;
+    for (uint64_t i = lo; i < hi; i++) {
+        uint64_t w = ld_acquire(&cells[i]); /* pairs with the writer's CAS */
+        if ((w & C_STATE) == C_WRITTEN) {
+            st_relaxed(&cells[i], C_TRIMMED);
+            uint64_t c = w & ~(WOM__CHUNK_SIZE - 1);
+            if (c != chunk && dead) {
+                wom__rec_kill_n(r->e, chunk, dead);
+                dead = 0;
+            }
+            chunk = c;
+            dead++;
+        } else if (w != C_TRIMMED) {
+            wom__cell_released(r, &cells[i], xchg_seq(&cells[i], C_TRIMMED));
+        }
+    }
+    if (dead)
+        wom__rec_kill_n(r->e, chunk, dead);
 }
 
 /* Trim [from, below) within the child in *slot at `level` covering addresses
