@@ -146,8 +146,16 @@ WOM_API int wom_get(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t 
 /* As wom_get without a copy: v points into the space and stays valid until
  * wom_view_release(v), even if the address is trimmed meanwhile. */
 WOM_API int wom_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
-/* Release a view filled by a successful get_view/recv_view. Once only. */
+/* Release a view filled by a successful get_view/recv_view. Releasing a
+ * released or WOM_VIEW_INIT view does nothing. */
 WOM_API void wom_view_release(wom_view *v);
+/* A view that holds nothing, for wom_get_view_next. */
+#define WOM_VIEW_INIT {NULL, 0, {0, 0}}
+/* Streaming form of wom_get_view: v holds a view from an earlier call (or is
+ * WOM_VIEW_INIT); it is released and replaced by addr's value, reusing its
+ * pin when the new value lies in the same part of the space (saving two
+ * atomic operations per read). On error v holds no view. */
+WOM_API int wom_get_view_next(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
 /* Write the next free address (>= every address appended or put so far, and
  * >= the floor) and return it in *addr. Errors as wom_put but never
  * WOM_EWRITTEN. */
@@ -235,7 +243,10 @@ WOM_API void wom_sub_close(wom_sub *sub);
 /* Receive the next message into buf, advancing the cursor. *addr (may be
  * NULL) gets its address. Trimmed addresses are skipped (the cursor jumps to
  * the floor), so are abandoned ones. WOM_ETIMEDOUT / WOM_EEMPTY (timeout 0) /
- * WOM_ENOBUFS as wom_get (the cursor does not move on errors). */
+ * WOM_ENOBUFS as wom_get (the cursor does not move on errors). Between
+ * receives the subscription keeps the last message's arena chunk pinned (so
+ * the next read in that chunk needs no new pin) until the next receive or
+ * wom_sub_close. */
 WOM_API int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint64_t *addr,
                          int64_t timeout_ns);
 /* Zero-copy receive; release v with wom_view_release. */

@@ -262,3 +262,40 @@ TEST(append_at_the_end_of_the_address_space, T_UNIT)
     wom_region_close(q);
     wom_close(s);
 }
+
+TEST(view_next_streams_and_releases_pins, T_UNIT)
+{
+    /* 256 MiB of values through a 64 MiB space, read with one reused view:
+     * the reused pin must follow the reader from chunk to chunk, or trim
+     * could never give the memory back and the writes would hit ENOSPC. */
+    wom_space *s = NULL, *other = NULL;
+    CHECK_OK(wom_open("mem:;size=64M", &s));
+    CHECK_OK(wom_open("mem:;size=64M", &other));
+    wom_region *r, *o;
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    CHECK_OK(wom_region_open(other, "log", WOM_ONCE, &o));
+    CHECK_OK(wom_put(o, 0, "x", 1));
+    static char val[4096];
+    wom_view v = WOM_VIEW_INIT;
+    CHECK_OK(wom_get_view_next(o, 0, &v, 0)); /* a view of another space */
+    uint64_t n = wom_test_n(65536);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t a;
+        memcpy(val, &i, 8);
+        CHECK_OK(wom_append(r, val, sizeof val, &a));
+        CHECK_OK(wom_get_view_next(r, a, &v, 0));
+        uint64_t x;
+        memcpy(&x, v.data, 8);
+        CHECK_EQ(x, i);
+        CHECK_EQ(v.len, sizeof val);
+        if (i % 1024 == 1023)
+            CHECK_OK(wom_trim(r, i - 512));
+    }
+    CHECK_ERR(wom_get_view_next(r, n + 5, &v, 0), WOM_EEMPTY);
+    CHECK(v.pin_[0] == 0); /* an error leaves no view */
+    wom_view_release(&v);  /* and releasing nothing is fine */
+    wom_region_close(r);
+    wom_region_close(o);
+    wom_close(s);
+    wom_close(other);
+}

@@ -309,27 +309,47 @@ int wom__eng_tail(wom__reg *r, uint64_t *tail)
     return 0;
 }
 
-/* Pin the value in WRITTEN word w of a ONCE cell at addr. */
+static int same_chunk(uint64_t a, uint64_t b) { return (a ^ b) < WOM__CHUNK_SIZE; }
+
+/* Pin the value in WRITTEN word w of a ONCE cell at addr. If v holds a pin
+ * (pin_[0] is this engine) on the same chunk, that pin is kept instead: the
+ * chunk has stayed in one life since it was taken, so the floor check below
+ * proves the record as a fresh pin would. Otherwise the held pin is
+ * dropped. */
 static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
 {
     uint64_t off = w & ~C_LOW;
-    if (wom__pin(r->e, off))
-        return WOM_ETRIMMED;
+    int held = v->pin_[0] == (uint64_t)(uintptr_t)r->e;
+    if (!held || !same_chunk(v->pin_[1], off)) {
+        wom__eng_unpin_view(v); /* any engine's pin: it knows its own */
+        if (wom__pin(r->e, off))
+            return WOM_ETRIMMED;
+        v->pin_[0] = (uint64_t)(uintptr_t)r->e;
+    }
+    v->pin_[1] = off;
     /* The pin is seq_cst, so this load sees any floor raised before the
      * chunk could have been retired and reused. */
     if (addr < ld_seq(&r->h->floor)) {
-        wom__unpin(r->e, off);
+        wom__eng_unpin_view(v);
         return WOM_ETRIMMED;
     }
     struct wom__rec *rec = rec_at(r->e, off);
     v->data = rec + 1;
     v->len = rec->len;
-    v->pin_[0] = (uint64_t)(uintptr_t)r->e;
-    v->pin_[1] = off;
     return 0;
 }
 
+static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
+
 int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
+{
+    int rc = get_view(r, addr, v, timeout_ns);
+    if (rc)
+        wom__eng_unpin_view(v); /* on error v holds no view */
+    return rc;
+}
+
+static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
 {
     struct wom__region_hdr *h = r->h;
     if (r->mode != WOM_ONCE)
@@ -373,6 +393,7 @@ void wom__eng_unpin_view(wom_view *v)
     if (e)
         wom__unpin(e, v->pin_[1]);
     v->pin_[0] = 0;
+    v->pin_[1] = 0;
 }
 
 /* A simple process-shared lock for trims (rare, short). */

@@ -42,7 +42,8 @@ int wom__eng_regions(wom__eng *e, int (*fn)(const wom_region_info *, void *), vo
 int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len, int append);
 int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr);
 /* Wait for addr and pin its value: on 0, v->data/len are set and v is pinned
- * until wom__eng_unpin_view. */
+ * until wom__eng_unpin_view. v may come in holding a pin from this engine
+ * (pin_[0] != 0), which is reused or dropped; on error v holds no pin. */
 int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
 void wom__eng_unpin_view(wom_view *v);
 int wom__eng_trim(wom__reg *r, uint64_t below);

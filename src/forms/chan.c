@@ -23,6 +23,8 @@ struct wom_sub {
     uint64_t seat;      /* cell in N.acks; 0 = holds no sender back */
     uint64_t published; /* the cursor value last stored in the seat */
     uint64_t every;     /* publish after this many messages */
+    wom_view held;      /* wom_sub_recv's last view, kept so the next read in
+                           the same chunk needs no new pin */
 };
 
 /* Fix the channel's bound: the first opener's value wins, later openers read
@@ -196,6 +198,7 @@ int wom_sub_open(wom_chan *c, const wom_sub_opts *opts, wom_sub **out)
     if (!sub)
         return WOM_ENOMEM;
     sub->c = c;
+    sub->held = (wom_view)WOM_VIEW_INIT;
     sub->cursor = opts ? opts->from : 0;
     sub->every = c->bound / 4 ? c->bound / 4 : 1;
     if (c->bound && (!opts || opts->bounded)) {
@@ -222,6 +225,7 @@ void wom_sub_close(wom_sub *sub)
          * bounded by it, never wrongly unbounded. */
         (void)wom_store(sub->c->acks, sub->seat, &closed, sizeof closed, NULL);
     }
+    wom_view_release(&sub->held);
     free(sub);
 }
 
@@ -233,16 +237,20 @@ static int sub_next(wom_sub *sub, wom_view *v, uint64_t *at, int64_t timeout_ns)
     wom_region *log = sub->c->log;
     form_deadline dl = form_deadline_start(timeout_ns);
     uint64_t a = sub->cursor;
+    /* The subscription's own held view is reused (its pin may carry over);
+     * a caller's view is output only. */
+    int (*get)(wom_region *, uint64_t, wom_view *, int64_t) =
+        v == &sub->held ? wom_get_view_next : wom_get_view;
     for (;;) {
         int64_t left;
-        int rc = wom_get_view(log, a, v, 0);
+        int rc = get(log, a, v, 0);
         if (rc == WOM_EEMPTY && timeout_ns != 0) {
             /* Publish before sleeping, so a sender never waits on a reader
              * that is itself waiting for that sender. */
             sub_publish(sub, a);
             if ((rc = form_left(&dl, &left)))
                 return rc;
-            rc = wom_get_view(log, a, v, left);
+            rc = get(log, a, v, left);
         }
         if (rc == 0) {
             *at = a;
@@ -290,19 +298,15 @@ int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint64_t *add
 {
     if (!sub || !len || (!buf && cap))
         return WOM_EINVAL;
-    wom_view v;
     uint64_t at;
-    int rc = sub_next(sub, &v, &at, timeout_ns);
+    int rc = sub_next(sub, &sub->held, &at, timeout_ns);
     if (rc)
         return rc;
-    *len = v.len;
-    if (v.len > cap) {
-        wom_view_release(&v);
+    *len = sub->held.len;
+    if (sub->held.len > cap)
         return WOM_ENOBUFS;
-    }
-    if (v.len)
-        memcpy(buf, v.data, v.len);
-    wom_view_release(&v);
+    if (sub->held.len)
+        memcpy(buf, sub->held.data, sub->held.len);
     sub_advance(sub, at);
     if (addr)
         *addr = at;

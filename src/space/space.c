@@ -129,6 +129,14 @@ int wom_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
 {
     if (!r || !v)
         return WOM_EINVAL;
+    v->pin_[0] = v->pin_[1] = 0; /* v is output only here */
+    return r->s->ops->get_view(r, addr, v, timeout_ns);
+}
+
+int wom_get_view_next(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
+{
+    if (!r || !v)
+        return WOM_EINVAL;
     return r->s->ops->get_view(r, addr, v, timeout_ns);
 }
 
@@ -146,7 +154,7 @@ int wom_get(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *len,
 {
     if (!r || !len || (!buf && cap))
         return WOM_EINVAL;
-    wom_view v;
+    wom_view v = WOM_VIEW_INIT;
     int rc = r->s->ops->get_view(r, addr, &v, timeout_ns);
     if (rc)
         return rc;
