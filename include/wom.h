@@ -160,6 +160,25 @@ WOM_API int wom_get_view_next(wom_region *r, uint64_t addr, wom_view *v, int64_t
  * >= the floor) and return it in *addr. Errors as wom_put but never
  * WOM_EWRITTEN. */
 WOM_API int wom_append(wom_region *r, const void *buf, size_t len, uint64_t *addr);
+/* A loan: room for one value inside the space, written in place by the
+ * caller and then published without a copy (zero-copy send). Caller-
+ * allocated; priv_ is private. The region must stay open while it is. */
+typedef struct {
+    void *data; /* len writable bytes */
+    size_t len;
+    uint64_t priv_[2];
+} wom_loan;
+/* Lend len bytes of r (ONCE). Errors: WOM_EMSGSIZE, WOM_ENOSPC, WOM_EMODE.
+ * Every successful loan ends with exactly one successful wom_loan_put /
+ * wom_loan_append or one wom_loan_cancel. */
+WOM_API int wom_loan_new(wom_region *r, size_t len, wom_loan *l);
+/* Publish the loan at addr, as wom_put. On WOM_EWRITTEN / WOM_ETRIMMED the
+ * loan stays open (publish it elsewhere or cancel it). */
+WOM_API int wom_loan_put(wom_loan *l, uint64_t addr);
+/* Publish the loan at the next free address, as wom_append. */
+WOM_API int wom_loan_append(wom_loan *l, uint64_t *addr);
+/* Give an unpublished loan back. Cancelling an ended loan does nothing. */
+WOM_API void wom_loan_cancel(wom_loan *l);
 /* The next address wom_append would try (one past the highest address
  * appended or put). */
 WOM_API int wom_tail(wom_region *r, uint64_t *tail);
@@ -227,6 +246,11 @@ WOM_API void wom_chan_close(wom_chan *c);
  * counted within `bound` sends of each sender handle. */
 WOM_API int wom_chan_send(wom_chan *c, const void *buf, size_t len, int64_t timeout_ns,
                           uint64_t *addr);
+/* Zero-copy send: wom_chan_loan lends len bytes of the channel's log (see
+ * wom_loan_new); fill l->data, then wom_chan_send_loan publishes it like
+ * wom_chan_send (on error the loan stays open: retry or wom_loan_cancel). */
+WOM_API int wom_chan_loan(wom_chan *c, size_t len, wom_loan *l);
+WOM_API int wom_chan_send_loan(wom_chan *c, wom_loan *l, int64_t timeout_ns, uint64_t *addr);
 
 typedef struct {
     uint64_t from;    /* first address to read (replay from any address) */

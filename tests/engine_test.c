@@ -299,3 +299,46 @@ TEST(view_next_streams_and_releases_pins, T_UNIT)
     wom_close(s);
     wom_close(other);
 }
+
+TEST(loans_publish_in_place, T_UNIT)
+{
+    wom_space *s = NULL;
+    CHECK_OK(wom_open("mem:;size=64M", &s));
+    wom_region *r, *m;
+    wom_region_opts o = WOM_REGION_OPTS_INIT;
+    o.max_value = 4096;
+    CHECK_OK(wom_region_open_opts(s, "log", WOM_ONCE, &o, &r));
+    CHECK_OK(wom_region_open(s, "regs", WOM_MANY, &m));
+    wom_loan l;
+    CHECK_ERR(wom_loan_new(r, 4097, &l), WOM_EMSGSIZE);
+    CHECK_ERR(wom_loan_new(m, 8, &l), WOM_EMODE);
+    CHECK_OK(wom_loan_new(r, 5, &l));
+    CHECK_EQ(l.len, 5);
+    memcpy(l.data, "hello", 5);
+    uint64_t a;
+    CHECK_OK(wom_loan_append(&l, &a));
+    CHECK_EQ(a, 0);
+    char buf[16];
+    size_t n;
+    CHECK_OK(wom_get(r, 0, buf, sizeof buf, &n, 0));
+    CHECK(n == 5 && memcmp(buf, "hello", 5) == 0);
+    CHECK_ERR(wom_loan_append(&l, &a), WOM_EINVAL); /* an ended loan */
+    wom_loan_cancel(&l);                             /* does nothing */
+    /* A put that loses keeps the loan open for another address. */
+    CHECK_OK(wom_loan_new(r, 3, &l));
+    memcpy(l.data, "abc", 3);
+    CHECK_ERR(wom_loan_put(&l, 0), WOM_EWRITTEN);
+    CHECK_OK(wom_loan_put(&l, 7));
+    CHECK_OK(wom_get(r, 7, buf, sizeof buf, &n, 0));
+    CHECK(n == 3 && memcmp(buf, "abc", 3) == 0);
+    CHECK_OK(wom_get(r, 0, buf, sizeof buf, &n, 0));
+    CHECK(n == 5 && memcmp(buf, "hello", 5) == 0); /* the first write stays */
+    /* Cancelled loans give their memory back: 256 MiB through 64 MiB. */
+    for (int i = 0; i < 65536; i++) {
+        CHECK_OK(wom_loan_new(r, 4096, &l));
+        wom_loan_cancel(&l);
+    }
+    wom_region_close(r);
+    wom_region_close(m);
+    wom_close(s);
+}

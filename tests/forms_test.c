@@ -991,3 +991,36 @@ TEST(forms_chan_retention_trims_behind_sends, T_UNIT)
     wom_chan_close(c);
     wom_close(s);
 }
+
+TEST(forms_chan_loan_send, T_UNIT)
+{
+    wom_space *s;
+    CHECK_OK(wom_open("mem:", &s));
+    wom_chan_opts o = WOM_CHAN_OPTS_INIT;
+    o.max_value = 64;
+    wom_chan *c;
+    CHECK_OK(wom_chan_open(s, "zc", &o, &c));
+    wom_sub *sub;
+    CHECK_OK(wom_sub_open(c, NULL, &sub));
+    wom_loan l;
+    CHECK_ERR(wom_chan_loan(c, 65, &l), WOM_EMSGSIZE);
+    for (uint64_t i = 0; i < 100; i++) {
+        CHECK_OK(wom_chan_loan(c, sizeof i, &l));
+        memcpy(l.data, &i, sizeof i);
+        uint64_t at;
+        CHECK_OK(wom_chan_send_loan(c, &l, 0, &at));
+        CHECK_EQ(at, i);
+    }
+    for (uint64_t i = 0; i < 100; i++) {
+        wom_view v;
+        uint64_t at, x;
+        CHECK_OK(wom_sub_recv_view(sub, &v, &at, 0));
+        memcpy(&x, v.data, 8);
+        CHECK_EQ(x, i);
+        CHECK_EQ(at, i);
+        wom_view_release(&v);
+    }
+    wom_sub_close(sub);
+    wom_chan_close(c);
+    wom_close(s);
+}

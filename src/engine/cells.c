@@ -218,7 +218,7 @@ static int rec_new(wom__reg *r, const void *buf, size_t len, uint64_t *off)
     rec->len = (uint32_t)len;
     rec->sum = 0;
     rec->version = 1;
-    if (len)
+    if (len && buf)
         memcpy(rec + 1, buf, len);
     return 0;
 }
@@ -236,33 +236,25 @@ static int settled(uint64_t w)
     }
 }
 
-int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len, int append)
+/* Publish the filled record at off in addr's cell. On error the record is
+ * still the caller's (to retry elsewhere or kill). */
+static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append)
 {
     struct wom__region_hdr *h = r->h;
-    if (r->mode != WOM_ONCE)
-        return WOM_EMODE;
     if (addr < ld_seq(&h->floor))
         return WOM_ETRIMMED;
     wom_a64 *cell;
     int rc = wom__cell(r, addr, 1, &cell);
     if (rc)
         return rc;
-    uint64_t off;
-    if ((rc = rec_new(r, buf, len, &off)))
-        return rc;
     uint64_t empty = cell_empty(addr);
     uint64_t w = ld_relaxed(cell);
-    for (;;) {
-        if ((w & ~C_WAIT) != empty) {
-            wom__rec_kill(r->e, off);
+    do {
+        if ((w & ~C_WAIT) != empty)
             return settled(w);
-        }
         /* seq_cst (release part): publishes the record to readers' acquire
-         * load of the cell; the order against the floor load below is the
-         * trim handshake. */
-        if (cas_seq(cell, &w, off | C_WRITTEN))
-            break;
-    }
+         * load of the cell; the first CAS from EMPTY wins. */
+    } while (!cas_seq(cell, &w, off | C_WRITTEN));
     if (w & C_WAIT)
         wom__futex_wake((wom_a32 *)cell, r->e->shared);
     /* If a trim raced past addr meanwhile, the value stays in the cell until
@@ -273,12 +265,9 @@ int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len, int ap
     return 0;
 }
 
-int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr)
+/* Publish the record at off at the next free address. */
+static int append_rec(wom__reg *r, uint64_t off, uint64_t *addr)
 {
-    if (r->mode != WOM_ONCE)
-        return WOM_EMODE;
-    if (len > r->max_value)
-        return WOM_EMSGSIZE;
     for (;;) {
         /* A tail of UINT64_MAX means the address space is used up (by 2^64
          * appends, a put at the last address or a trim to it). */
@@ -289,7 +278,7 @@ int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr)
             st_seq(&r->h->next, UINT64_MAX); /* undo the wrap to 0 */
             return WOM_ENOSPC;
         }
-        int rc = wom__eng_put(r, a, buf, len, 1);
+        int rc = put_rec(r, a, off, 1);
         if (rc == 0) {
             *addr = a;
             return 0;
@@ -300,6 +289,52 @@ int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr)
             return rc;
     }
 }
+
+int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len)
+{
+    if (r->mode != WOM_ONCE)
+        return WOM_EMODE;
+    uint64_t off;
+    int rc = rec_new(r, buf, len, &off);
+    if (!rc && (rc = put_rec(r, addr, off, 0)))
+        wom__rec_kill(r->e, off);
+    return rc;
+}
+
+int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr)
+{
+    if (r->mode != WOM_ONCE)
+        return WOM_EMODE;
+    uint64_t off;
+    int rc = rec_new(r, buf, len, &off);
+    if (!rc && (rc = append_rec(r, off, addr)))
+        wom__rec_kill(r->e, off);
+    return rc;
+}
+
+/* ---- loans: a record written in place, then published ---- */
+
+int wom__eng_loan(wom__reg *r, size_t len, uint64_t *off, void **data)
+{
+    if (r->mode != WOM_ONCE)
+        return WOM_EMODE;
+    int rc = rec_new(r, NULL, len, off);
+    if (!rc)
+        *data = rec_at(r->e, *off) + 1;
+    return rc;
+}
+
+int wom__eng_loan_put(wom__reg *r, uint64_t off, uint64_t addr)
+{
+    return put_rec(r, addr, off, 0);
+}
+
+int wom__eng_loan_append(wom__reg *r, uint64_t off, uint64_t *addr)
+{
+    return append_rec(r, off, addr);
+}
+
+void wom__eng_loan_cancel(wom__reg *r, uint64_t off) { wom__rec_kill(r->e, off); }
 
 int wom__eng_tail(wom__reg *r, uint64_t *tail)
 {

@@ -38,9 +38,15 @@ void wom__eng_info(const wom__reg *r, wom_region_info *out);
 /* Visit the READY regions in creation order. */
 int wom__eng_regions(wom__eng *e, int (*fn)(const wom_region_info *, void *), void *arg);
 
-/* ONCE cells. put's `append` says the caller already advanced the tail. */
-int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len, int append);
+/* ONCE cells. */
+int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len);
 int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr);
+/* Loans: a record of len bytes at *off, to be written at *data, then
+ * published (put/append: on error it stays the caller's) or cancelled. */
+int wom__eng_loan(wom__reg *r, size_t len, uint64_t *off, void **data);
+int wom__eng_loan_put(wom__reg *r, uint64_t off, uint64_t addr);
+int wom__eng_loan_append(wom__reg *r, uint64_t off, uint64_t *addr);
+void wom__eng_loan_cancel(wom__reg *r, uint64_t off);
 /* Wait for addr and pin its value: on 0, v->data/len are set and v is pinned
  * until wom__eng_unpin_view. v may come in holding a pin from this engine
  * (pin_[0] != 0), which is reused or dropped; on error v holds no pin. */

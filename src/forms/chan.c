@@ -152,20 +152,14 @@ static int chan_room(wom_chan *c, int64_t timeout_ns)
     }
 }
 
-int wom_chan_send(wom_chan *c, const void *buf, size_t len, int64_t timeout_ns,
-                  uint64_t *addr)
+/* Wait for room, append buf (or publish loan l), then apply retention. */
+static int chan_publish(wom_chan *c, const void *buf, size_t len, wom_loan *l,
+                        int64_t timeout_ns, uint64_t *addr)
 {
-    if (!c || (!buf && len))
-        return WOM_EINVAL;
-    if (len > c->max_value)
-        return WOM_EMSGSIZE;
-    if (c->bound) {
-        int rc = chan_room(c, timeout_ns);
-        if (rc)
-            return rc;
-    }
+    int rc = c->bound ? chan_room(c, timeout_ns) : 0;
     uint64_t at;
-    int rc = wom_append(c->log, buf, len, &at);
+    if (!rc)
+        rc = l ? wom_loan_append(l, &at) : wom_append(c->log, buf, len, &at);
     if (rc)
         return rc;
     /* Retention: trimming every retain/8 sends keeps between retain and
@@ -175,6 +169,32 @@ int wom_chan_send(wom_chan *c, const void *buf, size_t len, int64_t timeout_ns,
     if (addr)
         *addr = at;
     return 0;
+}
+
+int wom_chan_send(wom_chan *c, const void *buf, size_t len, int64_t timeout_ns,
+                  uint64_t *addr)
+{
+    if (!c || (!buf && len))
+        return WOM_EINVAL;
+    if (len > c->max_value)
+        return WOM_EMSGSIZE;
+    return chan_publish(c, buf, len, NULL, timeout_ns, addr);
+}
+
+int wom_chan_loan(wom_chan *c, size_t len, wom_loan *l)
+{
+    if (!c || !l)
+        return WOM_EINVAL;
+    if (len > c->max_value)
+        return WOM_EMSGSIZE;
+    return wom_loan_new(c->log, len, l);
+}
+
+int wom_chan_send_loan(wom_chan *c, wom_loan *l, int64_t timeout_ns, uint64_t *addr)
+{
+    if (!c || !l)
+        return WOM_EINVAL;
+    return chan_publish(c, NULL, 0, l, timeout_ns, addr);
 }
 
 /* ---- subscriptions ---- */

@@ -16,7 +16,7 @@ static int eo_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), 
 
 static int eo_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
 {
-    return wom__eng_put(&r->er, addr, buf, len, 0);
+    return wom__eng_put(&r->er, addr, buf, len);
 }
 
 static int eo_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
@@ -28,6 +28,19 @@ static int eo_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
 {
     return wom__eng_get_view(&r->er, addr, v, timeout_ns);
 }
+
+static int eo_loan(wom_region *r, size_t len, uint64_t *tok, void **data)
+{
+    return wom__eng_loan(&r->er, len, tok, data);
+}
+
+static int eo_loan_publish(wom_region *r, uint64_t tok, int append, uint64_t *addr)
+{
+    return append ? wom__eng_loan_append(&r->er, tok, addr)
+                  : wom__eng_loan_put(&r->er, tok, *addr);
+}
+
+static void eo_loan_cancel(wom_region *r, uint64_t tok) { wom__eng_loan_cancel(&r->er, tok); }
 
 static int eo_tail(wom_region *r, uint64_t *tail) { return wom__eng_tail(&r->er, tail); }
 
@@ -60,6 +73,9 @@ const struct wom__ops wom__engine_ops = {
     .release = wom__eng_unpin_view,
     .trim = eo_trim,
     .tail = eo_tail,
+    .loan = eo_loan,
+    .loan_publish = eo_loan_publish,
+    .loan_cancel = eo_loan_cancel,
     .store = eo_store,
     .load = eo_load,
     .wait = eo_wait,

@@ -185,6 +185,59 @@ int wom_tail(wom_region *r, uint64_t *tail)
     return r->s->ops->tail(r, tail);
 }
 
+int wom_loan_new(wom_region *r, size_t len, wom_loan *l)
+{
+    if (!r || !l)
+        return WOM_EINVAL;
+    uint64_t tok;
+    void *data;
+    int rc = r->s->ops->loan(r, len, &tok, &data);
+    if (rc)
+        return rc;
+    *l = (wom_loan){data, len, {(uint64_t)(uintptr_t)r, tok}};
+    return 0;
+}
+
+static wom_region *loan_region(const wom_loan *l)
+{
+    return l ? (wom_region *)(uintptr_t)l->priv_[0] : NULL;
+}
+
+int wom_loan_put(wom_loan *l, uint64_t addr)
+{
+    wom_region *r = loan_region(l);
+    if (!r)
+        return WOM_EINVAL;
+    int rc = r->s->ops->loan_publish(r, l->priv_[1], 0, &addr);
+    if (!rc)
+        l->priv_[0] = 0;
+    return rc;
+}
+
+int wom_loan_append(wom_loan *l, uint64_t *addr)
+{
+    wom_region *r = loan_region(l);
+    if (!r)
+        return WOM_EINVAL;
+    uint64_t a;
+    int rc = r->s->ops->loan_publish(r, l->priv_[1], 1, &a);
+    if (rc)
+        return rc;
+    l->priv_[0] = 0;
+    if (addr)
+        *addr = a;
+    return 0;
+}
+
+void wom_loan_cancel(wom_loan *l)
+{
+    wom_region *r = loan_region(l);
+    if (r)
+        r->s->ops->loan_cancel(r, l->priv_[1]);
+    if (l)
+        l->priv_[0] = 0;
+}
+
 int wom_trim(wom_region *r, uint64_t below)
 {
     if (!r)

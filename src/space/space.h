@@ -29,6 +29,11 @@ struct wom__ops {
     void (*release)(wom_view *v);
     int (*trim)(wom_region *r, uint64_t below);
     int (*tail)(wom_region *r, uint64_t *tail);
+    /* A loan is a token (engine: the record offset) and writable bytes;
+     * publish at *addr (put) or at the next address (append, sets *addr). */
+    int (*loan)(wom_region *r, size_t len, uint64_t *token, void **data);
+    int (*loan_publish)(wom_region *r, uint64_t token, int append, uint64_t *addr);
+    void (*loan_cancel)(wom_region *r, uint64_t token);
     int (*store)(wom_region *r, uint64_t addr, const void *buf, size_t len, int has_expect,
                  uint64_t expect, uint64_t *version);
     int (*load)(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *len,
