@@ -283,7 +283,9 @@ WOM_API uint64_t wom_sub_cursor(const wom_sub *sub);
  * cell i of region N.G.claims with their id (an address of N.G.members).
  * A member passes i only once i is claimed, so a member that leaves strands
  * no message, and one that joins starts at the claims tail. A member that
- * dies holding a claim loses that message (at most once on crashes). */
+ * dies holding a claim loses that message (at most once on crashes).
+ * Members trim the claims below the channel's floor, so a group over a
+ * channel with retention runs in bounded memory. */
 typedef struct wom_queue wom_queue;
 /* Join group `group` of channel c as a member. One thread at a time. */
 WOM_API int wom_queue_join(wom_chan *c, const char *group, wom_queue **out);

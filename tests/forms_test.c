@@ -1024,3 +1024,32 @@ TEST(forms_chan_loan_send, T_UNIT)
     wom_chan_close(c);
     wom_close(s);
 }
+
+TEST(forms_queue_over_retained_channel_trims_claims, T_UNIT)
+{
+    wom_space *s;
+    CHECK_OK(wom_open("mem:", &s));
+    wom_chan_opts o = WOM_CHAN_OPTS_INIT;
+    o.retain = 1000;
+    wom_chan *c;
+    CHECK_OK(wom_chan_open(s, "jobs", &o, &c));
+    wom_queue *q;
+    CHECK_OK(wom_queue_join(c, "g", &q));
+    for (uint64_t i = 0; i < 20000; i++) {
+        uint64_t x, at;
+        size_t len;
+        CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
+        CHECK_OK(wom_queue_take(q, &x, sizeof x, &len, &at, 0));
+        CHECK_EQ(x, i);
+    }
+    wom_region *claims;
+    CHECK_OK(wom_region_open(s, "jobs.g.claims", WOM_ONCE, &claims));
+    wom_region_info info;
+    CHECK_OK(wom_region_info_get(claims, &info));
+    CHECK_MSG(info.floor >= 20000 - 2 * 4096 - 1000, "claims floor %llu",
+              (unsigned long long)info.floor);
+    wom_region_close(claims);
+    wom_queue_leave(q);
+    wom_chan_close(c);
+    wom_close(s);
+}

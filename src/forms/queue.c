@@ -68,6 +68,8 @@ void wom_queue_leave(wom_queue *q)
 static int queue_claim(wom_queue *q, uint64_t a)
 {
     int rc = wom_put(q->claims, a, &q->id, sizeof q->id);
+    if (rc == WOM_ETRIMMED)
+        return 0; /* claims are trimmed only below the log's floor */
     if (rc != WOM_EWRITTEN)
         return rc ? rc : 1;
     uint64_t owner = 0;
@@ -78,6 +80,16 @@ static int queue_claim(wom_queue *q, uint64_t a)
     if (rc)
         return rc;
     return len == sizeof owner && owner == q->id;
+}
+
+/* Claims of messages below the log's floor decide nothing any more (those
+ * messages are gone); trimming them keeps a group over a channel with
+ * retention in bounded memory. A failure only keeps more. */
+static void queue_trim_claims(wom_queue *q)
+{
+    wom_region_info info;
+    if (wom_region_info_get(q->c->log, &info) == 0 && info.floor)
+        (void)wom_trim(q->claims, info.floor);
 }
 
 /* Wait for the message at the cursor (skipping trimmed and abandoned ones)
@@ -101,6 +113,7 @@ static int queue_next(wom_queue *q, wom_view *v, uint64_t *at, int64_t timeout_n
             if (info.floor <= q->cursor)
                 return WOM_ETRIMMED;
             q->cursor = info.floor;
+            queue_trim_claims(q);
             continue;
         }
         if (rc)
@@ -138,6 +151,8 @@ int wom_queue_take(wom_queue *q, void *buf, size_t cap, size_t *len, uint64_t *a
         memcpy(buf, v.data, v.len);
     wom_view_release(&v);
     q->cursor = at + 1;
+    if (at % 4096 == 4095)
+        queue_trim_claims(q);
     if (addr)
         *addr = at;
     return 0;
