@@ -22,18 +22,49 @@ struct ctx {
     int id;
     atomic_int *failures;
     uint64_t *out;  /* per-thread results */
+    void *(*writer)(void *), *(*reader)(void *);
 };
 
-static void run_threads(int n, void *(*fn)(void *), struct ctx *base, struct ctx *cs)
+static void *role(void *p)
+{
+    struct ctx *c = p;
+    return c->id < c->writers || !c->reader ? c->writer(p) : c->reader(p);
+}
+
+/* A stress run on a fresh mem: space: region r of `mode` and ONCE region
+ * `done` for threads to signal each other. */
+static void stress_begin(struct ctx *b, atomic_int *failures, wom_mode mode, uint64_t n,
+                         int writers)
+{
+    *b = (struct ctx){.n = n, .writers = writers, .failures = failures};
+    CHECK_OK(wom_open("mem:", &b->s));
+    CHECK_OK(wom_region_open(b->s, "r", mode, &b->r));
+    CHECK_OK(wom_region_open(b->s, "done", WOM_ONCE, &b->done));
+}
+
+/* Run n threads: the first b->writers run writer, the rest reader (all run
+ * writer when reader is NULL); then no thread may have counted a failure. */
+static void stress_threads(struct ctx *b, int n, void *(*writer)(void *), void *(*reader)(void *))
 {
     pthread_t th[2 * MAXT];
+    struct ctx cs[2 * MAXT];
+    b->writer = writer;
+    b->reader = reader;
     for (int i = 0; i < n; i++) {
-        cs[i] = *base;
+        cs[i] = *b;
         cs[i].id = i;
-        CHECK(pthread_create(&th[i], NULL, fn, &cs[i]) == 0);
+        CHECK(pthread_create(&th[i], NULL, role, &cs[i]) == 0);
     }
     for (int i = 0; i < n; i++)
         pthread_join(th[i], NULL);
+    CHECK_EQ(atomic_load(b->failures), 0);
+}
+
+static void stress_end(struct ctx *b)
+{
+    wom_region_close(b->r);
+    wom_region_close(b->done);
+    wom_close(b->s);
 }
 
 /* A message: writer id, sequence, and a filler derived from both so a torn
@@ -99,26 +130,16 @@ static void *append_reader(void *p)
     return NULL;
 }
 
-static void *mixed_role(void *p)
-{
-    struct ctx *c = p;
-    return c->id < c->writers ? append_writer(p) : append_reader(p);
-}
-
 TEST(stress_append_exactly_once_in_order, T_CONCURRENT)
 {
     atomic_int failures = 0;
-    struct ctx base = {.n = wom_test_n(200000), .writers = 3, .failures = &failures};
-    CHECK_OK(wom_open("mem:", &base.s));
-    CHECK_OK(wom_region_open(base.s, "log", WOM_ONCE, &base.r));
-    struct ctx cs[6];
-    run_threads(6, mixed_role, &base, cs); /* 3 writers x 3 readers */
-    CHECK_EQ(atomic_load(&failures), 0);
+    struct ctx base;
+    stress_begin(&base, &failures, WOM_ONCE, wom_test_n(500000), 3);
+    stress_threads(&base, 6, append_writer, append_reader); /* 3 writers x 3 readers */
     uint64_t tail;
     CHECK_OK(wom_tail(base.r, &tail));
     CHECK_EQ(tail, base.n * 3);
-    wom_region_close(base.r);
-    wom_close(base.s);
+    stress_end(&base);
 }
 
 /* Every thread puts its own value at every address; then reads back. */
@@ -143,13 +164,10 @@ static void *racer(void *p)
 TEST(stress_first_write_wins, T_CONCURRENT)
 {
     atomic_int failures = 0;
-    struct ctx base = {.n = wom_test_n(100000), .failures = &failures};
+    struct ctx base;
+    stress_begin(&base, &failures, WOM_ONCE, wom_test_n(250000), 0);
     base.out = calloc(base.n * MAXT, sizeof(uint64_t));
-    CHECK_OK(wom_open("mem:", &base.s));
-    CHECK_OK(wom_region_open(base.s, "race", WOM_ONCE, &base.r));
-    struct ctx cs[4];
-    run_threads(4, racer, &base, cs);
-    CHECK_EQ(atomic_load(&failures), 0);
+    stress_threads(&base, 4, racer, NULL);
     for (uint64_t a = 0; a < base.n; a++) {
         int winners = 0;
         uint64_t agreed = UINT64_MAX;
@@ -166,8 +184,7 @@ TEST(stress_first_write_wins, T_CONCURRENT)
         CHECK_MSG(winners == 1, "addr %llu: %d winners", (unsigned long long)a, winners);
     }
     free(base.out);
-    wom_region_close(base.r);
-    wom_close(base.s);
+    stress_end(&base);
 }
 
 /* MANY: writers store self-checking values of varying length; readers must
@@ -222,21 +239,12 @@ static void *many_reader(void *p)
     return NULL;
 }
 
-static void *many_role(void *p)
-{
-    struct ctx *c = p;
-    return c->id < c->writers ? many_writer(p) : many_reader(p);
-}
-
 TEST(stress_many_never_torn, T_CONCURRENT)
 {
     atomic_int failures = 0;
-    struct ctx base = {.n = wom_test_n(200000), .writers = 2, .failures = &failures};
-    CHECK_OK(wom_open("mem:", &base.s));
-    CHECK_OK(wom_region_open(base.s, "regs", WOM_MANY, &base.r));
-    struct ctx cs[4];
-    run_threads(4, many_role, &base, cs);
-    CHECK_EQ(atomic_load(&failures), 0);
+    struct ctx base;
+    stress_begin(&base, &failures, WOM_MANY, wom_test_n(200000), 2);
+    stress_threads(&base, 4, many_writer, many_reader);
     uint64_t total = 0;
     for (uint64_t a = 0; a < 4; a++) {
         size_t len;
@@ -246,8 +254,7 @@ TEST(stress_many_never_torn, T_CONCURRENT)
         total += ver;
     }
     CHECK_EQ(total, 2 * base.n); /* every store counted once */
-    wom_region_close(base.r);
-    wom_close(base.s);
+    stress_end(&base);
 }
 
 static void *cas_incrementer(void *p)
@@ -274,19 +281,15 @@ static void *cas_incrementer(void *p)
 TEST(stress_cas_no_lost_update, T_CONCURRENT)
 {
     atomic_int failures = 0;
-    struct ctx base = {.n = wom_test_n(50000), .failures = &failures};
-    CHECK_OK(wom_open("mem:", &base.s));
-    CHECK_OK(wom_region_open(base.s, "ctr", WOM_MANY, &base.r));
-    struct ctx cs[3];
-    run_threads(3, cas_incrementer, &base, cs);
-    CHECK_EQ(atomic_load(&failures), 0);
+    struct ctx base;
+    stress_begin(&base, &failures, WOM_MANY, wom_test_n(50000), 0);
+    stress_threads(&base, 3, cas_incrementer, NULL);
     uint64_t v, ver;
     size_t len;
     CHECK_OK(wom_load(base.r, 0, &v, sizeof v, &len, &ver));
     CHECK_EQ(v, 3 * base.n);
     CHECK_EQ(ver, 3 * base.n);
-    wom_region_close(base.r);
-    wom_close(base.s);
+    stress_end(&base);
 }
 
 /* Trim racing with readers: a read returns the right value or ETRIMMED,
@@ -337,17 +340,14 @@ TEST(stress_trim_vs_readers_and_views, T_CONCURRENT)
 {
     atomic_int failures = 0;
     uint64_t out[3] = {0};
-    struct ctx base = {.n = wom_test_n(300000), .failures = &failures, .out = out};
-    CHECK_OK(wom_open("mem:", &base.s));
-    CHECK_OK(wom_region_open(base.s, "log", WOM_ONCE, &base.r));
-    struct ctx cs[3];
-    run_threads(3, trim_role, &base, cs);
-    CHECK_EQ(atomic_load(&failures), 0);
+    struct ctx base;
+    stress_begin(&base, &failures, WOM_ONCE, wom_test_n(300000), 0);
+    base.out = out;
+    stress_threads(&base, 3, trim_role, NULL);
     wom_region_info info;
     CHECK_OK(wom_region_info_get(base.r, &info));
     CHECK(info.floor > 0);
-    wom_region_close(base.r);
-    wom_close(base.s);
+    stress_end(&base);
 }
 
 /* Readers blocked on cells that are written later all wake with the value;
@@ -392,24 +392,13 @@ static void *late_writer(void *p)
     return NULL;
 }
 
-static void *wake_role(void *p)
-{
-    struct ctx *c = p;
-    return c->id == 0 ? late_writer(p) : blocked_reader(p);
-}
-
 TEST(stress_wake_on_write_and_trim, T_CONCURRENT)
 {
     atomic_int failures = 0;
-    struct ctx base = {.n = wom_test_n(20000) * 2, .failures = &failures};
-    CHECK_OK(wom_open("mem:", &base.s));
-    CHECK_OK(wom_region_open(base.s, "w", WOM_ONCE, &base.r));
-    CHECK_OK(wom_region_open(base.s, "done", WOM_ONCE, &base.done));
-    struct ctx cs[3];
-    run_threads(3, wake_role, &base, cs);
-    CHECK_EQ(atomic_load(&failures), 0);
-    wom_region_close(base.r);
-    wom_close(base.s);
+    struct ctx base;
+    stress_begin(&base, &failures, WOM_ONCE, wom_test_n(20000) * 2, 1);
+    stress_threads(&base, 3, late_writer, blocked_reader);
+    stress_end(&base);
 }
 
 /* wom_wait: a waiter on a MANY cell sees every change of version. */
@@ -445,33 +434,21 @@ static void *version_bumper(void *p)
     return NULL;
 }
 
-static void *wait_role(void *p)
-{
-    struct ctx *c = p;
-    return c->id == 0 ? version_bumper(p) : version_waiter(p);
-}
-
 TEST(stress_many_wait_sees_changes, T_CONCURRENT)
 {
     atomic_int failures = 0;
-    struct ctx base = {.n = wom_test_n(50000), .failures = &failures};
-    CHECK_OK(wom_open("mem:", &base.s));
-    CHECK_OK(wom_region_open(base.s, "bell", WOM_MANY, &base.r));
-    struct ctx cs[3];
-    run_threads(3, wait_role, &base, cs);
-    CHECK_EQ(atomic_load(&failures), 0);
-    wom_region_close(base.r);
-    wom_close(base.s);
+    struct ctx base;
+    stress_begin(&base, &failures, WOM_MANY, wom_test_n(50000), 1);
+    stress_threads(&base, 3, version_bumper, version_waiter);
+    stress_end(&base);
 }
 
 /* The reader trims right behind itself while the writer appends: every
  * address must still be read with its own value (a writer must never touch a
  * cell of a leaf that trim released and reused). */
-static void *self_trim_role(void *p)
+static void *self_trim_reader(void *p)
 {
     struct ctx *c = p;
-    if (c->id == 0)
-        return append_writer(p);
     for (uint64_t a = 0; a < c->n; a++) {
         struct msg m;
         size_t len;
@@ -491,14 +468,10 @@ static void *self_trim_role(void *p)
 TEST(stress_reader_trims_behind_itself, T_CONCURRENT)
 {
     atomic_int failures = 0;
-    struct ctx base = {.n = wom_test_n(1000000), .writers = 1, .failures = &failures};
-    CHECK_OK(wom_open("mem:", &base.s));
-    CHECK_OK(wom_region_open(base.s, "log", WOM_ONCE, &base.r));
-    struct ctx cs[2];
-    run_threads(2, self_trim_role, &base, cs);
-    CHECK_EQ(atomic_load(&failures), 0);
-    wom_region_close(base.r);
-    wom_close(base.s);
+    struct ctx base;
+    stress_begin(&base, &failures, WOM_ONCE, wom_test_n(1000000), 1);
+    stress_threads(&base, 2, append_writer, self_trim_reader);
+    stress_end(&base);
 }
 
 /* Ping-pong over two logs where each receiver trims through the address it
@@ -544,14 +517,8 @@ static void *pingpong_role(void *p)
 TEST(stress_pingpong_trim_reuses_leaves, T_CONCURRENT)
 {
     atomic_int failures = 0;
-    struct ctx base = {.n = wom_test_n(300000), .failures = &failures};
-    CHECK_OK(wom_open("mem:", &base.s));
-    CHECK_OK(wom_region_open(base.s, "ping", WOM_ONCE, &base.r));
-    CHECK_OK(wom_region_open(base.s, "pong", WOM_ONCE, &base.done));
-    struct ctx cs[2];
-    run_threads(2, pingpong_role, &base, cs);
-    CHECK_EQ(atomic_load(&failures), 0);
-    wom_region_close(base.r);
-    wom_region_close(base.done);
-    wom_close(base.s);
+    struct ctx base;
+    stress_begin(&base, &failures, WOM_ONCE, wom_test_n(300000), 0);
+    stress_threads(&base, 2, pingpong_role, NULL);
+    stress_end(&base);
 }
