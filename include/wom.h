@@ -158,7 +158,8 @@ WOM_API void wom_view_release(wom_view *v);
 WOM_API int wom_get_view_next(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
 /* Write the next free address (>= every address appended or put so far, and
  * >= the floor) and return it in *addr. Errors as wom_put but never
- * WOM_EWRITTEN. */
+ * WOM_EWRITTEN; WOM_ENOSPC once the tail is UINT64_MAX (address space used
+ * up). */
 WOM_API int wom_append(wom_region *r, const void *buf, size_t len, uint64_t *addr);
 /* A loan: room for one value inside the space, written in place by the
  * caller and then published without a copy (zero-copy send). Caller-
@@ -180,7 +181,7 @@ WOM_API int wom_loan_append(wom_loan *l, uint64_t *addr);
 /* Give an unpublished loan back. Cancelling an ended loan does nothing. */
 WOM_API void wom_loan_cancel(wom_loan *l);
 /* The next address wom_append would try (one past the highest address
- * appended or put). */
+ * appended or put, saturating at UINT64_MAX). WOM_EMODE on MANY regions. */
 WOM_API int wom_tail(wom_region *r, uint64_t *tail);
 /* Trim: release every cell below `below`. Later reads and writes there give
  * WOM_ETRIMMED and blocked readers there wake with it. The floor only rises
