@@ -144,6 +144,13 @@ static inline int bench_cut(struct bench_job *j, uint64_t i, int64_t t0)
  * *done = how many. Both return 0 or -1. */
 struct bench_transport {
     const char *name;
+    /* What travels per message and how a waiting side waits, for the table:
+     * "pointer" (a pointer into a pool; the consumer reads the two cache
+     * lines it checks), "copy in+out" (the payload is copied into the
+     * transport and out of it), "copy in+view" (copied in, read in place);
+     * "sleeps" (blocks in the kernel), "busy-polls", "spin>sleep" (spins,
+     * yields, then sleeps). */
+    const char *how;
     /* NULL, or a function naming why this transport cannot run here. */
     const char *(*unavailable)(void);
     int (*tput)(size_t size, uint64_t n, uint64_t *done, int64_t *ns);

@@ -67,4 +67,4 @@ static inline int ck_recv(struct ck_ctx *c, int dir, uint64_t seq)
 
 BENCH_DRIVERS(ck)
 
-const struct bench_transport bt_ck = {"ck_ring spsc", NULL, ck_tput, ck_rtt};
+const struct bench_transport bt_ck = {"ck_ring spsc", "pointer, busy-polls", NULL, ck_tput, ck_rtt};

@@ -100,4 +100,5 @@ static inline int mutex_recv(struct mutex_ctx *c, int dir, uint64_t seq)
 
 BENCH_DRIVERS(mutex)
 
-const struct bench_transport bt_mutex = {"mutex+condvar", NULL, mutex_tput, mutex_rtt};
+const struct bench_transport bt_mutex = {"mutex+condvar", "pointer, sleeps", NULL, mutex_tput,
+                                           mutex_rtt};

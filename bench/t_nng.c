@@ -76,4 +76,5 @@ static inline int npair_recv(struct npair_ctx *c, int dir, uint64_t seq)
 
 BENCH_DRIVERS(npair)
 
-const struct bench_transport bt_nng = {"nng inproc pair1", NULL, npair_tput, npair_rtt};
+const struct bench_transport bt_nng = {"nng inproc pair1", "copy in+out, sleeps", NULL,
+                                         npair_tput, npair_rtt};

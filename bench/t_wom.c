@@ -133,7 +133,8 @@ static inline int raw_recv(struct raw_ctx *c, int dir, uint64_t seq)
 
 BENCH_DRIVERS(raw)
 
-const struct bench_transport bt_wom_raw = {"wom raw append/get", NULL, raw_tput, raw_rtt};
+const struct bench_transport bt_wom_raw = {"wom raw append/get", "copy in+out, spin>sleep", NULL,
+                                            raw_tput, raw_rtt};
 
 /* ---- ring over MANY slots ---- */
 
@@ -199,8 +200,8 @@ static const char *ring_unavailable(void)
     return NULL;
 }
 
-const struct bench_transport bt_wom_ring = {"wom ring (MANY slots)", ring_unavailable, ring_tput,
-                                            ring_rtt};
+const struct bench_transport bt_wom_ring = {"wom ring (MANY slots)", "copy in+out, spin>sleep",
+                                            ring_unavailable, ring_tput, ring_rtt};
 
 /* ---- channel: copy and zero-copy receive ---- */
 
@@ -305,7 +306,7 @@ static const char *chan_unavailable(void)
     return NULL;
 }
 
-const struct bench_transport bt_wom_chan = {"wom chan (sub_recv)", chan_unavailable, chan_tput,
-                                            chan_rtt};
-const struct bench_transport bt_wom_chan_view = {"wom chan (recv_view)", chan_unavailable,
-                                                 chanv_tput, chanv_rtt};
+const struct bench_transport bt_wom_chan = {"wom chan (sub_recv)", "copy in+out, spin>sleep",
+                                            chan_unavailable, chan_tput, chan_rtt};
+const struct bench_transport bt_wom_chan_view = {"wom chan (recv_view)", "copy in+view, spin>sleep",
+                                                 chan_unavailable, chanv_tput, chanv_rtt};

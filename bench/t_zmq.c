@@ -84,4 +84,5 @@ static inline int zpair_recv(struct zpair_ctx *c, int dir, uint64_t seq)
 
 BENCH_DRIVERS(zpair)
 
-const struct bench_transport bt_zmq = {"zmq inproc PAIR", NULL, zpair_tput, zpair_rtt};
+const struct bench_transport bt_zmq = {"zmq inproc PAIR", "copy in+out, sleeps", NULL,
+                                         zpair_tput, zpair_rtt};

@@ -2,19 +2,28 @@
 // transports, so the two can share one table: SPSC throughput (a producer
 // and a consumer goroutine) and ping-pong round trips, for 64-byte and
 // 4 KiB messages, over a buffered channel (capacity 1024) and an unbuffered
-// one.
+// one, each in two forms:
 //
-// A message is a []byte from a preallocated pool, which is how Go code
-// passes buffers through a channel: the channel moves the slice header and
-// the consumer reads the bytes. Like every C consumer, the Go consumer checks
-// the sequence number at both ends of each message.
+//   - ptr: the message is a []byte from a preallocated pool, which is how Go
+//     code usually passes buffers: the channel moves the slice header (24
+//     bytes) and the consumer reads the bytes it checks in place.
+//   - copy: the channel element is the message itself ([64]byte or
+//     [4096]byte), so every send copies the whole payload into the channel
+//     and every receive copies it out into the receiver's variable (or, when
+//     a receiver is already waiting, the sender copies it straight there),
+//     as wom, ZeroMQ and NNG copy it in and out.
+//
+// Like every C consumer, the Go consumer checks the sequence number at both
+// ends of each message.
 //
 // Output, one line per measurement, read by wom_bench:
 //
-//	tput buf|unbuf SIZE msgs/s ...            (one value per run)
-//	rtt  buf|unbuf SIZE p50ns p99ns ...       (one pair per run)
+//	gomaxprocs N                                   (first line)
+//	tput buf-ptr|buf-copy|unbuf-ptr|unbuf-copy SIZE msgs/s ...      (one value per run)
+//	rtt  buf-ptr|buf-copy|unbuf-ptr|unbuf-copy SIZE p50ns p99ns ... (one pair per run)
 //
-// Standard library only; built offline with GO111MODULE=off.
+// GOMAXPROCS is 2 unless the environment sets it. Standard library only;
+// built offline with GO111MODULE=off.
 package main
 
 import (
@@ -27,6 +36,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 const (
@@ -38,6 +48,7 @@ const (
 var (
 	runs    = flag.Int("runs", 5, "runs per measurement")
 	runTime = flag.Float64("time", 0.3, "seconds per run (approximate)")
+	only    = flag.String("only", "", "only the forms whose name contains this (buf-ptr, unbuf-copy, ...)")
 )
 
 func fill(b []byte, seq uint64) {
@@ -72,9 +83,9 @@ func newPool(size int) pool {
 
 func (p pool) get(seq uint64) []byte { return p[seq%poolSize] }
 
-// tput moves n messages producer -> consumer and returns the time from the
-// first send to the last receive.
-func tput(capacity, size int, n uint64) time.Duration {
+// tputPtr moves n pool buffers producer -> consumer and returns the time
+// from the first send to the last receive.
+func tputPtr(capacity, size int, n uint64) time.Duration {
 	ch := make(chan []byte, capacity)
 	p := newPool(size)
 	ready := make(chan struct{})
@@ -96,8 +107,9 @@ func tput(capacity, size int, n uint64) time.Duration {
 	return (<-done).Sub(start)
 }
 
-// rtt runs n round trips and records each one in samples[i] (ns).
-func rtt(capacity, size int, n uint64, samples []int64) {
+// rttPtr runs n round trips of pool buffers and records each one in
+// samples[i] (ns).
+func rttPtr(capacity, size int, n uint64, samples []int64) {
 	ping := make(chan []byte, capacity)
 	pong := make(chan []byte, capacity)
 	pp, pq := newPool(size), newPool(size)
@@ -117,6 +129,102 @@ func rtt(capacity, size int, n uint64, samples []int64) {
 		check(<-pong, size, i)
 		samples[i] = int64(time.Since(t0))
 	}
+}
+
+// msg is a message passed by value: the channel element is the payload.
+type msg interface{ [64]byte | [4096]byte }
+
+// bytesOf views the message at m as a slice.
+func bytesOf[M msg](m *M) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(m)), unsafe.Sizeof(*m))
+}
+
+// patterned returns a new message filled with the pool's pattern.
+func patterned[M msg]() *M {
+	m := new(M)
+	b := bytesOf(m)
+	for i := range b {
+		b[i] = byte(i*31 + 7)
+	}
+	return m
+}
+
+// Each side of a by-value exchange keeps one message of its own (allocated
+// once per run) and stamps or checks it in place; the channel copies the
+// payload between them. `ch <- *out` copies straight from out into the
+// channel. `*in = <-ch` is how a Go program receives a value into its own
+// variable; for large values Go 1.19 compiles it as a receive into a zeroed
+// temporary plus a copy into *in, and that cost belongs to the form.
+
+// tputCopy moves n messages by value producer -> consumer and returns the
+// time from the first send to the last receive.
+func tputCopy[M msg](capacity int, n uint64) time.Duration {
+	ch := make(chan M, capacity)
+	ready := make(chan struct{})
+	done := make(chan time.Time)
+	go func() {
+		in := new(M)
+		b := bytesOf(in)
+		close(ready)
+		for i := uint64(0); i < n; i++ {
+			*in = <-ch
+			check(b, len(b), i)
+		}
+		done <- time.Now()
+	}()
+	out := patterned[M]()
+	b := bytesOf(out)
+	<-ready
+	start := time.Now()
+	for i := uint64(0); i < n; i++ {
+		fill(b, i)
+		ch <- *out
+	}
+	return (<-done).Sub(start)
+}
+
+// rttCopy runs n round trips of messages passed by value and records each
+// one in samples[i] (ns).
+func rttCopy[M msg](capacity int, n uint64, samples []int64) {
+	ping := make(chan M, capacity)
+	pong := make(chan M, capacity)
+	go func() {
+		in, out := new(M), patterned[M]()
+		bi, bo := bytesOf(in), bytesOf(out)
+		for i := uint64(0); i < n; i++ {
+			*in = <-ping
+			check(bi, len(bi), i)
+			fill(bo, i)
+			pong <- *out
+		}
+	}()
+	in, out := new(M), patterned[M]()
+	bi, bo := bytesOf(in), bytesOf(out)
+	for i := uint64(0); i < n; i++ {
+		t0 := time.Now()
+		fill(bo, i)
+		ping <- *out
+		*in = <-pong
+		check(bi, len(bi), i)
+		samples[i] = int64(time.Since(t0))
+	}
+}
+
+// form is one way of passing messages of one size.
+type form struct {
+	tput func(capacity int, n uint64) time.Duration
+	rtt  func(capacity int, n uint64, samples []int64)
+}
+
+func ptrForm(size int) form {
+	return form{
+		func(c int, n uint64) time.Duration { return tputPtr(c, size, n) },
+		func(c int, n uint64, s []int64) { rttPtr(c, size, n, s) },
+	}
+}
+
+func copyForm[M msg]() form {
+	return form{tputCopy[M], rttCopy[M]}
 }
 
 func clamp(want float64, lo, hi uint64) uint64 {
@@ -139,22 +247,22 @@ func quantile(s []int64, q float64) int64 {
 	return s[k]
 }
 
-func measureTput(name string, capacity, size int) {
+func measureTput(name string, size int, capacity int, f form) {
 	const n0 = 20000
-	d := tput(capacity, size, n0)
+	d := f.tput(capacity, n0)
 	n := clamp(*runTime*1e9/(float64(d)/n0), 10000, 200000000)
 	var out []string
 	for r := 0; r < *runs; r++ {
-		d = tput(capacity, size, n)
+		d = f.tput(capacity, n)
 		out = append(out, fmt.Sprintf("%.1f", float64(n)*1e9/float64(d)))
 	}
 	fmt.Printf("tput %s %d %s\n", name, size, strings.Join(out, " "))
 }
 
-func measureRtt(name string, capacity, size int) {
+func measureRtt(name string, size int, capacity int, f form) {
 	const n0, max = 2000, 400000
 	s := make([]int64, max)
-	rtt(capacity, size, n0, s)
+	f.rtt(capacity, n0, s)
 	var mean float64
 	for _, v := range s[:n0] {
 		mean += float64(v) / n0
@@ -162,7 +270,7 @@ func measureRtt(name string, capacity, size int) {
 	n := clamp(*runTime*1e9/mean, 1000, max)
 	var out []string
 	for r := 0; r < *runs; r++ {
-		rtt(capacity, size, n, s)
+		f.rtt(capacity, n, s)
 		p50, p99 := quantile(s[:n], 0.50), quantile(s[:n], 0.99)
 		out = append(out, fmt.Sprintf("%d %d", p50, p99))
 	}
@@ -174,13 +282,27 @@ func main() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(2)
 	}
+	fmt.Printf("gomaxprocs %d\n", runtime.GOMAXPROCS(0))
 	for _, size := range []int{64, 4096} {
+		copied := copyForm[[64]byte]()
+		if size == 4096 {
+			copied = copyForm[[4096]byte]()
+		}
 		for _, c := range []struct {
 			name     string
 			capacity int
-		}{{"buf", bufCap}, {"unbuf", 0}} {
-			measureTput(c.name, c.capacity, size)
-			measureRtt(c.name, c.capacity, size)
+			f        form
+		}{
+			{"buf-ptr", bufCap, ptrForm(size)},
+			{"buf-copy", bufCap, copied},
+			{"unbuf-ptr", 0, ptrForm(size)},
+			{"unbuf-copy", 0, copied},
+		} {
+			if *only != "" && !strings.Contains(c.name, *only) {
+				continue
+			}
+			measureTput(c.name, size, c.capacity, c.f)
+			measureRtt(c.name, size, c.capacity, c.f)
 		}
 	}
 }
