@@ -251,6 +251,7 @@ extern const struct bench_transport bt_wom_raw;
 extern const struct bench_transport bt_wom_ring;
 extern const struct bench_transport bt_wom_chan;
 extern const struct bench_transport bt_wom_chan_view;
+extern const struct bench_transport bt_wom_chan_zc;
 
 /* The wom put/get cost (putget.c), 64-byte values, each run on a fresh
  * space; every value read back is checked. All return 0 or -1.

@@ -386,6 +386,7 @@ static const struct bench_transport *const c_transports[] = {
     &bt_nng,
 #endif
     &bt_wom_raw, &bt_wom_ring, &bt_wom_chan, &bt_wom_chan_view,
+    &bt_wom_chan_zc,
 };
 
 static const char *const missing[][2] = {
@@ -523,7 +524,8 @@ static void print_ops(void)
     }
 }
 
-static const char *const wom_chans[] = {"wom chan (sub_recv)", "wom chan (recv_view)"};
+static const char *const wom_chans[] = {"wom chan (sub_recv)", "wom chan (recv_view)",
+                                        "wom chan (loan+view)"};
 
 /* One verdict per Go form: "vs go ptr 0.80x NOT MET, vs go copy 1.90x met".
  * want is the required ratio; higher: throughput (x >= want * base) rather
@@ -547,7 +549,7 @@ static void verdicts(double x, const char *const *bn, size_t size, double want, 
 static void target_tput(size_t size, double want, const char *wording)
 {
     printf("  %s\n", wording);
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof wom_chans / sizeof wom_chans[0]; i++) {
         printf("    %-*s ", 22, wom_chans[i]);
         verdicts(tput_of(row_find(wom_chans[i], size)), go_tput_base, size, want, 1);
     }
@@ -556,7 +558,7 @@ static void target_tput(size_t size, double want, const char *wording)
 static void target_rtt(size_t size, const char *wording)
 {
     printf("  %s\n", wording);
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof wom_chans / sizeof wom_chans[0]; i++) {
         printf("    %-*s ", 22, wom_chans[i]);
         verdicts(p50_of(row_find(wom_chans[i], size)), go_rtt_base, size, 0.5, 0);
     }
@@ -572,7 +574,7 @@ static void print_go_note(void)
         printf("\nGo rows: no Go result (GOMAXPROCS requested: %d).\n", opt_gomaxprocs);
     printf("per message: pointer = only a pointer travels (the consumer reads the 2 cache lines "
            "it checks);\ncopy in+out = the payload is copied in and out; copy in+view = copied "
-           "in, read in place.\nparks = a Go goroutine blocks and its thread runs other "
+           "in, read in place;\nin place+view = written in place (a wom loan), read in place.\nparks = a Go goroutine blocks and its thread runs other "
            "goroutines; sleeps = blocks in the\nkernel; busy-polls = spins (yielding after "
            "256 tries); spin>sleep = spins ~20 us, yields, sleeps.\n");
 }

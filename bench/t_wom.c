@@ -26,6 +26,9 @@
 #pragma weak wom_sub_close
 #pragma weak wom_sub_recv
 #pragma weak wom_sub_recv_view
+#pragma weak wom_chan_loan
+#pragma weak wom_chan_send_loan
+#pragma weak wom_loan_cancel
 #pragma weak wom_ring_open
 #pragma weak wom_ring_close
 #pragma weak wom_ring_send
@@ -259,6 +262,18 @@ static int chan_init(struct chan_ctx *c, size_t size, int duplex)
 
 static inline int chan_send(struct chan_ctx *c, int dir, uint64_t seq)
 {
+    if (c->view == 2) { /* zero copy: write the message in place */
+        wom_loan l;
+        int rc = wom_chan_loan(c->ch[dir], c->size, &l);
+        if (rc)
+            return wfail("wom chan zero-copy", "wom_chan_loan", rc);
+        bench_msg_fill(l.data, c->size, seq);
+        if ((rc = wom_chan_send_loan(c->ch[dir], &l, -1, NULL))) {
+            wom_loan_cancel(&l);
+            return wfail("wom chan zero-copy", "wom_chan_send_loan", rc);
+        }
+        return 0;
+    }
     bench_msg_fill(c->out[dir], c->size, seq);
     int rc = wom_chan_send(c->ch[dir], c->out[dir], c->size, -1, NULL);
     return rc ? wfail("wom chan", "wom_chan_send", rc) : 0;
@@ -298,10 +313,22 @@ static int chanv_init(struct chan_ctx *c, size_t size, int duplex)
 }
 BENCH_DRIVERS(chanv)
 
+/* The zero-copy variant: loans written in place, received as views. */
+#define chanz_ctx chan_ctx
+#define chanz_fini chan_fini
+#define chanz_send chan_send
+#define chanz_recv chan_recv
+static int chanz_init(struct chan_ctx *c, size_t size, int duplex)
+{
+    return chan_open(c, size, duplex, 2);
+}
+BENCH_DRIVERS(chanz)
+
 static const char *chan_unavailable(void)
 {
     if (!wom_chan_open || !wom_chan_close || !wom_chan_send || !wom_sub_open ||
-        !wom_sub_close || !wom_sub_recv || !wom_sub_recv_view)
+        !wom_sub_close || !wom_sub_recv || !wom_sub_recv_view || !wom_chan_loan ||
+        !wom_chan_send_loan || !wom_loan_cancel)
         return "wom_chan_* / wom_sub_* not in this build of libwom";
     return NULL;
 }
@@ -310,3 +337,5 @@ const struct bench_transport bt_wom_chan = {"wom chan (sub_recv)", "copy in+out,
                                             chan_unavailable, chan_tput, chan_rtt};
 const struct bench_transport bt_wom_chan_view = {"wom chan (recv_view)", "copy in+view, spin>sleep",
                                                  chan_unavailable, chanv_tput, chanv_rtt};
+const struct bench_transport bt_wom_chan_zc = {"wom chan (loan+view)", "in place+view, spin>sleep",
+                                               chan_unavailable, chanz_tput, chanz_rtt};
