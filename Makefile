@@ -3,13 +3,16 @@
 #   make test    build and pass every test, then the concurrent tests under
 #                ASan+UBSan and TSan
 #   make bench   benchmarks against the alternatives, one table with ratios
+#   make fuzz    build the libFuzzer targets (clang) in build-fuzz and run each
+#                for FUZZ_SECONDS from its seed corpus (fuzz/README.md)
 #   make install PREFIX=/usr/local
 JOBS   ?= $(shell nproc)
 PREFIX ?= /usr/local
 CMAKE  := cmake
 B      := build
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps run test bench install clean
+.PHONY: all deps run test bench fuzz install clean
 
 all: $(B)/.built
 
@@ -30,6 +33,7 @@ run: $(B)/.built
 	$(B)/wom demo
 
 test: $(B)/.built build-asan/.built build-tsan/.built
+	@sh scripts/deps.sh fuzz || echo "make test: clang missing, the fuzz step is skipped"
 	@sh scripts/test.sh
 
 bench: deps
@@ -38,10 +42,15 @@ bench: deps
 	@$(CMAKE) --build build-bench -j $(JOBS)
 	@sh bench/run.sh build-bench
 
+# Not a build-%/.built stamp: that pattern configures a sanitizer build.
+fuzz: deps
+	@sh scripts/deps.sh fuzz
+	@sh fuzz/run.sh $(FUZZ_SECONDS) build-fuzz
+
 install: $(B)/.built
 	$(CMAKE) --install $(B) --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-asan build-tsan build-bench
+	rm -rf build build-asan build-tsan build-bench build-fuzz
 
 FORCE:

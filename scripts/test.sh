@@ -1,6 +1,7 @@
 #!/bin/sh
 # test.sh - every test in the normal build, then the concurrent tests under
-# ASan+UBSan and under TSan; prints the total as its last line.
+# ASan+UBSan and under TSan, then a short run of each fuzz target; prints the
+# total as its last line.
 set -u
 total_p=0; total_f=0
 run() {
@@ -23,5 +24,12 @@ tsan="build-tsan/wom_tests --concurrent"
 command -v setarch >/dev/null && tsan="setarch $(uname -m) -R $tsan"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 WOM_TEST_SCALE=0.1 \
   run "concurrent tests, TSan" $tsan
+# Each fuzz target briefly over its seed corpus (one test each); make fuzz
+# runs them longer. Needs clang with libFuzzer (sh scripts/deps.sh fuzz).
+if command -v clang >/dev/null; then
+  run "fuzz targets, 10 s each" sh fuzz/run.sh 10 build-fuzz
+else
+  echo "== fuzz targets: skipped, clang not installed (sh scripts/deps.sh fuzz)"
+fi
 echo "$total_p passed, $total_f failed"
 [ "$total_f" = 0 ]
