@@ -7,9 +7,7 @@
  *  - wom__parse_size accepts every string of the documented grammar (decimal
  *    digits, one optional unit suffix, no overflow) with the value that
  *    grammar gives, returns only 0 or WOM_EINVAL, and leaves *out alone on
- *    failure. With WOM_FUZZ_STRICT=1 in the environment it must also refuse
- *    everything outside that grammar (see fuzz/README.md for why that is
- *    not the default).
+ *    failure, and refuses everything outside that grammar.
  *  - wom_open returns 0, WOM_EURI, WOM_ENOMEM or WOM_EINVAL, writes *out
  *    only on success, and returns exactly the code the URI calls for:
  *    WOM_EURI for an unknown scheme or malformed "mem:" suffix, WOM_EINVAL
@@ -31,7 +29,7 @@
 #include "wom.h"
 
 #define SIZE_CAP (64ull << 30) /* the default reservation of "mem:" */
-#define MIN_SIZE (sizeof(struct wom__seg_hdr) + 2 * WOM__CHUNK_SIZE) /* wom_open's floor */
+#define MIN_SIZE WOM__MIN_SEGMENT /* wom_open's floor */
 #define ROOMY_SIZE (sizeof(struct wom__seg_hdr) + 4 * WOM__CHUNK_SIZE)
 #define URI_MAX 512
 #define VALUE_MAX 1024
@@ -47,17 +45,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             abort();                                                           \
         }                                                                      \
     } while (0)
-
-static int strict_mode = -1;
-
-static int strict(void)
-{
-    if (strict_mode < 0) {
-        const char *e = getenv("WOM_FUZZ_STRICT");
-        strict_mode = e && strcmp(e, "1") == 0;
-    }
-    return strict_mode;
-}
 
 /* The documented size grammar, written independently of wom__parse_size:
  * 1 if s is DIGITS[kKmMgGtT] whose value fits in 64 bits (stored in *out). */
@@ -100,7 +87,7 @@ static int check_parse_size(const char *s, uint64_t *size)
     }
     if (ok)
         CHECK(got == want);
-    else if (strict())
+    else
         CHECK(!"wom__parse_size accepted a size outside DIGITS[kKmMgGtT]");
     *size = got;
     return 1;

@@ -87,8 +87,10 @@ typedef struct {
 /* ---- Spaces --------------------------------------------------------------- */
 
 /* Open a space. URIs: "mem:" (threads of this process; a new private space
- * each call) with optional ";size=BYTES[k|M|G]" for the reserved address
- * range (default 64G, taken lazily).  Errors: WOM_EURI, WOM_ENOMEM.
+ * each call) with optional ";size=DIGITS[k|K|m|M|g|G|t|T]" for the reserved
+ * address range (default 64G, taken lazily; at least 32.5 MiB: every region
+ * that holds values takes memory in 8 MiB chunks). Errors: WOM_EURI (bad
+ * URI or size), WOM_EINVAL (size below the minimum), WOM_ENOMEM.
  * The caller owns *out and frees it with wom_close. */
 WOM_API int wom_open(const char *uri, wom_space **out);
 /* Close a space. All its regions, subscriptions and forms must be closed

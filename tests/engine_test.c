@@ -239,6 +239,20 @@ TEST(errors_are_distinct, T_UNIT)
     wom_space *s;
     CHECK_ERR(wom_open("nope:", &s), WOM_EURI);
     CHECK_ERR(wom_open("mem:;size=banana", &s), WOM_EURI);
+    CHECK_ERR(wom_open("mem:;size=+64M", &s), WOM_EURI);  /* found by fuzz_uri */
+    CHECK_ERR(wom_open("mem:;size= 64M", &s), WOM_EURI);
+    CHECK_ERR(wom_open("mem:;size= -1", &s), WOM_EURI);
+    CHECK_ERR(wom_open("mem:;size=64Q", &s), WOM_EURI);
+    CHECK_ERR(wom_open("mem:;size=32M", &s), WOM_EINVAL); /* below the minimum */
+    CHECK_OK(wom_open("mem:;size=33M", &s));
+    wom_region *a, *b;
+    CHECK_OK(wom_region_open(s, "a", WOM_ONCE, &a)); /* the minimum holds two regions */
+    CHECK_OK(wom_region_open(s, "b", WOM_MANY, &b));
+    CHECK_OK(wom_put(a, 0, "x", 1));
+    CHECK_OK(wom_store(b, 0, "y", 1, NULL));
+    wom_region_close(a);
+    wom_region_close(b);
+    wom_close(s);
 }
 
 TEST(append_at_the_end_of_the_address_space, T_UNIT)

@@ -64,7 +64,7 @@ static struct wom__rec *rec_at(const wom__eng *e, uint64_t off)
 
 int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared)
 {
-    if (size < sizeof(struct wom__seg_hdr) + 2 * WOM__CHUNK_SIZE)
+    if (size < WOM__MIN_SEGMENT)
         return WOM_EINVAL;
     static wom_a64 next_id = 1;
     e->id = faa_relaxed(&next_id, 1); /* any unique value will do */

@@ -38,6 +38,9 @@
 #define WOM__NODE_SLOTS (1u << WOM__NODE_BITS)
 #define WOM__MAX_HEIGHT 6 /* 10 + 6*9 = 64 address bits */
 #define WOM__PAGE 4096u
+/* The smallest segment: its header and four arena chunks, room for a few
+ * regions to hold values (each region writes into a chunk of its own). */
+#define WOM__MIN_SEGMENT (sizeof(struct wom__seg_hdr) + 4 * WOM__CHUNK_SIZE)
 
 /* Cell states. */
 #define C_TRIMMED 0ull

@@ -42,9 +42,11 @@ const char *wom_err_name(int err)
 int wom__parse_size(const char *s, uint64_t *out)
 {
     char *end;
+    if (*s < '0' || *s > '9') /* strtoull would take blanks and signs */
+        return WOM_EINVAL;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || errno || *s == '-')
+    if (errno)
         return WOM_EINVAL;
     unsigned shift = 0;
     switch (*end) {
