@@ -6,6 +6,7 @@
 #   make fuzz    build the libFuzzer targets (clang) in build-fuzz and run each
 #                for FUZZ_SECONDS from its seed corpus (fuzz/README.md)
 #   make install PREFIX=/usr/local
+MAKEFLAGS += --no-print-directory
 JOBS   ?= $(shell nproc)
 PREFIX ?= /usr/local
 CMAKE  := cmake
