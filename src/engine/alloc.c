@@ -20,7 +20,7 @@
 int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t *off)
 {
     wom_a64 *brk = &e->hdr->brk;
-    uint64_t cur = ld_relaxed(brk);
+    uint64_t cur = ld_relaxed(brk); /* relaxed: only a first guess for the CAS */
     for (;;) {
         uint64_t start = (cur + align - 1) & ~(align - 1);
         if (start + size > e->size || start + size < start)
@@ -43,7 +43,7 @@ void wom__stack_push(wom__eng *e, wom_a64 *head, wom_a64 *link, uint64_t off, in
     (void)e;
     uint64_t h = ld_relaxed(head);
     for (;;) {
-        st_relaxed(link, (h >> 32) << shift);
+        st_relaxed(link, (h >> 32) << shift); /* relaxed: published by the CAS */
         uint64_t n = ((off / WOM__PAGE) << 32) | (uint32_t)(h + 1);
         /* release: publishes the link and the object's reset state to the
          * popper's acquire below. */
@@ -73,6 +73,7 @@ uint64_t wom__stack_pop(wom__eng *e, wom_a64 *head, uint64_t (*link_of)(wom__eng
 
 static uint64_t chunk_link(wom__eng *e, uint64_t off)
 {
+    /* relaxed: a stale link fails the pop's tagged CAS */
     return ld_relaxed(&eng_chunk(e, off)->next_free);
 }
 
@@ -91,6 +92,7 @@ static int chunk_new(wom__eng *e, uint32_t region, uint64_t *off)
     /* A stale reader may still try to pin the old life: it then sees 0 and
      * its later floor check sends it away (see wom__pin's callers). */
     st_seq(&ch->pins, 0);
+    /* relaxed: published by the release CAS that installs the chunk */
     st_relaxed(&ch->alloc, (uint64_t)(WOM__CHUNK_HDR / 8) << 32);
     *off = c;
     return 0;
@@ -100,6 +102,7 @@ static void chunk_release(wom__eng *e, uint64_t c)
 {
     struct wom__chunk *ch = eng_chunk(e, c);
     struct wom__region_hdr *h = &e->hdr->regions[ch->region];
+    /* relaxed: a statistic; the alloc word no longer changes once retired */
     atomic_fetch_sub_explicit(&h->sealed_bytes, CH_USED(ld_relaxed(&ch->alloc)),
                               memory_order_relaxed);
     /* Keep a few released chunks resident: a log trimmed as it goes reuses
@@ -155,6 +158,7 @@ static void chunk_seal(wom__eng *e, struct wom__region_hdr *h, uint64_t c, uint6
     struct wom__chunk *ch = eng_chunk(e, c);
     while (!(a & CH_SEALED)) {
         if (cas_seq(&ch->alloc, &a, a | CH_SEALED)) {
+            /* relaxed: a statistic for wom_region_info */
             atomic_fetch_add_explicit(&h->sealed_bytes, CH_USED(a), memory_order_relaxed);
             if ((a & CH_LIVE_MASK) == 0)
                 chunk_retire(e, c);

@@ -78,6 +78,7 @@ int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared)
     e->hdr->size = size;
     e->hdr->chunk_shift = WOM__CHUNK_SHIFT;
     e->hdr->nregions = WOM__NREGIONS;
+    /* release: the segment is not shared yet; the backend publishes it */
     st_release(&e->hdr->brk, (sizeof(struct wom__seg_hdr) + WOM__PAGE - 1) & ~(uint64_t)(WOM__PAGE - 1));
     return 0;
 }
@@ -129,7 +130,7 @@ int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_val
     for (uint32_t k = 0; k < WOM__NREGIONS; k++) {
         uint32_t i = (start + k) % WOM__NREGIONS;
         struct wom__region_hdr *h = &e->hdr->regions[i];
-        uint32_t st = ld_acquire(&h->state);
+        uint32_t st = ld_acquire(&h->state); /* pairs with the R_READY release */
         if (st == R_FREE) {
             if (!cas_seq(&h->state, &st, R_INIT)) {
                 k--; /* look at this slot again */
@@ -138,6 +139,7 @@ int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_val
             memcpy(h->name, name, n + 1);
             h->mode = (uint32_t)mode;
             h->max_value = (uint32_t)max_value;
+            /* relaxed: published with the region by the release below */
             h->seq = faa_relaxed(&e->hdr->region_seq, 1);
             /* release: publishes name, mode and limits; pairs with the
              * acquire loads of state above and in reg_wait_ready. */
@@ -164,6 +166,7 @@ void wom__eng_info(const wom__reg *r, wom_region_info *out)
     memcpy(out->name, h->name, sizeof out->name);
     out->name[WOM_NAME_MAX] = 0;
     out->mode = (wom_mode)h->mode;
+    /* relaxed: wom_region_info is a snapshot of hints and statistics */
     out->tail = ld_relaxed(&h->next);
     out->floor = ld_relaxed(&h->floor);
     out->max_value = h->max_value;
@@ -179,7 +182,7 @@ void wom__eng_info(const wom__reg *r, wom_region_info *out)
 
 int wom__eng_regions(wom__eng *e, int (*fn)(const wom_region_info *, void *), void *arg)
 {
-    uint32_t n = ld_relaxed(&e->hdr->region_seq);
+    uint32_t n = ld_relaxed(&e->hdr->region_seq); /* relaxed: the state load orders */
     for (uint32_t seq = 0; seq < n; seq++) {
         for (uint32_t i = 0; i < WOM__NREGIONS; i++) {
             struct wom__region_hdr *h = &e->hdr->regions[i];
@@ -202,7 +205,7 @@ int wom__eng_regions(wom__eng *e, int (*fn)(const wom_region_info *, void *), vo
 
 static void tail_raise(struct wom__region_hdr *h, uint64_t to)
 {
-    uint64_t t = ld_relaxed(&h->next);
+    uint64_t t = ld_relaxed(&h->next); /* relaxed: the CAS decides */
     while (t < to && !cas_seq(&h->next, &t, to))
         ;
 }
@@ -248,7 +251,7 @@ static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append)
     if (rc)
         return rc;
     uint64_t empty = cell_empty(addr);
-    uint64_t w = ld_relaxed(cell);
+    uint64_t w = ld_relaxed(cell); /* relaxed: the CAS decides */
     do {
         if ((w & ~C_WAIT) != empty)
             return settled(w);
@@ -260,7 +263,7 @@ static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append)
     /* If a trim raced past addr meanwhile, the value stays in the cell until
      * the trim that releases its whole leaf collects it (index.c); reads
      * check the floor, so it is never seen. */
-    if (!append && addr >= ld_relaxed(&h->next))
+    if (!append && addr >= ld_relaxed(&h->next)) /* relaxed: tail_raise decides */
         tail_raise(h, addr == UINT64_MAX ? addr : addr + 1); /* saturates */
     return 0;
 }
@@ -271,7 +274,7 @@ static int append_rec(wom__reg *r, uint64_t off, uint64_t *addr)
     for (;;) {
         /* A tail of UINT64_MAX means the address space is used up (by 2^64
          * appends, a put at the last address or a trim to it). */
-        if (ld_relaxed(&r->h->next) == UINT64_MAX)
+        if (ld_relaxed(&r->h->next) == UINT64_MAX) /* relaxed: a saturated counter stays */
             return WOM_ENOSPC;
         uint64_t a = faa_seq(&r->h->next, 1);
         if (a == UINT64_MAX) {

@@ -23,7 +23,7 @@ static unsigned span_bits(unsigned level) { return WOM__LEAF_BITS + WOM__NODE_BI
 
 static uint64_t leaf_link(wom__eng *e, uint64_t off)
 {
-    return ld_relaxed((wom_a64 *)eng_ptr(e, off));
+    return ld_relaxed((wom_a64 *)eng_ptr(e, off)); /* relaxed: the tagged CAS checks */
 }
 
 /* A leaf whose cells are EMPTY with the tag of addr's leaf. */
@@ -64,7 +64,7 @@ static int grow(wom__reg *r, uint64_t root, uint64_t addr, uint64_t *out)
             return rc;
         wom_a64 *slots = eng_ptr(r->e, n);
         if (root)
-            st_relaxed(&slots[0], root & ~7ull);
+            st_relaxed(&slots[0], root & ~7ull); /* relaxed: published by the CAS */
         uint64_t nr = n | (h + 1);
         /* release: publishes the node's slot 0; pairs with wom__cell's
          * acquire load of the root. */
@@ -171,7 +171,7 @@ static void trim_leaf(wom__reg *r, uint64_t leaf, uint64_t lo, uint64_t hi)
     for (uint64_t i = lo; i < hi; i++) {
         uint64_t w = ld_acquire(&cells[i]); /* pairs with the writer's CAS */
         if ((w & C_STATE) == C_WRITTEN) {
-            st_relaxed(&cells[i], C_TRIMMED);
+            st_relaxed(&cells[i], C_TRIMMED); /* relaxed: nobody else writes it */
             uint64_t c = w & ~(WOM__CHUNK_SIZE - 1);
             if (c != chunk && dead) {
                 wom__rec_kill_n(r->e, chunk, dead);
@@ -199,7 +199,7 @@ static void trim_slot(wom__reg *r, wom_a64 *slot, unsigned level, uint64_t base,
 {
     unsigned bits = span_bits(level);
     int full = (below - base) >> bits != 0;
-    uint64_t c = ld_acquire(slot);
+    uint64_t c = ld_acquire(slot); /* pairs with the CAS that linked the child */
     if (c == SLOT_TRIMMED)
         return;
     if (c == SLOT_ABSENT) {
@@ -233,7 +233,7 @@ static void trim_slot(wom__reg *r, wom_a64 *slot, unsigned level, uint64_t base,
 
 void wom__index_trim(wom__reg *r, uint64_t from, uint64_t below)
 {
-    uint64_t root = ld_acquire(&r->h->root);
+    uint64_t root = ld_acquire(&r->h->root); /* pairs with grow's release */
     if (!root || from >= below)
         return;
     unsigned h = (unsigned)(root & 7);

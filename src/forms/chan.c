@@ -140,7 +140,7 @@ static int chan_room(wom_chan *c, int64_t timeout_ns)
         /* Cache no further than `bound` ahead, so a subscriber that joins
          * later is counted within `bound` sends. */
         uint64_t cache = tail > UINT64_MAX - c->bound ? UINT64_MAX : tail + c->bound;
-        st_relaxed(&c->limit, limit < cache ? limit : cache);
+        st_relaxed(&c->limit, limit < cache ? limit : cache); /* relaxed: a hint */
         if (tail < limit)
             return 0;
         if ((rc = form_left(&dl, &left)))
