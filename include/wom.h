@@ -89,8 +89,12 @@ typedef struct {
 /* Open a space. URIs: "mem:" (threads of this process; a new private space
  * each call) with optional ";size=DIGITS[k|K|m|M|g|G|t|T]" for the reserved
  * address range (default 64G, taken lazily; at least 32.5 MiB: every region
- * that holds values takes memory in 8 MiB chunks). Errors: WOM_EURI (bad
- * URI or size), WOM_EINVAL (size below the minimum), WOM_ENOMEM.
+ * that holds values takes memory in 8 MiB chunks). "shm:PATH[;size=BYTES]
+ * [;mode=OCTAL]" (processes of one host share the file PATH, created with
+ * mode 0600 unless mode= says otherwise; size is the reserved range of a new
+ * space). Errors: WOM_EURI (bad URI or size), WOM_EINVAL (size below the
+ * minimum), WOM_ENOMEM, and for shm: WOM_EPERM, WOM_ENOENT, WOM_ECORRUPT (not
+ * a space file, or a damaged header), WOM_ENOSPC.
  * The caller owns *out and frees it with wom_close. */
 WOM_API int wom_open(const char *uri, wom_space **out);
 /* Close a space. All its regions, subscriptions and forms must be closed

@@ -17,13 +17,17 @@
 #include "engine/engine.h"
 #include "util/plat.h"
 
-int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t *off)
+int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t back, uint64_t *off)
 {
     wom_a64 *brk = &e->hdr->brk;
     uint64_t cur = ld_relaxed(brk); /* relaxed: only a first guess for the CAS */
     for (;;) {
         uint64_t start = (cur + align - 1) & ~(align - 1);
         if (start + size > e->size || start + size < start)
+            return WOM_ENOSPC;
+        /* Back the memory before anyone can be handed it (idempotent, so a
+         * CAS that loses only grew a little early). */
+        if (wom__back(e, start, start + back))
             return WOM_ENOSPC;
         /* relaxed is enough: the memory is zero and handed out once; whoever
          * publishes what it writes there does so with its own release. */
@@ -83,7 +87,9 @@ static int chunk_new(wom__eng *e, uint32_t region, uint64_t *off)
     if (c)
         fas_seq(&e->hdr->free_count, 1);
     else {
-        int rc = wom__raw_alloc(e, WOM__CHUNK_SIZE, WOM__CHUNK_SIZE, &c);
+        /* Only the header page is backed now; records back their own bytes
+         * as they are allocated, so a file grows with what it holds. */
+        int rc = wom__raw_alloc(e, WOM__CHUNK_SIZE, WOM__CHUNK_SIZE, WOM__PAGE, &c);
         if (rc)
             return rc;
     }
@@ -94,6 +100,7 @@ static int chunk_new(wom__eng *e, uint32_t region, uint64_t *off)
     st_seq(&ch->pins, 0);
     /* relaxed: published by the release CAS that installs the chunk */
     st_relaxed(&ch->alloc, (uint64_t)(WOM__CHUNK_HDR / 8) << 32);
+    st_relaxed(&ch->backed, WOM__PAGE); /* relaxed: as alloc; only a hint */
     *off = c;
     return 0;
 }
@@ -109,7 +116,7 @@ static void chunk_release(wom__eng *e, uint64_t c)
      * them at once, and faulting 2048 fresh pages per chunk would cost more
      * than the writes. Beyond those, give the memory back. */
     if (faa_seq(&e->hdr->free_count, 1) >= WOM__WARM_CHUNKS)
-        wom__vm_discard(e->base + c + WOM__PAGE, WOM__CHUNK_SIZE - WOM__PAGE);
+        wom__eng_discard(e, c + WOM__PAGE, WOM__CHUNK_SIZE - WOM__PAGE);
     wom__stack_push(e, &e->hdr->free_chunks, &ch->next_free, c, 0);
 }
 
@@ -151,6 +158,29 @@ void wom__rec_kill_n(wom__eng *e, uint64_t off, uint64_t n)
         chunk_retire(e, off & ~(WOM__CHUNK_SIZE - 1));
 }
 
+/* Make the chunk's first `upto` bytes usable, in steps of WOM__BACK_STEP, so
+ * a file behind the space grows with what it holds. Racing allocators may
+ * back the same step twice; backing is idempotent. */
+static int chunk_back(wom__eng *e, struct wom__chunk *ch, uint64_t upto)
+{
+    if (!e->grow)
+        return 0;
+    /* relaxed: a hint; the backing itself is idempotent */
+    uint64_t have = ld_relaxed(&ch->backed);
+    if (upto <= have)
+        return 0;
+    uint64_t to = (upto + WOM__BACK_STEP - 1) & ~(uint64_t)(WOM__BACK_STEP - 1);
+    if (to > WOM__CHUNK_SIZE)
+        to = WOM__CHUNK_SIZE;
+    uint64_t c = (uint64_t)((char *)ch - e->base);
+    if (wom__back(e, c + have, c + to))
+        return WOM_ENOSPC;
+    while (have < to && !atomic_compare_exchange_weak_explicit(
+                            &ch->backed, &have, to, memory_order_relaxed, memory_order_relaxed))
+        ;
+    return 0;
+}
+
 /* Seal chunk c (nothing more will be allocated in it); retire it at once if
  * every record in it is already dead. */
 static void chunk_seal(wom__eng *e, struct wom__region_hdr *h, uint64_t c, uint64_t a)
@@ -184,6 +214,10 @@ int wom__rec_alloc(wom__reg *r, size_t len, uint64_t *off)
                  * bytes, so a sealed chunk's count can only fall. */
                 if (cas_seq(&ch->alloc, &a, a + ((need >> 3) << 32) + 1)) {
                     *off = c + CH_USED(a);
+                    if (chunk_back(e, ch, CH_USED(a) + need)) {
+                        wom__rec_kill(e, *off);
+                        return WOM_ENOSPC;
+                    }
                     return 0;
                 }
             }

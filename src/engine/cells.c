@@ -62,17 +62,48 @@ static struct wom__rec *rec_at(const wom__eng *e, uint64_t off)
     return (struct wom__rec *)eng_ptr(e, off);
 }
 
-int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared)
+static void eng_bind(wom__eng *e, void *base, uint64_t size, int shared)
 {
-    if (size < WOM__MIN_SEGMENT)
-        return WOM_EINVAL;
     static wom_a64 next_id = 1;
     e->id = faa_relaxed(&next_id, 1); /* any unique value will do */
     e->base = base;
     e->size = size;
     e->shared = shared;
     e->hdr = base;
-    e->hdr->magic = WOM__MAGIC;
+}
+
+uint64_t wom__eng_reserved(const void *base, uint64_t avail)
+{
+    const struct wom__seg_hdr *h = base;
+    return avail >= sizeof *h && h->magic == WOM__MAGIC ? h->size : 0;
+}
+
+int wom__eng_attach(wom__eng *e, void *base, uint64_t avail, int shared)
+{
+    const struct wom__seg_hdr *h = base;
+    if (avail < sizeof *h || h->magic != WOM__MAGIC)
+        return WOM_ECORRUPT;
+    if (h->version != WOM__LAYOUT_VERSION || h->hdr_size != sizeof *h ||
+        h->chunk_shift != WOM__CHUNK_SHIFT || h->nregions != WOM__NREGIONS ||
+        h->size < WOM__MIN_SEGMENT || ld_relaxed(&h->brk) > h->size)
+        return WOM_ECORRUPT;
+    eng_bind(e, base, h->size, shared);
+    return 0;
+}
+
+void wom__eng_discard(wom__eng *e, uint64_t off, uint64_t len)
+{
+    if (e->discard)
+        e->discard(e, off, len);
+    else
+        wom__vm_discard(e->base + off, len);
+}
+
+int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared)
+{
+    if (size < WOM__MIN_SEGMENT)
+        return WOM_EINVAL;
+    eng_bind(e, base, size, shared);
     e->hdr->version = WOM__LAYOUT_VERSION;
     e->hdr->hdr_size = sizeof(struct wom__seg_hdr);
     e->hdr->size = size;
@@ -80,6 +111,7 @@ int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared)
     e->hdr->nregions = WOM__NREGIONS;
     /* release: the segment is not shared yet; the backend publishes it */
     st_release(&e->hdr->brk, (sizeof(struct wom__seg_hdr) + WOM__PAGE - 1) & ~(uint64_t)(WOM__PAGE - 1));
+    e->hdr->magic = WOM__MAGIC; /* last: a half-formatted segment has none */
     return 0;
 }
 

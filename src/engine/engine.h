@@ -19,6 +19,13 @@ typedef struct wom__eng {
     int shared; /* futexes must be process-shared */
     uint64_t id; /* unique per engine instance in this process (leaf cache key) */
     struct wom__seg_hdr *hdr;
+    /* Backend hooks (NULL: anonymous memory, always backed, discard = drop
+     * the pages). grow makes [0, end) usable before the allocator hands it
+     * out; discard gives [off, off+len) back to the system. */
+    /* grow makes [start, end) usable (file backends allocate it). */
+    int (*grow)(struct wom__eng *e, uint64_t start, uint64_t end);
+    void (*discard)(struct wom__eng *e, uint64_t off, uint64_t len);
+    void *backend;
 } wom__eng;
 
 typedef struct wom__reg {
@@ -29,8 +36,17 @@ typedef struct wom__reg {
     uint32_t max_value;
 } wom__reg;
 
-/* Lay out a fresh engine over base[0, size) (zero-filled). */
+/* Lay out a fresh engine over base[0, size) (zero-filled). Hooks in *e
+ * (grow, discard, backend) are kept. */
 int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared);
+/* Attach to a formatted segment of `avail` readable bytes: checks magic,
+ * layout version and the header's sizes (WOM_ECORRUPT when they are wrong).
+ * On success e->size is the segment's reserved size from its header. */
+int wom__eng_attach(wom__eng *e, void *base, uint64_t avail, int shared);
+/* The reserved size recorded in a formatted header of `avail` bytes (0 if
+ * the header cannot be read). */
+uint64_t wom__eng_reserved(const void *base, uint64_t avail);
+void wom__eng_discard(wom__eng *e, uint64_t off, uint64_t len);
 /* Open or create a region (see wom_region_open). */
 int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
                     wom__reg *out);
@@ -69,7 +85,14 @@ static inline struct wom__chunk *eng_chunk(const wom__eng *e, uint64_t off)
     return (struct wom__chunk *)(e->base + (off & ~(WOM__CHUNK_SIZE - 1)));
 }
 /* alloc.c */
-int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t *off);
+/* Hand out size bytes aligned to align, of which the first `back` are backed
+ * (usable) at once; the caller backs the rest with wom__back before use. */
+int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t back, uint64_t *off);
+/* Make [start, end) usable (a no-op on anonymous memory). WOM_ENOSPC. */
+static inline int wom__back(wom__eng *e, uint64_t start, uint64_t end)
+{
+    return e->grow && e->grow(e, start, end) ? WOM_ENOSPC : 0;
+}
 int wom__rec_alloc(wom__reg *r, size_t len, uint64_t *off);
 void wom__rec_kill(wom__eng *e, uint64_t off);
 /* n records of the chunk holding off died. */

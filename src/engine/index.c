@@ -32,7 +32,7 @@ static int leaf_new(wom__reg *r, uint64_t addr, uint64_t *off)
     wom__eng *e = r->e;
     uint64_t l = wom__stack_pop(e, &r->h->free_leaves, leaf_link, 3);
     if (!l) {
-        int rc = wom__raw_alloc(e, LEAF_BYTES, WOM__PAGE, &l);
+        int rc = wom__raw_alloc(e, LEAF_BYTES, WOM__PAGE, LEAF_BYTES, &l);
         if (rc)
             return rc;
     }
@@ -59,7 +59,7 @@ static int grow(wom__reg *r, uint64_t root, uint64_t addr, uint64_t *out)
         h = 0;
     while (h < WOM__MAX_HEIGHT && (h == 0 || (addr >> span_bits(h)) != 0)) {
         uint64_t n;
-        int rc = wom__raw_alloc(r->e, NODE_BYTES, WOM__PAGE, &n);
+        int rc = wom__raw_alloc(r->e, NODE_BYTES, WOM__PAGE, NODE_BYTES, &n);
         if (rc)
             return rc;
         wom_a64 *slots = eng_ptr(r->e, n);
@@ -134,7 +134,7 @@ int wom__cell(wom__reg *r, uint64_t addr, int create, wom_a64 **cell)
                 return WOM_EEMPTY;
             uint64_t n;
             int rc = level == 1 ? leaf_new(r, addr, &n)
-                                : wom__raw_alloc(e, NODE_BYTES, WOM__PAGE, &n);
+                                : wom__raw_alloc(e, NODE_BYTES, WOM__PAGE, NODE_BYTES, &n);
             if (rc)
                 return rc;
             if (atomic_compare_exchange_strong_explicit(slot, &c, n, memory_order_release,
@@ -228,7 +228,7 @@ static void trim_slot(wom__reg *r, wom_a64 *slot, unsigned level, uint64_t base,
     if (level == 0)
         leaf_free(r, c);
     else
-        wom__vm_discard(eng_ptr(r->e, c), NODE_BYTES);
+        wom__eng_discard(r->e, c, NODE_BYTES);
 }
 
 void wom__index_trim(wom__reg *r, uint64_t from, uint64_t below)

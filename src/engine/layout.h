@@ -38,6 +38,7 @@
 #define WOM__NODE_SLOTS (1u << WOM__NODE_BITS)
 #define WOM__MAX_HEIGHT 6 /* 10 + 6*9 = 64 address bits */
 #define WOM__PAGE 4096u
+#define WOM__BACK_STEP (1u << 20) /* chunks are backed a MiB at a time */
 /* The smallest segment: its header and four arena chunks, room for a few
  * regions to hold values (each region writes into a chunk of its own). */
 #define WOM__MIN_SEGMENT (sizeof(struct wom__seg_hdr) + 4 * WOM__CHUNK_SIZE)
@@ -77,7 +78,8 @@ struct wom__chunk {
     wom_a64 next_free; /* free-list link (page index) */
     uint32_t region;
     uint32_t pad0;
-    uint64_t pad1[5];
+    wom_a64 backed;    /* bytes from the chunk start known to be backed */
+    uint64_t pad1[4];
     wom_a64 pins; /* readers: pin count and RETIRED */
     uint64_t pad2[7];
 };

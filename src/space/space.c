@@ -7,7 +7,7 @@
 
 #include "space/space.h"
 
-static const struct wom__scope *const scopes[] = {&wom__mem_scope};
+static const struct wom__scope *const scopes[] = {&wom__mem_scope, &wom__shm_scope};
 
 const char *wom_strerror(int err)
 {

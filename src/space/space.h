@@ -58,6 +58,7 @@ struct wom_region {
 extern const struct wom__ops wom__engine_ops;
 /* Scopes. */
 extern const struct wom__scope wom__mem_scope;
+extern const struct wom__scope wom__shm_scope;
 
 /* Parse a size like "64G", "512M", "4096" into *out. */
 int wom__parse_size(const char *s, uint64_t *out);

@@ -1,0 +1,222 @@
+/*
+ * shm.c - the "shm:PATH" scope: the engine on a shared file mapping, shared
+ * by the processes of one host. PATH on disk makes the space persistent;
+ * under /dev/shm it lives in RAM.
+ *
+ * Every process maps the whole reserved range (recorded in the header) up
+ * front; the file only grows as the allocator hands memory out (fallocate,
+ * which never shrinks a file, so racing growers cannot undo each other), so
+ * other processes see new parts without remapping. Creation and validation
+ * run under an exclusive flock, so any number of processes may create or
+ * open the same space at once; the header's magic is written last, so a
+ * creator that died half-way leaves a file the next opener formats again.
+ *
+ * URI: shm:PATH[;size=BYTES][;mode=OCTAL] (size: reserved range for a new
+ * space, default 64G; mode: permissions of a new file, default 0600).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "space/space.h"
+#include "util/plat.h"
+
+#define SHM_DEFAULT_SIZE (64ull << 30)
+#define SHM_MAX_SIZE (1ull << 46) /* what a header may claim: 64 TiB */
+#define SHM_PATH_MAX 4096
+
+struct shm_backend {
+    int fd;
+};
+
+static int errno_to_wom(int e)
+{
+    switch (e) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return WOM_EPERM;
+    case ENOENT:
+    case ENOTDIR:
+        return WOM_ENOENT;
+    case ENAMETOOLONG:
+        return WOM_ENAMETOOLONG;
+    case ENOSPC:
+    case EFBIG:
+    case EDQUOT:
+        return WOM_ENOSPC;
+    default:
+        return WOM_ENOMEM;
+    }
+}
+
+/* Allocate the file's blocks for [start, end), extending the file when end
+ * is past it: writes to the mapping there can then never fault for want of
+ * space (a full disk is WOM_ENOSPC here, not SIGBUS later), and fallocate
+ * never shrinks a file, so racing growers cannot undo each other. */
+static int shm_grow(wom__eng *e, uint64_t start, uint64_t end)
+{
+    struct shm_backend *b = e->backend;
+    if (fallocate(b->fd, 0, (off_t)start, (off_t)(end - start)) != 0)
+        return errno_to_wom(errno);
+    return 0;
+}
+
+static void shm_discard(wom__eng *e, uint64_t off, uint64_t len)
+{
+    struct shm_backend *b = e->backend;
+    /* The pages read as zero afterwards, in every process. */
+    (void)fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+}
+
+struct shm_uri {
+    char path[SHM_PATH_MAX];
+    uint64_t size;
+    mode_t mode;
+};
+
+static int parse_mode(const char *s, mode_t *out)
+{
+    if (*s < '0' || *s > '7')
+        return WOM_EURI;
+    unsigned v = 0;
+    for (; *s >= '0' && *s <= '7'; s++)
+        if ((v = v * 8 + (unsigned)(*s - '0')) > 0777)
+            return WOM_EURI;
+    if (*s)
+        return WOM_EURI;
+    *out = (mode_t)v;
+    return 0;
+}
+
+/* Split "PATH[;size=N][;mode=M]". */
+static int parse_uri(const char *rest, struct shm_uri *u)
+{
+    const char *semi = strchr(rest, ';');
+    size_t n = semi ? (size_t)(semi - rest) : strlen(rest);
+    if (n == 0)
+        return WOM_EURI;
+    if (n >= sizeof u->path)
+        return WOM_ENAMETOOLONG;
+    memcpy(u->path, rest, n);
+    u->path[n] = 0;
+    u->size = SHM_DEFAULT_SIZE;
+    u->mode = 0600;
+    char opt[64];
+    while (semi) {
+        const char *next = strchr(semi + 1, ';');
+        size_t k = next ? (size_t)(next - semi - 1) : strlen(semi + 1);
+        if (k >= sizeof opt)
+            return WOM_EURI;
+        memcpy(opt, semi + 1, k);
+        opt[k] = 0;
+        int rc = WOM_EURI;
+        if (!strncmp(opt, "size=", 5))
+            rc = wom__parse_size(opt + 5, &u->size) ? WOM_EURI : 0;
+        else if (!strncmp(opt, "mode=", 5))
+            rc = parse_mode(opt + 5, &u->mode);
+        if (rc)
+            return rc;
+        semi = next;
+    }
+    if (u->size > SHM_MAX_SIZE)
+        return WOM_EINVAL;
+    return 0;
+}
+
+static void shm_close(wom_space *s);
+
+static int map_space(wom_space *s, int fd, uint64_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return WOM_ENOMEM;
+    s->map = p;
+    s->map_len = len;
+    return 0;
+}
+
+/* Under the flock: format a new (or half-formatted) file, or attach to a
+ * formatted one after validating its header. */
+static int shm_setup(wom_space *s, const struct shm_uri *u, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st))
+        return errno_to_wom(errno);
+    struct wom__seg_hdr hdr;
+    ssize_t got = st.st_size ? pread(fd, &hdr, sizeof hdr, 0) : 0;
+    if (got < 0)
+        return errno_to_wom(errno);
+    uint64_t reserved = wom__eng_reserved(&hdr, (uint64_t)got);
+    if (reserved == 0 && got > 0 && hdr.magic != 0)
+        return WOM_ECORRUPT; /* not a space file (and not a half-made one) */
+    if (reserved == 0) {        /* new, or a creator died before the magic */
+        uint64_t first = (sizeof(struct wom__seg_hdr) + WOM__PAGE - 1) & ~(uint64_t)(WOM__PAGE - 1);
+        if (u->size < WOM__MIN_SEGMENT)
+            return WOM_EINVAL;
+        if (ftruncate(fd, 0) || ftruncate(fd, (off_t)first))
+            return errno_to_wom(errno);
+        int rc = map_space(s, fd, u->size);
+        return rc ? rc : wom__eng_format(&s->eng, s->map, u->size, 1);
+    }
+    if (reserved > SHM_MAX_SIZE || (uint64_t)st.st_size > reserved)
+        return WOM_ECORRUPT;
+    int rc = map_space(s, fd, reserved);
+    return rc ? rc : wom__eng_attach(&s->eng, s->map, (uint64_t)st.st_size, 1);
+}
+
+static int shm_open_uri(const char *rest, wom_space **out)
+{
+    struct shm_uri u;
+    int rc = parse_uri(rest, &u);
+    if (rc)
+        return rc;
+    wom_space *s = calloc(1, sizeof *s);
+    struct shm_backend *b = calloc(1, sizeof *b);
+    if (!s || !b) {
+        free(s);
+        free(b);
+        return WOM_ENOMEM;
+    }
+    s->scope = &wom__shm_scope;
+    s->ops = &wom__engine_ops;
+    s->eng.backend = b;
+    s->eng.grow = shm_grow;
+    s->eng.discard = shm_discard;
+    b->fd = open(u.path, O_RDWR | O_CREAT | O_CLOEXEC, u.mode);
+    if (b->fd < 0) {
+        rc = errno_to_wom(errno);
+        free(b);
+        free(s);
+        return rc;
+    }
+    if (flock(b->fd, LOCK_EX))
+        rc = errno_to_wom(errno);
+    else {
+        rc = shm_setup(s, &u, b->fd);
+        flock(b->fd, LOCK_UN);
+    }
+    if (rc) {
+        shm_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+static void shm_close(wom_space *s)
+{
+    struct shm_backend *b = s->eng.backend;
+    if (s->map)
+        munmap(s->map, s->map_len);
+    close(b->fd);
+    free(b);
+    free(s);
+}
+
+const struct wom__scope wom__shm_scope = {"shm:", shm_open_uri, shm_close};
