@@ -30,8 +30,9 @@ build-%/.built: deps FORCE
 	@$(CMAKE) --build build-$* -j $(JOBS) --target wom_tests
 	@touch $@
 
+# The main job: producer and consumer processes over a shm: space in build/.
 run: $(B)/.built
-	$(B)/wom demo
+	$(B)/wom demo --procs --uri shm:$(B)/demo.wom
 
 test: $(B)/.built build-asan/.built build-tsan/.built
 	@sh scripts/deps.sh fuzz || echo "make test: clang missing, the fuzz step is skipped"

@@ -500,6 +500,29 @@ TEST(cli_demo_channel, T_UNIT)
     CHECK_HAS(R.out, "MB/s");
 }
 
+TEST(cli_demo_processes_over_shm, T_UNIT)
+{
+    char dir[] = "/tmp/wom-cli-XXXXXX", uri[64];
+    CHECK(mkdtemp(dir));
+    snprintf(uri, sizeof uri, "--uri=shm:%s/demo.wom", dir);
+    WOM("demo", "--procs", uri, "--messages", "50000");
+    CHECK_EXIT(CLI_OK);
+    CHECK_HAS(R.out, "demo: OK: 50000 messages, exactly once, in order (2 consumers)\n");
+    /* A second run in the same file starts at the channel's tail. */
+    WOM("demo", "--procs", uri, "--queue", "--consumers", "3", "--messages", "30000");
+    CHECK_EXIT(CLI_OK);
+    CHECK_HAS(R.out, "(queue group of 3 consumers)\n");
+    /* The checks still bite when the roles are processes. */
+    WOM("demo", "--procs", uri, "--messages", "20000", "--inject", "drop");
+    CHECK_EXIT(CLI_VERIFY);
+    CHECK_HAS(R.err, "missing messages");
+    WOM("demo", "--procs", "--messages", "10");
+    CHECK_EXIT(CLI_USAGE);
+    char path[64];
+    snprintf(path, sizeof path, "%s/demo.wom", dir);
+    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+}
+
 TEST(cli_demo_queue, T_UNIT)
 {
     WOM("demo", "--queue", "--messages", "20000");

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,7 +140,7 @@ static double now_s(void)
 enum opt_id {
     O_HELP, O_TIMEOUT, O_FROM, O_FOLLOW, O_COUNT, O_ADDR, O_VERSION,
     O_URI, O_PRODUCERS, O_CONSUMERS, O_MESSAGES, O_SIZE, O_SECONDS, O_QUEUE,
-    O_INJECT, O__COUNT
+    O_INJECT, O_PROCS, O__COUNT
 };
 
 enum opt_kind { OK_FLAG, OK_NUM, OK_MS, OK_STR };
@@ -173,6 +175,8 @@ static const struct opt_spec opt_specs[O__COUNT] = {
                  "consumers form a queue group: each message to exactly one"},
     [O_INJECT] = {"inject", OK_STR, 0, 0, "FAULT",
                   "test the checks: duplicate, drop, corrupt or reorder one message"},
+    [O_PROCS] = {"procs", OK_FLAG, 0, 0, NULL,
+                 "run producers and consumers as processes (needs a shm: space)"},
 };
 
 #define MAX_POS 8
@@ -579,6 +583,7 @@ struct demo_cfg {
     uint64_t seconds; /* 0: no time limit */
     int queue;
     enum fault fault; /* --inject */
+    int procs;        /* roles are processes sharing the demo's state */
 };
 
 /* Queue mode's global record of delivered sequence numbers: one bit per
@@ -594,6 +599,7 @@ struct consumer {
     struct demo *d;
     unsigned id;
     pthread_t th;
+    pid_t pid;                /* --procs */
     uint64_t *next;           /* per producer: channel: next expected seq;
                                  queue: one past the last seq seen */
     uint64_t *got;            /* per producer: messages received */
@@ -609,6 +615,7 @@ struct producer {
     struct demo *d;
     unsigned id;
     pthread_t th;
+    pid_t pid; /* --procs */
     uint64_t quota;
     _Atomic uint64_t sent;
 };
@@ -631,7 +638,32 @@ struct demo {
     pthread_mutex_t lock;
     char error[256]; /* the first failure */
     int exit;        /* its exit code */
+    /* --procs: this struct and everything the roles share live in one
+     * shared anonymous mapping, handed out by demo_calloc. */
+    size_t arena_len;
+    _Atomic size_t arena_used;
 };
+
+#define DEMO_ARENA (256u << 20) /* reserved, touched only as used */
+
+/* Zeroed memory the roles share: the shared arena with --procs (never
+ * freed one by one), calloc otherwise. */
+static void *demo_calloc(struct demo *d, size_t n, size_t size)
+{
+    if (!d->cfg.procs)
+        return calloc(n, size);
+    size_t len = (n * size + 63) & ~(size_t)63;
+    /* relaxed: the bytes were zero from the start; only their owner is
+     * decided here */
+    size_t at = atomic_fetch_add_explicit(&d->arena_used, len, memory_order_relaxed);
+    return at + len <= d->arena_len ? (char *)d + at : NULL;
+}
+
+static void demo_free(struct demo *d, void *p)
+{
+    if (!d->cfg.procs)
+        free(p);
+}
 
 /* Record the first failure (later ones are consequences) with its exit
  * code, and make every thread stop. */
@@ -792,7 +824,7 @@ static void *producer_main(void *arg)
 }
 
 /* Mark (producer, seq) delivered in queue mode; 0 if it was not before. */
-static int bitmap_mark(struct bitmap *bm, uint64_t seq)
+static int bitmap_mark(struct demo *d, struct bitmap *bm, uint64_t seq)
 {
     uint64_t ci = seq / BM_CHUNK_BITS, bit = seq % BM_CHUNK_BITS;
     if (ci >= BM_CHUNKS)
@@ -800,7 +832,7 @@ static int bitmap_mark(struct bitmap *bm, uint64_t seq)
     /* acquire pairs with the release CAS below: the chunk's zeroes. */
     _Atomic uint64_t *ch = atomic_load_explicit(&bm->chunk[ci], memory_order_acquire);
     if (!ch) {
-        _Atomic uint64_t *fresh = calloc(BM_CHUNK_BITS / 64, sizeof *fresh);
+        _Atomic uint64_t *fresh = demo_calloc(d, BM_CHUNK_BITS / 64, sizeof *fresh);
         if (!fresh)
             return -1;
         /* release publishes the zeroed chunk; the loser frees its own. */
@@ -809,7 +841,7 @@ static int bitmap_mark(struct bitmap *bm, uint64_t seq)
                                                     memory_order_acquire))
             ch = fresh;
         else
-            free(fresh);
+            demo_free(d, fresh); /* (with --procs it stays in the arena) */
     }
     uint64_t mask = 1ull << (bit % 64);
     uint64_t old = atomic_fetch_or_explicit(&ch[bit / 64], mask, memory_order_relaxed);
@@ -835,7 +867,7 @@ static void check_data(struct consumer *c, uint64_t addr, const struct msg_hdr *
                          " when expecting %s%" PRIu64 " (%s)", c->id, pid, seq,
                          d->cfg.queue ? "at least " : "", c->next[pid],
                          seq < c->next[pid] ? "duplicate or out of order" : "missing messages");
-    if (d->cfg.queue && bitmap_mark(&d->bm[pid], seq))
+    if (d->cfg.queue && bitmap_mark(d, &d->bm[pid], seq))
         return demo_fail(d, "consumer %u: producer %" PRIu32 ": message %" PRIu64
                          " delivered to more than one consumer", c->id, pid, seq);
     c->next[pid] = seq + 1;
@@ -969,9 +1001,9 @@ static int demo_open(struct demo *d)
         (err = wom_region_open(d->s, DEMO_CHANNEL "." DEMO_GROUP ".claims", WOM_ONCE,
                                &d->claims)))
         return err;
-    d->prod = calloc(P, sizeof *d->prod);
-    d->cons = calloc(d->cfg.consumers, sizeof *d->cons);
-    d->bm = d->cfg.queue ? calloc(P, sizeof *d->bm) : NULL;
+    d->prod = demo_calloc(d, P, sizeof *d->prod);
+    d->cons = demo_calloc(d, d->cfg.consumers, sizeof *d->cons);
+    d->bm = d->cfg.queue ? demo_calloc(d, P, sizeof *d->bm) : NULL;
     if (!d->prod || !d->cons || (d->cfg.queue && !d->bm))
         return WOM_ENOMEM;
     return 0;
@@ -983,8 +1015,8 @@ static int consumer_open(struct demo *d, unsigned i)
     struct consumer *c = &d->cons[i];
     c->d = d;
     c->id = i;
-    c->next = calloc(d->cfg.producers, sizeof *c->next);
-    c->got = calloc(d->cfg.producers, sizeof *c->got);
+    c->next = demo_calloc(d, d->cfg.producers, sizeof *c->next);
+    c->got = demo_calloc(d, d->cfg.producers, sizeof *c->got);
     if (!c->next || !c->got)
         return WOM_ENOMEM;
     if (d->cfg.queue)
@@ -1002,15 +1034,15 @@ static void demo_close(struct demo *d)
             wom_sub_close(c->sub);
         if (c->q)
             wom_queue_leave(c->q);
-        free(c->next);
-        free(c->got);
+        demo_free(d, c->next);
+        demo_free(d, c->got);
     }
     for (unsigned p = 0; d->bm && p < d->cfg.producers; p++)
         for (unsigned k = 0; k < BM_CHUNKS; k++)
-            free((void *)atomic_load_explicit(&d->bm[p].chunk[k], memory_order_relaxed));
-    free(d->bm);
-    free(d->cons);
-    free(d->prod);
+            demo_free(d, (void *)atomic_load_explicit(&d->bm[p].chunk[k], memory_order_relaxed));
+    demo_free(d, d->bm);
+    demo_free(d, d->cons);
+    demo_free(d, d->prod);
     if (d->log)
         wom_region_close(d->log);
     if (d->claims)
@@ -1024,6 +1056,36 @@ static void demo_close(struct demo *d)
 
 /* ---- Running --------------------------------------------------------------- */
 
+/* Start a role as a thread, or with --procs as a child process that shares
+ * the demo's state (the arena) and the space's file mapping. */
+static int start_role(struct demo *d, void *(*fn)(void *), void *arg, pthread_t *th, pid_t *pid)
+{
+    if (!d->cfg.procs)
+        return pthread_create(th, NULL, fn, arg) ? WOM_ENOMEM : 0;
+    fflush(NULL);
+    *pid = fork();
+    if (*pid < 0)
+        return WOM_ENOMEM;
+    if (*pid == 0) {
+        fn(arg);
+        _exit(0); /* verdicts travel through the shared demo state */
+    }
+    return 0;
+}
+
+static void join_role(struct demo *d, pthread_t th, pid_t pid)
+{
+    if (!d->cfg.procs) {
+        pthread_join(th, NULL);
+        return;
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        demo_fail(d, "a role process died (status %d)", st);
+}
+
 static int start_threads(struct demo *d)
 {
     for (unsigned i = 0; i < d->cfg.consumers; i++) {
@@ -1032,7 +1094,7 @@ static int start_threads(struct demo *d)
             return err;
     }
     for (unsigned i = 0; i < d->cfg.consumers; i++, d->started_c++)
-        if (pthread_create(&d->cons[i].th, NULL, consumer_main, &d->cons[i]))
+        if (start_role(d, consumer_main, &d->cons[i], &d->cons[i].th, &d->cons[i].pid))
             return WOM_ENOMEM;
     uint64_t n = d->cfg.messages, P = d->cfg.producers;
     for (unsigned i = 0; i < P; i++) {
@@ -1040,7 +1102,7 @@ static int start_threads(struct demo *d)
         p->d = d;
         p->id = i;
         p->quota = n == UINT64_MAX ? UINT64_MAX : n / P + (i < n % P);
-        if (pthread_create(&p->th, NULL, producer_main, p))
+        if (start_role(d, producer_main, p, &p->th, &p->pid))
             return WOM_ENOMEM;
         d->started_p++;
     }
@@ -1139,7 +1201,7 @@ static int supervise(struct demo *d, double t0)
         if (!stopped && atomic_load_explicit(&d->producers_done, memory_order_acquire) ==
                             d->cfg.producers) {
             for (unsigned i = 0; i < d->cfg.producers; i++)
-                pthread_join(d->prod[i].th, NULL);
+                join_role(d, d->prod[i].th, d->prod[i].pid);
             send_stops(d);
             stopped = 1;
         }
@@ -1191,9 +1253,9 @@ static void report(struct demo *d, double secs)
 static void join_started(struct demo *d)
 {
     for (unsigned i = 0; i < d->started_c; i++)
-        pthread_join(d->cons[i].th, NULL);
+        join_role(d, d->cons[i].th, d->cons[i].pid);
     for (unsigned i = 0; i < d->started_p; i++)
-        pthread_join(d->prod[i].th, NULL);
+        join_role(d, d->prod[i].th, d->prod[i].pid);
 }
 
 static int demo_run(struct demo *d)
@@ -1210,9 +1272,9 @@ static int demo_run(struct demo *d)
     int joined = supervise(d, t0);
     double secs = now_s() - t0;
     for (unsigned i = 0; i < d->cfg.consumers; i++)
-        pthread_join(d->cons[i].th, NULL);
+        join_role(d, d->cons[i].th, d->cons[i].pid);
     for (unsigned i = 0; !joined && i < d->cfg.producers; i++)
-        pthread_join(d->prod[i].th, NULL); /* they end on the abort flag */
+        join_role(d, d->prod[i].th, d->prod[i].pid); /* they end on the abort flag */
     if (d->cfg.queue)
         check_queue_totals(d);
     if (d->error[0]) {
@@ -1234,13 +1296,30 @@ static int parse_fault(const struct args *a)
     return usage_error(a->cmd, "--inject: unknown fault '%s'", a->str[O_INJECT]), -1;
 }
 
+/* The --procs arena, with the struct demo at its start. */
+static struct demo *demo_arena(void)
+{
+    void *p = mmap(NULL, DEMO_ARENA, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    struct demo *d = p;
+    d->arena_len = DEMO_ARENA;
+    atomic_init(&d->arena_used, (sizeof *d + 63) & ~(size_t)63);
+    return d;
+}
+
 static int cmd_demo(struct ctx *c)
 {
     const struct args *a = c->a;
     int fault = parse_fault(a);
     if (fault < 0)
         return EX_USAGE;
-    struct demo *d = calloc(1, sizeof *d);
+    int procs = has(a, O_PROCS);
+    const char *uri = has(a, O_URI) ? a->str[O_URI] : "mem:";
+    if (procs && strncmp(uri, "shm:", 4) != 0)
+        return usage_error(a->cmd, "--procs needs a space processes share (--uri shm:PATH)");
+    struct demo *d = procs ? demo_arena() : calloc(1, sizeof *d);
     if (!d)
         return fail("demo", WOM_ENOMEM);
     d->cfg = (struct demo_cfg){
@@ -1252,11 +1331,19 @@ static int cmd_demo(struct ctx *c)
         .seconds = num_or(a, O_SECONDS, 0),
         .queue = has(a, O_QUEUE),
         .fault = (enum fault)fault,
+        .procs = procs,
     };
-    pthread_mutex_init(&d->lock, NULL);
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setpshared(&ma, procs ? PTHREAD_PROCESS_SHARED : PTHREAD_PROCESS_PRIVATE);
+    pthread_mutex_init(&d->lock, &ma);
+    pthread_mutexattr_destroy(&ma);
     int rc = demo_run(d);
     demo_close(d);
-    free(d);
+    if (procs)
+        munmap(d, DEMO_ARENA);
+    else
+        free(d);
     return rc;
 }
 
@@ -1330,9 +1417,9 @@ static const struct cmd commands[] = {
      "command's exit code.\n"},
     {"demo", cmd_demo, NEED_NOTHING, 0, 0,
      OPT(O_URI) | OPT(O_PRODUCERS) | OPT(O_CONSUMERS) | OPT(O_MESSAGES) | OPT(O_SIZE) |
-         OPT(O_SECONDS) | OPT(O_QUEUE) | OPT(O_INJECT),
+         OPT(O_SECONDS) | OPT(O_QUEUE) | OPT(O_INJECT) | OPT(O_PROCS),
      "[--uri URI] [--producers P] [--consumers C] [--messages N] [--size BYTES]\n"
-     "                 [--seconds S] [--queue] [--inject FAULT]",
+     "                 [--seconds S] [--queue] [--inject FAULT] [--procs]",
      "producers and consumers over a channel, checked",
      "Producer threads send numbered, checksummed messages over a channel; each\n"
      "consumer subscribes and checks that it receives every message exactly once,\n"
