@@ -97,6 +97,12 @@ typedef struct {
  * a space file, or a damaged header), WOM_ENOSPC.
  * The caller owns *out and frees it with wom_close. */
 WOM_API int wom_open(const char *uri, wom_space **out);
+/* Make everything written to s so far durable across power loss (shm: msync
+ * of the written range, then fdatasync; it costs a disk flush, see
+ * docs/shm.md). Without it, written values survive the death of every
+ * process (they are in the file's page cache) but not of the machine. A
+ * no-op returning 0 on mem:. Errors: WOM_ENOSPC, WOM_ECORRUPT (I/O error). */
+WOM_API int wom_sync(wom_space *s);
 /* Close a space. All its regions, subscriptions and forms must be closed
  * first and all views released. */
 WOM_API void wom_close(wom_space *s);

@@ -43,4 +43,4 @@ static void mem_close(wom_space *s)
     free(s);
 }
 
-const struct wom__scope wom__mem_scope = {"mem:", mem_open, mem_close};
+const struct wom__scope wom__mem_scope = {"mem:", mem_open, mem_close, NULL};

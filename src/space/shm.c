@@ -219,4 +219,18 @@ static void shm_close(wom_space *s)
     free(s);
 }
 
-const struct wom__scope wom__shm_scope = {"shm:", shm_open_uri, shm_close};
+/* Everything written so far reaches the disk: the mapping's dirty pages up
+ * to the allocator's high-water mark, then the file's data. */
+static int shm_sync(wom_space *s)
+{
+    struct shm_backend *b = s->eng.backend;
+    /* acquire: the allocations below this mark happened before we look */
+    uint64_t used = ld_acquire(&s->eng.hdr->brk);
+    if (used > s->map_len)
+        used = s->map_len;
+    if (msync(s->map, used, MS_SYNC) || fdatasync(b->fd))
+        return errno == ENOSPC || errno == EDQUOT ? WOM_ENOSPC : WOM_ECORRUPT;
+    return 0;
+}
+
+const struct wom__scope wom__shm_scope = {"shm:", shm_open_uri, shm_close, shm_sync};

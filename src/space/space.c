@@ -74,6 +74,13 @@ int wom_open(const char *uri, wom_space **out)
     return WOM_EURI;
 }
 
+int wom_sync(wom_space *s)
+{
+    if (!s)
+        return WOM_EINVAL;
+    return s->scope->sync ? s->scope->sync(s) : 0;
+}
+
 void wom_close(wom_space *s)
 {
     if (s)

@@ -15,6 +15,7 @@ struct wom__scope {
     const char *scheme; /* URI prefix including ':' */
     int (*open)(const char *rest, wom_space **out);
     void (*close)(wom_space *s);
+    int (*sync)(wom_space *s); /* NULL: nothing outlives the process */
 };
 
 /* The cell operations of a space. */

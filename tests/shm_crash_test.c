@@ -1,0 +1,183 @@
+/*
+ * shm_crash_test.c - processes killed with SIGKILL at random instants while
+ * writing a shm: space. After every kill: each put or append that returned 0
+ * (acknowledged through a pipe before the kill) is readable with its exact
+ * value, and no cell ever shows a torn or partial value. Also: durability
+ * calls, and rights (a process without them gets WOM_EPERM).
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "wom.h"
+
+#define SPAN 1000000ull /* addresses each writer life owns for its puts */
+
+/* A value for addr: its length and every byte follow from addr, so a torn,
+ * partial or foreign value cannot pass value_ok. */
+static size_t value_make(uint64_t addr, unsigned char *b)
+{
+    size_t len = 16 + (size_t)(addr * 2654435761u % 3000);
+    memcpy(b, &addr, 8);
+    for (size_t i = 8; i < len; i++)
+        b[i] = (unsigned char)(addr * 31 + i * 7);
+    return len;
+}
+
+static int value_ok(uint64_t addr, const unsigned char *b, size_t len)
+{
+    static unsigned char want[4096];
+    return len == value_make(addr, want) && memcmp(b, want, len) == 0;
+}
+
+/* Writer life `life`: puts at life*SPAN + i and appends to "log" (whose
+ * values carry their own put-address-like key), acknowledging each on fd. */
+static void writer(const char *uri, uint64_t life, int fd)
+{
+    wom_space *s;
+    wom_region *r, *log;
+    if (wom_open(uri, &s) || wom_region_open(s, "cells", WOM_ONCE, &r) ||
+        wom_region_open(s, "log", WOM_ONCE, &log))
+        _exit(2);
+    static unsigned char b[4096];
+    for (uint64_t i = 0;; i++) {
+        uint64_t a = life * SPAN + i, at;
+        size_t len = value_make(a, b);
+        if (wom_put(r, a, b, len))
+            _exit(3);
+        uint64_t ack[2] = {a, UINT64_MAX};
+        if (i % 4 == 0) { /* every fourth value also goes to the log */
+            if (wom_append(log, b, len, &at))
+                _exit(4);
+            ack[1] = at;
+        }
+        if (write(fd, ack, sizeof ack) != (ssize_t)sizeof ack)
+            _exit(5);
+    }
+}
+
+struct acked {
+    uint64_t cell, log; /* log = UINT64_MAX when not appended */
+};
+
+TEST(shm_kill9_loses_nothing_acknowledged, T_CONCURRENT)
+{
+    char dir[] = "/tmp/wom-crash-XXXXXX", uri[96];
+    CHECK(mkdtemp(dir));
+    snprintf(uri, sizeof uri, "shm:%s/space.wom", dir);
+    size_t cap = 1 << 20, n = 0;
+    struct acked *acks = malloc(cap * sizeof *acks);
+    CHECK(acks);
+    uint64_t seed = wom_test_seed();
+    uint64_t kills = wom_test_n(200) < 20 ? 20 : wom_test_n(200);
+    for (uint64_t life = 0; life < kills; life++) {
+        int p[2];
+        CHECK(pipe(p) == 0);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            writer(uri, life, p[1]);
+        }
+        close(p[1]);
+        /* Let it acknowledge a random number of writes (0..255), then kill
+         * it wherever it is: mid-put, mid-append, mid-allocation. */
+        uint64_t want = wom_test_rand(&seed) % 256;
+        uint64_t ack[2];
+        for (uint64_t k = 0; k < want && read(p[0], ack, sizeof ack) == sizeof ack; k++) {
+            CHECK(n < cap);
+            acks[n++] = (struct acked){ack[0], ack[1]};
+        }
+        kill(pid, SIGKILL);
+        while (read(p[0], ack, sizeof ack) == sizeof ack) { /* acked before death */
+            CHECK(n < cap);
+            acks[n++] = (struct acked){ack[0], ack[1]};
+        }
+        close(p[0]);
+        int st;
+        CHECK(waitpid(pid, &st, 0) == pid);
+        CHECK_MSG(WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) == 0) || want == 0,
+                  "writer life %llu failed on its own: status %d", (unsigned long long)life,
+                  st);
+    }
+    /* Reopen, as a survivor would, and check everything. */
+    wom_space *s;
+    wom_region *r, *log;
+    CHECK_OK(wom_open(uri, &s));
+    CHECK_OK(wom_region_open(s, "cells", WOM_ONCE, &r));
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &log));
+    static unsigned char b[4096];
+    size_t len;
+    for (size_t i = 0; i < n; i++) {
+        CHECK_OK(wom_get(r, acks[i].cell, b, sizeof b, &len, 0));
+        CHECK_MSG(value_ok(acks[i].cell, b, len), "cell %llu torn or wrong",
+                  (unsigned long long)acks[i].cell);
+        if (acks[i].log != UINT64_MAX) {
+            CHECK_OK(wom_get(log, acks[i].log, b, sizeof b, &len, 0));
+            uint64_t key;
+            memcpy(&key, b, 8);
+            CHECK_MSG(key == acks[i].cell && value_ok(key, b, len), "log %llu wrong",
+                      (unsigned long long)acks[i].log);
+        }
+    }
+    /* Cells written but not acknowledged (the kill came between the put and
+     * the ack) must be whole too; the rest must be plainly empty. */
+    uint64_t tail;
+    CHECK_OK(wom_tail(log, &tail));
+    for (uint64_t a = 0; a < tail; a++) {
+        int rc = wom_get(log, a, b, sizeof b, &len, 0);
+        uint64_t key;
+        memcpy(&key, b, 8);
+        CHECK_MSG(rc == WOM_EEMPTY || (rc == 0 && value_ok(key, b, len)),
+                  "log %llu: rc %d or a torn value", (unsigned long long)a, rc);
+    }
+    CHECK_OK(wom_sync(s));
+    wom_region_close(r);
+    wom_region_close(log);
+    wom_close(s);
+    free(acks);
+    char path[128];
+    snprintf(path, sizeof path, "%s/space.wom", dir);
+    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+}
+
+TEST(shm_sync_and_rights, T_UNIT)
+{
+    char dir[] = "/tmp/wom-rights-XXXXXX", uri[128], path[96];
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/space.wom", dir);
+    snprintf(uri, sizeof uri, "shm:%s", path);
+    wom_space *s;
+    wom_region *r;
+    CHECK_OK(wom_open(uri, &s));
+    CHECK_OK(wom_region_open(s, "r", WOM_ONCE, &r));
+    CHECK_OK(wom_put(r, 1, "durable", 7));
+    CHECK_OK(wom_sync(s));
+    wom_region_close(r);
+    wom_close(s);
+    CHECK_OK(wom_open("mem:", &s));
+    CHECK_OK(wom_sync(s)); /* nothing to make durable */
+    wom_close(s);
+    CHECK_ERR(wom_sync(NULL), WOM_EINVAL);
+    /* A process without rights to the file (0600, another user) is refused
+     * with WOM_EPERM, as root drops to "nobody" in a child to show it. */
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (getuid() == 0) {
+            if (setuid(65534) != 0)
+                _exit(10);
+        } else if (chmod(path, 0) != 0) { /* not root: take our own rights */
+            _exit(11);
+        }
+        wom_space *t;
+        _exit(wom_open(uri, &t) == WOM_EPERM ? 0 : 12);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+}
