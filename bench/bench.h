@@ -253,6 +253,24 @@ extern const struct bench_transport bt_wom_chan;
 extern const struct bench_transport bt_wom_chan_view;
 extern const struct bench_transport bt_wom_chan_zc;
 
+/* The cross-process part (t_ipc.c): producer and consumer are processes. */
+extern const struct bench_transport bt_ipc_wom_chan;
+extern const struct bench_transport bt_ipc_wom_zc;
+extern const struct bench_transport bt_ipc_pipe;
+extern const struct bench_transport bt_ipc_stream;
+extern const struct bench_transport bt_ipc_seqpacket;
+extern const struct bench_transport bt_ipc_mq;
+extern const struct bench_transport bt_ipc_zmq;
+extern const struct bench_transport bt_ipc_nng;
+extern const struct bench_transport bt_ipc_ring;
+/* The POSIX mq depth the part uses: /proc/sys/fs/mqueue/msg_max (max 1024). */
+long bench_mq_depth(void);
+/* 1 when this libwom has wom_sync (and the channel forms). */
+int bench_have_sync(void);
+/* Mean us per wom_sync after each `batch` 64-byte channel sends, on a fresh
+ * shm: space file in dir, for about `seconds`. 0 or -1. */
+int bench_sync_cost(const char *dir, unsigned batch, double seconds, double *us);
+
 /* The wom put/get cost (putget.c), 64-byte values, each run on a fresh
  * space; every value read back is checked. All return 0 or -1.
  * putget_fresh: one thread puts n fresh addresses, then gets them back.

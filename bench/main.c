@@ -154,11 +154,25 @@ static int measure_op(enum op op, double *out)
 /* ---- child processes ---- */
 
 struct job {
-    int kind; /* 't' throughput, 'r' round trip, 'o' wom op */
+    int kind; /* 't' throughput, 'r' round trip, 'o' wom op, 's' wom_sync */
     const struct bench_transport *t;
     size_t size;
     enum op op;
+    const char *dir; /* 's': where the space file goes */
+    unsigned batch;  /* 's': messages written between syncs */
 };
+
+/* us per wom_sync per run into out[r]. */
+static int measure_sync(const char *dir, unsigned batch, double *out)
+{
+    double us;
+    if (bench_sync_cost(dir, batch, opt_time / 10, &us)) /* warm-up */
+        return -1;
+    for (int r = 0; r < opt_runs; r++)
+        if (bench_sync_cost(dir, batch, opt_time / 5, &out[r]))
+            return -1;
+    return 0;
+}
 
 static int job_run(const struct job *j, double *out)
 {
@@ -167,6 +181,8 @@ static int job_run(const struct job *j, double *out)
         return measure_tput(j->t, j->size, out);
     case 'r':
         return measure_rtt(j->t, j->size, out);
+    case 's':
+        return measure_sync(j->dir, j->batch, out);
     default:
         return measure_op(j->op, out);
     }
@@ -240,13 +256,15 @@ static int job_in_child(const struct job *j, double *out, const char **why)
 struct row {
     const char *name, *how;
     size_t size;
+    int part; /* 1: threads of one process, 2: two processes */
     const char *tput_why, *rtt_why; /* non-NULL: skipped or failed */
     double tput[MAX_RUNS], p50[MAX_RUNS], p99[MAX_RUNS];
 };
 
-#define MAX_ROWS 40
+#define MAX_ROWS 64
 static struct row rows[MAX_ROWS];
 static int nrows;
+static int row_part = 1; /* the part new rows belong to */
 
 static struct row *row_new(const char *name, const char *how, size_t size)
 {
@@ -259,6 +277,7 @@ static struct row *row_new(const char *name, const char *how, size_t size)
     r->name = name;
     r->how = how ? how : "";
     r->size = size;
+    r->part = row_part;
     return r;
 }
 
@@ -402,16 +421,49 @@ static const char *const missing[][2] = {
     {NULL, NULL},
 };
 
-static int wanted(const char *name)
+/* The cross-process part: each run forks its consumer (or echo) process. */
+static const struct bench_transport *const ipc_transports[] = {
+    &bt_ipc_wom_chan, &bt_ipc_wom_zc, &bt_ipc_pipe, &bt_ipc_stream, &bt_ipc_seqpacket,
+    &bt_ipc_mq,
+#ifdef BENCH_HAVE_ZMQ
+    &bt_ipc_zmq,
+#endif
+#ifdef BENCH_HAVE_NNG
+    &bt_ipc_nng,
+#endif
+    &bt_ipc_ring,
+};
+
+static const char *const ipc_missing[][2] = {
+#ifndef BENCH_HAVE_ZMQ
+    {"zmq ipc PAIR", "skipped: libzmq not found at configure time"},
+#endif
+#ifndef BENCH_HAVE_NNG
+    {"nng ipc pair1", "skipped: nng not found at configure time"},
+#endif
+    {NULL, NULL},
+};
+
+/* --only matches the row name; in the cross-process part also "ipc ". */
+static int wanted_in(int part, const char *name)
 {
-    return !opt_only || strstr(name, opt_only);
+    if (!opt_only || strstr(name, opt_only))
+        return 1;
+    return part == 2 && strncmp(opt_only, "ipc", 3) == 0 && !opt_only[3];
 }
 
-static void run_c(void)
+static int wanted(const char *name)
 {
-    for (size_t i = 0; i < sizeof c_transports / sizeof c_transports[0]; i++) {
-        const struct bench_transport *t = c_transports[i];
-        if (!wanted(t->name))
+    return wanted_in(1, name);
+}
+
+static void run_list(int part, const struct bench_transport *const *list, size_t count,
+                     const char *const (*skipped)[2])
+{
+    row_part = part;
+    for (size_t i = 0; i < count; i++) {
+        const struct bench_transport *t = list[i];
+        if (!wanted_in(part, t->name))
             continue;
         const char *skip = t->unavailable ? t->unavailable() : NULL;
         for (int s = 0; s < SIZES; s++) {
@@ -421,10 +473,10 @@ static void run_c(void)
                 continue;
             }
             double v[2 * MAX_RUNS];
-            struct job jt = {'t', t, sizes[s], OP_PUTGET};
+            struct job jt = {'t', t, sizes[s], OP_PUTGET, NULL, 0};
             if (!job_in_child(&jt, v, &r->tput_why))
                 memcpy(r->tput, v, sizeof r->tput);
-            struct job jr = {'r', t, sizes[s], OP_PUTGET};
+            struct job jr = {'r', t, sizes[s], OP_PUTGET, NULL, 0};
             if (!job_in_child(&jr, v, &r->rtt_why)) {
                 memcpy(r->p50, v, sizeof r->p50);
                 memcpy(r->p99, v + MAX_RUNS, sizeof r->p99);
@@ -432,11 +484,21 @@ static void run_c(void)
             fprintf(stderr, ".");
         }
     }
-    for (int i = 0; missing[i][0]; i++)
-        for (int s = 0; s < SIZES; s++) {
-            struct row *r = row_new(missing[i][0], NULL, sizes[s]);
-            r->tput_why = r->rtt_why = missing[i][1];
+    for (int i = 0; skipped[i][0]; i++)
+        for (int s = 0; s < SIZES && wanted_in(part, skipped[i][0]); s++) {
+            struct row *r = row_new(skipped[i][0], NULL, sizes[s]);
+            r->tput_why = r->rtt_why = skipped[i][1];
         }
+}
+
+static void run_c(void)
+{
+    run_list(1, c_transports, sizeof c_transports / sizeof c_transports[0], missing);
+}
+
+static void run_ipc(void)
+{
+    run_list(2, ipc_transports, sizeof ipc_transports / sizeof ipc_transports[0], ipc_missing);
 }
 
 /* ---- output ---- */
@@ -452,26 +514,24 @@ static void print_ratio(double x, double base)
 #define NAME_W 28
 #define HOW_W 25
 
-/* One table: throughput (tput = 1) or round trips, for one message size. */
-static void print_table(int tput, size_t size)
+/* One table of one part: throughput (tput = 1) or round trips, for one
+ * message size, with ratios against the rows named bn[0] and bn[1]. */
+static void print_part_table(int part, int tput, size_t size, const char *const *bn,
+                             const char *const *col, const char *title)
 {
-    const char *const *bn = tput ? go_tput_base : go_rtt_base;
     double base[2];
     for (int k = 0; k < 2; k++)
         base[k] = tput ? tput_of(row_find(bn[k], size)) : p50_of(row_find(bn[k], size));
+    printf("\n%s\n", title);
     if (tput)
-        printf("\nSPSC throughput, %zu-byte messages; ratio = msg/s / Go buffered(1024) "
-               "(higher is better)\n%-*s %-*s %8s %6s %8s %8s\n",
-               size, NAME_W, "transport", HOW_W, "per message", "M msg/s", "spread", "vs ptr",
-               "vs copy");
+        printf("%-*s %-*s %8s %6s %8s %8s\n", NAME_W, "transport", HOW_W, "per message",
+               "M msg/s", "spread", col[0], col[1]);
     else
-        printf("\nping-pong round trip, %zu-byte messages; ratio = p50 / Go unbuffered p50 "
-               "(lower is better)\n%-*s %-*s %8s %8s %6s %8s %8s\n",
-               size, NAME_W, "transport", HOW_W, "per message", "p50 us", "p99 us", "spread",
-               "vs ptr", "vs copy");
+        printf("%-*s %-*s %8s %8s %6s %8s %8s\n", NAME_W, "transport", HOW_W, "per message",
+               "p50 us", "p99 us", "spread", col[0], col[1]);
     for (int i = 0; i < nrows; i++) {
         const struct row *r = &rows[i];
-        if (r->size != size)
+        if (r->size != size || r->part != part)
             continue;
         printf("%-*s %-*s", NAME_W, r->name, HOW_W, r->how);
         const char *why = tput ? r->tput_why : r->rtt_why;
@@ -494,6 +554,39 @@ static void print_table(int tput, size_t size)
     }
 }
 
+static void print_table(int tput, size_t size)
+{
+    static const char *const col[2] = {"vs ptr", "vs copy"};
+    char title[160];
+    if (tput)
+        snprintf(title, sizeof title, "SPSC throughput, %zu-byte messages; ratio = msg/s / Go "
+                 "buffered(1024) (higher is better)", size);
+    else
+        snprintf(title, sizeof title, "ping-pong round trip, %zu-byte messages; ratio = p50 / Go "
+                 "unbuffered p50 (lower is better)", size);
+    print_part_table(1, tput, size, tput ? go_tput_base : go_rtt_base, col, title);
+}
+
+/* The cross-process part's baselines: throughput against the pipe and the
+ * Unix stream socket, round trips against our shm ring and the pipe. */
+static const char *const ipc_tput_base[2] = {"pipe", "unix stream"};
+static const char *const ipc_rtt_base[2] = {"shm ring spsc (own)", "pipe"};
+
+static void print_ipc_table(int tput, size_t size)
+{
+    static const char *const tcol[2] = {"vs pipe", "vs unix"};
+    static const char *const rcol[2] = {"vs ring", "vs pipe"};
+    char title[160];
+    if (tput)
+        snprintf(title, sizeof title, "2 processes: SPSC throughput, %zu-byte messages; ratio = "
+                 "msg/s / pipe, / unix stream (higher is better)", size);
+    else
+        snprintf(title, sizeof title, "2 processes: ping-pong round trip, %zu-byte messages; "
+                 "ratio = p50 / shm ring, / pipe (lower is better)", size);
+    print_part_table(2, tput, size, tput ? ipc_tput_base : ipc_rtt_base, tput ? tcol : rcol,
+                     title);
+}
+
 static void print_ops(void)
 {
     static const struct {
@@ -511,7 +604,7 @@ static void print_ops(void)
             continue;
         double v[2 * MAX_RUNS];
         const char *why = NULL;
-        struct job j = {'o', NULL, 0, ops[i].op};
+        struct job j = {'o', NULL, 0, ops[i].op, NULL, 0};
         int rc = job_in_child(&j, v, &why);
         for (int k = 0; k < 2 && ops[i].name[k]; k++) {
             printf("  %-66s", ops[i].name[k]);
@@ -562,6 +655,90 @@ static void target_rtt(size_t size, const char *wording)
         printf("    %-*s ", 22, wom_chans[i]);
         verdicts(p50_of(row_find(wom_chans[i], size)), go_rtt_base, size, 0.5, 0);
     }
+}
+
+/* ---- the cross-process part's notes, targets and the cost of wom_sync ---- */
+
+static const char *const ipc_woms[] = {"wom chan shm: (sub_recv)", "wom chan shm: (loan+view)"};
+
+static void ipc_verdict(const char *what, double x, double base, double want, int higher)
+{
+    printf("%s ", what);
+    if (isnan(x) || isnan(base) || base <= 0)
+        printf("   n/a NOT MET (no measurement)");
+    else
+        printf("%6.2fx %s", x / base,
+               (higher ? x >= want * base : x <= want * base) ? "met" : "NOT MET");
+}
+
+static void print_ipc_targets(void)
+{
+    printf("\ntargets for the cross-process part (from the issue); a missed target is reported, "
+           "never an error:\n  throughput >= 10x a Unix stream socket's and >= 3x a pipe's\n");
+    for (int s = 0; s < SIZES; s++)
+        for (size_t i = 0; i < sizeof ipc_woms / sizeof ipc_woms[0]; i++) {
+            double x = tput_of(row_find(ipc_woms[i], sizes[s]));
+            printf("    %4zu B %-26s ", sizes[s], ipc_woms[i]);
+            ipc_verdict("vs unix stream", x, tput_of(row_find("unix stream", sizes[s])), 10, 1);
+            ipc_verdict(", vs pipe", x, tput_of(row_find("pipe", sizes[s])), 3, 1);
+            printf("\n");
+        }
+    printf("  ping-pong RTT p50 within 2x of the plain shm ring's\n");
+    for (int s = 0; s < SIZES; s++)
+        for (size_t i = 0; i < sizeof ipc_woms / sizeof ipc_woms[0]; i++) {
+            printf("    %4zu B %-26s ", sizes[s], ipc_woms[i]);
+            ipc_verdict("vs shm ring", p50_of(row_find(ipc_woms[i], sizes[s])),
+                        p50_of(row_find(ipc_rtt_base[0], sizes[s])), 2, 0);
+            printf("\n");
+        }
+}
+
+static const char *opt_sync_dir;
+
+/* One line per directory: us per wom_sync after 1, 64 and 1024 sends. */
+static void print_sync(void)
+{
+    static const unsigned batch[] = {1, 64, 1024};
+    const char *dirs[2] = {"/dev/shm", opt_sync_dir};
+    if (!bench_have_sync() || !wanted_in(2, "wom_sync"))
+        return;
+    printf("\nwom_sync (msync + fdatasync) on a shm: space, us per call after N 64-byte channel "
+           "sends\n(median of %d runs; spread in brackets):\n", opt_runs);
+    for (int d = 0; d < 2 && dirs[d]; d++) {
+        printf("  %-34s", dirs[d]);
+        for (size_t b = 0; b < sizeof batch / sizeof batch[0]; b++) {
+            double v[2 * MAX_RUNS];
+            const char *why = NULL;
+            struct job j = {'s', NULL, 0, OP_PUTGET, dirs[d], batch[b]};
+            if (job_in_child(&j, v, &why))
+                printf("  N=%u %s", batch[b], why);
+            else
+                printf("  N=%-4u %9.1f [%3.0f%%]", batch[b], median(v, opt_runs),
+                       100 * spread(v, opt_runs));
+        }
+        printf("\n");
+    }
+}
+
+static void print_ipc_part(void)
+{
+    int any = 0;
+    for (int i = 0; i < nrows; i++)
+        any |= rows[i].part == 2;
+    if (!any)
+        return;
+    printf("\n==== part 2: two processes (fork; the consumer / echo side is the child) ====\n"
+           "wom rows: a fresh shm: space under /dev/shm per run (removed once both sides have "
+           "it open),\nbound 1024, retain 4096; each process opens the space itself after the "
+           "fork. shm ring: our\nSPSC ring of 1024 slots in a MAP_SHARED mapping, busy-polling "
+           "(the reference limit).\nposix mq: queue depth %ld (/proc/sys/fs/mqueue/msg_max, the "
+           "most allowed without\nCAP_SYS_RESOURCE), msgsize = the message size. zmq/nng: ipc:// "
+           "socket files in /tmp.\n", bench_mq_depth());
+    for (int t = 1; t >= 0; t--)
+        for (int s = 0; s < SIZES; s++)
+            print_ipc_table(t, sizes[s]);
+    print_ipc_targets();
+    print_sync();
 }
 
 static void print_go_note(void)
@@ -615,7 +792,7 @@ static void print_header(void)
 static int usage(void)
 {
     fprintf(stderr, "usage: wom_bench [--go PATH] [--gomaxprocs N] [--runs N(1-%d)] "
-            "[--time SECONDS] [--only SUBSTRING]\n", MAX_RUNS);
+            "[--time SECONDS] [--only SUBSTRING] [--sync-dir DIR]\n", MAX_RUNS);
     return 2;
 }
 
@@ -635,6 +812,8 @@ int main(int argc, char **argv)
             opt_time = atof(v);
         else if (strcmp(a, "--only") == 0)
             opt_only = v;
+        else if (strcmp(a, "--sync-dir") == 0)
+            opt_sync_dir = v;
         else
             return usage();
         i++;
@@ -649,6 +828,7 @@ int main(int argc, char **argv)
     if (wanted("go chan"))
         run_go();
     run_c();
+    run_ipc();
     fprintf(stderr, "\n");
     print_go_note();
     for (int t = 1; t >= 0; t--)
@@ -661,6 +841,7 @@ int main(int argc, char **argv)
     target_tput(4096, 1, "SPSC 4 KiB throughput >= 1x Go's buffered channel (cap 1024)");
     target_rtt(64, "ping-pong RTT p50 <= 0.5x Go's unbuffered channel (64-byte messages)");
     target_rtt(4096, "ping-pong RTT p50 <= 0.5x Go's unbuffered channel (4 KiB messages)");
+    print_ipc_part();
     double load[3] = {0, 0, 0};
     getloadavg(load, 3);
     printf("\ntotal %.0f s; load average at the end %.2f\n",

@@ -14,4 +14,4 @@ set -- "$@"
 if [ -x "$b/bench/chanbench" ]; then
   set -- --go "$b/bench/chanbench" "$@"
 fi
-"$bin" "$@" | tee "$b/bench/results.txt"
+"$bin" --sync-dir "$b/bench" "$@" | tee "$b/bench/results.txt"
