@@ -181,3 +181,122 @@ TEST(shm_sync_and_rights, T_UNIT)
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
     CHECK(unlink(path) == 0 && rmdir(dir) == 0);
 }
+
+/* A reader process follows the log while appenders are killed mid-append:
+ * it must never hang on a hole a dead appender left (the hole turns
+ * ABANDONED), must read every acknowledged append intact, and must see at
+ * most one hole per killed appender. It records what it saw in region
+ * "seen": 1 = a whole value, 2 = abandoned. */
+#define STOP_KEY UINT64_MAX
+
+static void appender(const char *uri, int fd)
+{
+    wom_space *s;
+    wom_region *log;
+    if (wom_open(uri, &s) || wom_region_open(s, "log", WOM_ONCE, &log))
+        _exit(2);
+    static unsigned char b[4096];
+    for (uint64_t i = 0;; i++) {
+        uint64_t at, key = i * 7919 % 100000;
+        size_t len = value_make(key, b);
+        if (wom_append(log, b, len, &at))
+            _exit(3);
+        if (write(fd, &at, sizeof at) != (ssize_t)sizeof at)
+            _exit(5);
+    }
+}
+
+static int follower(const char *uri)
+{
+    wom_space *s;
+    wom_region *log, *seen;
+    if (wom_open(uri, &s) || wom_region_open(s, "log", WOM_ONCE, &log) ||
+        wom_region_open(s, "seen", WOM_ONCE, &seen))
+        return 2;
+    static unsigned char b[4096];
+    for (uint64_t a = 0;; a++) {
+        size_t len;
+        int rc = wom_get(log, a, b, sizeof b, &len, 60000000000ll);
+        uint64_t key = 0;
+        if (rc == 0)
+            memcpy(&key, b, 8);
+        if (rc == 0 && key == STOP_KEY)
+            return 0;
+        unsigned char st = rc == WOM_EABANDONED ? 2 : rc == 0 && value_ok(key, b, len) ? 1 : 0;
+        if (!st)
+            return 10; /* a torn value, a timeout (a hang), another error */
+        if (wom_put(seen, a, &st, 1))
+            return 11;
+    }
+}
+
+TEST(shm_reader_survives_killed_appenders, T_CONCURRENT)
+{
+    char dir[] = "/tmp/wom-holes-XXXXXX", uri[128], path[96];
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/space.wom", dir);
+    snprintf(uri, sizeof uri, "shm:%s", path);
+    pid_t rd = fork();
+    CHECK(rd >= 0);
+    if (rd == 0)
+        _exit(follower(uri));
+    uint64_t seed = wom_test_seed() ^ 0x5eed;
+    uint64_t kills = wom_test_n(60) < 10 ? 10 : wom_test_n(60), nacks = 0;
+    static uint64_t acked[1 << 16];
+    for (uint64_t life = 0; life < kills; life++) {
+        int p[2];
+        CHECK(pipe(p) == 0);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            appender(uri, p[1]);
+        }
+        close(p[1]);
+        uint64_t want = wom_test_rand(&seed) % 200, at;
+        for (uint64_t k = 0; k < want && read(p[0], &at, sizeof at) == sizeof at; k++)
+            if (nacks < sizeof acked / sizeof acked[0])
+                acked[nacks++] = at;
+        kill(pid, SIGKILL);
+        while (read(p[0], &at, sizeof at) == sizeof at)
+            if (nacks < sizeof acked / sizeof acked[0])
+                acked[nacks++] = at;
+        close(p[0]);
+        int st;
+        CHECK(waitpid(pid, &st, 0) == pid);
+    }
+    /* Tell the follower to stop, then check what it saw. */
+    wom_space *s;
+    wom_region *log, *seen;
+    CHECK_OK(wom_open(uri, &s));
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &log));
+    CHECK_OK(wom_region_open(s, "seen", WOM_ONCE, &seen));
+    static unsigned char b[4096];
+    size_t len = value_make(0, b);
+    uint64_t stop = STOP_KEY, stop_at;
+    memcpy(b, &stop, 8);
+    CHECK_OK(wom_append(log, b, len, &stop_at));
+    int st;
+    CHECK(waitpid(rd, &st, 0) == rd);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "follower status %d", st);
+    uint64_t holes = 0;
+    for (uint64_t a = 0; a < stop_at; a++) {
+        unsigned char v = 0;
+        CHECK_OK(wom_get(seen, a, &v, 1, &len, 0));
+        holes += v == 2;
+    }
+    for (uint64_t i = 0; i < nacks; i++) {
+        unsigned char v = 0;
+        CHECK_OK(wom_get(seen, acked[i], &v, 1, &len, 0));
+        CHECK_MSG(v == 1, "acknowledged append %llu seen as %d", (unsigned long long)acked[i],
+                  v);
+    }
+    fprintf(stderr, "  %llu holes after %llu kills\n", (unsigned long long)holes,
+            (unsigned long long)kills);
+    CHECK_MSG(holes <= kills, "%llu holes for %llu kills", (unsigned long long)holes,
+              (unsigned long long)kills);
+    wom_region_close(log);
+    wom_region_close(seen);
+    wom_close(s);
+    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+}

@@ -273,6 +273,8 @@ static int settled(uint64_t w)
 
 /* Publish the filled record at off in addr's cell. On error the record is
  * still the caller's (to retry elsewhere or kill). */
+static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr);
+
 static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append)
 {
     struct wom__region_hdr *h = r->h;
@@ -300,8 +302,24 @@ static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append)
     return 0;
 }
 
-/* Publish the record at off at the next free address. */
+/* Publish the record at off at the next free address. In a shared segment
+ * the process's busy word says "inside an append on this region" from
+ * before it takes an address until the value is published, so a reader
+ * can tell a hole left by a dead appender from an append in flight. */
 static int append_rec(wom__reg *r, uint64_t off, uint64_t *addr)
+{
+    wom_a64 *busy = r->e->busy;
+    if (busy) {
+        st_seq(busy + 1, UINT64_MAX);  /* slot.addr: none yet */
+        st_seq(busy, r->idx + 1); /* seq_cst: before the fetch-and-add below */
+    }
+    int rc = append_loop(r, off, addr);
+    if (busy)
+        st_release(busy, 0); /* release: after the publishing CAS */
+    return rc;
+}
+
+static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr)
 {
     for (;;) {
         /* A tail of UINT64_MAX means the address space is used up (by 2^64
@@ -309,6 +327,8 @@ static int append_rec(wom__reg *r, uint64_t off, uint64_t *addr)
         if (ld_relaxed(&r->h->next) == UINT64_MAX) /* relaxed: a saturated counter stays */
             return WOM_ENOSPC;
         uint64_t a = faa_seq(&r->h->next, 1);
+        if (r->e->busy)
+            st_seq(r->e->busy + 1, a); /* slot.addr, for readers that wait on a */
         if (a == UINT64_MAX) {
             st_seq(&r->h->next, UINT64_MAX); /* undo the wrap to 0 */
             return WOM_ENOSPC;
@@ -410,6 +430,8 @@ static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
 }
 
 static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
+static void once_recover(wom__reg *r, uint64_t addr, wom_a64 *cell);
+#define RECOVER_SLICE_NS 50000000 /* 50 ms */
 
 int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
 {
@@ -452,8 +474,57 @@ static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
          * the floor then exchanges the cell. One of us sees the other. */
         if (addr < ld_seq(&h->floor))
             return WOM_ETRIMMED;
-        if (wom__futex_wait((wom_a32 *)cell, (uint32_t)(w | C_WAIT), r->e->shared, deadline))
-            return WOM_ETIMEDOUT;
+        /* In a shared segment, wake now and then to look for a dead writer:
+         * the evidence is the kernel's liveness lock, the slice only says
+         * when to look. */
+        int64_t until = deadline;
+        if (r->e->alive) {
+            int64_t slice = wom__now_ns() + RECOVER_SLICE_NS;
+            until = until < 0 || slice < until ? slice : until;
+        }
+        if (wom__futex_wait((wom_a32 *)cell, (uint32_t)(w | C_WAIT), r->e->shared, until)) {
+            if (until == deadline)
+                return WOM_ETIMEDOUT;
+            once_recover(r, addr, cell);
+        }
+    }
+}
+
+/* A reader waits on EMPTY cell `addr` below the tail: if a process died
+ * inside an append on this region (sticky evidence, from its slot) and no
+ * live process is inside one that may still fill this address, no one ever
+ * will: every address below the tail read here was taken by an appender
+ * that was busy before it took it, so a live one would show. Move the cell to ABANDONED with one
+ * CAS; a writer that still comes (a put) loses that CAS: the write-once rule
+ * is the fence. */
+static void once_recover(wom__reg *r, uint64_t addr, wom_a64 *cell)
+{
+    wom__eng *e = r->e;
+    if (addr >= ld_seq(&r->h->next))
+        return;
+    int live = 0;
+    for (uint32_t j = 0; j < WOM__NPROCS; j++) {
+        struct wom__proc *p = &e->hdr->procs[j];
+        if (j == e->self || ld_seq(&p->busy) != r->idx + 1)
+            continue;
+        /* A live appender may still fill addr only if it has no address yet
+         * or has exactly this one: any address it takes later is at or
+         * above the tail read above. */
+        uint64_t at = ld_seq(&p->addr);
+        if (!e->alive(e, j))
+            st_seq(&r->h->crashed, 1);
+        else if (at == UINT64_MAX || at == addr)
+            live = 1;
+    }
+    if (live || !ld_seq(&r->h->crashed))
+        return;
+    uint64_t empty = cell_empty(addr), w = ld_seq(cell);
+    while ((w & ~C_WAIT) == empty) {
+        if (cas_seq(cell, &w, C_ABANDONED)) {
+            if (w & C_WAIT)
+                wom__futex_wake((wom_a32 *)cell, e->shared);
+            return;
+        }
     }
 }
 

@@ -25,6 +25,12 @@ typedef struct wom__eng {
     /* grow makes [start, end) usable (file backends allocate it). */
     int (*grow)(struct wom__eng *e, uint64_t start, uint64_t end);
     void (*discard)(struct wom__eng *e, uint64_t off, uint64_t len);
+    /* Crash recovery (shared segments): this process's slot (busy word,
+     * then addr word) and a liveness test of another slot (1 alive, 0
+     * dead); NULL busy: none needed. */
+    wom_a64 *busy;
+    uint32_t self;
+    int (*alive)(struct wom__eng *e, uint32_t slot);
     void *backend;
 } wom__eng;
 

@@ -106,7 +106,7 @@ struct wom__region_hdr {
     wom_a64 free_leaves; /* tagged stack head: [page index : 32][tag : 32] */
     wom_a64 sealed_bytes;
     wom_a32 trim_lock;
-    uint32_t pad4;
+    wom_a32 crashed; /* sticky: a process died inside an append here */
     uint64_t pad4b[4];
     /* line 5: current allocation chunk (offset) */
     wom_a64 cur_chunk;
@@ -117,6 +117,17 @@ struct wom__region_hdr {
 static_assert(sizeof(struct wom__region_hdr) == 512, "region header");
 static_assert(offsetof(struct wom__region_hdr, root) == 128, "region root line");
 static_assert(offsetof(struct wom__region_hdr, bell) == 384, "region bells");
+
+/* One per process attached to a shared segment (its liveness is a kernel
+ * lock the backend holds for it). busy = region index + 1 while the process
+ * is inside an append on that region, else 0; addr is the address it took. */
+#define WOM__NPROCS 256u
+struct wom__proc {
+    wom_a64 busy;
+    wom_a64 addr; /* the address the append took; UINT64_MAX before it has one */
+    uint64_t pad[6];
+};
+static_assert(sizeof(struct wom__proc) == 64, "process slot");
 
 struct wom__seg_hdr {
     uint64_t magic;
@@ -134,6 +145,7 @@ struct wom__seg_hdr {
     wom_a32 region_seq;
     uint32_t pad3[15];
     struct wom__region_hdr regions[WOM__NREGIONS];
+    struct wom__proc procs[WOM__NPROCS];
 };
 static_assert(offsetof(struct wom__seg_hdr, brk) == 64, "brk line");
 static_assert(offsetof(struct wom__seg_hdr, regions) == 256, "regions");

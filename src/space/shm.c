@@ -131,6 +131,50 @@ static int parse_uri(const char *rest, struct shm_uri *u)
 
 static void shm_close(wom_space *s);
 
+/* Process liveness: each process holds an open-file-description lock on
+ * one byte (far past the data) per slot it owns. The kernel drops it when
+ * the process dies, however it dies, and it is not fooled by a reused PID.
+ * (A child forked after the open shares its parent's lock: a forked child
+ * that writes should open the space again.) */
+#define SLOT_LOCK_BASE ((off_t)1 << 62)
+
+static int slot_lock(int fd, uint32_t slot, int cmd, struct flock *fl)
+{
+    *fl = (struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET,
+                         .l_start = SLOT_LOCK_BASE + (off_t)slot, .l_len = 1};
+    return fcntl(fd, cmd, fl);
+}
+
+static int shm_alive(wom__eng *e, uint32_t slot)
+{
+    struct shm_backend *b = e->backend;
+    struct flock fl;
+    if (slot_lock(b->fd, slot, F_OFD_GETLK, &fl))
+        return 1; /* cannot tell: never declare a process dead on doubt */
+    return fl.l_type != F_UNLCK;
+}
+
+/* Take a free slot. A slot whose previous owner died inside an append
+ * passes that on as the region's sticky crash evidence before reuse. Without
+ * a slot (all taken) this process runs without crash recovery. */
+static void shm_take_slot(wom_space *s)
+{
+    struct shm_backend *b = s->eng.backend;
+    struct wom__seg_hdr *h = s->eng.hdr;
+    for (uint32_t j = 0; j < WOM__NPROCS; j++) {
+        struct flock fl;
+        if (slot_lock(b->fd, j, F_OFD_SETLK, &fl))
+            continue;
+        uint64_t was = xchg_seq(&h->procs[j].busy, 0);
+        if (was && was <= WOM__NREGIONS)
+            st_seq(&h->regions[was - 1].crashed, 1);
+        s->eng.busy = &h->procs[j].busy;
+        s->eng.self = j;
+        s->eng.alive = shm_alive;
+        return;
+    }
+}
+
 static int map_space(wom_space *s, int fd, uint64_t len)
 {
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -199,6 +243,8 @@ static int shm_open_uri(const char *rest, wom_space **out)
         rc = errno_to_wom(errno);
     else {
         rc = shm_setup(s, &u, b->fd);
+        if (!rc)
+            shm_take_slot(s);
         flock(b->fd, LOCK_UN);
     }
     if (rc) {
