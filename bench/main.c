@@ -12,6 +12,11 @@
  * --gomaxprocs sets GOMAXPROCS for it (default 2, the core count the suite
  * is tuned for); the tables print the value the Go runtime reported.
  *
+ * A second part (t_ipc.c) runs producer and consumer as two processes: wom
+ * over shm: against pipes, Unix sockets, POSIX mq, ZeroMQ/NNG ipc and a plain
+ * shared-memory ring, with its own targets and the cost of wom_sync
+ * (--sync-dir DIR: measure it there too, besides /dev/shm).
+ *
  * Every measurement runs in its own child process with a deadline: a
  * transport that crashes, hangs or fails a message check loses its row
  * ("FAILED: ...") and the rest of the run goes on. Missed targets never fail
