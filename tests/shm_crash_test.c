@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "space/space.h" /* the trim-lock test reaches into the segment */
 #include "wom.h"
 
 #define SPAN 1000000ull /* addresses each writer life owns for its puts */
@@ -297,6 +298,86 @@ TEST(shm_reader_survives_killed_appenders, T_CONCURRENT)
               (unsigned long long)kills);
     wom_region_close(log);
     wom_region_close(seen);
+    wom_close(s);
+    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+}
+
+/* A process that dies holding the trim lock (half-way through a trim: floor
+ * raised, walk not done) does not stop later trims: the lock is taken over
+ * once the kernel says its holder is dead, and the walk is redone. */
+TEST(shm_trim_lock_of_a_dead_process, T_UNIT)
+{
+    char dir[] = "/tmp/wom-tlock-XXXXXX", uri[128], path[96];
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/space.wom", dir);
+    snprintf(uri, sizeof uri, "shm:%s", path);
+    wom_space *s;
+    wom_region *r;
+    CHECK_OK(wom_open(uri, &s));
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    for (uint64_t i = 0; i < 3000; i++)
+        CHECK_OK(wom_append(r, &i, sizeof i, NULL));
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        /* Its own open (own slot), then die inside a "trim" of [0, 2000). */
+        wom_space *t;
+        wom_region *q;
+        if (wom_open(uri, &t) || wom_region_open(t, "log", WOM_ONCE, &q))
+            _exit(2);
+        struct wom__region_hdr *h = q->er.h;
+        st_seq(&h->trim_lock, (q->er.e->self + 1) << 1);
+        st_seq(&h->floor, 2000);
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    int64_t t0 = wom_test_now_ns();
+    CHECK_OK(wom_trim(r, 2500)); /* would wait forever without the takeover */
+    CHECK((wom_test_now_ns() - t0) < 5000000000ll);
+    uint64_t v;
+    size_t len;
+    CHECK_ERR(wom_get(r, 100, &v, sizeof v, &len, 0), WOM_ETRIMMED);
+    CHECK_ERR(wom_get(r, 2400, &v, sizeof v, &len, 0), WOM_ETRIMMED);
+    CHECK_OK(wom_get(r, 2500, &v, sizeof v, &len, 0));
+    CHECK_EQ(v, 2500);
+    CHECK_EQ(r->er.h->trim_from, 2500); /* the dead walk was redone */
+    CHECK_OK(wom_trim(r, 2600));         /* and the lock works normally after */
+    wom_region_close(r);
+    wom_close(s);
+    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+}
+
+/* A process that dies while creating a region (its slot left INIT) does not
+ * stop others from opening that name: the slot is freed once the kernel
+ * says its creator is dead, and created again. */
+TEST(shm_region_creator_dies, T_UNIT)
+{
+    char dir[] = "/tmp/wom-rcreate-XXXXXX", uri[128], path[96];
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/space.wom", dir);
+    snprintf(uri, sizeof uri, "shm:%s", path);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        wom_space *t;
+        wom_region *q;
+        if (wom_open(uri, &t) || wom_region_open(t, "probe", WOM_ONCE, &q))
+            _exit(2);
+        /* Put its slot back to "being created by me", then die. */
+        st_seq(&q->er.h->state, 1u | ((q->er.e->self + 1) << 2));
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    wom_space *s;
+    wom_region *r;
+    CHECK_OK(wom_open(uri, &s));
+    int64_t t0 = wom_test_now_ns();
+    CHECK_OK(wom_region_open(s, "probe", WOM_MANY, &r)); /* created anew */
+    CHECK((wom_test_now_ns() - t0) < 5000000000ll);
+    CHECK_OK(wom_store(r, 1, "ok", 2, NULL));
+    wom_region_close(r);
     wom_close(s);
     CHECK(unlink(path) == 0 && rmdir(dir) == 0);
 }

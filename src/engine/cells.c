@@ -57,6 +57,8 @@ static int backoff(struct backoff *b)
     return 0;
 }
 
+#define RECOVER_SLICE_NS 50000000 /* 50 ms between looks for dead processes */
+
 static struct wom__rec *rec_at(const wom__eng *e, uint64_t off)
 {
     return (struct wom__rec *)eng_ptr(e, off);
@@ -136,12 +138,23 @@ static void reg_bind(wom__eng *e, uint32_t i, wom__reg *out)
 }
 
 /* Wait until a region another thread is creating is READY. */
-static void reg_wait_ready(wom__eng *e, struct wom__region_hdr *h)
+/* A slot being created holds R_INIT | (creator's slot + 1) << 2. Wait
+ * until it is READY; in a shared segment, a creator the kernel says is dead
+ * gets its slot set back to FREE (no opener has passed an INIT slot, so the
+ * probing order stays intact). Returns the state it ends on. */
+static uint32_t reg_wait_ready(wom__eng *e, struct wom__region_hdr *h)
 {
     /* acquire: pairs with the creator's release store of R_READY. */
     uint32_t st;
-    while ((st = ld_acquire(&h->state)) == R_INIT)
-        wom__futex_wait(&h->state, R_INIT, e->shared, -1);
+    while (((st = ld_acquire(&h->state)) & 3) == R_INIT) {
+        int64_t until = e->alive ? wom__now_ns() + RECOVER_SLICE_NS : -1;
+        if (wom__futex_wait(&h->state, st, e->shared, until) == 0)
+            continue;
+        if (e->alive && (st >> 2) && !e->alive(e, (st >> 2) - 1) &&
+            cas_seq(&h->state, &st, R_FREE))
+            wom__futex_wake(&h->state, e->shared);
+    }
+    return st;
 }
 
 int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
@@ -157,14 +170,16 @@ int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_val
     if (max_value > WOM_MAX_VALUE_LIMIT)
         return WOM_EMSGSIZE;
     uint32_t start = name_hash(name) % WOM__NREGIONS;
-    /* Linear probing; slots never become free again, so every opener of one
-     * name walks the same sequence and meets the same slot. */
+    /* Linear probing; a slot another opener has passed never becomes free
+     * again, so every opener of one name walks the same sequence and meets
+     * the same slot. */
     for (uint32_t k = 0; k < WOM__NREGIONS; k++) {
         uint32_t i = (start + k) % WOM__NREGIONS;
         struct wom__region_hdr *h = &e->hdr->regions[i];
         uint32_t st = ld_acquire(&h->state); /* pairs with the R_READY release */
         if (st == R_FREE) {
-            if (!cas_seq(&h->state, &st, R_INIT)) {
+            uint32_t init = R_INIT | (e->busy ? (e->self + 1) << 2 : 0);
+            if (!cas_seq(&h->state, &st, init)) {
                 k--; /* look at this slot again */
                 continue;
             }
@@ -180,8 +195,15 @@ int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_val
             reg_bind(e, i, out);
             return 0;
         }
-        reg_wait_ready(e, h);
-        if (strcmp(h->name, name) != 0)
+        st = reg_wait_ready(e, h);
+        if (st == R_FREE) {
+            k--; /* freed after its creator died: look again */
+            continue;
+        }
+        if (st != R_READY || h->mode < WOM_ONCE || h->mode > WOM_MANY ||
+            memchr(h->name, 0, sizeof h->name) == NULL)
+            return WOM_ECORRUPT;
+        if (memcmp(h->name, name, n + 1) != 0)
             continue;
         if (h->mode != (uint32_t)mode)
             return WOM_EMODE;
@@ -431,7 +453,6 @@ static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
 
 static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
 static void once_recover(wom__reg *r, uint64_t addr, wom_a64 *cell);
-#define RECOVER_SLICE_NS 50000000 /* 50 ms */
 
 int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
 {
@@ -537,24 +558,34 @@ void wom__eng_unpin_view(wom_view *v)
     v->pin_[1] = 0;
 }
 
-/* A simple process-shared lock for trims (rare, short). */
+/* The trim lock: a futex word = (holder's slot + 1) << 1 | WAITING. In a
+ * shared segment a waiter wakes now and then, and takes the lock over from
+ * a holder the kernel says is dead (never from a live, slow one). */
+static uint32_t lock_word(const wom__eng *e) { return (e->busy ? e->self + 1 : 1) << 1; }
+
 static void trim_lock(wom__reg *r)
 {
+    wom__eng *e = r->e;
     wom_a32 *l = &r->h->trim_lock;
-    uint32_t z = 0;
-    while (!cas_seq(l, &z, 1)) {
-        if (z == 1) {
-            uint32_t one = 1;
-            cas_seq(l, &one, 2);
-        }
-        wom__futex_wait(l, 2, r->e->shared, -1);
-        z = 0;
+    uint32_t me = lock_word(e);
+    for (;;) {
+        uint32_t v = 0;
+        if (cas_seq(l, &v, me))
+            return;
+        if (!(v & 1) && !cas_seq(l, &v, v | 1))
+            continue;
+        v |= 1;
+        int64_t until = e->alive ? wom__now_ns() + RECOVER_SLICE_NS : -1;
+        if (wom__futex_wait(l, v, e->shared, until) == 0)
+            continue;
+        if (e->alive && !e->alive(e, (v >> 1) - 1) && cas_seq(l, &v, me | 1))
+            return; /* the dead holder's walk is redone from trim_from */
     }
 }
 
 static void trim_unlock(wom__reg *r)
 {
-    if (xchg_seq(&r->h->trim_lock, 0) == 2)
+    if (xchg_seq(&r->h->trim_lock, 0) & 1)
         wom__futex_wake(&r->h->trim_lock, r->e->shared);
 }
 
@@ -564,9 +595,12 @@ int wom__eng_trim(wom__reg *r, uint64_t below)
     if (r->mode != WOM_ONCE)
         return WOM_EMODE;
     trim_lock(r);
-    uint64_t from = ld_seq(&h->floor);
+    /* trim_from is where the last walk began; it equals the floor unless
+     * that trim's process died mid-walk, and then this walk covers its
+     * range again (walking trimmed cells again is harmless). */
+    uint64_t from = ld_seq(&h->trim_from), floor = ld_seq(&h->floor);
     int rc = 0;
-    if (below > from) {
+    if (below > floor) {
         /* The root must already cover every trimmed address, so a writer
          * that grows the tree later cannot hang a leaf below the floor
          * outside the subtree this trim walks. */
@@ -577,8 +611,12 @@ int wom__eng_trim(wom__reg *r, uint64_t below)
         if (!rc) {
             st_seq(&h->floor, below);
             tail_raise(h, below);
-            wom__index_trim(r, from, below);
+            floor = below;
         }
+    }
+    if (floor > from) {
+        wom__index_trim(r, from, floor);
+        st_seq(&h->trim_from, floor);
     }
     trim_unlock(r);
     return rc;

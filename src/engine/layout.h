@@ -107,7 +107,8 @@ struct wom__region_hdr {
     wom_a64 sealed_bytes;
     wom_a32 trim_lock;
     wom_a32 crashed; /* sticky: a process died inside an append here */
-    uint64_t pad4b[4];
+    wom_a64 trim_from; /* start of the last trim's walk; == floor once done */
+    uint64_t pad4b[3];
     /* line 5: current allocation chunk (offset) */
     wom_a64 cur_chunk;
     uint64_t pad5[7];
