@@ -8,8 +8,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 secs=${1:-60}
 b=${2:-build-fuzz}
-targets="fuzz_uri fuzz_cli"
-ntargets=2
+targets="fuzz_uri fuzz_cli fuzz_file"
+ntargets=3
 passed=0; failed=0
 
 if ! { cmake -S . -B "$b" -DCMAKE_C_COMPILER=clang -DWOM_FUZZ=ON >"$b.cmake.log" 2>&1 &&

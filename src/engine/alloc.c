@@ -17,6 +17,17 @@
 #include "engine/engine.h"
 #include "util/plat.h"
 
+int wom__rec_ok(const wom__eng *e, uint64_t off, uint32_t max_value)
+{
+    uint64_t c = off & ~(WOM__CHUNK_SIZE - 1);
+    if ((off & 7) || !eng_piece_ok(e, c, WOM__CHUNK_SIZE) || off - c < WOM__CHUNK_HDR ||
+        WOM__CHUNK_SIZE - (off - c) < sizeof(struct wom__rec))
+        return 0;
+    const struct wom__rec *rec = (const struct wom__rec *)(e->base + off);
+    uint32_t len = rec->len;
+    return len <= max_value && len <= WOM__CHUNK_SIZE - (off - c) - sizeof *rec;
+}
+
 int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t back, uint64_t *off)
 {
     wom_a64 *brk = &e->hdr->brk;
@@ -27,12 +38,16 @@ int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t back, ui
             return WOM_ENOSPC;
         /* Back the memory before anyone can be handed it (idempotent, so a
          * CAS that loses only grew a little early). */
-        if (wom__back(e, start, start + back))
+        /* The last page too, so the file always reaches brk: an offset a
+         * reader checked against brk can never point past its end. */
+        if (wom__back(e, start, start + back) ||
+            (back < size && wom__back(e, start + size - WOM__PAGE, start + size)))
             return WOM_ENOSPC;
-        /* relaxed is enough: the memory is zero and handed out once; whoever
-         * publishes what it writes there does so with its own release. */
+        /* release: the backing above happens before a reader that sees the
+         * new brk (shm attach checks brk against the file's size); what is
+         * written into the memory is published by its own release later. */
         if (atomic_compare_exchange_weak_explicit(brk, &cur, start + size,
-                                                  memory_order_relaxed,
+                                                  memory_order_release,
                                                   memory_order_relaxed)) {
             *off = start;
             return 0;
@@ -67,6 +82,8 @@ uint64_t wom__stack_pop(wom__eng *e, wom_a64 *head, uint64_t (*link_of)(wom__eng
         if (!page)
             return 0;
         uint64_t off = page * WOM__PAGE;
+        if (!eng_piece_ok(e, off, WOM__PAGE))
+            return 0; /* a corrupt stack: allocate fresh memory instead */
         uint64_t next = link_of(e, off) >> shift;
         uint64_t n = (next << 32) | (uint32_t)(h + 1);
         if (atomic_compare_exchange_weak_explicit(head, &h, n, memory_order_acquire,
@@ -108,10 +125,12 @@ static int chunk_new(wom__eng *e, uint32_t region, uint64_t *off)
 static void chunk_release(wom__eng *e, uint64_t c)
 {
     struct wom__chunk *ch = eng_chunk(e, c);
-    struct wom__region_hdr *h = &e->hdr->regions[ch->region];
-    /* relaxed: a statistic; the alloc word no longer changes once retired */
-    atomic_fetch_sub_explicit(&h->sealed_bytes, CH_USED(ld_relaxed(&ch->alloc)),
-                              memory_order_relaxed);
+    if (ch->region < WOM__NREGIONS) {
+        struct wom__region_hdr *h = &e->hdr->regions[ch->region];
+        /* relaxed: a statistic; the alloc word no longer changes once retired */
+        atomic_fetch_sub_explicit(&h->sealed_bytes, CH_USED(ld_relaxed(&ch->alloc)),
+                                  memory_order_relaxed);
+    }
     /* Keep a few released chunks resident: a log trimmed as it goes reuses
      * them at once, and faulting 2048 fresh pages per chunk would cost more
      * than the writes. Beyond those, give the memory back. */
@@ -205,7 +224,9 @@ int wom__rec_alloc(wom__reg *r, size_t len, uint64_t *off)
     for (;;) {
         /* acquire: pairs with the release CAS below that installed the chunk
          * (its reset alloc word). */
-        uint64_t c = ld_acquire(&h->cur_chunk);
+        uint64_t seen = ld_acquire(&h->cur_chunk), c = seen;
+        if (c && ((c & (WOM__CHUNK_SIZE - 1)) || !eng_piece_ok(e, c, WOM__CHUNK_SIZE)))
+            c = 0; /* corrupt: start a fresh chunk (the CAS below replaces it) */
         if (c) {
             struct wom__chunk *ch = eng_chunk(e, c);
             uint64_t a = ld_seq(&ch->alloc);
@@ -228,7 +249,7 @@ int wom__rec_alloc(wom__reg *r, size_t len, uint64_t *off)
         if (rc)
             return rc;
         /* release: publishes the new chunk's reset header to allocators. */
-        if (!atomic_compare_exchange_strong_explicit(&h->cur_chunk, &c, n, memory_order_release,
+        if (!atomic_compare_exchange_strong_explicit(&h->cur_chunk, &seen, n, memory_order_release,
                                                      memory_order_relaxed))
             wom__stack_push(e, &e->hdr->free_chunks, &eng_chunk(e, n)->next_free, n, 0);
     }

@@ -87,7 +87,8 @@ int wom__eng_attach(wom__eng *e, void *base, uint64_t avail, int shared)
         return WOM_ECORRUPT;
     if (h->version != WOM__LAYOUT_VERSION || h->hdr_size != sizeof *h ||
         h->chunk_shift != WOM__CHUNK_SHIFT || h->nregions != WOM__NREGIONS ||
-        h->size < WOM__MIN_SEGMENT || ld_relaxed(&h->brk) > h->size)
+        h->size < WOM__MIN_SEGMENT || ld_relaxed(&h->brk) > h->size ||
+        ld_relaxed(&h->brk) > avail)
         return WOM_ECORRUPT;
     eng_bind(e, base, h->size, shared);
     return 0;
@@ -226,7 +227,7 @@ void wom__eng_info(const wom__reg *r, wom_region_info *out)
     out->max_value = h->max_value;
     uint64_t bytes = ld_relaxed(&h->sealed_bytes);
     uint64_t c = ld_acquire(&h->cur_chunk);
-    if (c) {
+    if (c && !(c & (WOM__CHUNK_SIZE - 1)) && eng_piece_ok(r->e, c, WOM__CHUNK_SIZE)) {
         uint64_t a = ld_relaxed(&eng_chunk(r->e, c)->alloc);
         if (!(a & CH_SEALED))
             bytes += CH_USED(a) - WOM__CHUNK_HDR;
@@ -431,6 +432,8 @@ static int same_chunk(uint64_t a, uint64_t b) { return (a ^ b) < WOM__CHUNK_SIZE
 static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
 {
     uint64_t off = w & ~C_LOW;
+    if (!wom__rec_ok(r->e, off, r->max_value))
+        return WOM_ECORRUPT;
     int held = v->pin_[0] == (uint64_t)(uintptr_t)r->e;
     if (!held || !same_chunk(v->pin_[1], off)) {
         wom__eng_unpin_view(v); /* any engine's pin: it knows its own */
@@ -638,13 +641,18 @@ static int many_pin(wom__reg *r, wom_a64 *cell, uint64_t *w)
         if ((x & C_STATE) != C_WRITTEN)
             return WOM_ECORRUPT;
         uint64_t off = x & ~C_LOW;
-        if (wom__pin(r->e, off) == 0) {
-            if (((ld_seq(cell) ^ x) & ~C_WAIT) == 0) {
-                *w = x;
-                return 0;
-            }
-            wom__unpin(r->e, off);
+        if (!wom__rec_ok(r->e, off, r->max_value))
+            return WOM_ECORRUPT;
+        int pinned = wom__pin(r->e, off) == 0;
+        int same = ((ld_seq(cell) ^ x) & ~C_WAIT) == 0;
+        if (pinned && same) {
+            *w = x;
+            return 0;
         }
+        if (pinned)
+            wom__unpin(r->e, off);
+        else if (same)
+            return WOM_ECORRUPT; /* a live value's chunk cannot be retired */
     }
 }
 

@@ -85,6 +85,28 @@ int wom__eng_load(wom__reg *r, uint64_t addr, void *buf, size_t cap, size_t *len
 int wom__eng_wait(wom__reg *r, uint64_t addr, uint64_t version, int64_t timeout_ns);
 
 /* ---- internal to src/engine ---- */
+
+/* Checks of offsets read from the segment, which another process (or a
+ * corrupt file) may have filled with anything. brk bounds what was ever
+ * handed out; every piece below it is inside the file. */
+static inline uint64_t eng_brk(const wom__eng *e)
+{
+    /* relaxed: only a bound; what lies below it was backed before it moved */
+    uint64_t b = atomic_load_explicit(&e->hdr->brk, memory_order_relaxed);
+    return b < e->size ? b : e->size;
+}
+static inline uint64_t eng_first(void)
+{
+    return (sizeof(struct wom__seg_hdr) + WOM__PAGE - 1) & ~(uint64_t)(WOM__PAGE - 1);
+}
+/* A page-aligned piece of `bytes` (node, leaf, chunk) inside the bump area. */
+static inline int eng_piece_ok(const wom__eng *e, uint64_t off, uint64_t bytes)
+{
+    return (off & (WOM__PAGE - 1)) == 0 && off >= eng_first() && off <= eng_brk(e) &&
+           bytes <= eng_brk(e) - off;
+}
+/* A record header at off inside an arena chunk, its value fitting too. */
+int wom__rec_ok(const wom__eng *e, uint64_t off, uint32_t max_value);
 static inline void *eng_ptr(const wom__eng *e, uint64_t off) { return e->base + off; }
 static inline struct wom__chunk *eng_chunk(const wom__eng *e, uint64_t off)
 {

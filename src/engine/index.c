@@ -113,6 +113,8 @@ int wom__cell(wom__reg *r, uint64_t addr, int create, wom_a64 **cell)
     /* acquire: pairs with grow's release (the root node's contents). */
     uint64_t root = ld_acquire(&r->h->root);
     unsigned h = (unsigned)(root & 7);
+    if (root && (h == 0 || h > WOM__MAX_HEIGHT || !eng_piece_ok(e, root & ~7ull, NODE_BYTES)))
+        return WOM_ECORRUPT;
     if (!root || (h < WOM__MAX_HEIGHT && (addr >> span_bits(h)) != 0)) {
         if (!create)
             return WOM_EEMPTY;
@@ -129,6 +131,8 @@ int wom__cell(wom__reg *r, uint64_t addr, int create, wom_a64 **cell)
         uint64_t c = ld_acquire(slot);
         if (c == SLOT_TRIMMED)
             return WOM_ETRIMMED;
+        if (c != SLOT_ABSENT && !eng_piece_ok(e, c, level == 1 ? LEAF_BYTES : NODE_BYTES))
+            return WOM_ECORRUPT;
         if (c == SLOT_ABSENT) {
             if (!create)
                 return WOM_EEMPTY;
@@ -170,7 +174,9 @@ static void trim_leaf(wom__reg *r, uint64_t leaf, uint64_t lo, uint64_t hi)
     uint64_t chunk = 0, dead = 0;
     for (uint64_t i = lo; i < hi; i++) {
         uint64_t w = ld_acquire(&cells[i]); /* pairs with the writer's CAS */
-        if ((w & C_STATE) == C_WRITTEN) {
+        if ((w & C_STATE) == C_WRITTEN && !wom__rec_ok(r->e, w & ~C_LOW, WOM_MAX_VALUE_LIMIT)) {
+            st_relaxed(&cells[i], C_TRIMMED); /* corrupt: nothing to release */
+        } else if ((w & C_STATE) == C_WRITTEN) {
             st_relaxed(&cells[i], C_TRIMMED); /* relaxed: nobody else writes it */
             uint64_t c = w & ~(WOM__CHUNK_SIZE - 1);
             if (c != chunk && dead) {
@@ -202,6 +208,10 @@ static void trim_slot(wom__reg *r, wom_a64 *slot, unsigned level, uint64_t base,
     uint64_t c = ld_acquire(slot); /* pairs with the CAS that linked the child */
     if (c == SLOT_TRIMMED)
         return;
+    if (c != SLOT_ABSENT && !eng_piece_ok(r->e, c, level == 0 ? LEAF_BYTES : NODE_BYTES)) {
+        st_seq(slot, SLOT_TRIMMED); /* corrupt: cut it off, release nothing */
+        return;
+    }
     if (c == SLOT_ABSENT) {
         /* Marking it stops later walkers from linking a child here. */
         if (!full || cas_seq(slot, &c, SLOT_TRIMMED))
@@ -237,6 +247,8 @@ void wom__index_trim(wom__reg *r, uint64_t from, uint64_t below)
     if (!root || from >= below)
         return;
     unsigned h = (unsigned)(root & 7);
+    if (h == 0 || h > WOM__MAX_HEIGHT || !eng_piece_ok(r->e, root & ~7ull, NODE_BYTES))
+        return;
     unsigned cb = span_bits(h - 1);
     wom_a64 *slots = eng_ptr(r->e, root & ~7ull);
     uint64_t first = from >> cb;

@@ -211,7 +211,16 @@ static int shm_setup(wom_space *s, const struct shm_uri *u, int fd)
     if (reserved > SHM_MAX_SIZE || (uint64_t)st.st_size > reserved)
         return WOM_ECORRUPT;
     int rc = map_space(s, fd, reserved);
-    return rc ? rc : wom__eng_attach(&s->eng, s->map, (uint64_t)st.st_size, 1);
+    if (!rc)
+        rc = wom__eng_attach(&s->eng, s->map, reserved, 1);
+    if (rc)
+        return rc;
+    /* Every allocation backs its memory before it moves brk, so the file
+     * reaches any brk read before a fresh look at the file's size. */
+    uint64_t brk = ld_acquire(&s->eng.hdr->brk); /* pairs with the allocator's CAS */
+    if (fstat(fd, &st))
+        return errno_to_wom(errno);
+    return brk > (uint64_t)st.st_size ? WOM_ECORRUPT : 0;
 }
 
 static int shm_open_uri(const char *rest, wom_space **out)
