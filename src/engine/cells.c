@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -235,23 +236,36 @@ void wom__eng_info(const wom__reg *r, wom_region_info *out)
     out->bytes = bytes;
 }
 
+struct reg_order {
+    uint32_t seq, idx;
+};
+
+static int by_seq(const void *a, const void *b)
+{
+    const struct reg_order *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* One pass over the table and a sort: bounded by the table's size whatever
+ * the (shared, untrusted) sequence numbers say. */
 int wom__eng_regions(wom__eng *e, int (*fn)(const wom_region_info *, void *), void *arg)
 {
-    uint32_t n = ld_relaxed(&e->hdr->region_seq); /* relaxed: the state load orders */
-    for (uint32_t seq = 0; seq < n; seq++) {
-        for (uint32_t i = 0; i < WOM__NREGIONS; i++) {
-            struct wom__region_hdr *h = &e->hdr->regions[i];
-            if (ld_acquire(&h->state) != R_READY || h->seq != seq)
-                continue;
-            wom__reg r;
-            wom_region_info info;
-            reg_bind(e, i, &r);
-            wom__eng_info(&r, &info);
-            int rc = fn(&info, arg);
-            if (rc)
-                return rc;
-            break;
-        }
+    struct reg_order order[WOM__NREGIONS]; /* 8 KiB */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < WOM__NREGIONS; i++) {
+        struct wom__region_hdr *h = &e->hdr->regions[i];
+        if (ld_acquire(&h->state) == R_READY) /* pairs with the R_READY release */
+            order[n++] = (struct reg_order){h->seq, i};
+    }
+    qsort(order, n, sizeof order[0], by_seq);
+    for (uint32_t k = 0; k < n; k++) {
+        wom__reg r;
+        wom_region_info info;
+        reg_bind(e, order[k].idx, &r);
+        wom__eng_info(&r, &info);
+        int rc = fn(&info, arg);
+        if (rc)
+            return rc;
     }
     return 0;
 }
