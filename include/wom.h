@@ -192,6 +192,23 @@ WOM_API int wom_loan_put(wom_loan *l, uint64_t addr);
 WOM_API int wom_loan_append(wom_loan *l, uint64_t *addr);
 /* Give an unpublished loan back. Cancelling an ended loan does nothing. */
 WOM_API void wom_loan_cancel(wom_loan *l);
+/* What one cell holds, for tools (wom inspect). */
+typedef enum {
+    WOM_CELL_EMPTY = 0,     /* never written (version 0 for MANY) */
+    WOM_CELL_CLAIMED = 1,   /* EMPTY, with an append in flight on it */
+    WOM_CELL_WRITTEN = 2,
+    WOM_CELL_ABANDONED = 3, /* its appender died before publishing */
+    WOM_CELL_TRIMMED = 4
+} wom_cell_state;
+typedef struct {
+    wom_cell_state state;
+    size_t len;       /* WRITTEN: the value's size */
+    uint64_t version; /* WRITTEN: 1 for ONCE, the version for MANY */
+    int64_t pid;      /* CLAIMED: the appending process (shm:), else -1 */
+} wom_cell_info;
+/* Describe cell addr of r without waiting or changing anything. A snapshot:
+ * the cell may move on at once. */
+WOM_API int wom_inspect(wom_region *r, uint64_t addr, wom_cell_info *out);
 /* The next address wom_append would try (one past the highest address
  * appended or put, saturating at UINT64_MAX). WOM_EMODE on MANY regions. */
 WOM_API int wom_tail(wom_region *r, uint64_t *tail);

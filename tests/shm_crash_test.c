@@ -381,3 +381,63 @@ TEST(shm_region_creator_dies, T_UNIT)
     wom_close(s);
     CHECK(unlink(path) == 0 && rmdir(dir) == 0);
 }
+
+/* wom_inspect names every state, including a claim in flight and a cell
+ * abandoned by a dead appender (left here by a child that takes an address
+ * the way an append does and dies before publishing). */
+TEST(shm_inspect_states, T_UNIT)
+{
+    char dir[] = "/tmp/wom-inspect-XXXXXX", uri[128], path[96];
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/space.wom", dir);
+    snprintf(uri, sizeof uri, "shm:%s", path);
+    wom_space *s;
+    wom_region *r, *m;
+    CHECK_OK(wom_open(uri, &s));
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    CHECK_OK(wom_region_open(s, "regs", WOM_MANY, &m));
+    for (uint64_t i = 0; i < 6; i++)
+        CHECK_OK(wom_append(r, "abc", 3, NULL));
+    CHECK_OK(wom_store(m, 2, "xy", 2, NULL));
+    CHECK_OK(wom_store(m, 2, "xyz", 3, NULL));
+    CHECK_OK(wom_trim(r, 2));
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        wom_space *t;
+        wom_region *q;
+        if (wom_open(uri, &t) || wom_region_open(t, "log", WOM_ONCE, &q))
+            _exit(2);
+        wom_a64 *busy = q->er.e->busy;
+        st_seq(busy + 1, UINT64_MAX);
+        st_seq(busy, q->er.idx + 1);
+        uint64_t a = faa_seq(&q->er.h->next, 1);
+        st_seq(busy + 1, a);
+        _exit(a == 6 ? 0 : 3); /* dies holding address 6 */
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    wom_cell_info ci;
+    CHECK_OK(wom_inspect(r, 0, &ci));
+    CHECK_EQ(ci.state, WOM_CELL_TRIMMED);
+    CHECK_OK(wom_inspect(r, 4, &ci));
+    CHECK(ci.state == WOM_CELL_WRITTEN && ci.len == 3 && ci.version == 1);
+    CHECK_OK(wom_inspect(r, 6, &ci));
+    CHECK(ci.state == WOM_CELL_CLAIMED && ci.pid == pid);
+    CHECK_OK(wom_inspect(r, 7, &ci));
+    CHECK(ci.state == WOM_CELL_EMPTY && ci.pid == -1);
+    char b[8];
+    size_t len;
+    CHECK_ERR(wom_get(r, 6, b, sizeof b, &len, 5000000000ll), WOM_EABANDONED);
+    CHECK_OK(wom_inspect(r, 6, &ci));
+    CHECK_EQ(ci.state, WOM_CELL_ABANDONED);
+    CHECK_ERR(wom_put(r, 6, "late", 4), WOM_EABANDONED); /* the fence */
+    CHECK_OK(wom_inspect(m, 2, &ci));
+    CHECK(ci.state == WOM_CELL_WRITTEN && ci.len == 3 && ci.version == 2);
+    CHECK_OK(wom_inspect(m, 3, &ci));
+    CHECK_EQ(ci.state, WOM_CELL_EMPTY);
+    wom_region_close(r);
+    wom_region_close(m);
+    wom_close(s);
+    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+}

@@ -526,6 +526,38 @@ static int cmd_ls(struct ctx *c)
     return err ? fail(c->a->cmd, err) : finish_stdout(c->a->cmd);
 }
 
+/* Open REGION with whichever mode it has (ONCE first; a new one is ONCE). */
+static int open_any(struct ctx *c, const char *name, wom_region **r)
+{
+    int err = wom_region_open(c->s, name, WOM_ONCE, r);
+    return err == WOM_EMODE ? wom_region_open(c->s, name, WOM_MANY, r) : err;
+}
+
+static int cmd_inspect(struct ctx *c)
+{
+    static const char *const names[] = {"EMPTY", "CLAIMED", "WRITTEN", "ABANDONED", "TRIMMED"};
+    uint64_t addr = 0;
+    int rc = pos_u64(c->a, 2, "ADDR", &addr);
+    if (rc)
+        return rc;
+    wom_region *r;
+    wom_cell_info ci;
+    int err = open_any(c, c->a->pos[1], &r);
+    if (err)
+        return fail(c->a->cmd, err);
+    err = wom_inspect(r, addr, &ci);
+    wom_region_close(r);
+    if (err)
+        return fail(c->a->cmd, err);
+    printf("%s", names[ci.state]);
+    if (ci.state == WOM_CELL_WRITTEN)
+        printf(" %zu bytes, version %" PRIu64, ci.len, ci.version);
+    if (ci.state == WOM_CELL_CLAIMED)
+        printf(" by pid %" PRId64, ci.pid);
+    printf("\n");
+    return finish_stdout(c->a->cmd);
+}
+
 static int cmd_trim(struct ctx *c)
 {
     uint64_t below = 0;
@@ -1403,6 +1435,11 @@ static const struct cmd commands[] = {
     {"ls", cmd_ls, NEED_SPACE, 1, 1, 0, "SPACE", "list regions",
      "Prints one line per region: name, mode, tail and floor (ONCE regions),\n"
      "value bytes held and the largest value accepted.\n"},
+    {"inspect", cmd_inspect, NEED_SPACE, 3, 3, 0, "SPACE REGION ADDR",
+     "show one cell's state",
+     "Prints the state of cell ADDR of REGION (either mode): EMPTY, CLAIMED by\n"
+     "pid N (an append in flight), WRITTEN with its size and version, ABANDONED\n"
+     "(its appender died) or TRIMMED. Nothing waits and nothing changes.\n"},
     {"trim", cmd_trim, NEED_ONCE, 3, 3, 0, "SPACE REGION BELOW",
      "release every ONCE cell below an address",
      "Trims REGION below address BELOW: later reads there exit 6. The floor only\n"

@@ -428,6 +428,45 @@ int wom__eng_loan_append(wom__reg *r, uint64_t off, uint64_t *addr)
 
 void wom__eng_loan_cancel(wom__reg *r, uint64_t off) { wom__rec_kill(r->e, off); }
 
+/* The appending process whose slot holds addr of r, or -1. */
+static int64_t appender_of(wom__reg *r, uint64_t addr)
+{
+    wom__eng *e = r->e;
+    for (uint32_t j = 0; e->busy && j < WOM__NPROCS; j++) {
+        struct wom__proc *p = &e->hdr->procs[j];
+        if (ld_seq(&p->busy) == r->idx + 1 && ld_seq(&p->addr) == addr)
+            return (int64_t)ld_relaxed(&p->pid); /* relaxed: informational */
+    }
+    return -1;
+}
+
+int wom__eng_inspect(wom__reg *r, uint64_t addr, wom_cell_info *out)
+{
+    wom_cell_info info = {WOM_CELL_EMPTY, 0, 0, -1};
+    wom_a64 *cell;
+    int rc = r->mode == WOM_ONCE && addr < ld_seq(&r->h->floor) ? WOM_ETRIMMED
+                                                                : wom__cell(r, addr, 0, &cell);
+    uint64_t w = rc ? 0 : ld_acquire(cell); /* pairs with the writer's CAS */
+    if (rc == WOM_ETRIMMED || (!rc && (w & C_STATE) == C_TRIMMED)) {
+        info.state = WOM_CELL_TRIMMED;
+    } else if (rc && rc != WOM_EEMPTY) {
+        return rc;
+    } else if (!rc && (w & C_STATE) == C_ABANDONED) {
+        info.state = WOM_CELL_ABANDONED;
+    } else if (!rc && (w & C_STATE) == C_WRITTEN) {
+        if (!wom__rec_ok(r->e, w & ~C_LOW, r->max_value))
+            return WOM_ECORRUPT;
+        const struct wom__rec *rec = rec_at(r->e, w & ~C_LOW);
+        info.state = WOM_CELL_WRITTEN;
+        info.len = rec->len;
+        info.version = rec->version;
+    } else if ((info.pid = appender_of(r, addr)) >= 0) {
+        info.state = WOM_CELL_CLAIMED;
+    }
+    *out = info;
+    return 0;
+}
+
 int wom__eng_tail(wom__reg *r, uint64_t *tail)
 {
     if (r->mode != WOM_ONCE)

@@ -76,6 +76,7 @@ int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_n
 void wom__eng_unpin_view(wom_view *v);
 int wom__eng_trim(wom__reg *r, uint64_t below);
 int wom__eng_tail(wom__reg *r, uint64_t *tail);
+int wom__eng_inspect(wom__reg *r, uint64_t addr, wom_cell_info *out);
 
 /* MANY cells. has_expect selects cas. */
 int wom__eng_store(wom__reg *r, uint64_t addr, const void *buf, size_t len, int has_expect,

@@ -126,7 +126,8 @@ static_assert(offsetof(struct wom__region_hdr, bell) == 384, "region bells");
 struct wom__proc {
     wom_a64 busy;
     wom_a64 addr; /* the address the append took; UINT64_MAX before it has one */
-    uint64_t pad[6];
+    wom_a64 pid;  /* for tools only (liveness is the kernel lock) */
+    uint64_t pad[5];
 };
 static_assert(sizeof(struct wom__proc) == 64, "process slot");
 

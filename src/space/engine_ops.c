@@ -42,6 +42,11 @@ static int eo_loan_publish(wom_region *r, uint64_t tok, int append, uint64_t *ad
 
 static void eo_loan_cancel(wom_region *r, uint64_t tok) { wom__eng_loan_cancel(&r->er, tok); }
 
+static int eo_inspect(wom_region *r, uint64_t addr, wom_cell_info *out)
+{
+    return wom__eng_inspect(&r->er, addr, out);
+}
+
 static int eo_tail(wom_region *r, uint64_t *tail) { return wom__eng_tail(&r->er, tail); }
 
 static int eo_trim(wom_region *r, uint64_t below) { return wom__eng_trim(&r->er, below); }
@@ -73,6 +78,7 @@ const struct wom__ops wom__engine_ops = {
     .release = wom__eng_unpin_view,
     .trim = eo_trim,
     .tail = eo_tail,
+    .inspect = eo_inspect,
     .loan = eo_loan,
     .loan_publish = eo_loan_publish,
     .loan_cancel = eo_loan_cancel,

@@ -247,6 +247,13 @@ void wom_loan_cancel(wom_loan *l)
         l->priv_[0] = 0;
 }
 
+int wom_inspect(wom_region *r, uint64_t addr, wom_cell_info *out)
+{
+    if (!r || !out)
+        return WOM_EINVAL;
+    return r->s->ops->inspect(r, addr, out);
+}
+
 int wom_trim(wom_region *r, uint64_t below)
 {
     if (!r)

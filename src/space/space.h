@@ -30,6 +30,7 @@ struct wom__ops {
     void (*release)(wom_view *v);
     int (*trim)(wom_region *r, uint64_t below);
     int (*tail)(wom_region *r, uint64_t *tail);
+    int (*inspect)(wom_region *r, uint64_t addr, wom_cell_info *out);
     /* A loan is a token (engine: the record offset) and writable bytes;
      * publish at *addr (put) or at the next address (append, sets *addr). */
     int (*loan)(wom_region *r, size_t len, uint64_t *token, void **data);
