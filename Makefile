@@ -13,7 +13,7 @@ CMAKE  := cmake
 B      := build
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps run test bench fuzz install clean
+.PHONY: all deps run test bench fuzz soak install clean
 
 all: $(B)/.built
 
@@ -48,6 +48,13 @@ bench: deps
 fuzz: deps
 	@sh scripts/deps.sh fuzz
 	@sh fuzz/run.sh $(FUZZ_SECONDS) build-fuzz
+
+# Longer than make test: the demo's processes over shm: for SOAK_SECONDS,
+# every message checked, the space trimmed behind the consumers; the file's
+# allocated size must stay flat (scripts/soak.sh).
+SOAK_SECONDS ?= 600
+soak: $(B)/.built
+	@sh scripts/soak.sh $(B) $(SOAK_SECONDS)
 
 install: $(B)/.built
 	$(CMAKE) --install $(B) --prefix $(PREFIX)
