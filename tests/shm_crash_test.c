@@ -17,6 +17,24 @@
 
 #define SPAN 1000000ull /* addresses each writer life owns for its puts */
 
+/* A private directory with one space file in it, for one test. */
+struct tspace {
+    char dir[64], path[96], uri[128];
+};
+
+static void tspace_make(struct tspace *t)
+{
+    strcpy(t->dir, "/tmp/wom-crash-XXXXXX");
+    CHECK(mkdtemp(t->dir));
+    snprintf(t->path, sizeof t->path, "%s/space.wom", t->dir);
+    snprintf(t->uri, sizeof t->uri, "shm:%s", t->path);
+}
+
+static void tspace_remove(const struct tspace *t)
+{
+    CHECK(unlink(t->path) == 0 && rmdir(t->dir) == 0);
+}
+
 /* A value for addr: its length and every byte follow from addr, so a torn,
  * partial or foreign value cannot pass value_ok. */
 static size_t value_make(uint64_t addr, unsigned char *b)
@@ -66,9 +84,9 @@ struct acked {
 
 TEST(shm_kill9_loses_nothing_acknowledged, T_CONCURRENT)
 {
-    char dir[] = "/tmp/wom-crash-XXXXXX", uri[96];
-    CHECK(mkdtemp(dir));
-    snprintf(uri, sizeof uri, "shm:%s/space.wom", dir);
+    struct tspace ts;
+    tspace_make(&ts);
+    const char *uri = ts.uri;
     size_t cap = 1 << 20, n = 0;
     struct acked *acks = malloc(cap * sizeof *acks);
     CHECK(acks);
@@ -140,17 +158,14 @@ TEST(shm_kill9_loses_nothing_acknowledged, T_CONCURRENT)
     wom_region_close(log);
     wom_close(s);
     free(acks);
-    char path[128];
-    snprintf(path, sizeof path, "%s/space.wom", dir);
-    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+    tspace_remove(&ts);
 }
 
 TEST(shm_sync_and_rights, T_UNIT)
 {
-    char dir[] = "/tmp/wom-rights-XXXXXX", uri[128], path[96];
-    CHECK(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/space.wom", dir);
-    snprintf(uri, sizeof uri, "shm:%s", path);
+    struct tspace ts;
+    tspace_make(&ts);
+    const char *uri = ts.uri, *path = ts.path;
     wom_space *s;
     wom_region *r;
     CHECK_OK(wom_open(uri, &s));
@@ -180,7 +195,7 @@ TEST(shm_sync_and_rights, T_UNIT)
     int st;
     CHECK(waitpid(pid, &st, 0) == pid);
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
-    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+    tspace_remove(&ts);
 }
 
 /* A reader process follows the log while appenders are killed mid-append:
@@ -233,10 +248,9 @@ static int follower(const char *uri)
 
 TEST(shm_reader_survives_killed_appenders, T_CONCURRENT)
 {
-    char dir[] = "/tmp/wom-holes-XXXXXX", uri[128], path[96];
-    CHECK(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/space.wom", dir);
-    snprintf(uri, sizeof uri, "shm:%s", path);
+    struct tspace ts;
+    tspace_make(&ts);
+    const char *uri = ts.uri;
     pid_t rd = fork();
     CHECK(rd >= 0);
     if (rd == 0)
@@ -299,7 +313,7 @@ TEST(shm_reader_survives_killed_appenders, T_CONCURRENT)
     wom_region_close(log);
     wom_region_close(seen);
     wom_close(s);
-    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+    tspace_remove(&ts);
 }
 
 /* A process that dies holding the trim lock (half-way through a trim: floor
@@ -307,10 +321,9 @@ TEST(shm_reader_survives_killed_appenders, T_CONCURRENT)
  * once the kernel says its holder is dead, and the walk is redone. */
 TEST(shm_trim_lock_of_a_dead_process, T_UNIT)
 {
-    char dir[] = "/tmp/wom-tlock-XXXXXX", uri[128], path[96];
-    CHECK(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/space.wom", dir);
-    snprintf(uri, sizeof uri, "shm:%s", path);
+    struct tspace ts;
+    tspace_make(&ts);
+    const char *uri = ts.uri;
     wom_space *s;
     wom_region *r;
     CHECK_OK(wom_open(uri, &s));
@@ -345,7 +358,7 @@ TEST(shm_trim_lock_of_a_dead_process, T_UNIT)
     CHECK_OK(wom_trim(r, 2600));         /* and the lock works normally after */
     wom_region_close(r);
     wom_close(s);
-    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+    tspace_remove(&ts);
 }
 
 /* A process that dies while creating a region (its slot left INIT) does not
@@ -353,10 +366,9 @@ TEST(shm_trim_lock_of_a_dead_process, T_UNIT)
  * says its creator is dead, and created again. */
 TEST(shm_region_creator_dies, T_UNIT)
 {
-    char dir[] = "/tmp/wom-rcreate-XXXXXX", uri[128], path[96];
-    CHECK(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/space.wom", dir);
-    snprintf(uri, sizeof uri, "shm:%s", path);
+    struct tspace ts;
+    tspace_make(&ts);
+    const char *uri = ts.uri;
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
@@ -379,7 +391,7 @@ TEST(shm_region_creator_dies, T_UNIT)
     CHECK_OK(wom_store(r, 1, "ok", 2, NULL));
     wom_region_close(r);
     wom_close(s);
-    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+    tspace_remove(&ts);
 }
 
 /* wom_inspect names every state, including a claim in flight and a cell
@@ -387,10 +399,9 @@ TEST(shm_region_creator_dies, T_UNIT)
  * the way an append does and dies before publishing). */
 TEST(shm_inspect_states, T_UNIT)
 {
-    char dir[] = "/tmp/wom-inspect-XXXXXX", uri[128], path[96];
-    CHECK(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/space.wom", dir);
-    snprintf(uri, sizeof uri, "shm:%s", path);
+    struct tspace ts;
+    tspace_make(&ts);
+    const char *uri = ts.uri;
     wom_space *s;
     wom_region *r, *m;
     CHECK_OK(wom_open(uri, &s));
@@ -439,5 +450,5 @@ TEST(shm_inspect_states, T_UNIT)
     wom_region_close(r);
     wom_region_close(m);
     wom_close(s);
-    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+    tspace_remove(&ts);
 }
