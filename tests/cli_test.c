@@ -606,3 +606,39 @@ TEST(cli_man_page_covers_commands_and_codes, T_UNIT)
         CHECK_MSG(strstr(man, want), "docs/wom.1 lacks exit code %d", code);
     }
 }
+
+TEST(cli_stat_shows_tails_and_reader_lag, T_UNIT)
+{
+    char dir[] = "/tmp/wom-stat-XXXXXX", uri[96], path[80];
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/s.wom", dir);
+    snprintf(uri, sizeof uri, "shm:%s", path);
+    wom_space *s;
+    wom_chan *c;
+    wom_sub *sub;
+    wom_chan_opts o = WOM_CHAN_OPTS_INIT;
+    o.bound = 16; /* subscribers publish their cursor every 4 messages */
+    CHECK_OK(wom_open(uri, &s));
+    CHECK_OK(wom_chan_open(s, "jobs", &o, &c));
+    CHECK_OK(wom_sub_open(c, NULL, &sub));
+    for (uint64_t i = 0; i < 10; i++)
+        CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
+    for (int i = 0; i < 5; i++) {
+        uint64_t v;
+        size_t len;
+        CHECK_OK(wom_sub_recv(sub, &v, sizeof v, &len, NULL, 0));
+    }
+    WOM("stat", uri, "--count", "2", "--interval", "10");
+    CHECK_EXIT(CLI_OK);
+    CHECK_HAS(R.out, "APPENDS/S");
+    CHECK_HAS(R.out, "jobs                     once           10            0");
+    CHECK_HAS(R.out, "  jobs reader 1: cursor 4, lag 6\n");
+    wom_sub_close(sub);
+    WOM("stat", uri);
+    CHECK_HAS(R.out, "  jobs reader 1: closed\n");
+    WOM("stat", uri, "--interval", "5");
+    CHECK_EXIT(CLI_USAGE); /* below the 10 ms floor */
+    wom_chan_close(c);
+    wom_close(s);
+    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+}

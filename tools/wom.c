@@ -140,7 +140,7 @@ static double now_s(void)
 enum opt_id {
     O_HELP, O_TIMEOUT, O_FROM, O_FOLLOW, O_COUNT, O_ADDR, O_VERSION,
     O_URI, O_PRODUCERS, O_CONSUMERS, O_MESSAGES, O_SIZE, O_SECONDS, O_QUEUE,
-    O_INJECT, O_PROCS, O__COUNT
+    O_INJECT, O_PROCS, O_INTERVAL, O__COUNT
 };
 
 enum opt_kind { OK_FLAG, OK_NUM, OK_MS, OK_STR };
@@ -175,6 +175,8 @@ static const struct opt_spec opt_specs[O__COUNT] = {
                  "consumers form a queue group: each message to exactly one"},
     [O_INJECT] = {"inject", OK_STR, 0, 0, "FAULT",
                   "test the checks: duplicate, drop, corrupt or reorder one message"},
+    [O_INTERVAL] = {"interval", OK_NUM, 10, 3600000, "MS",
+                    "refresh every MS milliseconds (default 1000)"},
     [O_PROCS] = {"procs", OK_FLAG, 0, 0, NULL,
                  "run producers and consumers as processes (needs a shm: space)"},
 };
@@ -517,6 +519,113 @@ static int print_region(const wom_region_info *in, void *arg)
         printf("%-24s many %12s %12s", in->name, "-", "-");
     printf(" %14" PRIu64 " %10zu\n", in->bytes, in->max_value);
     return 0;
+}
+
+/* ---- wom stat: a live view of a space ---- */
+
+#define STAT_MAX 1024
+
+struct stat_view {
+    int n;
+    wom_region_info info[STAT_MAX];
+};
+
+static int stat_collect(const wom_region_info *in, void *arg)
+{
+    struct stat_view *v = arg;
+    if (v->n < STAT_MAX)
+        v->info[v->n++] = *in;
+    return 0;
+}
+
+static uint64_t stat_prev_tail(const struct stat_view *prev, const char *name, uint64_t now)
+{
+    for (int i = 0; i < prev->n; i++)
+        if (!strcmp(prev->info[i].name, name))
+            return prev->info[i].tail;
+    return now;
+}
+
+/* The published cursors of a bounded channel's subscribers (region
+ * CHANNEL.acks, one cell per seat of CHANNEL.seats) and their lag. */
+static void stat_readers(struct ctx *c, const wom_region_info *acks, const struct stat_view *v)
+{
+    char base[WOM_NAME_MAX + 1], seats[WOM_NAME_MAX + 8];
+    size_t n = strlen(acks->name) - 5;
+    memcpy(base, acks->name, n);
+    base[n] = 0;
+    snprintf(seats, sizeof seats, "%s.seats", base);
+    uint64_t tail = 0, nseats = 0;
+    for (int i = 0; i < v->n; i++) {
+        if (!strcmp(v->info[i].name, base))
+            tail = v->info[i].tail;
+        if (!strcmp(v->info[i].name, seats))
+            nseats = v->info[i].tail;
+    }
+    wom_region *r;
+    if (wom_region_open(c->s, acks->name, WOM_MANY, &r))
+        return;
+    for (uint64_t s = 1; s < nseats; s++) {
+        uint64_t cur = 0, ver;
+        size_t len;
+        if (wom_load(r, s, &cur, sizeof cur, &len, &ver) || len != sizeof cur)
+            continue;
+        if (cur == UINT64_MAX)
+            printf("  %s reader %" PRIu64 ": closed\n", base, s);
+        else
+            printf("  %s reader %" PRIu64 ": cursor %" PRIu64 ", lag %" PRIu64 "\n", base, s,
+                   cur, tail > cur ? tail - cur : 0);
+    }
+    wom_region_close(r);
+}
+
+static void stat_print(struct ctx *c, const struct stat_view *v, const struct stat_view *prev,
+                       double dt)
+{
+    printf("%-24s mode %12s %12s %14s %12s\n", "NAME", "TAIL", "FLOOR", "BYTES", "APPENDS/S");
+    for (int i = 0; i < v->n; i++) {
+        const wom_region_info *in = &v->info[i];
+        if (in->mode == WOM_ONCE) {
+            uint64_t was = stat_prev_tail(prev, in->name, in->tail);
+            printf("%-24s once %12" PRIu64 " %12" PRIu64 " %14" PRIu64 " %12.0f\n", in->name,
+                   in->tail, in->floor, in->bytes,
+                   dt > 0 && in->tail >= was ? (double)(in->tail - was) / dt : 0.0);
+        } else {
+            printf("%-24s many %12s %12s %14" PRIu64 " %12s\n", in->name, "-", "-", in->bytes, "-");
+        }
+    }
+    for (int i = 0; i < v->n; i++) {
+        size_t n = strlen(v->info[i].name);
+        if (v->info[i].mode == WOM_MANY && n > 5 && !strcmp(v->info[i].name + n - 5, ".acks"))
+            stat_readers(c, &v->info[i], v);
+    }
+}
+
+static int cmd_stat(struct ctx *c)
+{
+    static struct stat_view views[2];
+    int tty = isatty(STDOUT_FILENO);
+    uint64_t count = num_or(c->a, O_COUNT, tty ? UINT64_MAX : 1);
+    uint64_t ms = num_or(c->a, O_INTERVAL, 1000);
+    double t_prev = now_s();
+    for (uint64_t k = 0; k < count; k++) {
+        struct stat_view *v = &views[k % 2], *prev = &views[(k + 1) % 2];
+        v->n = 0;
+        int err = wom_regions(c->s, stat_collect, v);
+        if (err)
+            return fail(c->a->cmd, err);
+        double t = now_s();
+        if (tty)
+            printf("\033[H\033[J"); /* redraw in place */
+        stat_print(c, v, k ? prev : v, t - t_prev);
+        t_prev = t;
+        fflush(stdout);
+        if (k + 1 < count) {
+            struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+            nanosleep(&ts, NULL); /* the refresh period of a display */
+        }
+    }
+    return finish_stdout(c->a->cmd);
 }
 
 static int cmd_ls(struct ctx *c)
@@ -1435,6 +1544,13 @@ static const struct cmd commands[] = {
     {"ls", cmd_ls, NEED_SPACE, 1, 1, 0, "SPACE", "list regions",
      "Prints one line per region: name, mode, tail and floor (ONCE regions),\n"
      "value bytes held and the largest value accepted.\n"},
+    {"stat", cmd_stat, NEED_SPACE, 1, 1, OPT(O_COUNT) | OPT(O_INTERVAL),
+     "SPACE [--count N] [--interval MS]",
+     "a live view of a space: tails, rates, readers and lag",
+     "Shows every region with its tail, floor, bytes held and appends per second,\n"
+     "and for bounded channels each subscriber's published cursor and its lag\n"
+     "behind the tail. Refreshes in place every MS milliseconds on a terminal\n"
+     "(until interrupted, or N times); otherwise prints N snapshots (default 1).\n"},
     {"inspect", cmd_inspect, NEED_SPACE, 3, 3, 0, "SPACE REGION ADDR",
      "show one cell's state",
      "Prints the state of cell ADDR of REGION (either mode): EMPTY, CLAIMED by\n"
