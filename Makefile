@@ -32,6 +32,7 @@ build-%/.built: deps FORCE
 
 # The main job: producer and consumer processes over a shm: space in build/.
 run: $(B)/.built
+	@rm -f $(B)/demo.wom
 	$(B)/wom demo --procs --uri shm:$(B)/demo.wom
 
 test: $(B)/.built build-asan/.built build-tsan/.built

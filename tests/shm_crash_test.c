@@ -452,3 +452,44 @@ TEST(shm_inspect_states, T_UNIT)
     wom_close(s);
     tspace_remove(&ts);
 }
+
+/* A child forked after the open gets a slot of its own (its own liveness
+ * lock), so its death is seen as its death, not its parent's. */
+TEST(shm_forked_child_gets_its_own_slot, T_UNIT)
+{
+    struct tspace ts;
+    tspace_make(&ts);
+    wom_space *s;
+    wom_region *r;
+    CHECK_OK(wom_open(ts.uri, &s));
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    wom__eng *e = r->er.e;
+    uint32_t mine = e->self;
+    int up[2], down[2];
+    CHECK(pipe(up) == 0 && pipe(down) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        uint32_t self = r->er.e->self;
+        char go;
+        if (write(up[1], &self, sizeof self) != sizeof self || read(down[0], &go, 1) != 1)
+            _exit(2);
+        _exit(wom_append(r, "child", 5, NULL) == 0 ? 0 : 3); /* it can write */
+    }
+    uint32_t theirs;
+    CHECK(read(up[0], &theirs, sizeof theirs) == sizeof theirs);
+    CHECK(theirs != mine);
+    CHECK_EQ(e->alive(e, theirs), 1);
+    CHECK(write(down[1], "g", 1) == 1);
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_EQ(e->alive(e, theirs), 0); /* the kernel dropped the child's lock */
+    CHECK_EQ(e->self, mine);
+    char b[8];
+    size_t len;
+    CHECK_OK(wom_get(r, 0, b, sizeof b, &len, 0));
+    CHECK(len == 5 && memcmp(b, "child", 5) == 0);
+    wom_region_close(r);
+    wom_close(s);
+    tspace_remove(&ts);
+}

@@ -26,7 +26,7 @@
 #include "util/atomic.h"
 
 #define WOM__MAGIC 0x45434150534d4f57ull /* "WOMSPACE" */
-#define WOM__LAYOUT_VERSION 1u
+#define WOM__LAYOUT_VERSION 2u /* 2: process slots, crash evidence, trim_from */
 #define WOM__NREGIONS 1024u
 #define WOM__CHUNK_SHIFT 23 /* arena chunk: 8 MiB */
 #define WOM__CHUNK_SIZE (1ull << WOM__CHUNK_SHIFT)

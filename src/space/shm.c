@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -32,6 +33,9 @@
 
 struct shm_backend {
     int fd;
+    char path[SHM_PATH_MAX];
+    struct shm_backend *next; /* the process's open shm: spaces */
+    wom_space *space;
 };
 
 static int errno_to_wom(int e)
@@ -134,8 +138,9 @@ static void shm_close(wom_space *s);
 /* Process liveness: each process holds an open-file-description lock on
  * one byte (far past the data) per slot it owns. The kernel drops it when
  * the process dies, however it dies, and it is not fooled by a reused PID.
- * (A child forked after the open shares its parent's lock: a forked child
- * that writes should open the space again.) */
+ * A child forked after the open would share its parent's lock (and slot),
+ * so a fork handler gives every open space of the child a slot of its own
+ * on a fresh open file description. */
 #define SLOT_LOCK_BASE ((off_t)1 << 62)
 
 static int slot_lock(int fd, uint32_t slot, int cmd, struct flock *fl)
@@ -174,6 +179,55 @@ static void shm_take_slot(wom_space *s)
         s->eng.alive = shm_alive;
         return;
     }
+}
+
+/* The open spaces of this process, for the fork handler. */
+static pthread_mutex_t spaces_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shm_backend *spaces;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void) { pthread_mutex_lock(&spaces_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&spaces_lock); }
+
+/* In the child: a new open file description per space, so the slot lock
+ * taken on it is the child's own and dies with the child. If that fails
+ * the child keeps no slot (no crash recovery for its appends). */
+static void fork_child(void)
+{
+    for (struct shm_backend *b = spaces; b; b = b->next) {
+        wom_space *s = b->space;
+        int fd = open(b->path, O_RDWR | O_CLOEXEC);
+        s->eng.busy = NULL;
+        s->eng.alive = NULL;
+        if (fd < 0)
+            continue;
+        close(b->fd); /* the parent's description (and lock) stay the parent's */
+        b->fd = fd;
+        shm_take_slot(s);
+    }
+    pthread_mutex_unlock(&spaces_lock);
+}
+
+static void atfork_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+static void spaces_add(struct shm_backend *b)
+{
+    pthread_once(&atfork_once, atfork_init);
+    pthread_mutex_lock(&spaces_lock);
+    b->next = spaces;
+    spaces = b;
+    pthread_mutex_unlock(&spaces_lock);
+}
+
+static void spaces_remove(struct shm_backend *b)
+{
+    pthread_mutex_lock(&spaces_lock);
+    for (struct shm_backend **p = &spaces; *p; p = &(*p)->next)
+        if (*p == b) {
+            *p = b->next;
+            break;
+        }
+    pthread_mutex_unlock(&spaces_lock);
 }
 
 static int map_space(wom_space *s, int fd, uint64_t len)
@@ -261,6 +315,9 @@ static int shm_open_uri(const char *rest, wom_space **out)
         shm_close(s);
         return rc;
     }
+    memcpy(b->path, u.path, sizeof b->path);
+    b->space = s;
+    spaces_add(b);
     *out = s;
     return 0;
 }
@@ -268,6 +325,8 @@ static int shm_open_uri(const char *rest, wom_space **out)
 static void shm_close(wom_space *s)
 {
     struct shm_backend *b = s->eng.backend;
+    if (b->space)
+        spaces_remove(b);
     if (s->map)
         munmap(s->map, s->map_len);
     close(b->fd);
