@@ -493,3 +493,52 @@ TEST(shm_forked_child_gets_its_own_slot, T_UNIT)
     wom_close(s);
     tspace_remove(&ts);
 }
+
+/* Views (pins) held by a process that dies do not pin their chunk forever:
+ * the next process to open the space alone drops them, and a chunk only
+ * they kept from reuse is released. */
+TEST(shm_lone_opener_drops_dead_pins, T_UNIT)
+{
+    struct tspace ts;
+    tspace_make(&ts);
+    wom_space *s;
+    wom_region *r;
+    CHECK_OK(wom_open(ts.uri, &s));
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    static char v[4096];
+    for (uint64_t i = 0; i < 3000; i++) /* 12 MiB: the first chunk is full */
+        CHECK_OK(wom_append(r, v, sizeof v, NULL));
+    int up[2];
+    CHECK(pipe(up) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        wom_view view;
+        if (wom_get_view(r, 5, &view, 0) || write(up[1], "p", 1) != 1)
+            _exit(2);
+        kill(getpid(), SIGKILL); /* dies holding the view */
+    }
+    char c;
+    CHECK(read(up[0], &c, 1) == 1);
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st));
+    struct wom__chunk *ch = (struct wom__chunk *)(r->er.e->base + WOM__CHUNK_SIZE);
+    CHECK_EQ(ch->magic, WOM__CHUNK_MAGIC); /* the first chunk sits at 8 MiB */
+    CHECK_EQ(ch->pins, 1);                 /* the dead child's pin */
+    CHECK_OK(wom_trim(r, 2500));           /* its records all die ... */
+    CHECK(ch->pins == (CH_RETIRED | 1));   /* ... but the dead pin holds it */
+    uint64_t free_before = r->er.e->hdr->free_count;
+    wom_region_close(r);
+    wom_close(s);
+    CHECK_OK(wom_open(ts.uri, &s)); /* alone: recovers */
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    ch = (struct wom__chunk *)(r->er.e->base + WOM__CHUNK_SIZE);
+    CHECK(ch->pins == CH_RETIRED);
+    CHECK_EQ(r->er.e->hdr->free_count, free_before + 1);
+    char b[8];
+    size_t len;
+    CHECK_ERR(wom_get(r, 5, b, sizeof b, &len, 0), WOM_ETRIMMED);
+    wom_region_close(r);
+    wom_close(s);
+    tspace_remove(&ts);
+}

@@ -112,6 +112,7 @@ static int chunk_new(wom__eng *e, uint32_t region, uint64_t *off)
     }
     struct wom__chunk *ch = eng_chunk(e, c);
     ch->region = region;
+    ch->magic = WOM__CHUNK_MAGIC;
     /* A stale reader may still try to pin the old life: it then sees 0 and
      * its later floor check sends it away (see wom__pin's callers). */
     st_seq(&ch->pins, 0);
@@ -252,5 +253,22 @@ int wom__rec_alloc(wom__reg *r, size_t len, uint64_t *off)
         if (!atomic_compare_exchange_strong_explicit(&h->cur_chunk, &seen, n, memory_order_release,
                                                      memory_order_relaxed))
             wom__stack_push(e, &e->hdr->free_chunks, &eng_chunk(e, n)->next_free, n, 0);
+    }
+}
+
+void wom__eng_drop_pins(wom__eng *e)
+{
+    uint64_t end = eng_brk(e);
+    uint64_t c = (eng_first() + WOM__CHUNK_SIZE - 1) & ~(WOM__CHUNK_SIZE - 1);
+    for (; c + WOM__CHUNK_SIZE <= end; c += WOM__CHUNK_SIZE) {
+        struct wom__chunk *ch = eng_chunk(e, c);
+        if (ch->magic != WOM__CHUNK_MAGIC || ch->region >= WOM__NREGIONS)
+            continue;
+        uint64_t p = ld_seq(&ch->pins);
+        if ((p & ~CH_RETIRED) == 0)
+            continue;
+        st_seq(&ch->pins, p & CH_RETIRED);
+        if (p & CH_RETIRED)
+            chunk_release(e, c); /* retired, and its last pins were the dead's */
     }
 }

@@ -53,6 +53,10 @@ int wom__eng_attach(wom__eng *e, void *base, uint64_t avail, int shared);
  * the header cannot be read). */
 uint64_t wom__eng_reserved(const void *base, uint64_t avail);
 void wom__eng_discard(wom__eng *e, uint64_t off, uint64_t len);
+/* Only when no other process is attached: pins are counts without owners,
+ * so pins left by dead processes are dropped, and chunks that only they kept
+ * from being released are released. */
+void wom__eng_drop_pins(wom__eng *e);
 /* Open or create a region (see wom_region_open). */
 int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
                     wom__reg *out);

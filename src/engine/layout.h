@@ -31,6 +31,7 @@
 #define WOM__CHUNK_SHIFT 23 /* arena chunk: 8 MiB */
 #define WOM__CHUNK_SIZE (1ull << WOM__CHUNK_SHIFT)
 #define WOM__CHUNK_HDR 128u
+#define WOM__CHUNK_MAGIC 0x57434b31u /* "1KCW": never the high half of an offset */
 #define WOM__WARM_CHUNKS 8 /* released chunks kept resident for quick reuse */
 #define WOM__LEAF_BITS 10 /* 1024 cells = 8 KiB per leaf */
 #define WOM__LEAF_CELLS (1u << WOM__LEAF_BITS)
@@ -77,7 +78,7 @@ struct wom__chunk {
     wom_a64 alloc;     /* writers: bump offset, live count, sealed */
     wom_a64 next_free; /* free-list link (page index) */
     uint32_t region;
-    uint32_t pad0;
+    uint32_t magic;    /* WOM__CHUNK_MAGIC: lets a lone opener find chunks */
     wom_a64 backed;    /* bytes from the chunk start known to be backed */
     uint64_t pad1[4];
     wom_a64 pins; /* readers: pin count and RETIRED */

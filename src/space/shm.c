@@ -230,6 +230,16 @@ static void spaces_remove(struct shm_backend *b)
     pthread_mutex_unlock(&spaces_lock);
 }
 
+/* 1 when no other process holds a slot: everyone else has died. */
+static int shm_alone(wom_space *s)
+{
+    for (uint32_t j = 0; j < WOM__NPROCS; j++)
+        if (j != s->eng.self && ld_relaxed(&s->eng.hdr->procs[j].pid) != 0 &&
+            shm_alive(&s->eng, j)) /* relaxed: a never-used slot has pid 0 */
+            return 0;
+    return 1;
+}
+
 static int map_space(wom_space *s, int fd, uint64_t len)
 {
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -309,6 +319,10 @@ static int shm_open_uri(const char *rest, wom_space **out)
         rc = shm_setup(s, &u, b->fd);
         if (!rc)
             shm_take_slot(s);
+        /* Opening after every process died: recover what they held. (The
+         * flock keeps other openers out meanwhile.) */
+        if (!rc && s->eng.busy && shm_alone(s))
+            wom__eng_drop_pins(&s->eng);
         flock(b->fd, LOCK_UN);
     }
     if (rc) {
