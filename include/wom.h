@@ -186,7 +186,8 @@ typedef struct {
  * wom_loan_append or one wom_loan_cancel. */
 WOM_API int wom_loan_new(wom_region *r, size_t len, wom_loan *l);
 /* Publish the loan at addr, as wom_put. On WOM_EWRITTEN / WOM_ETRIMMED the
- * loan stays open (publish it elsewhere or cancel it). */
+ * loan stays open (publish it elsewhere or cancel it); its bytes are final
+ * from the first publish attempt on (do not write them again). */
 WOM_API int wom_loan_put(wom_loan *l, uint64_t addr);
 /* Publish the loan at the next free address, as wom_append. */
 WOM_API int wom_loan_append(wom_loan *l, uint64_t *addr);

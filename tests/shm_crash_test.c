@@ -542,3 +542,44 @@ TEST(shm_lone_opener_drops_dead_pins, T_UNIT)
     wom_close(s);
     tspace_remove(&ts);
 }
+
+/* Immutability is enforced: a full arena chunk whose values are all written
+ * turns read-only in a process that reads it, so a stray write through a
+ * view faults (here in a child that inherits the mapping) instead of
+ * changing a message; a chunk reused later is writable again for writers. */
+TEST(shm_stray_write_into_a_value_faults, T_UNIT)
+{
+    struct tspace ts;
+    tspace_make(&ts);
+    wom_space *s;
+    wom_region *r;
+    CHECK_OK(wom_open(ts.uri, &s));
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    static char v[4096];
+    for (uint64_t i = 0; i < 3000; i++) { /* 12 MiB: the first chunk fills */
+        memset(v, (int)(i & 0xff), sizeof v);
+        CHECK_OK(wom_append(r, v, sizeof v, NULL));
+    }
+    wom_view view;
+    CHECK_OK(wom_get_view(r, 100, &view, 0));
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        ((volatile char *)view.data)[10] = 'X'; /* a reader's stray write */
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "child status %d", st);
+    CHECK_EQ(((const char *)view.data)[10], 100);
+    wom_view_release(&view);
+    /* Release the sealed chunk and write through a reuse of it. */
+    CHECK_OK(wom_trim(r, 3000));
+    for (uint64_t i = 0; i < 6000; i++)
+        CHECK_OK(wom_append(r, v, sizeof v, NULL));
+    size_t len;
+    CHECK_OK(wom_get(r, 8999, v, sizeof v, &len, 0));
+    wom_region_close(r);
+    wom_close(s);
+    tspace_remove(&ts);
+}

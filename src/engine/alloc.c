@@ -12,6 +12,7 @@
  * count can only fall and after RETIRED the pin count can only fall.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -113,6 +114,7 @@ static int chunk_new(wom__eng *e, uint32_t region, uint64_t *off)
     struct wom__chunk *ch = eng_chunk(e, c);
     ch->region = region;
     ch->magic = WOM__CHUNK_MAGIC;
+    st_relaxed(&ch->filling, 0); /* relaxed: published as alloc is */
     /* A stale reader may still try to pin the old life: it then sees 0 and
      * its later floor check sends it away (see wom__pin's callers). */
     st_seq(&ch->pins, 0);
@@ -217,11 +219,12 @@ static void chunk_seal(wom__eng *e, struct wom__region_hdr *h, uint64_t c, uint6
     }
 }
 
-int wom__rec_alloc(wom__reg *r, size_t len, uint64_t *off)
+int wom__rec_alloc(wom__reg *r, size_t len, int filling, uint64_t *off)
 {
     wom__eng *e = r->e;
     struct wom__region_hdr *h = r->h;
     uint64_t need = (sizeof(struct wom__rec) + len + 7) & ~7ull;
+    filling = filling && e->sealed;
     for (;;) {
         /* acquire: pairs with the release CAS below that installed the chunk
          * (its reset alloc word). */
@@ -230,19 +233,27 @@ int wom__rec_alloc(wom__reg *r, size_t len, uint64_t *off)
             c = 0; /* corrupt: start a fresh chunk (the CAS below replaces it) */
         if (c) {
             struct wom__chunk *ch = eng_chunk(e, c);
+            /* Counted as filling before the bytes are ours: a sealer that
+             * sees the chunk SEALED then sees this count (both seq_cst). */
+            if (filling)
+                faa_seq(&ch->filling, 1);
             uint64_t a = ld_seq(&ch->alloc);
             while (!(a & CH_SEALED) && CH_USED(a) + need <= WOM__CHUNK_SIZE) {
                 /* The live count rises in the same CAS that hands out the
                  * bytes, so a sealed chunk's count can only fall. */
                 if (cas_seq(&ch->alloc, &a, a + ((need >> 3) << 32) + 1)) {
                     *off = c + CH_USED(a);
-                    if (chunk_back(e, ch, CH_USED(a) + need)) {
+                    if (chunk_back(e, ch, CH_USED(a) + need) || wom__unseal(e, c)) {
+                        if (filling)
+                            fas_seq(&ch->filling, 1);
                         wom__rec_kill(e, *off);
                         return WOM_ENOSPC;
                     }
                     return 0;
                 }
             }
+            if (filling)
+                fas_seq(&ch->filling, 1);
             chunk_seal(e, h, c, a);
         }
         uint64_t n;
@@ -271,4 +282,54 @@ void wom__eng_drop_pins(wom__eng *e)
         if (p & CH_RETIRED)
             chunk_release(e, c); /* retired, and its last pins were the dead's */
     }
+}
+
+void wom__rec_filled(wom__eng *e, uint64_t off)
+{
+    if (e->sealed)
+        fas_seq(&eng_chunk(e, off)->filling, 1);
+}
+
+static wom_a64 *seal_word(wom__eng *e, uint64_t c, uint64_t *bit)
+{
+    uint64_t i = c >> WOM__CHUNK_SHIFT;
+    *bit = 1ull << (i % 64);
+    return &e->sealed[i / 64];
+}
+
+void wom__seal(wom__eng *e, uint64_t off)
+{
+    if (!e->sealed)
+        return;
+    uint64_t c = off & ~(WOM__CHUNK_SIZE - 1), bit;
+    wom_a64 *w = seal_word(e, c, &bit);
+    if (ld_relaxed(w) & bit) /* relaxed: only this process's own record */
+        return;
+    struct wom__chunk *ch = eng_chunk(e, c);
+    /* The caller holds a pin, so this life of the chunk cannot end (and be
+     * reopened for writing) under us. */
+    if (!(ld_seq(&ch->alloc) & CH_SEALED) || ld_seq(&ch->filling) != 0)
+        return;
+    if (wom__vm_protect(e->base + c + WOM__PAGE, WOM__CHUNK_SIZE - WOM__PAGE, 0) == 0)
+        atomic_fetch_or_explicit(w, bit, memory_order_relaxed); /* relaxed: as above */
+}
+
+int wom__unseal(wom__eng *e, uint64_t c)
+{
+    if (!e->sealed)
+        return 0;
+    uint64_t bit;
+    wom_a64 *w = seal_word(e, c, &bit);
+    if (!(ld_relaxed(w) & bit)) /* relaxed: only this process's own record */
+        return 0;
+    if (wom__vm_protect(e->base + c + WOM__PAGE, WOM__CHUNK_SIZE - WOM__PAGE, 1))
+        return WOM_ENOMEM;
+    atomic_fetch_and_explicit(w, ~bit, memory_order_relaxed);
+    return 0;
+}
+
+void wom__eng_fini(wom__eng *e)
+{
+    free(e->sealed);
+    e->sealed = NULL;
 }

@@ -279,19 +279,24 @@ static void tail_raise(struct wom__region_hdr *h, uint64_t to)
         ;
 }
 
-static int rec_new(wom__reg *r, const void *buf, size_t len, uint64_t *off)
+static int rec_new(wom__reg *r, const void *buf, size_t len, int loan, uint64_t *off)
 {
     if (len > r->max_value)
         return WOM_EMSGSIZE;
-    int rc = wom__rec_alloc(r, len, off);
+    /* ONCE records count as being filled until written (a loan: until it
+     * is published or cancelled), so no reader seals them half-written. */
+    int once = r->mode == WOM_ONCE;
+    int rc = wom__rec_alloc(r, len, once, off);
     if (rc)
         return rc;
     struct wom__rec *rec = rec_at(r->e, *off);
     rec->len = (uint32_t)len;
     rec->sum = 0;
-    rec->version = 1;
+    rec->version = loan ? 0 : 1; /* a ONCE record at version 0 is a loan being filled */
     if (len && buf)
         memcpy(rec + 1, buf, len);
+    if (once && !loan)
+        wom__rec_filled(r->e, *off);
     return 0;
 }
 
@@ -387,7 +392,7 @@ int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len)
     if (r->mode != WOM_ONCE)
         return WOM_EMODE;
     uint64_t off;
-    int rc = rec_new(r, buf, len, &off);
+    int rc = rec_new(r, buf, len, 0, &off);
     if (!rc && (rc = put_rec(r, addr, off, 0)))
         wom__rec_kill(r->e, off);
     return rc;
@@ -398,7 +403,7 @@ int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr)
     if (r->mode != WOM_ONCE)
         return WOM_EMODE;
     uint64_t off;
-    int rc = rec_new(r, buf, len, &off);
+    int rc = rec_new(r, buf, len, 0, &off);
     if (!rc && (rc = append_rec(r, off, addr)))
         wom__rec_kill(r->e, off);
     return rc;
@@ -410,23 +415,41 @@ int wom__eng_loan(wom__reg *r, size_t len, uint64_t *off, void **data)
 {
     if (r->mode != WOM_ONCE)
         return WOM_EMODE;
-    int rc = rec_new(r, NULL, len, off);
+    int rc = rec_new(r, NULL, len, 1, off);
     if (!rc)
         *data = rec_at(r->e, *off) + 1;
     return rc;
 }
 
+/* A loan's bytes are final from its first publish attempt on: it stops
+ * counting as being filled before it can become visible (and, once
+ * visible, trimmed and its chunk reused). */
+static void loan_done(wom__reg *r, uint64_t off)
+{
+    struct wom__rec *rec = rec_at(r->e, off);
+    if (rec->version == 0) { /* the first publish attempt (or the cancel) */
+        rec->version = 1;
+        wom__rec_filled(r->e, off);
+    }
+}
+
 int wom__eng_loan_put(wom__reg *r, uint64_t off, uint64_t addr)
 {
+    loan_done(r, off);
     return put_rec(r, addr, off, 0);
 }
 
 int wom__eng_loan_append(wom__reg *r, uint64_t off, uint64_t *addr)
 {
+    loan_done(r, off);
     return append_rec(r, off, addr);
 }
 
-void wom__eng_loan_cancel(wom__reg *r, uint64_t off) { wom__rec_kill(r->e, off); }
+void wom__eng_loan_cancel(wom__reg *r, uint64_t off)
+{
+    loan_done(r, off);
+    wom__rec_kill(r->e, off);
+}
 
 /* The appending process whose slot holds addr of r, or -1. */
 static int64_t appender_of(wom__reg *r, uint64_t addr)
@@ -488,7 +511,8 @@ static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
     if (!wom__rec_ok(r->e, off, r->max_value))
         return WOM_ECORRUPT;
     int held = v->pin_[0] == (uint64_t)(uintptr_t)r->e;
-    if (!held || !same_chunk(v->pin_[1], off)) {
+    int fresh = !held || !same_chunk(v->pin_[1], off);
+    if (fresh) {
         wom__eng_unpin_view(v); /* any engine's pin: it knows its own */
         if (wom__pin(r->e, off))
             return WOM_ETRIMMED;
@@ -501,6 +525,8 @@ static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
         wom__eng_unpin_view(v);
         return WOM_ETRIMMED;
     }
+    if (fresh)
+        wom__seal(r->e, off); /* a full, written chunk turns read-only here */
     struct wom__rec *rec = rec_at(r->e, off);
     v->data = rec + 1;
     v->len = rec->len;
@@ -735,7 +761,7 @@ int wom__eng_store(wom__reg *r, uint64_t addr, const void *buf, size_t len, int 
     if (rc)
         return rc;
     uint64_t off;
-    if ((rc = rec_new(r, buf, len, &off)))
+    if ((rc = rec_new(r, buf, len, 0, &off)))
         return rc;
     struct wom__rec *rec = rec_at(r->e, off);
     for (;;) {

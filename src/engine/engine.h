@@ -31,6 +31,9 @@ typedef struct wom__eng {
     wom_a64 *busy;
     uint32_t self;
     int (*alive)(struct wom__eng *e, uint32_t slot);
+    /* Sealing (shared segments): one bit per chunk this process has made
+     * read-only in its own mapping; NULL: no sealing. */
+    wom_a64 *sealed;
     void *backend;
 } wom__eng;
 
@@ -53,6 +56,15 @@ int wom__eng_attach(wom__eng *e, void *base, uint64_t avail, int shared);
  * the header cannot be read). */
 uint64_t wom__eng_reserved(const void *base, uint64_t avail);
 void wom__eng_discard(wom__eng *e, uint64_t off, uint64_t len);
+/* Free what attach/format allocated in this process. */
+void wom__eng_fini(wom__eng *e);
+/* Sealing: a full chunk whose records are all written is made read-only in
+ * this process's mapping when a reader first pins it; an allocator opens a
+ * chunk it sealed earlier (a reused one) again before writing into it. */
+void wom__seal(wom__eng *e, uint64_t off);
+int wom__unseal(wom__eng *e, uint64_t c);
+/* The record at off (ONCE, shared segment) is fully written. */
+void wom__rec_filled(wom__eng *e, uint64_t off);
 /* Only when no other process is attached: pins are counts without owners,
  * so pins left by dead processes are dropped, and chunks that only they kept
  * from being released are released. */
@@ -126,7 +138,9 @@ static inline int wom__back(wom__eng *e, uint64_t start, uint64_t end)
 {
     return e->grow && e->grow(e, start, end) ? WOM_ENOSPC : 0;
 }
-int wom__rec_alloc(wom__reg *r, size_t len, uint64_t *off);
+/* Allocate a record; with `filling`, it counts as being written until
+ * wom__rec_filled. */
+int wom__rec_alloc(wom__reg *r, size_t len, int filling, uint64_t *off);
 void wom__rec_kill(wom__eng *e, uint64_t off);
 /* n records of the chunk holding off died. */
 void wom__rec_kill_n(wom__eng *e, uint64_t off, uint64_t n);

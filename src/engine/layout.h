@@ -80,7 +80,9 @@ struct wom__chunk {
     uint32_t region;
     uint32_t magic;    /* WOM__CHUNK_MAGIC: lets a lone opener find chunks */
     wom_a64 backed;    /* bytes from the chunk start known to be backed */
-    uint64_t pad1[4];
+    wom_a64 filling;   /* ONCE records allocated here whose bytes are still
+                          being written (shared segments; gates sealing) */
+    uint64_t pad1[3];
     wom_a64 pins; /* readers: pin count and RETIRED */
     uint64_t pad2[7];
 };

@@ -317,8 +317,12 @@ static int shm_open_uri(const char *rest, wom_space **out)
         rc = errno_to_wom(errno);
     else {
         rc = shm_setup(s, &u, b->fd);
-        if (!rc)
+        if (!rc) {
             shm_take_slot(s);
+            /* one bit per chunk of the reserved range, for sealing */
+            s->eng.sealed = calloc((s->eng.size >> WOM__CHUNK_SHIFT) / 64 + 1, sizeof(wom_a64));
+            rc = s->eng.sealed ? 0 : WOM_ENOMEM;
+        }
         /* Opening after every process died: recover what they held. (The
          * flock keeps other openers out meanwhile.) */
         if (!rc && s->eng.busy && shm_alone(s))
@@ -343,6 +347,7 @@ static void shm_close(wom_space *s)
         spaces_remove(b);
     if (s->map)
         munmap(s->map, s->map_len);
+    wom__eng_fini(&s->eng);
     close(b->fd);
     free(b);
     free(s);

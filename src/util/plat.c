@@ -62,3 +62,8 @@ int wom__vm_reserve(size_t len, void **out)
 void wom__vm_unmap(void *p, size_t len) { munmap(p, len); }
 
 void wom__vm_discard(void *p, size_t len) { madvise(p, len, MADV_DONTNEED); }
+
+int wom__vm_protect(void *p, size_t len, int writable)
+{
+    return mprotect(p, len, writable ? PROT_READ | PROT_WRITE : PROT_READ) ? -errno : 0;
+}

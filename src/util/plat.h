@@ -25,5 +25,7 @@ int wom__vm_reserve(size_t len, void **out);
 void wom__vm_unmap(void *p, size_t len);
 /* Give the pages of [p, p+len) back to the system; they read as zero after. */
 void wom__vm_discard(void *p, size_t len);
+/* Make [p, p+len) read-only (writable = 0) or read-write again. */
+int wom__vm_protect(void *p, size_t len, int writable);
 
 #endif
