@@ -39,6 +39,7 @@
 
 #include "bench.h"
 #include "wom.h"
+#include "wom_io.h"
 
 #ifdef BENCH_HAVE_ZMQ
 #include <zmq.h>
@@ -348,11 +349,6 @@ struct wc_ctx {
     char *out[2], *in[2];
 };
 
-static int wfail(const char *who, const char *what, int rc)
-{
-    return bench_fail(who, what, rc, wom_strerror(rc));
-}
-
 static int wc_init_mode(void *p, size_t size, int duplex, int zc)
 {
     struct wc_ctx *c = p;
@@ -396,7 +392,7 @@ static int wc_attach(void *p, int side)
         if (!rc && d == !side)
             rc = wom_sub_open(c->ch[d], NULL, &c->sub[d]);
     }
-    return rc ? wfail("wom chan shm:", "setup", rc) : 0;
+    return rc ? womc_fail("wom chan shm:", "setup", rc) : 0;
 }
 
 static void wc_unlink(void *p)
@@ -421,42 +417,14 @@ static void wc_fini(void *p, int side)
 
 static inline int wc_send(struct wc_ctx *c, int dir, uint64_t seq)
 {
-    int rc;
-    if (c->zc) {
-        wom_loan l;
-        if ((rc = wom_chan_loan(c->ch[dir], c->size, &l)))
-            return wfail("wom chan shm: zero-copy", "wom_chan_loan", rc);
-        bench_msg_fill(l.data, c->size, seq);
-        if ((rc = wom_chan_send_loan(c->ch[dir], &l, -1, NULL))) {
-            wom_loan_cancel(&l);
-            return wfail("wom chan shm: zero-copy", "wom_chan_send_loan", rc);
-        }
-        return 0;
-    }
-    bench_msg_fill(c->out[dir], c->size, seq);
-    rc = wom_chan_send(c->ch[dir], c->out[dir], c->size, -1, NULL);
-    return rc ? wfail("wom chan shm:", "wom_chan_send", rc) : 0;
+    return womc_send(c->ch[dir], c->zc ? WOMC_ZERO_COPY : WOMC_COPY, c->out[dir], c->size, seq,
+                     c->zc ? "wom chan shm: zero-copy" : "wom chan shm:");
 }
 
 static inline int wc_recv(struct wc_ctx *c, int dir, uint64_t seq)
 {
-    int rc;
-    if (c->zc) {
-        wom_view v;
-        if ((rc = wom_sub_recv_view(c->sub[dir], &v, NULL, -1)))
-            return wfail("wom chan shm: zero-copy", "wom_sub_recv_view", rc);
-        int ok = bench_msg_ok(v.data, v.len, c->size, seq);
-        if (!ok)
-            bench_bad_msg("wom chan shm: zero-copy", v.data, v.len, c->size, seq);
-        wom_view_release(&v);
-        return ok ? 0 : -1;
-    }
-    size_t len;
-    if ((rc = wom_sub_recv(c->sub[dir], c->in[dir], c->size, &len, NULL, -1)))
-        return wfail("wom chan shm:", "wom_sub_recv", rc);
-    if (!bench_msg_ok(c->in[dir], len, c->size, seq))
-        return bench_bad_msg("wom chan shm:", c->in[dir], len, c->size, seq);
-    return 0;
+    return womc_recv(c->sub[dir], c->zc ? WOMC_ZERO_COPY : WOMC_COPY, c->in[dir], c->size, seq,
+                     c->zc ? "wom chan shm: zero-copy" : "wom chan shm:");
 }
 
 static const struct ipc_ops wc_ops = {wc_init, wc_attach, NULL, wc_unlink, wc_fini, 0};
@@ -1106,7 +1074,7 @@ int bench_sync_cost(const char *dir, unsigned batch, double seconds, double *us)
         wom_close(s);
     unlink(path);
     if (rc)
-        return wfail("wom_sync", "run", rc);
+        return womc_fail("wom_sync", "run", rc);
     *us = (double)spent / 1e3 / (double)calls;
     return 0;
 }

@@ -18,6 +18,7 @@
 
 #include "bench.h"
 #include "wom.h"
+#include "wom_io.h"
 
 #pragma weak wom_chan_open
 #pragma weak wom_chan_close
@@ -40,11 +41,6 @@
 #define RAW_TRIM_LAG 1024u /* keeping the last leaf's worth it read */
 
 static const char *const dir_name[2][2] = {{"bench.a", "bench.b"}, {"bench.a.x", "bench.b.x"}};
-
-static int wfail(const char *who, const char *what, int rc)
-{
-    return bench_fail(who, what, rc, wom_strerror(rc));
-}
 
 /* Pattern-filled send and receive buffers for both directions. */
 static int bufs_new(char **out, char **in, size_t size)
@@ -91,7 +87,7 @@ static int raw_init(struct raw_ctx *c, size_t size, int duplex)
     for (int d = 0; d <= duplex && !rc; d++)
         rc = wom_region_open(c->s, dir_name[0][d], WOM_ONCE, &c->r[d]);
     if (rc) {
-        wfail("wom raw", "setup", rc);
+        womc_fail("wom raw", "setup", rc);
         raw_fini(c);
         return -1;
     }
@@ -107,7 +103,7 @@ static inline int raw_send(struct raw_ctx *c, int dir, uint64_t seq)
     uint64_t addr;
     int rc = wom_append(c->r[dir], c->out[dir], c->size, &addr);
     if (rc)
-        return wfail("wom raw", "wom_append", rc);
+        return womc_fail("wom raw", "wom_append", rc);
     if (addr != seq) {
         fprintf(stderr, "wom raw: append returned address %llu for message %llu\n",
                 (unsigned long long)addr, (unsigned long long)seq);
@@ -121,14 +117,14 @@ static inline int raw_recv(struct raw_ctx *c, int dir, uint64_t seq)
     size_t len;
     int rc = wom_get(c->r[dir], seq, c->in[dir], c->size, &len, -1);
     if (rc)
-        return wfail("wom raw", "wom_get", rc);
+        return womc_fail("wom raw", "wom_get", rc);
     if (!bench_msg_ok(c->in[dir], len, c->size, seq))
         return bench_bad_msg("wom raw", c->in[dir], len, c->size, seq);
     /* The lag keeps the trim away from cells whose put may still be
      * finishing: trimming right up to a cell just read races with the
      * writer's post-publish floor check in the engine (see README). */
     if ((seq + 1) % RAW_TRIM == 0 && (rc = wom_trim(c->r[dir], seq + 1 - RAW_TRIM_LAG)))
-        return wfail("wom raw", "wom_trim", rc);
+        return womc_fail("wom raw", "wom_trim", rc);
     if ((seq + 1) % RAW_PUBLISH == 0)
         atomic_store_explicit(&c->q[dir].done, seq + 1, memory_order_release);
     return 0;
@@ -169,7 +165,7 @@ static int ring_init(struct ring_ctx *c, size_t size, int duplex)
     for (int d = 0; d <= duplex && !rc; d++)
         rc = wom_ring_open(c->s, dir_name[0][d], WOM_CAP, size, &c->g[d]);
     if (rc) {
-        wfail("wom ring", "setup", rc);
+        womc_fail("wom ring", "setup", rc);
         ring_fini(c);
         return -1;
     }
@@ -180,7 +176,7 @@ static inline int ring_send(struct ring_ctx *c, int dir, uint64_t seq)
 {
     bench_msg_fill(c->out[dir], c->size, seq);
     int rc = wom_ring_send(c->g[dir], c->out[dir], c->size, -1);
-    return rc ? wfail("wom ring", "wom_ring_send", rc) : 0;
+    return rc ? womc_fail("wom ring", "wom_ring_send", rc) : 0;
 }
 
 static inline int ring_recv(struct ring_ctx *c, int dir, uint64_t seq)
@@ -188,7 +184,7 @@ static inline int ring_recv(struct ring_ctx *c, int dir, uint64_t seq)
     size_t len;
     int rc = wom_ring_recv(c->g[dir], c->in[dir], c->size, &len, -1);
     if (rc)
-        return wfail("wom ring", "wom_ring_recv", rc);
+        return womc_fail("wom ring", "wom_ring_recv", rc);
     if (!bench_msg_ok(c->in[dir], len, c->size, seq))
         return bench_bad_msg("wom ring", c->in[dir], len, c->size, seq);
     return 0;
@@ -248,7 +244,7 @@ static int chan_open(struct chan_ctx *c, size_t size, int duplex, int view)
             rc = wom_sub_open(c->ch[d], NULL, &c->sub[d]);
     }
     if (rc) {
-        wfail("wom chan", "setup", rc);
+        womc_fail("wom chan", "setup", rc);
         chan_fini(c);
         return -1;
     }
@@ -260,44 +256,18 @@ static int chan_init(struct chan_ctx *c, size_t size, int duplex)
     return chan_open(c, size, duplex, 0);
 }
 
+static const char *const chan_who[] = {"wom chan", "wom chan view", "wom chan zero-copy"};
+
 static inline int chan_send(struct chan_ctx *c, int dir, uint64_t seq)
 {
-    if (c->view == 2) { /* zero copy: write the message in place */
-        wom_loan l;
-        int rc = wom_chan_loan(c->ch[dir], c->size, &l);
-        if (rc)
-            return wfail("wom chan zero-copy", "wom_chan_loan", rc);
-        bench_msg_fill(l.data, c->size, seq);
-        if ((rc = wom_chan_send_loan(c->ch[dir], &l, -1, NULL))) {
-            wom_loan_cancel(&l);
-            return wfail("wom chan zero-copy", "wom_chan_send_loan", rc);
-        }
-        return 0;
-    }
-    bench_msg_fill(c->out[dir], c->size, seq);
-    int rc = wom_chan_send(c->ch[dir], c->out[dir], c->size, -1, NULL);
-    return rc ? wfail("wom chan", "wom_chan_send", rc) : 0;
+    return womc_send(c->ch[dir], (enum womc_mode)c->view, c->out[dir], c->size, seq,
+                     chan_who[c->view]);
 }
 
 static inline int chan_recv(struct chan_ctx *c, int dir, uint64_t seq)
 {
-    int rc;
-    if (c->view) {
-        wom_view v;
-        if ((rc = wom_sub_recv_view(c->sub[dir], &v, NULL, -1)))
-            return wfail("wom chan view", "wom_sub_recv_view", rc);
-        int ok = bench_msg_ok(v.data, v.len, c->size, seq);
-        if (!ok)
-            bench_bad_msg("wom chan view", v.data, v.len, c->size, seq);
-        wom_view_release(&v);
-        return ok ? 0 : -1;
-    }
-    size_t len;
-    if ((rc = wom_sub_recv(c->sub[dir], c->in[dir], c->size, &len, NULL, -1)))
-        return wfail("wom chan", "wom_sub_recv", rc);
-    if (!bench_msg_ok(c->in[dir], len, c->size, seq))
-        return bench_bad_msg("wom chan", c->in[dir], len, c->size, seq);
-    return 0;
+    return womc_recv(c->sub[dir], (enum womc_mode)c->view, c->in[dir], c->size, seq,
+                     chan_who[c->view]);
 }
 
 BENCH_DRIVERS(chan)
