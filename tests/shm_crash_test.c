@@ -583,3 +583,59 @@ TEST(shm_stray_write_into_a_value_faults, T_UNIT)
     wom_close(s);
     tspace_remove(&ts);
 }
+
+/* Values carry a checksum: a byte of a value changed in the file (bit rot,
+ * a stray write by some other program) reads as WOM_ECORRUPT, never as a
+ * wrong value; the values around it read fine. */
+TEST(shm_checksum_catches_a_changed_value, T_UNIT)
+{
+    struct tspace ts;
+    tspace_make(&ts);
+    wom_space *s;
+    wom_region *r, *m;
+    CHECK_OK(wom_open(ts.uri, &s));
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    CHECK_OK(wom_region_open(s, "regs", WOM_MANY, &m));
+    for (uint64_t i = 0; i < 10; i++)
+        CHECK_OK(wom_append(r, "0123456789abcdef", 16, NULL));
+    CHECK_OK(wom_store(m, 0, "register value", 14, NULL));
+    wom_loan l;
+    CHECK_OK(wom_loan_new(r, 4, &l));
+    memcpy(l.data, "loan", 4);
+    CHECK_OK(wom_loan_put(&l, 100));
+    /* Where the values of cells 5 and 100 and of the register live. */
+    wom_a64 *cell;
+    CHECK_OK(wom__cell(&r->er, 5, 0, &cell));
+    uint64_t off5 = (*cell & ~7ull) + sizeof(struct wom__rec);
+    CHECK_OK(wom__cell(&r->er, 100, 0, &cell));
+    uint64_t off100 = (*cell & ~7ull) + sizeof(struct wom__rec);
+    CHECK_OK(wom__cell(&m->er, 0, 0, &cell));
+    uint64_t offm = (*cell & ~7ull) + sizeof(struct wom__rec);
+    wom_region_close(r);
+    wom_region_close(m);
+    wom_close(s);
+    int fd = open(ts.path, O_RDWR);
+    CHECK(fd >= 0);
+    CHECK(pwrite(fd, "X", 1, (off_t)off5 + 3) == 1);
+    CHECK(pwrite(fd, "Y", 1, (off_t)off100) == 1);
+    CHECK(pwrite(fd, "Z", 1, (off_t)offm + 13) == 1);
+    close(fd);
+    CHECK_OK(wom_open(ts.uri, &s));
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    CHECK_OK(wom_region_open(s, "regs", WOM_MANY, &m));
+    char b[32];
+    size_t len;
+    uint64_t ver;
+    CHECK_ERR(wom_get(r, 5, b, sizeof b, &len, 0), WOM_ECORRUPT);
+    wom_view v;
+    CHECK_ERR(wom_get_view(r, 5, &v, 0), WOM_ECORRUPT);
+    CHECK_ERR(wom_get(r, 100, b, sizeof b, &len, 0), WOM_ECORRUPT);
+    CHECK_ERR(wom_load(m, 0, b, sizeof b, &len, &ver), WOM_ECORRUPT);
+    CHECK_OK(wom_get(r, 4, b, sizeof b, &len, 0));
+    CHECK(len == 16 && memcmp(b, "0123456789abcdef", 16) == 0);
+    CHECK_OK(wom_get(r, 6, b, sizeof b, &len, 0));
+    wom_region_close(r);
+    wom_region_close(m);
+    wom_close(s);
+    tspace_remove(&ts);
+}

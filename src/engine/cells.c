@@ -65,6 +65,48 @@ static struct wom__rec *rec_at(const wom__eng *e, uint64_t off)
     return (struct wom__rec *)eng_ptr(e, off);
 }
 
+static inline uint64_t rotl64(uint64_t x, unsigned k) { return (x << k) | (x >> (64 - k)); }
+
+/* The checksum of a value in a shared segment: four independent
+ * multiply-rotate lanes over 32-byte blocks (about a cycle per 8 bytes),
+ * folded with the length. Not cryptographic: it catches bit rot, torn or
+ * stray writes to the file. */
+static uint32_t value_sum(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t l[4] = {0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull,
+                     0x85ebca77c2b2ae63ull};
+    size_t left = n;
+    for (; left >= 32; s += 32, left -= 32)
+        for (int i = 0; i < 4; i++) {
+            uint64_t w;
+            memcpy(&w, s + 8 * i, 8);
+            l[i] = rotl64((l[i] ^ w) * 0xff51afd7ed558ccdull, 31);
+        }
+    unsigned char tail[32] = {0};
+    memcpy(tail, s, left);
+    for (int i = 0; i < 4; i++) {
+        uint64_t w;
+        memcpy(&w, tail + 8 * i, 8);
+        l[i] = rotl64((l[i] ^ w) * 0xff51afd7ed558ccdull, 31);
+    }
+    uint64_t h = l[0] ^ rotl64(l[1], 17) ^ rotl64(l[2], 31) ^ rotl64(l[3], 47) ^ n;
+    h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Shared segments (e->sealed is their marker) keep a checksum per value. */
+static void rec_seal_sum(const wom__eng *e, struct wom__rec *rec)
+{
+    if (e->sealed)
+        rec->sum = value_sum(rec + 1, rec->len);
+}
+
+static int rec_sum_ok(const wom__eng *e, const struct wom__rec *rec)
+{
+    return !e->sealed || rec->sum == value_sum(rec + 1, rec->len);
+}
+
 static void eng_bind(wom__eng *e, void *base, uint64_t size, int shared)
 {
     static wom_a64 next_id = 1;
@@ -295,6 +337,8 @@ static int rec_new(wom__reg *r, const void *buf, size_t len, int loan, uint64_t 
     rec->version = loan ? 0 : 1; /* a ONCE record at version 0 is a loan being filled */
     if (len && buf)
         memcpy(rec + 1, buf, len);
+    if (!loan)
+        rec_seal_sum(r->e, rec);
     if (once && !loan)
         wom__rec_filled(r->e, *off);
     return 0;
@@ -429,6 +473,7 @@ static void loan_done(wom__reg *r, uint64_t off)
     struct wom__rec *rec = rec_at(r->e, off);
     if (rec->version == 0) { /* the first publish attempt (or the cancel) */
         rec->version = 1;
+        rec_seal_sum(r->e, rec);
         wom__rec_filled(r->e, off);
     }
 }
@@ -524,6 +569,10 @@ static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
     if (addr < ld_seq(&r->h->floor)) {
         wom__eng_unpin_view(v);
         return WOM_ETRIMMED;
+    }
+    if (!rec_sum_ok(r->e, rec_at(r->e, off))) {
+        wom__eng_unpin_view(v);
+        return WOM_ECORRUPT; /* the value's bytes changed since it was written */
     }
     if (fresh)
         wom__seal(r->e, off); /* a full, written chunk turns read-only here */
@@ -820,13 +869,16 @@ int wom__eng_load(wom__reg *r, uint64_t addr, void *buf, size_t cap, size_t *len
         struct wom__rec *rec = rec_at(r->e, w & ~C_LOW);
         n = rec->len;
         v = rec->version;
-        if (n > cap)
+        if (!rec_sum_ok(r->e, rec))
+            rc = WOM_ECORRUPT;
+        else if (n > cap)
             rc = WOM_ENOBUFS;
         else if (n)
             memcpy(buf, rec + 1, n);
     }
     many_unpin(r, w);
-    *len = n;
+    if (!rc || rc == WOM_ENOBUFS)
+        *len = n;
     if (!rc && version)
         *version = v;
     return rc;

@@ -26,7 +26,7 @@
 #include "util/atomic.h"
 
 #define WOM__MAGIC 0x45434150534d4f57ull /* "WOMSPACE" */
-#define WOM__LAYOUT_VERSION 2u /* 2: process slots, crash evidence, trim_from */
+#define WOM__LAYOUT_VERSION 3u /* 2: process slots, crash evidence; 3: value checksums */
 #define WOM__NREGIONS 1024u
 #define WOM__CHUNK_SHIFT 23 /* arena chunk: 8 MiB */
 #define WOM__CHUNK_SIZE (1ull << WOM__CHUNK_SHIFT)
@@ -62,7 +62,7 @@ static inline uint64_t cell_empty(uint64_t addr) { return ((addr >> WOM__LEAF_BI
 /* A value record in an arena chunk; the value bytes follow. */
 struct wom__rec {
     uint32_t len;
-    uint32_t sum; /* reserved for the checksum of persisted data */
+    uint32_t sum; /* shared segments: checksum of the value bytes */
     uint64_t version;
 };
 static_assert(sizeof(struct wom__rec) == 16, "record header");
