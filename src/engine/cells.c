@@ -1,5 +1,7 @@
 /*
- * cells.c - regions and the cell operations.
+ * cells.c - ONCE cells: put, append, loans, reads that wait, inspection,
+ * recovery from dead appenders, trim; and the record helpers the MANY cells
+ * (many.c) share.
  *
  * ONCE write: allocate and fill a record, then one CAS EMPTY -> WRITTEN|off
  * publishes it; the first CAS wins and every racer sees the same winner.
@@ -12,58 +14,9 @@
  * bytes belong to this cell until the unpin.
  */
 #include <errno.h>
-#include <sched.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
-#include "util/plat.h"
-
-/* Before sleeping on a futex a waiter spins for up to SPIN_NS (a writer on
- * another core is usually well under a microsecond away, and a futex wake
- * costs the writer a syscall and the reader several microseconds), then
- * yields a few times (on a busy machine the writer may be waiting for this
- * very core), then sleeps. */
-#define SPIN_NS 20000
-#define YIELD_LOOPS 4
-
-struct backoff {
-    unsigned n;
-    unsigned yields;
-    int64_t spin_until;
-};
-#define BACKOFF_INIT {0, 0, 0}
-
-/* One step of waiting: 1 while the caller should look again, 0 when it is
- * time to sleep. The clock is read once every 64 pauses. */
-static int backoff(struct backoff *b)
-{
-    if (b->yields == 0) {
-        if ((b->n++ & 63) != 0) {
-            wom__cpu_relax();
-            return 1;
-        }
-        int64_t now = wom__now_ns();
-        if (!b->spin_until)
-            b->spin_until = now + SPIN_NS;
-        if (now < b->spin_until) {
-            wom__cpu_relax();
-            return 1;
-        }
-    }
-    if (b->yields++ < YIELD_LOOPS) {
-        sched_yield();
-        return 1;
-    }
-    return 0;
-}
-
-#define RECOVER_SLICE_NS 50000000 /* 50 ms between looks for dead processes */
-
-static struct wom__rec *rec_at(const wom__eng *e, uint64_t off)
-{
-    return (struct wom__rec *)eng_ptr(e, off);
-}
+#include "engine/cell.h"
 
 static inline uint64_t rotl64(uint64_t x, unsigned k) { return (x << k) | (x >> (64 - k)); }
 
@@ -96,220 +49,15 @@ static uint32_t value_sum(const void *p, size_t n)
 }
 
 /* Shared segments (e->sealed is their marker) keep a checksum per value. */
-static void rec_seal_sum(const wom__eng *e, struct wom__rec *rec)
+void wom__rec_seal_sum(const wom__eng *e, struct wom__rec *rec)
 {
     if (e->sealed)
         rec->sum = value_sum(rec + 1, rec->len);
 }
 
-static int rec_sum_ok(const wom__eng *e, const struct wom__rec *rec)
+int wom__rec_sum_ok(const wom__eng *e, const struct wom__rec *rec)
 {
     return !e->sealed || rec->sum == value_sum(rec + 1, rec->len);
-}
-
-static void eng_bind(wom__eng *e, void *base, uint64_t size, int shared)
-{
-    static wom_a64 next_id = 1;
-    e->id = faa_relaxed(&next_id, 1); /* any unique value will do */
-    e->base = base;
-    e->size = size;
-    e->shared = shared;
-    e->hdr = base;
-}
-
-uint64_t wom__eng_reserved(const void *base, uint64_t avail)
-{
-    const struct wom__seg_hdr *h = base;
-    return avail >= sizeof *h && h->magic == WOM__MAGIC ? h->size : 0;
-}
-
-int wom__eng_attach(wom__eng *e, void *base, uint64_t avail, int shared)
-{
-    const struct wom__seg_hdr *h = base;
-    if (avail < sizeof *h || h->magic != WOM__MAGIC)
-        return WOM_ECORRUPT;
-    if (h->version != WOM__LAYOUT_VERSION || h->hdr_size != sizeof *h ||
-        h->chunk_shift != WOM__CHUNK_SHIFT || h->nregions != WOM__NREGIONS ||
-        h->size < WOM__MIN_SEGMENT || ld_relaxed(&h->brk) > h->size ||
-        ld_relaxed(&h->brk) > avail)
-        return WOM_ECORRUPT;
-    eng_bind(e, base, h->size, shared);
-    return 0;
-}
-
-void wom__eng_discard(wom__eng *e, uint64_t off, uint64_t len)
-{
-    if (e->discard)
-        e->discard(e, off, len);
-    else
-        wom__vm_discard(e->base + off, len);
-}
-
-int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared)
-{
-    if (size < WOM__MIN_SEGMENT)
-        return WOM_EINVAL;
-    eng_bind(e, base, size, shared);
-    e->hdr->version = WOM__LAYOUT_VERSION;
-    e->hdr->hdr_size = sizeof(struct wom__seg_hdr);
-    e->hdr->size = size;
-    e->hdr->chunk_shift = WOM__CHUNK_SHIFT;
-    e->hdr->nregions = WOM__NREGIONS;
-    /* release: the segment is not shared yet; the backend publishes it */
-    st_release(&e->hdr->brk, (sizeof(struct wom__seg_hdr) + WOM__PAGE - 1) & ~(uint64_t)(WOM__PAGE - 1));
-    e->hdr->magic = WOM__MAGIC; /* last: a half-formatted segment has none */
-    return 0;
-}
-
-/* ---- regions ---- */
-
-static uint32_t name_hash(const char *s)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-
-static void reg_bind(wom__eng *e, uint32_t i, wom__reg *out)
-{
-    struct wom__region_hdr *h = &e->hdr->regions[i];
-    out->e = e;
-    out->h = h;
-    out->idx = i;
-    out->mode = (wom_mode)h->mode;
-    out->max_value = h->max_value;
-}
-
-/* Wait until a region another thread is creating is READY. */
-/* A slot being created holds R_INIT | (creator's slot + 1) << 2. Wait
- * until it is READY; in a shared segment, a creator the kernel says is dead
- * gets its slot set back to FREE (no opener has passed an INIT slot, so the
- * probing order stays intact). Returns the state it ends on. */
-static uint32_t reg_wait_ready(wom__eng *e, struct wom__region_hdr *h)
-{
-    /* acquire: pairs with the creator's release store of R_READY. */
-    uint32_t st;
-    while (((st = ld_acquire(&h->state)) & 3) == R_INIT) {
-        int64_t until = e->alive ? wom__now_ns() + RECOVER_SLICE_NS : -1;
-        if (wom__futex_wait(&h->state, st, e->shared, until) == 0)
-            continue;
-        if (e->alive && (st >> 2) && !e->alive(e, (st >> 2) - 1) &&
-            cas_seq(&h->state, &st, R_FREE))
-            wom__futex_wake(&h->state, e->shared);
-    }
-    return st;
-}
-
-int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
-                    wom__reg *out)
-{
-    size_t n = strlen(name);
-    if (n == 0 || (mode != WOM_ONCE && mode != WOM_MANY))
-        return WOM_EINVAL;
-    if (n > WOM_NAME_MAX)
-        return WOM_ENAMETOOLONG;
-    if (max_value == 0)
-        max_value = WOM_MAX_VALUE_DEFAULT;
-    if (max_value > WOM_MAX_VALUE_LIMIT)
-        return WOM_EMSGSIZE;
-    uint32_t start = name_hash(name) % WOM__NREGIONS;
-    /* Linear probing; a slot another opener has passed never becomes free
-     * again, so every opener of one name walks the same sequence and meets
-     * the same slot. */
-    for (uint32_t k = 0; k < WOM__NREGIONS; k++) {
-        uint32_t i = (start + k) % WOM__NREGIONS;
-        struct wom__region_hdr *h = &e->hdr->regions[i];
-        uint32_t st = ld_acquire(&h->state); /* pairs with the R_READY release */
-        if (st == R_FREE) {
-            uint32_t init = R_INIT | (e->busy ? (e->self + 1) << 2 : 0);
-            if (!cas_seq(&h->state, &st, init)) {
-                k--; /* look at this slot again */
-                continue;
-            }
-            memcpy(h->name, name, n + 1);
-            h->mode = (uint32_t)mode;
-            h->max_value = (uint32_t)max_value;
-            /* relaxed: published with the region by the release below */
-            h->seq = faa_relaxed(&e->hdr->region_seq, 1);
-            /* release: publishes name, mode and limits; pairs with the
-             * acquire loads of state above and in reg_wait_ready. */
-            st_release(&h->state, R_READY);
-            wom__futex_wake(&h->state, e->shared);
-            reg_bind(e, i, out);
-            return 0;
-        }
-        st = reg_wait_ready(e, h);
-        if (st == R_FREE) {
-            k--; /* freed after its creator died: look again */
-            continue;
-        }
-        if (st != R_READY || h->mode < WOM_ONCE || h->mode > WOM_MANY ||
-            memchr(h->name, 0, sizeof h->name) == NULL)
-            return WOM_ECORRUPT;
-        if (memcmp(h->name, name, n + 1) != 0)
-            continue;
-        if (h->mode != (uint32_t)mode)
-            return WOM_EMODE;
-        reg_bind(e, i, out);
-        return 0;
-    }
-    return WOM_ENOSPC;
-}
-
-void wom__eng_info(const wom__reg *r, wom_region_info *out)
-{
-    struct wom__region_hdr *h = r->h;
-    memset(out, 0, sizeof *out);
-    memcpy(out->name, h->name, sizeof out->name);
-    out->name[WOM_NAME_MAX] = 0;
-    out->mode = (wom_mode)h->mode;
-    /* relaxed: wom_region_info is a snapshot of hints and statistics */
-    out->tail = ld_relaxed(&h->next);
-    out->floor = ld_relaxed(&h->floor);
-    out->max_value = h->max_value;
-    uint64_t bytes = ld_relaxed(&h->sealed_bytes);
-    uint64_t c = ld_acquire(&h->cur_chunk);
-    if (c && !(c & (WOM__CHUNK_SIZE - 1)) && eng_piece_ok(r->e, c, WOM__CHUNK_SIZE)) {
-        uint64_t a = ld_relaxed(&eng_chunk(r->e, c)->alloc);
-        if (!(a & CH_SEALED))
-            bytes += CH_USED(a) - WOM__CHUNK_HDR;
-    }
-    out->bytes = bytes;
-}
-
-struct reg_order {
-    uint32_t seq, idx;
-};
-
-static int by_seq(const void *a, const void *b)
-{
-    const struct reg_order *x = a, *y = b;
-    return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : (x->idx > y->idx) - (x->idx < y->idx);
-}
-
-/* One pass over the table and a sort: bounded by the table's size whatever
- * the (shared, untrusted) sequence numbers say. */
-int wom__eng_regions(wom__eng *e, int (*fn)(const wom_region_info *, void *), void *arg)
-{
-    struct reg_order order[WOM__NREGIONS]; /* 8 KiB */
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < WOM__NREGIONS; i++) {
-        struct wom__region_hdr *h = &e->hdr->regions[i];
-        if (ld_acquire(&h->state) == R_READY) /* pairs with the R_READY release */
-            order[n++] = (struct reg_order){h->seq, i};
-    }
-    qsort(order, n, sizeof order[0], by_seq);
-    for (uint32_t k = 0; k < n; k++) {
-        wom__reg r;
-        wom_region_info info;
-        reg_bind(e, order[k].idx, &r);
-        wom__eng_info(&r, &info);
-        int rc = fn(&info, arg);
-        if (rc)
-            return rc;
-    }
-    return 0;
 }
 
 /* ---- ONCE cells ---- */
@@ -321,7 +69,7 @@ static void tail_raise(struct wom__region_hdr *h, uint64_t to)
         ;
 }
 
-static int rec_new(wom__reg *r, const void *buf, size_t len, int loan, uint64_t *off)
+int wom__rec_new(wom__reg *r, const void *buf, size_t len, int loan, uint64_t *off)
 {
     if (len > r->max_value)
         return WOM_EMSGSIZE;
@@ -338,7 +86,7 @@ static int rec_new(wom__reg *r, const void *buf, size_t len, int loan, uint64_t 
     if (len && buf)
         memcpy(rec + 1, buf, len);
     if (!loan)
-        rec_seal_sum(r->e, rec);
+        wom__rec_seal_sum(r->e, rec);
     if (once && !loan)
         wom__rec_filled(r->e, *off);
     return 0;
@@ -436,7 +184,7 @@ int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len)
     if (r->mode != WOM_ONCE)
         return WOM_EMODE;
     uint64_t off;
-    int rc = rec_new(r, buf, len, 0, &off);
+    int rc = wom__rec_new(r, buf, len, 0, &off);
     if (!rc && (rc = put_rec(r, addr, off, 0)))
         wom__rec_kill(r->e, off);
     return rc;
@@ -447,7 +195,7 @@ int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr)
     if (r->mode != WOM_ONCE)
         return WOM_EMODE;
     uint64_t off;
-    int rc = rec_new(r, buf, len, 0, &off);
+    int rc = wom__rec_new(r, buf, len, 0, &off);
     if (!rc && (rc = append_rec(r, off, addr)))
         wom__rec_kill(r->e, off);
     return rc;
@@ -459,7 +207,7 @@ int wom__eng_loan(wom__reg *r, size_t len, uint64_t *off, void **data)
 {
     if (r->mode != WOM_ONCE)
         return WOM_EMODE;
-    int rc = rec_new(r, NULL, len, 1, off);
+    int rc = wom__rec_new(r, NULL, len, 1, off);
     if (!rc)
         *data = rec_at(r->e, *off) + 1;
     return rc;
@@ -473,7 +221,7 @@ static void loan_done(wom__reg *r, uint64_t off)
     struct wom__rec *rec = rec_at(r->e, off);
     if (rec->version == 0) { /* the first publish attempt (or the cancel) */
         rec->version = 1;
-        rec_seal_sum(r->e, rec);
+        wom__rec_seal_sum(r->e, rec);
         wom__rec_filled(r->e, off);
     }
 }
@@ -570,7 +318,7 @@ static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
         wom__eng_unpin_view(v);
         return WOM_ETRIMMED;
     }
-    if (!rec_sum_ok(r->e, rec_at(r->e, off))) {
+    if (!wom__rec_sum_ok(r->e, rec_at(r->e, off))) {
         wom__eng_unpin_view(v);
         return WOM_ECORRUPT; /* the value's bytes changed since it was written */
     }
@@ -753,175 +501,3 @@ int wom__eng_trim(wom__reg *r, uint64_t below)
     return rc;
 }
 
-/* ---- MANY cells ---- */
-
-/* Read the current value of a MANY cell: on 0, *w is its word and, when it is
- * WRITTEN, its chunk is pinned (caller unpins). */
-static int many_pin(wom__reg *r, wom_a64 *cell, uint64_t *w)
-{
-    for (;;) {
-        /* acquire: pairs with the storing CAS (the record's bytes). */
-        uint64_t x = ld_acquire(cell);
-        if ((x & C_STATE) == C_EMPTY) {
-            *w = x;
-            return 0;
-        }
-        if ((x & C_STATE) != C_WRITTEN)
-            return WOM_ECORRUPT;
-        uint64_t off = x & ~C_LOW;
-        if (!wom__rec_ok(r->e, off, r->max_value))
-            return WOM_ECORRUPT;
-        int pinned = wom__pin(r->e, off) == 0;
-        int same = ((ld_seq(cell) ^ x) & ~C_WAIT) == 0;
-        if (pinned && same) {
-            *w = x;
-            return 0;
-        }
-        if (pinned)
-            wom__unpin(r->e, off);
-        else if (same)
-            return WOM_ECORRUPT; /* a live value's chunk cannot be retired */
-    }
-}
-
-static uint64_t many_version(wom__reg *r, uint64_t w)
-{
-    return (w & C_STATE) == C_WRITTEN ? rec_at(r->e, w & ~C_LOW)->version : 0;
-}
-
-static void many_unpin(wom__reg *r, uint64_t w)
-{
-    if ((w & C_STATE) == C_WRITTEN)
-        wom__unpin(r->e, w & ~C_LOW);
-}
-
-static wom_a32 *bell_of(wom__reg *r, uint64_t addr)
-{
-    return &r->h->bell[(addr * 0x9e3779b97f4a7c15ull) >> 59];
-}
-
-int wom__eng_store(wom__reg *r, uint64_t addr, const void *buf, size_t len, int has_expect,
-                   uint64_t expect, uint64_t *version)
-{
-    if (r->mode != WOM_MANY)
-        return WOM_EMODE;
-    wom_a64 *cell;
-    int rc = wom__cell(r, addr, 1, &cell);
-    if (rc)
-        return rc;
-    uint64_t off;
-    if ((rc = rec_new(r, buf, len, 0, &off)))
-        return rc;
-    struct wom__rec *rec = rec_at(r->e, off);
-    for (;;) {
-        uint64_t w;
-        if ((rc = many_pin(r, cell, &w)))
-            break;
-        uint64_t v = many_version(r, w);
-        if (has_expect && v != expect) {
-            many_unpin(r, w);
-            rc = WOM_ECONFLICT;
-            break;
-        }
-        rec->version = v + 1;
-        uint64_t seen = w; /* the CAS overwrites w; the pin is on seen */
-        /* seq_cst (release part): publishes the record; the pin held on the
-         * old word's chunk rules out ABA on a reused offset. */
-        if (cas_seq(cell, &seen, off | C_WRITTEN)) {
-            if (w & C_WAIT) {
-                atomic_fetch_add_explicit(bell_of(r, addr), 1, memory_order_seq_cst);
-                wom__futex_wake(bell_of(r, addr), r->e->shared);
-            }
-            many_unpin(r, w);
-            if ((w & C_STATE) == C_WRITTEN)
-                wom__rec_kill(r->e, w & ~C_LOW); /* the old value died */
-            if (version)
-                *version = v + 1;
-            return 0;
-        }
-        many_unpin(r, w);
-    }
-    wom__rec_kill(r->e, off);
-    return rc;
-}
-
-int wom__eng_load(wom__reg *r, uint64_t addr, void *buf, size_t cap, size_t *len,
-                  uint64_t *version)
-{
-    if (r->mode != WOM_MANY)
-        return WOM_EMODE;
-    wom_a64 *cell;
-    int rc = wom__cell(r, addr, 0, &cell);
-    if (rc == WOM_EEMPTY) {
-        *len = 0;
-        if (version)
-            *version = 0;
-        return 0;
-    }
-    if (rc)
-        return rc;
-    uint64_t w;
-    if ((rc = many_pin(r, cell, &w)))
-        return rc;
-    size_t n = 0;
-    uint64_t v = 0;
-    if ((w & C_STATE) == C_WRITTEN) {
-        struct wom__rec *rec = rec_at(r->e, w & ~C_LOW);
-        n = rec->len;
-        v = rec->version;
-        if (!rec_sum_ok(r->e, rec))
-            rc = WOM_ECORRUPT;
-        else if (n > cap)
-            rc = WOM_ENOBUFS;
-        else if (n)
-            memcpy(buf, rec + 1, n);
-    }
-    many_unpin(r, w);
-    if (!rc || rc == WOM_ENOBUFS)
-        *len = n;
-    if (!rc && version)
-        *version = v;
-    return rc;
-}
-
-int wom__eng_wait(wom__reg *r, uint64_t addr, uint64_t version, int64_t timeout_ns)
-{
-    if (r->mode != WOM_MANY)
-        return WOM_EMODE;
-    wom_a64 *cell;
-    int rc = wom__cell(r, addr, 1, &cell);
-    if (rc)
-        return rc;
-    uint64_t w0;
-    if ((rc = many_pin(r, cell, &w0)))
-        return rc;
-    /* Holding the pin on w0's chunk for the whole wait means its offset
-     * cannot be reused, so "the word differs from w0" is exactly "the
-     * version moved". */
-    if (many_version(r, w0) != version) {
-        many_unpin(r, w0);
-        return 0;
-    }
-    wom_a32 *bell = bell_of(r, addr);
-    int64_t deadline = wom__deadline(timeout_ns);
-    rc = WOM_ETIMEDOUT;
-    struct backoff spins = BACKOFF_INIT;
-    while (timeout_ns != 0) {
-        uint32_t ring = ld_seq(bell);
-        uint64_t x = ld_seq(cell);
-        if ((x ^ w0) & ~C_WAIT) {
-            rc = 0;
-            break;
-        }
-        if (backoff(&spins))
-            continue;
-        /* Set WAITERS on the word we saw; a store after this CAS rings the
-         * bell (after we read `ring`), one before it makes the CAS fail. */
-        if (!(x & C_WAIT) && !cas_seq(cell, &x, x | C_WAIT))
-            continue;
-        if (wom__futex_wait(bell, ring, r->e->shared, deadline))
-            break;
-    }
-    many_unpin(r, w0);
-    return rc;
-}

@@ -1,0 +1,213 @@
+/*
+ * region.c - a segment's set-up (format, attach) and its regions: create or
+ * open by name, describe, list.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cell.h"
+
+static void eng_bind(wom__eng *e, void *base, uint64_t size, int shared)
+{
+    static wom_a64 next_id = 1;
+    e->id = faa_relaxed(&next_id, 1); /* any unique value will do */
+    e->base = base;
+    e->size = size;
+    e->shared = shared;
+    e->hdr = base;
+}
+
+uint64_t wom__eng_reserved(const void *base, uint64_t avail)
+{
+    const struct wom__seg_hdr *h = base;
+    return avail >= sizeof *h && h->magic == WOM__MAGIC ? h->size : 0;
+}
+
+int wom__eng_attach(wom__eng *e, void *base, uint64_t avail, int shared)
+{
+    const struct wom__seg_hdr *h = base;
+    if (avail < sizeof *h || h->magic != WOM__MAGIC)
+        return WOM_ECORRUPT;
+    if (h->version != WOM__LAYOUT_VERSION || h->hdr_size != sizeof *h ||
+        h->chunk_shift != WOM__CHUNK_SHIFT || h->nregions != WOM__NREGIONS ||
+        h->size < WOM__MIN_SEGMENT || ld_relaxed(&h->brk) > h->size ||
+        ld_relaxed(&h->brk) > avail)
+        return WOM_ECORRUPT;
+    eng_bind(e, base, h->size, shared);
+    return 0;
+}
+
+void wom__eng_discard(wom__eng *e, uint64_t off, uint64_t len)
+{
+    if (e->discard)
+        e->discard(e, off, len);
+    else
+        wom__vm_discard(e->base + off, len);
+}
+
+int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared)
+{
+    if (size < WOM__MIN_SEGMENT)
+        return WOM_EINVAL;
+    eng_bind(e, base, size, shared);
+    e->hdr->version = WOM__LAYOUT_VERSION;
+    e->hdr->hdr_size = sizeof(struct wom__seg_hdr);
+    e->hdr->size = size;
+    e->hdr->chunk_shift = WOM__CHUNK_SHIFT;
+    e->hdr->nregions = WOM__NREGIONS;
+    /* release: the segment is not shared yet; the backend publishes it */
+    st_release(&e->hdr->brk, (sizeof(struct wom__seg_hdr) + WOM__PAGE - 1) & ~(uint64_t)(WOM__PAGE - 1));
+    e->hdr->magic = WOM__MAGIC; /* last: a half-formatted segment has none */
+    return 0;
+}
+
+/* ---- regions ---- */
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static void reg_bind(wom__eng *e, uint32_t i, wom__reg *out)
+{
+    struct wom__region_hdr *h = &e->hdr->regions[i];
+    out->e = e;
+    out->h = h;
+    out->idx = i;
+    out->mode = (wom_mode)h->mode;
+    out->max_value = h->max_value;
+}
+
+/* Wait until a region another thread is creating is READY. */
+/* A slot being created holds R_INIT | (creator's slot + 1) << 2. Wait
+ * until it is READY; in a shared segment, a creator the kernel says is dead
+ * gets its slot set back to FREE (no opener has passed an INIT slot, so the
+ * probing order stays intact). Returns the state it ends on. */
+static uint32_t reg_wait_ready(wom__eng *e, struct wom__region_hdr *h)
+{
+    /* acquire: pairs with the creator's release store of R_READY. */
+    uint32_t st;
+    while (((st = ld_acquire(&h->state)) & 3) == R_INIT) {
+        int64_t until = e->alive ? wom__now_ns() + RECOVER_SLICE_NS : -1;
+        if (wom__futex_wait(&h->state, st, e->shared, until) == 0)
+            continue;
+        if (e->alive && (st >> 2) && !e->alive(e, (st >> 2) - 1) &&
+            cas_seq(&h->state, &st, R_FREE))
+            wom__futex_wake(&h->state, e->shared);
+    }
+    return st;
+}
+
+int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
+                    wom__reg *out)
+{
+    size_t n = strlen(name);
+    if (n == 0 || (mode != WOM_ONCE && mode != WOM_MANY))
+        return WOM_EINVAL;
+    if (n > WOM_NAME_MAX)
+        return WOM_ENAMETOOLONG;
+    if (max_value == 0)
+        max_value = WOM_MAX_VALUE_DEFAULT;
+    if (max_value > WOM_MAX_VALUE_LIMIT)
+        return WOM_EMSGSIZE;
+    uint32_t start = name_hash(name) % WOM__NREGIONS;
+    /* Linear probing; a slot another opener has passed never becomes free
+     * again, so every opener of one name walks the same sequence and meets
+     * the same slot. */
+    for (uint32_t k = 0; k < WOM__NREGIONS; k++) {
+        uint32_t i = (start + k) % WOM__NREGIONS;
+        struct wom__region_hdr *h = &e->hdr->regions[i];
+        uint32_t st = ld_acquire(&h->state); /* pairs with the R_READY release */
+        if (st == R_FREE) {
+            uint32_t init = R_INIT | (e->busy ? (e->self + 1) << 2 : 0);
+            if (!cas_seq(&h->state, &st, init)) {
+                k--; /* look at this slot again */
+                continue;
+            }
+            memcpy(h->name, name, n + 1);
+            h->mode = (uint32_t)mode;
+            h->max_value = (uint32_t)max_value;
+            /* relaxed: published with the region by the release below */
+            h->seq = faa_relaxed(&e->hdr->region_seq, 1);
+            /* release: publishes name, mode and limits; pairs with the
+             * acquire loads of state above and in reg_wait_ready. */
+            st_release(&h->state, R_READY);
+            wom__futex_wake(&h->state, e->shared);
+            reg_bind(e, i, out);
+            return 0;
+        }
+        st = reg_wait_ready(e, h);
+        if (st == R_FREE) {
+            k--; /* freed after its creator died: look again */
+            continue;
+        }
+        if (st != R_READY || h->mode < WOM_ONCE || h->mode > WOM_MANY ||
+            memchr(h->name, 0, sizeof h->name) == NULL)
+            return WOM_ECORRUPT;
+        if (memcmp(h->name, name, n + 1) != 0)
+            continue;
+        if (h->mode != (uint32_t)mode)
+            return WOM_EMODE;
+        reg_bind(e, i, out);
+        return 0;
+    }
+    return WOM_ENOSPC;
+}
+
+void wom__eng_info(const wom__reg *r, wom_region_info *out)
+{
+    struct wom__region_hdr *h = r->h;
+    memset(out, 0, sizeof *out);
+    memcpy(out->name, h->name, sizeof out->name);
+    out->name[WOM_NAME_MAX] = 0;
+    out->mode = (wom_mode)h->mode;
+    /* relaxed: wom_region_info is a snapshot of hints and statistics */
+    out->tail = ld_relaxed(&h->next);
+    out->floor = ld_relaxed(&h->floor);
+    out->max_value = h->max_value;
+    uint64_t bytes = ld_relaxed(&h->sealed_bytes);
+    uint64_t c = ld_acquire(&h->cur_chunk);
+    if (c && !(c & (WOM__CHUNK_SIZE - 1)) && eng_piece_ok(r->e, c, WOM__CHUNK_SIZE)) {
+        uint64_t a = ld_relaxed(&eng_chunk(r->e, c)->alloc);
+        if (!(a & CH_SEALED))
+            bytes += CH_USED(a) - WOM__CHUNK_HDR;
+    }
+    out->bytes = bytes;
+}
+
+struct reg_order {
+    uint32_t seq, idx;
+};
+
+static int by_seq(const void *a, const void *b)
+{
+    const struct reg_order *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* One pass over the table and a sort: bounded by the table's size whatever
+ * the (shared, untrusted) sequence numbers say. */
+int wom__eng_regions(wom__eng *e, int (*fn)(const wom_region_info *, void *), void *arg)
+{
+    struct reg_order order[WOM__NREGIONS]; /* 8 KiB */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < WOM__NREGIONS; i++) {
+        struct wom__region_hdr *h = &e->hdr->regions[i];
+        if (ld_acquire(&h->state) == R_READY) /* pairs with the R_READY release */
+            order[n++] = (struct reg_order){h->seq, i};
+    }
+    qsort(order, n, sizeof order[0], by_seq);
+    for (uint32_t k = 0; k < n; k++) {
+        wom__reg r;
+        wom_region_info info;
+        reg_bind(e, order[k].idx, &r);
+        wom__eng_info(&r, &info);
+        int rc = fn(&info, arg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
