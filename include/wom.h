@@ -308,6 +308,10 @@ WOM_API int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint6
 WOM_API int wom_sub_recv_view(wom_sub *sub, wom_view *v, uint64_t *addr, int64_t timeout_ns);
 /* The address the next receive reads. */
 WOM_API uint64_t wom_sub_cursor(const wom_sub *sub);
+/* How many addresses this subscription skipped because their writer died
+ * before publishing (ABANDONED cells, shm: scope): the receives go on past
+ * them, and this count is how they are reported. */
+WOM_API uint64_t wom_sub_abandoned(const wom_sub *sub);
 
 /* ---- Queue group: each message to exactly one member ---------------------- */
 /* Group G over channel N: members claim message i by winning write-once

@@ -639,3 +639,48 @@ TEST(shm_checksum_catches_a_changed_value, T_UNIT)
     wom_close(s);
     tspace_remove(&ts);
 }
+
+/* A channel subscriber goes on past a message whose sender died before
+ * publishing it, and reports the skip. */
+TEST(shm_subscriber_reports_abandoned_messages, T_UNIT)
+{
+    struct tspace ts;
+    tspace_make(&ts);
+    wom_space *s;
+    wom_chan *c;
+    wom_region *log;
+    CHECK_OK(wom_open(ts.uri, &s));
+    CHECK_OK(wom_chan_open(s, "news", NULL, &c));
+    CHECK_OK(wom_region_open(s, "news", WOM_ONCE, &log));
+    for (uint64_t i = 0; i < 3; i++)
+        CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) { /* takes address 3 the way an append does, then dies */
+        wom_a64 *busy = log->er.e->busy;
+        st_seq(busy + 1, UINT64_MAX);
+        st_seq(busy, log->er.idx + 1);
+        st_seq(busy + 1, faa_seq(&log->er.h->next, 1));
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    for (uint64_t i = 3; i < 5; i++)
+        CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
+    wom_sub *sub;
+    CHECK_OK(wom_sub_open(c, NULL, &sub));
+    uint64_t want[] = {0, 1, 2, 3, 4}, at_want[] = {0, 1, 2, 4, 5};
+    for (int k = 0; k < 5; k++) {
+        uint64_t v, at;
+        size_t len;
+        CHECK_OK(wom_sub_recv(sub, &v, sizeof v, &len, &at, 5000000000ll));
+        CHECK_EQ(v, want[k]);
+        CHECK_EQ(at, at_want[k]);
+    }
+    CHECK_EQ(wom_sub_abandoned(sub), 1);
+    wom_sub_close(sub);
+    wom_region_close(log);
+    wom_chan_close(c);
+    wom_close(s);
+    tspace_remove(&ts);
+}

@@ -25,6 +25,7 @@ struct wom_sub {
     uint64_t every;     /* publish after this many messages */
     wom_view held;      /* wom_sub_recv's last view, kept so the next read in
                            the same chunk needs no new pin */
+    uint64_t abandoned; /* addresses skipped because their writer died */
 };
 
 /* Fix the channel's bound: the first opener's value wins, later openers read
@@ -252,7 +253,8 @@ void wom_sub_close(wom_sub *sub)
 /* Read the next message at or after the cursor into v; *at gets its address.
  * Trimmed addresses are skipped to the floor, abandoned ones one by one. The
  * cursor itself is left to the caller, which moves it only on success. */
-static int sub_next(wom_sub *sub, wom_view *v, uint64_t *at, int64_t timeout_ns)
+static int sub_next(wom_sub *sub, wom_view *v, uint64_t *at, uint64_t *skipped,
+                    int64_t timeout_ns)
 {
     wom_region *log = sub->c->log;
     form_deadline dl = form_deadline_start(timeout_ns);
@@ -278,6 +280,7 @@ static int sub_next(wom_sub *sub, wom_view *v, uint64_t *at, int64_t timeout_ns)
         }
         if (rc == WOM_EABANDONED) {
             a++;
+            (*skipped)++;
             continue;
         }
         if (rc != WOM_ETRIMMED)
@@ -291,10 +294,12 @@ static int sub_next(wom_sub *sub, wom_view *v, uint64_t *at, int64_t timeout_ns)
     }
 }
 
-/* Move the cursor past a received address and publish it now and then. */
-static void sub_advance(wom_sub *sub, uint64_t at)
+/* Move the cursor past a received address (counting the abandoned ones it
+ * skipped) and publish it now and then. */
+static void sub_advance(wom_sub *sub, uint64_t at, uint64_t skipped)
 {
     sub->cursor = at + 1;
+    sub->abandoned += skipped;
     if (sub->seat && sub->cursor - sub->published >= sub->every)
         sub_publish(sub, sub->cursor);
 }
@@ -303,11 +308,11 @@ int wom_sub_recv_view(wom_sub *sub, wom_view *v, uint64_t *addr, int64_t timeout
 {
     if (!sub || !v)
         return WOM_EINVAL;
-    uint64_t at;
-    int rc = sub_next(sub, v, &at, timeout_ns);
+    uint64_t at, skipped = 0;
+    int rc = sub_next(sub, v, &at, &skipped, timeout_ns);
     if (rc)
         return rc;
-    sub_advance(sub, at);
+    sub_advance(sub, at, skipped);
     if (addr)
         *addr = at;
     return 0;
@@ -318,8 +323,8 @@ int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint64_t *add
 {
     if (!sub || !len || (!buf && cap))
         return WOM_EINVAL;
-    uint64_t at;
-    int rc = sub_next(sub, &sub->held, &at, timeout_ns);
+    uint64_t at, skipped = 0;
+    int rc = sub_next(sub, &sub->held, &at, &skipped, timeout_ns);
     if (rc)
         return rc;
     *len = sub->held.len;
@@ -327,7 +332,7 @@ int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint64_t *add
         return WOM_ENOBUFS;
     if (sub->held.len)
         memcpy(buf, sub->held.data, sub->held.len);
-    sub_advance(sub, at);
+    sub_advance(sub, at, skipped);
     if (addr)
         *addr = at;
     return 0;
@@ -336,4 +341,9 @@ int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint64_t *add
 uint64_t wom_sub_cursor(const wom_sub *sub)
 {
     return sub ? sub->cursor : 0;
+}
+
+uint64_t wom_sub_abandoned(const wom_sub *sub)
+{
+    return sub ? sub->abandoned : 0;
 }
