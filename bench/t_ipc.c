@@ -49,16 +49,6 @@
 #include <nng/protocol/pair1/pair.h>
 #endif
 
-#pragma weak wom_chan_open
-#pragma weak wom_chan_close
-#pragma weak wom_chan_send
-#pragma weak wom_sub_open
-#pragma weak wom_sub_close
-#pragma weak wom_sub_recv
-#pragma weak wom_sub_recv_view
-#pragma weak wom_chan_loan
-#pragma weak wom_chan_send_loan
-#pragma weak wom_loan_cancel
 #pragma weak wom_sync
 
 #define IPC_CAP 1024u /* wom bound, ring slots, nng buffer */

@@ -20,16 +20,6 @@
 #include "wom.h"
 #include "wom_io.h"
 
-#pragma weak wom_chan_open
-#pragma weak wom_chan_close
-#pragma weak wom_chan_send
-#pragma weak wom_sub_open
-#pragma weak wom_sub_close
-#pragma weak wom_sub_recv
-#pragma weak wom_sub_recv_view
-#pragma weak wom_chan_loan
-#pragma weak wom_chan_send_loan
-#pragma weak wom_loan_cancel
 #pragma weak wom_ring_open
 #pragma weak wom_ring_close
 #pragma weak wom_ring_send

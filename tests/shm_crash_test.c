@@ -394,6 +394,26 @@ TEST(shm_region_creator_dies, T_UNIT)
     tspace_remove(&ts);
 }
 
+/* A child process takes the next address of r the way an append does (its
+ * slot busy on r, holding that address) and dies before publishing; it must
+ * have got address `want`. Returns its pid. */
+static pid_t die_holding_an_address(wom_region *r, uint64_t want)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) { /* the fork handler gave this child a slot of its own */
+        wom_a64 *busy = r->er.e->busy;
+        st_seq(busy + 1, UINT64_MAX);
+        st_seq(busy, r->er.idx + 1);
+        uint64_t a = faa_seq(&r->er.h->next, 1);
+        st_seq(busy + 1, a);
+        _exit(a == want ? 0 : 3);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    return pid;
+}
+
 /* wom_inspect names every state, including a claim in flight and a cell
  * abandoned by a dead appender (left here by a child that takes an address
  * the way an append does and dies before publishing). */
@@ -412,22 +432,7 @@ TEST(shm_inspect_states, T_UNIT)
     CHECK_OK(wom_store(m, 2, "xy", 2, NULL));
     CHECK_OK(wom_store(m, 2, "xyz", 3, NULL));
     CHECK_OK(wom_trim(r, 2));
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        wom_space *t;
-        wom_region *q;
-        if (wom_open(uri, &t) || wom_region_open(t, "log", WOM_ONCE, &q))
-            _exit(2);
-        wom_a64 *busy = q->er.e->busy;
-        st_seq(busy + 1, UINT64_MAX);
-        st_seq(busy, q->er.idx + 1);
-        uint64_t a = faa_seq(&q->er.h->next, 1);
-        st_seq(busy + 1, a);
-        _exit(a == 6 ? 0 : 3); /* dies holding address 6 */
-    }
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    pid_t pid = die_holding_an_address(r, 6);
     wom_cell_info ci;
     CHECK_OK(wom_inspect(r, 0, &ci));
     CHECK_EQ(ci.state, WOM_CELL_TRIMMED);
@@ -654,17 +659,7 @@ TEST(shm_subscriber_reports_abandoned_messages, T_UNIT)
     CHECK_OK(wom_region_open(s, "news", WOM_ONCE, &log));
     for (uint64_t i = 0; i < 3; i++)
         CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) { /* takes address 3 the way an append does, then dies */
-        wom_a64 *busy = log->er.e->busy;
-        st_seq(busy + 1, UINT64_MAX);
-        st_seq(busy, log->er.idx + 1);
-        st_seq(busy + 1, faa_seq(&log->er.h->next, 1));
-        _exit(0);
-    }
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    die_holding_an_address(log, 3);
     for (uint64_t i = 3; i < 5; i++)
         CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
     wom_sub *sub;

@@ -18,9 +18,6 @@ typedef _Atomic uint32_t wom_a32;
 #define cas_seq(p, e, v)                                                        \
     atomic_compare_exchange_strong_explicit((p), (e), (v), memory_order_seq_cst, \
                                             memory_order_seq_cst)
-#define cas_acq_rel(p, e, v)                                                    \
-    atomic_compare_exchange_strong_explicit((p), (e), (v), memory_order_acq_rel, \
-                                            memory_order_acquire)
 #define faa_seq(p, v) atomic_fetch_add_explicit((p), (v), memory_order_seq_cst)
 #define faa_relaxed(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
 #define fas_seq(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_seq_cst)
