@@ -49,6 +49,7 @@ extern "C" {
     X(EPERM, -1, "operation not permitted")                                    \
     X(ENAMETOOLONG, -36, "name too long")                                      \
     X(ENOTSUP, -95, "not supported by this scope")                             \
+    X(EROFS, -30, "space opened read-only")                                    \
     X(EWRITTEN, -3001, "cell already written (the first write won)")           \
     X(EEMPTY, -3002, "cell is empty")                                          \
     X(EMODE, -3003, "operation or region of the other mode")                   \
@@ -90,9 +91,12 @@ typedef struct {
  * each call) with optional ";size=DIGITS[k|K|m|M|g|G|t|T]" for the reserved
  * address range (default 64G, taken lazily; at least 32.5 MiB: every region
  * that holds values takes memory in 8 MiB chunks). "shm:PATH[;size=BYTES]
- * [;mode=OCTAL]" (processes of one host share the file PATH, created with
- * mode 0600 unless mode= says otherwise; size is the reserved range of a new
- * space). Errors: WOM_EURI (bad URI or size), WOM_EINVAL (size below the
+ * [;mode=OCTAL][;ro]" (processes of one host share the file PATH, created
+ * with mode 0600 unless mode= says otherwise; size is the reserved range of
+ * a new space; ro opens an existing space read-only: it is mapped read-only,
+ * every write returns WOM_EROFS, regions are opened but never created, views
+ * hold a copy, and a channel subscriber takes no seat; see docs/shm.md).
+ * Errors: WOM_EURI (bad URI or size), WOM_EINVAL (size below the
  * minimum), WOM_ENOMEM, and for shm: WOM_EPERM, WOM_ENOENT, WOM_ECORRUPT (not
  * a space file, or a damaged header), WOM_ENOSPC.
  * The caller owns *out and frees it with wom_close. */
@@ -119,7 +123,8 @@ typedef struct {
 #define WOM_REGION_OPTS_INIT {0}
 
 /* Open region `name`, creating it with `mode` if absent (concurrent creators
- * agree on one region). Errors: WOM_EMODE if it exists with the other mode,
+ * agree on one region; a read-only space only opens: WOM_ENOENT if absent).
+ * Errors: WOM_EMODE if it exists with the other mode,
  * WOM_ENAMETOOLONG, WOM_EINVAL (empty name or bad mode), WOM_ENOSPC (region
  * table full). The caller owns *out; wom_region_close frees it. */
 WOM_API int wom_region_open(wom_space *s, const char *name, wom_mode mode, wom_region **out);

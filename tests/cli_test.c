@@ -523,6 +523,37 @@ TEST(cli_demo_processes_over_shm, T_UNIT)
     CHECK(unlink(path) == 0 && rmdir(dir) == 0);
 }
 
+/* A read-only URI reads everything and refuses every write (exit 10). */
+TEST(cli_read_only_space, T_UNIT)
+{
+    char dir[] = "/tmp/wom-cli-XXXXXX", uri[96], ro[104], path[64];
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/s.wom", dir);
+    snprintf(uri, sizeof uri, "shm:%s", path);
+    snprintf(ro, sizeof ro, "%s;ro", uri);
+    WOM("get", ro, "log", "0");
+    CHECK_EXIT(CLI_NOSPACE); /* a read-only open never creates the space */
+    WOM("append", uri, "log", "hello");
+    CHECK_EXIT(CLI_OK);
+    WOM("get", ro, "log", "0");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("hello");
+    WOM("recv", ro, "log", "--follow", "--count", "1", "--addr");
+    CHECK_EXIT(CLI_OK);
+    CHECK_HAS(R.out, "hello");
+    WOM("ls", ro);
+    CHECK_EXIT(CLI_OK);
+    CHECK_HAS(R.out, "log");
+    WOM("append", ro, "log", "no");
+    CHECK_EXIT(CLI_OTHER);
+    CHECK_ERR_IS("wom: append: space opened read-only (WOM_EROFS)\n");
+    WOM("store", ro, "reg", "1", "no");
+    CHECK_EXIT(CLI_NOSPACE); /* no such region, and it cannot be made */
+    WOM("trim", ro, "log", "1");
+    CHECK_EXIT(CLI_OTHER);
+    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+}
+
 TEST(cli_demo_queue, T_UNIT)
 {
     WOM("demo", "--queue", "--messages", "20000");

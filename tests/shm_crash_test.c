@@ -11,46 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "space/space.h" /* the trim-lock test reaches into the segment */
-#include "wom.h"
+#include "shm_util.h"
 
 #define SPAN 1000000ull /* addresses each writer life owns for its puts */
-
-/* A private directory with one space file in it, for one test. */
-struct tspace {
-    char dir[64], path[96], uri[128];
-};
-
-static void tspace_make(struct tspace *t)
-{
-    strcpy(t->dir, "/tmp/wom-crash-XXXXXX");
-    CHECK(mkdtemp(t->dir));
-    snprintf(t->path, sizeof t->path, "%s/space.wom", t->dir);
-    snprintf(t->uri, sizeof t->uri, "shm:%s", t->path);
-}
-
-static void tspace_remove(const struct tspace *t)
-{
-    CHECK(unlink(t->path) == 0 && rmdir(t->dir) == 0);
-}
-
-/* A value for addr: its length and every byte follow from addr, so a torn,
- * partial or foreign value cannot pass value_ok. */
-static size_t value_make(uint64_t addr, unsigned char *b)
-{
-    size_t len = 16 + (size_t)(addr * 2654435761u % 3000);
-    memcpy(b, &addr, 8);
-    for (size_t i = 8; i < len; i++)
-        b[i] = (unsigned char)(addr * 31 + i * 7);
-    return len;
-}
-
-static int value_ok(uint64_t addr, const unsigned char *b, size_t len)
-{
-    static unsigned char want[4096];
-    return len == value_make(addr, want) && memcmp(b, want, len) == 0;
-}
 
 /* Writer life `life`: puts at life*SPAN + i and appends to "log" (whose
  * values carry their own put-address-like key), acknowledging each on fd. */
@@ -392,26 +355,6 @@ TEST(shm_region_creator_dies, T_UNIT)
     wom_region_close(r);
     wom_close(s);
     tspace_remove(&ts);
-}
-
-/* A child process takes the next address of r the way an append does (its
- * slot busy on r, holding that address) and dies before publishing; it must
- * have got address `want`. Returns its pid. */
-static pid_t die_holding_an_address(wom_region *r, uint64_t want)
-{
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) { /* the fork handler gave this child a slot of its own */
-        wom_a64 *busy = r->er.e->busy;
-        st_seq(busy + 1, UINT64_MAX);
-        st_seq(busy, r->er.idx + 1);
-        uint64_t a = faa_seq(&r->er.h->next, 1);
-        st_seq(busy + 1, a);
-        _exit(a == want ? 0 : 3);
-    }
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    return pid;
 }
 
 /* wom_inspect names every state, including a claim in flight and a cell

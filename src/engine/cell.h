@@ -50,6 +50,44 @@ static inline int backoff(struct backoff *b)
 }
 
 #define RECOVER_SLICE_NS 50000000 /* 50 ms between looks for dead processes */
+/* A read-only process that cannot write the wake page is never rung: it
+ * looks again this often instead. */
+#define RO_POLL_NS 2000000
+
+/* Writes are refused in a read-only space before they touch its memory. */
+#define RO_CHECK(e)                                                            \
+    do {                                                                       \
+        if ((e)->ro)                                                           \
+            return WOM_EROFS;                                                  \
+    } while (0)
+
+/* The doorbell of addr in region r: MANY waiters sleep on it, and so do
+ * read-only processes waiting on ONCE cells. */
+static inline wom_a32 *bell_of(wom__reg *r, uint64_t addr)
+{
+    return &r->h->bell[(addr * 0x9e3779b97f4a7c15ull) >> 59];
+}
+
+static inline void bell_ring(wom__reg *r, wom_a32 *bell)
+{
+    atomic_fetch_add_explicit(bell, 1, memory_order_seq_cst);
+    wom__futex_wake(bell, r->e->shared);
+}
+
+/* 1 when read-only processes sleep on r's bells. seq_cst, after the write
+ * that changed a cell (seq_cst too): Dekker with the sleeper, which counts
+ * itself, reads the bell, then reads the cell. */
+static inline int ro_sleepers(wom__reg *r)
+{
+    return r->e->shared && ld_seq(&r->e->hdr->wake.sleepers[r->idx]) != 0;
+}
+
+/* After addr's ONCE cell changed: wake read-only sleepers on its bell. */
+static inline void ro_ring(wom__reg *r, uint64_t addr)
+{
+    if (ro_sleepers(r))
+        bell_ring(r, bell_of(r, addr));
+}
 
 static inline struct wom__rec *rec_at(const wom__eng *e, uint64_t off)
 {
@@ -62,5 +100,14 @@ int wom__rec_new(wom__reg *r, const void *buf, size_t len, int loan, uint64_t *o
 /* Shared segments keep a checksum per value: set it / check it. */
 void wom__rec_seal_sum(const wom__eng *e, struct wom__rec *rec);
 int wom__rec_sum_ok(const wom__eng *e, const struct wom__rec *rec);
+uint32_t wom__value_sum(const void *p, size_t n);
+
+/* Read-only: one sleep on bell, counted in the wake page when this process
+ * can write it. missing(arg) is asked after the bell is read (1: what the
+ * caller waits for is still missing, 0: it came, < 0: an error). Returns 0
+ * to look again, 1 when a slice passed unrung (time to look for dead
+ * writers), WOM_ETIMEDOUT at the deadline, or missing's error. */
+int wom__ro_doze(wom__reg *r, wom_a32 *bell, int (*missing)(void *), void *arg,
+                 int64_t deadline);
 
 #endif

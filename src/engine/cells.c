@@ -12,8 +12,15 @@
  * (floor for ONCE, unchanged word for MANY): a chunk is only released after
  * every record in it died, so a successful pin plus that check proves the
  * bytes belong to this cell until the unpin.
+ *
+ * A read-only process (shm:PATH;ro) can write none of that: it copies a
+ * value and then checks that the floor has not passed it (seqlock-style),
+ * sleeps on the region's bells instead of marking cells, and reports a
+ * hole no live appender can fill as abandoned without being able to fence
+ * it (see docs/shm.md).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/cell.h"
@@ -24,7 +31,7 @@ static inline uint64_t rotl64(uint64_t x, unsigned k) { return (x << k) | (x >> 
  * multiply-rotate lanes over 32-byte blocks (about a cycle per 8 bytes),
  * folded with the length. Not cryptographic: it catches bit rot, torn or
  * stray writes to the file. */
-static uint32_t value_sum(const void *p, size_t n)
+uint32_t wom__value_sum(const void *p, size_t n)
 {
     const unsigned char *s = p;
     uint64_t l[4] = {0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull,
@@ -52,12 +59,12 @@ static uint32_t value_sum(const void *p, size_t n)
 void wom__rec_seal_sum(const wom__eng *e, struct wom__rec *rec)
 {
     if (e->sealed)
-        rec->sum = value_sum(rec + 1, rec->len);
+        rec->sum = wom__value_sum(rec + 1, rec->len);
 }
 
 int wom__rec_sum_ok(const wom__eng *e, const struct wom__rec *rec)
 {
-    return !e->sealed || rec->sum == value_sum(rec + 1, rec->len);
+    return !e->sealed || rec->sum == wom__value_sum(rec + 1, rec->len);
 }
 
 /* ---- ONCE cells ---- */
@@ -128,6 +135,7 @@ static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append)
     } while (!cas_seq(cell, &w, off | C_WRITTEN));
     if (w & C_WAIT)
         wom__futex_wake((wom_a32 *)cell, r->e->shared);
+    ro_ring(r, addr);
     /* If a trim raced past addr meanwhile, the value stays in the cell until
      * the trim that releases its whole leaf collects it (index.c); reads
      * check the floor, so it is never seen. */
@@ -181,6 +189,7 @@ static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr)
 
 int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len)
 {
+    RO_CHECK(r->e);
     if (r->mode != WOM_ONCE)
         return WOM_EMODE;
     uint64_t off;
@@ -192,6 +201,7 @@ int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len)
 
 int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr)
 {
+    RO_CHECK(r->e);
     if (r->mode != WOM_ONCE)
         return WOM_EMODE;
     uint64_t off;
@@ -205,6 +215,7 @@ int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr)
 
 int wom__eng_loan(wom__reg *r, size_t len, uint64_t *off, void **data)
 {
+    RO_CHECK(r->e);
     if (r->mode != WOM_ONCE)
         return WOM_EMODE;
     int rc = wom__rec_new(r, NULL, len, 1, off);
@@ -248,7 +259,7 @@ void wom__eng_loan_cancel(wom__reg *r, uint64_t off)
 static int64_t appender_of(wom__reg *r, uint64_t addr)
 {
     wom__eng *e = r->e;
-    for (uint32_t j = 0; e->busy && j < WOM__NPROCS; j++) {
+    for (uint32_t j = 0; e->alive && j < WOM__NPROCS; j++) {
         struct wom__proc *p = &e->hdr->procs[j];
         if (ld_seq(&p->busy) == r->idx + 1 && ld_seq(&p->addr) == addr)
             return (int64_t)ld_relaxed(&p->pid); /* relaxed: informational */
@@ -330,8 +341,66 @@ static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
     return 0;
 }
 
+/* Read-only views own a copy: pin_[0] = engine | 1, pin_[1] = the buffer. */
+struct ro_buf {
+    size_t cap;
+    _Alignas(16) unsigned char data[];
+};
+
+/* A buffer of at least len bytes owned by v, reusing the one it holds. */
+static void *ro_buf_for(wom__eng *e, wom_view *v, size_t len)
+{
+    struct ro_buf *b = NULL;
+    if (v->pin_[0] == ((uint64_t)(uintptr_t)e | 1))
+        b = (struct ro_buf *)(uintptr_t)v->pin_[1];
+    else
+        wom__eng_unpin_view(v);
+    if (!b || b->cap < len) {
+        size_t cap = len < 256 ? 256 : len;
+        free(b);
+        v->pin_[0] = v->pin_[1] = 0;
+        if (!(b = malloc(sizeof *b + cap)))
+            return NULL;
+        b->cap = cap;
+    }
+    v->pin_[0] = (uint64_t)(uintptr_t)e | 1;
+    v->pin_[1] = (uint64_t)(uintptr_t)b;
+    return b->data;
+}
+
+/* Read-only: copy the value in WRITTEN word w of addr's cell into a buffer v
+ * owns. Without a pin the record's chunk may be reused under the copy, but
+ * only after trim raised the floor past addr (its record dies then, not
+ * before), so a floor still at or below addr after the copy (an acquire
+ * fence between) proves the bytes were this value's; the checksum then
+ * vouches for them. */
+static int once_copy(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
+{
+    wom__eng *e = r->e;
+    uint64_t off = w & ~C_LOW;
+    if (!wom__rec_ok(e, off, r->max_value))
+        return addr < ld_seq(&r->h->floor) ? WOM_ETRIMMED : WOM_ECORRUPT;
+    const struct wom__rec *rec = rec_at(e, off);
+    uint32_t len = rec->len, sum = rec->sum; /* read again: rec_ok's may be stale */
+    if (len > r->max_value || len > WOM__CHUNK_SIZE - (off & (WOM__CHUNK_SIZE - 1)) - sizeof *rec)
+        return addr < ld_seq(&r->h->floor) ? WOM_ETRIMMED : WOM_ECORRUPT;
+    unsigned char *buf = ro_buf_for(e, v, len);
+    if (!buf)
+        return WOM_ENOMEM;
+    memcpy(buf, rec + 1, len);
+    fence_acquire(); /* the copy before the floor check */
+    if (addr < ld_seq(&r->h->floor))
+        return WOM_ETRIMMED;
+    if (wom__value_sum(buf, len) != sum)
+        return WOM_ECORRUPT;
+    v->data = buf;
+    v->len = len;
+    return 0;
+}
+
 static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
-static void once_recover(wom__reg *r, uint64_t addr, wom_a64 *cell);
+static int cell_sleep(wom__reg *r, uint64_t addr, wom_a64 *cell, uint64_t w, int64_t deadline);
+static int ro_cell_sleep(wom__reg *r, uint64_t addr, wom_a64 **cell, int64_t deadline);
 
 int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
 {
@@ -341,25 +410,46 @@ int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_n
     return rc;
 }
 
+/* The word of addr's cell. A read-only process cannot make a missing leaf,
+ * so it reads an absent one as EMPTY (looking it up again each time) until
+ * a writer makes it. */
+static int cell_word(wom__reg *r, uint64_t addr, wom_a64 **cell, uint64_t *w)
+{
+    if (!*cell) {
+        int rc = wom__cell(r, addr, 0, cell);
+        if (rc == WOM_EEMPTY) {
+            *w = cell_empty(addr);
+            return 0;
+        }
+        if (rc)
+            return rc;
+    }
+    /* seq_cst (acquire part): pairs with the writer's CAS (the record's
+     * bytes); seq_cst for the read-only sleeper's Dekker (ro_cell_sleep). */
+    *w = ld_seq(*cell);
+    return 0;
+}
+
 static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
 {
-    struct wom__region_hdr *h = r->h;
+    wom__eng *e = r->e;
     if (r->mode != WOM_ONCE)
         return WOM_EMODE;
-    if (addr < ld_seq(&h->floor))
+    if (addr < ld_seq(&r->h->floor))
         return WOM_ETRIMMED;
-    wom_a64 *cell;
-    int rc = wom__cell(r, addr, timeout_ns != 0, &cell);
-    if (rc)
+    wom_a64 *cell = NULL;
+    int rc = wom__cell(r, addr, timeout_ns != 0 && !e->ro, &cell);
+    if (rc && !(rc == WOM_EEMPTY && e->ro && timeout_ns != 0))
         return rc;
     uint64_t empty = cell_empty(addr);
     int64_t deadline = -2;
     struct backoff spins = BACKOFF_INIT;
     for (;;) {
-        /* acquire: pairs with the writer's CAS (the record's bytes). */
-        uint64_t w = ld_acquire(cell);
+        uint64_t w;
+        if ((rc = cell_word(r, addr, &cell, &w)))
+            return rc;
         if ((w & C_STATE) == C_WRITTEN)
-            return once_pin(r, addr, w, v);
+            return e->ro ? once_copy(r, addr, w, v) : once_pin(r, addr, w, v);
         if ((w & ~C_WAIT) != empty)
             return settled(w);
         if (timeout_ns == 0)
@@ -368,41 +458,23 @@ static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
             deadline = wom__deadline(timeout_ns);
         if (backoff(&spins))
             continue;
-        if (!(w & C_WAIT) && !cas_seq(cell, &w, w | C_WAIT))
-            continue;
-        /* Dekker with trim: we set WAITERS then read the floor; trim raises
-         * the floor then exchanges the cell. One of us sees the other. */
-        if (addr < ld_seq(&h->floor))
-            return WOM_ETRIMMED;
-        /* In a shared segment, wake now and then to look for a dead writer:
-         * the evidence is the kernel's liveness lock, the slice only says
-         * when to look. */
-        int64_t until = deadline;
-        if (r->e->alive) {
-            int64_t slice = wom__now_ns() + RECOVER_SLICE_NS;
-            until = until < 0 || slice < until ? slice : until;
-        }
-        if (wom__futex_wait((wom_a32 *)cell, (uint32_t)(w | C_WAIT), r->e->shared, until)) {
-            if (until == deadline)
-                return WOM_ETIMEDOUT;
-            once_recover(r, addr, cell);
-        }
+        rc = e->ro ? ro_cell_sleep(r, addr, &cell, deadline) : cell_sleep(r, addr, cell, w, deadline);
+        if (rc)
+            return rc;
     }
 }
 
-/* A reader waits on EMPTY cell `addr` below the tail: if a process died
- * inside an append on this region (sticky evidence, from its slot) and no
- * live process is inside one that may still fill this address, no one ever
- * will: every address below the tail read here was taken by an appender
- * that was busy before it took it, so a live one would show. Move the cell to ABANDONED with one
- * CAS; a writer that still comes (a put) loses that CAS: the write-once rule
- * is the fence. */
-static void once_recover(wom__reg *r, uint64_t addr, wom_a64 *cell)
+/* 1 when no process can fill EMPTY cell addr any more: it lies below the
+ * tail, a process died inside an append on this region (sticky evidence,
+ * from its slot), and no live process is inside one that may still fill
+ * it. Every address below the tail read here was taken by an appender that
+ * was busy before it took it, so a live one would show. */
+static int no_filler(wom__reg *r, uint64_t addr)
 {
     wom__eng *e = r->e;
     if (addr >= ld_seq(&r->h->next))
-        return;
-    int live = 0;
+        return 0;
+    int live = 0, dead = 0;
     for (uint32_t j = 0; j < WOM__NPROCS; j++) {
         struct wom__proc *p = &e->hdr->procs[j];
         if (j == e->self || ld_seq(&p->busy) != r->idx + 1)
@@ -412,27 +484,117 @@ static void once_recover(wom__reg *r, uint64_t addr, wom_a64 *cell)
          * above the tail read above. */
         uint64_t at = ld_seq(&p->addr);
         if (!e->alive(e, j))
-            st_seq(&r->h->crashed, 1);
+            dead = 1;
         else if (at == UINT64_MAX || at == addr)
             live = 1;
     }
-    if (live || !ld_seq(&r->h->crashed))
+    if (dead && !e->ro)
+        st_seq(&r->h->crashed, 1);
+    return !live && (dead || ld_seq(&r->h->crashed));
+}
+
+/* A reader waits on EMPTY cell addr that no process can fill any more: move
+ * it to ABANDONED with one CAS. A writer that still comes (a put) loses that
+ * CAS: the write-once rule is the fence. */
+static void once_recover(wom__reg *r, uint64_t addr, wom_a64 *cell)
+{
+    if (!no_filler(r, addr))
         return;
     uint64_t empty = cell_empty(addr), w = ld_seq(cell);
     while ((w & ~C_WAIT) == empty) {
         if (cas_seq(cell, &w, C_ABANDONED)) {
             if (w & C_WAIT)
-                wom__futex_wake((wom_a32 *)cell, e->shared);
+                wom__futex_wake((wom_a32 *)cell, r->e->shared);
+            ro_ring(r, addr);
             return;
         }
     }
 }
 
+/* Sleep on EMPTY cell word w: mark it WAITERS (the writer's CAS then sees
+ * the mark and wakes us) and wait on it. 0: look again. */
+static int cell_sleep(wom__reg *r, uint64_t addr, wom_a64 *cell, uint64_t w, int64_t deadline)
+{
+    wom__eng *e = r->e;
+    if (!(w & C_WAIT) && !cas_seq(cell, &w, w | C_WAIT))
+        return 0;
+    /* Dekker with trim: we set WAITERS then read the floor; trim raises
+     * the floor then exchanges the cell. One of us sees the other. */
+    if (addr < ld_seq(&r->h->floor))
+        return WOM_ETRIMMED;
+    /* In a shared segment, wake now and then to look for a dead writer:
+     * the evidence is the kernel's liveness lock, the slice only says
+     * when to look. */
+    int64_t until = deadline;
+    if (e->alive) {
+        int64_t slice = wom__now_ns() + RECOVER_SLICE_NS;
+        until = until < 0 || slice < until ? slice : until;
+    }
+    if (wom__futex_wait((wom_a32 *)cell, (uint32_t)(w | C_WAIT), e->shared, until)) {
+        if (until == deadline)
+            return WOM_ETIMEDOUT;
+        once_recover(r, addr, cell);
+    }
+    return 0;
+}
+
+int wom__ro_doze(wom__reg *r, wom_a32 *bell, int (*missing)(void *), void *arg,
+                 int64_t deadline)
+{
+    wom__eng *e = r->e;
+    wom_a32 *count = &e->hdr->wake.sleepers[r->idx];
+    if (e->ro_wake)
+        faa_seq(count, 1);
+    uint32_t ring = ld_seq(bell);
+    int rc = missing(arg);
+    if (rc == 1) {
+        int64_t slice = wom__now_ns() + (e->ro_wake ? RECOVER_SLICE_NS : RO_POLL_NS);
+        int64_t until = deadline < 0 || slice < deadline ? slice : deadline;
+        rc = 0;
+        if (wom__futex_wait(bell, ring, e->shared, until))
+            rc = until == deadline ? WOM_ETIMEDOUT : 1;
+    }
+    if (e->ro_wake)
+        fas_seq(count, 1);
+    return rc;
+}
+
+struct ro_once_wait {
+    wom__reg *r;
+    uint64_t addr;
+    wom_a64 **cell;
+};
+
+static int ro_once_missing(void *arg)
+{
+    struct ro_once_wait *a = arg;
+    uint64_t w;
+    int rc = cell_word(a->r, a->addr, a->cell, &w);
+    if (rc)
+        return rc;
+    return (w & ~C_WAIT) == cell_empty(a->addr) && a->addr >= ld_seq(&a->r->h->floor);
+}
+
+/* Read-only: sleep on addr's bell until a writer rings it (trim rings them
+ * all); in the slices between, look for a dead appender, and report a cell
+ * no one can fill as abandoned, which is all a process that cannot write
+ * the cell can do. 0: look again. */
+static int ro_cell_sleep(wom__reg *r, uint64_t addr, wom_a64 **cell, int64_t deadline)
+{
+    struct ro_once_wait a = {r, addr, cell};
+    int rc = wom__ro_doze(r, bell_of(r, addr), ro_once_missing, &a, deadline);
+    if (rc == 1)
+        rc = r->e->alive && no_filler(r, addr) ? WOM_EABANDONED : 0;
+    return rc;
+}
+
 void wom__eng_unpin_view(wom_view *v)
 {
-    wom__eng *e = (wom__eng *)(uintptr_t)v->pin_[0];
-    if (e)
-        wom__unpin(e, v->pin_[1]);
+    uint64_t p = v->pin_[0];
+    if (p & 1)
+        free((void *)(uintptr_t)v->pin_[1]); /* a read-only view's copy */
+    else if (p)
+        wom__unpin((wom__eng *)(uintptr_t)p, v->pin_[1]);
     v->pin_[0] = 0;
     v->pin_[1] = 0;
 }
@@ -470,6 +632,7 @@ static void trim_unlock(wom__reg *r)
 
 int wom__eng_trim(wom__reg *r, uint64_t below)
 {
+    RO_CHECK(r->e);
     struct wom__region_hdr *h = r->h;
     if (r->mode != WOM_ONCE)
         return WOM_EMODE;
@@ -491,6 +654,9 @@ int wom__eng_trim(wom__reg *r, uint64_t below)
             st_seq(&h->floor, below);
             tail_raise(h, below);
             floor = below;
+            if (ro_sleepers(r)) /* they sleep on bells: ring them all */
+                for (unsigned i = 0; i < sizeof h->bell / sizeof h->bell[0]; i++)
+                    bell_ring(r, &h->bell[i]);
         }
     }
     if (floor > from) {

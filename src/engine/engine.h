@@ -34,6 +34,12 @@ typedef struct wom__eng {
     /* Sealing (shared segments): one bit per chunk this process has made
      * read-only in its own mapping; NULL: no sealing. */
     wom_a64 *sealed;
+    /* Read-only (shared segments): the mapping is PROT_READ; every write is
+     * WOM_EROFS, reads copy and validate instead of pinning, waits count in
+     * hdr->wake (only when ro_wake: that page is writable here) and sleep
+     * on bells. */
+    int ro;
+    int ro_wake;
     void *backend;
 } wom__eng;
 

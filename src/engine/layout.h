@@ -26,7 +26,8 @@
 #include "util/atomic.h"
 
 #define WOM__MAGIC 0x45434150534d4f57ull /* "WOMSPACE" */
-#define WOM__LAYOUT_VERSION 3u /* 2: process slots, crash evidence; 3: value checksums */
+#define WOM__LAYOUT_VERSION 4u /* 2: process slots, crash evidence; 3: value checksums;
+                                  4: read-only sleepers */
 #define WOM__NREGIONS 1024u
 #define WOM__CHUNK_SHIFT 23 /* arena chunk: 8 MiB */
 #define WOM__CHUNK_SIZE (1ull << WOM__CHUNK_SHIFT)
@@ -115,7 +116,8 @@ struct wom__region_hdr {
     /* line 5: current allocation chunk (offset) */
     wom_a64 cur_chunk;
     uint64_t pad5[7];
-    /* lines 6-7: doorbells for waits on MANY cells */
+    /* lines 6-7: doorbells for waits on MANY cells, and for read-only
+     * processes waiting on ONCE cells (they cannot mark a cell WAITERS) */
     wom_a32 bell[32];
 };
 static_assert(sizeof(struct wom__region_hdr) == 512, "region header");
@@ -134,6 +136,16 @@ struct wom__proc {
 };
 static_assert(sizeof(struct wom__proc) == 64, "process slot");
 
+/* The one page a read-only process maps writable (when the file lets it):
+ * per region, how many read-only processes sleep on its bells. A writer that
+ * publishes while the count is not zero rings the address's bell. A stray
+ * write here can only cost wake-ups (read-only sleepers also wake now and
+ * then), never change a value. */
+struct wom__ro_wake {
+    wom_a32 sleepers[WOM__NREGIONS];
+};
+static_assert(sizeof(struct wom__ro_wake) == WOM__PAGE, "read-only wake page");
+
 struct wom__seg_hdr {
     uint64_t magic;
     uint32_t version;
@@ -151,8 +163,11 @@ struct wom__seg_hdr {
     uint32_t pad3[15];
     struct wom__region_hdr regions[WOM__NREGIONS];
     struct wom__proc procs[WOM__NPROCS];
+    _Alignas(WOM__PAGE) struct wom__ro_wake wake;
 };
 static_assert(offsetof(struct wom__seg_hdr, brk) == 64, "brk line");
 static_assert(offsetof(struct wom__seg_hdr, regions) == 256, "regions");
+static_assert(offsetof(struct wom__seg_hdr, wake) % WOM__PAGE == 0, "wake page alone on its page");
+static_assert(sizeof(struct wom__seg_hdr) % WOM__PAGE == 0, "header ends on a page");
 
 #endif

@@ -2,6 +2,7 @@
  * many.c - MANY cells: store, load, compare-and-swap and wait on versioned
  * registers. A store writes a new record and swings the cell word to it with
  * one CAS; readers pin the old word's chunk, so they never see a torn value.
+ * A read-only process cannot pin: it copies and validates (many_peek).
  */
 #include <string.h>
 
@@ -53,14 +54,52 @@ static int many_cell(wom__reg *r, uint64_t addr, int create, wom_a64 **cell)
     return r->mode != WOM_MANY ? WOM_EMODE : wom__cell(r, addr, create, cell);
 }
 
-static wom_a32 *bell_of(wom__reg *r, uint64_t addr)
+/* Read-only: copy a MANY cell's value without a pin (buf NULL: only its
+ * version). A record is freed only after its cell moved on, and an offset
+ * that comes back holds a higher version, so a word and version unchanged
+ * after the copy (an acquire fence between) prove the copy. */
+static int many_peek(wom__reg *r, wom_a64 *cell, void *buf, size_t cap, size_t *len,
+                     uint64_t *version)
 {
-    return &r->h->bell[(addr * 0x9e3779b97f4a7c15ull) >> 59];
+    for (;;) {
+        uint64_t x = ld_seq(cell); /* acquire part: pairs with the storing CAS */
+        if ((x & C_STATE) == C_EMPTY) {
+            *len = 0;
+            *version = 0;
+            return 0;
+        }
+        uint64_t off = x & ~C_LOW;
+        if ((x & C_STATE) != C_WRITTEN || !wom__rec_ok(r->e, off, r->max_value)) {
+            if ((ld_seq(cell) ^ x) & ~C_WAIT)
+                continue; /* moved on: the record may have been reused */
+            return WOM_ECORRUPT;
+        }
+        const struct wom__rec *rec = rec_at(r->e, off);
+        uint64_t v = rec->version;
+        uint32_t n = rec->len, sum = rec->sum;
+        int ok = n <= r->max_value &&
+                 n <= WOM__CHUNK_SIZE - (off & (WOM__CHUNK_SIZE - 1)) - sizeof *rec;
+        if (ok && buf && n <= cap)
+            memcpy(buf, rec + 1, n);
+        fence_acquire(); /* the copy before the re-check */
+        if (((ld_seq(cell) ^ x) & ~C_WAIT) || rec->version != v)
+            continue;
+        if (!ok)
+            return WOM_ECORRUPT;
+        *len = n;
+        *version = v;
+        if (!buf)
+            return 0;
+        if (n > cap)
+            return WOM_ENOBUFS;
+        return wom__value_sum(buf, n) == sum ? 0 : WOM_ECORRUPT;
+    }
 }
 
 int wom__eng_store(wom__reg *r, uint64_t addr, const void *buf, size_t len, int has_expect,
                    uint64_t expect, uint64_t *version)
 {
+    RO_CHECK(r->e);
     wom_a64 *cell;
     int rc = many_cell(r, addr, 1, &cell);
     if (rc)
@@ -84,10 +123,8 @@ int wom__eng_store(wom__reg *r, uint64_t addr, const void *buf, size_t len, int 
         /* seq_cst (release part): publishes the record; the pin held on the
          * old word's chunk rules out ABA on a reused offset. */
         if (cas_seq(cell, &seen, off | C_WRITTEN)) {
-            if (w & C_WAIT) {
-                atomic_fetch_add_explicit(bell_of(r, addr), 1, memory_order_seq_cst);
-                wom__futex_wake(bell_of(r, addr), r->e->shared);
-            }
+            if ((w & C_WAIT) || ro_sleepers(r))
+                bell_ring(r, bell_of(r, addr));
             many_unpin(r, w);
             if ((w & C_STATE) == C_WRITTEN)
                 wom__rec_kill(r->e, w & ~C_LOW); /* the old value died */
@@ -114,6 +151,16 @@ int wom__eng_load(wom__reg *r, uint64_t addr, void *buf, size_t cap, size_t *len
     }
     if (rc)
         return rc;
+    if (r->e->ro) {
+        uint64_t v;
+        size_t n;
+        rc = many_peek(r, cell, buf, cap, &n, &v);
+        if (!rc || rc == WOM_ENOBUFS)
+            *len = n;
+        if (!rc && version)
+            *version = v;
+        return rc;
+    }
     uint64_t w;
     if ((rc = many_pin(r, cell, &w)))
         return rc;
@@ -138,8 +185,51 @@ int wom__eng_load(wom__reg *r, uint64_t addr, void *buf, size_t cap, size_t *len
     return rc;
 }
 
+struct ro_many_wait {
+    wom__reg *r;
+    uint64_t addr, version;
+    wom_a64 *cell;
+};
+
+/* 1 while the version is still the one waited on. */
+static int ro_many_same(void *arg)
+{
+    struct ro_many_wait *a = arg;
+    size_t n;
+    uint64_t v = 0;
+    int rc = a->cell ? 0 : wom__cell(a->r, a->addr, 0, &a->cell);
+    if (rc == WOM_EEMPTY)
+        rc = 0; /* never stored: version 0 */
+    else if (!rc)
+        rc = many_peek(a->r, a->cell, NULL, 0, &n, &v);
+    return rc ? rc : v == a->version;
+}
+
+/* Read-only: wait for the version to move by comparing versions (no pin
+ * holds the word still), sleeping on the bell. */
+static int ro_many_wait(wom__reg *r, uint64_t addr, uint64_t version, int64_t timeout_ns)
+{
+    struct ro_many_wait a = {r, addr, version, NULL};
+    int64_t deadline = wom__deadline(timeout_ns);
+    struct backoff spins = BACKOFF_INIT;
+    for (;;) {
+        int rc = ro_many_same(&a);
+        if (rc <= 0)
+            return rc;
+        if (timeout_ns == 0)
+            return WOM_ETIMEDOUT;
+        if (backoff(&spins))
+            continue;
+        rc = wom__ro_doze(r, bell_of(r, addr), ro_many_same, &a, deadline);
+        if (rc < 0)
+            return rc;
+    }
+}
+
 int wom__eng_wait(wom__reg *r, uint64_t addr, uint64_t version, int64_t timeout_ns)
 {
+    if (r->mode == WOM_MANY && r->e->ro)
+        return ro_many_wait(r, addr, version, timeout_ns);
     wom_a64 *cell;
     int rc = many_cell(r, addr, 1, &cell);
     if (rc)

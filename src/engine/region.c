@@ -94,8 +94,11 @@ static uint32_t reg_wait_ready(wom__eng *e, struct wom__region_hdr *h)
         int64_t until = e->alive ? wom__now_ns() + RECOVER_SLICE_NS : -1;
         if (wom__futex_wait(&h->state, st, e->shared, until) == 0)
             continue;
-        if (e->alive && (st >> 2) && !e->alive(e, (st >> 2) - 1) &&
-            cas_seq(&h->state, &st, R_FREE))
+        if (!e->alive || !(st >> 2) || e->alive(e, (st >> 2) - 1))
+            continue;
+        if (e->ro)
+            return R_FREE; /* cannot free it; to this process it is absent */
+        if (cas_seq(&h->state, &st, R_FREE))
             wom__futex_wake(&h->state, e->shared);
     }
     return st;
@@ -121,6 +124,8 @@ int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_val
         uint32_t i = (start + k) % WOM__NREGIONS;
         struct wom__region_hdr *h = &e->hdr->regions[i];
         uint32_t st = ld_acquire(&h->state); /* pairs with the R_READY release */
+        if (st == R_FREE && e->ro)
+            return WOM_ENOENT; /* a read-only process opens, never creates */
         if (st == R_FREE) {
             uint32_t init = R_INIT | (e->busy ? (e->self + 1) << 2 : 0);
             if (!cas_seq(&h->state, &st, init)) {
@@ -140,6 +145,8 @@ int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_val
             return 0;
         }
         st = reg_wait_ready(e, h);
+        if (st == R_FREE && e->ro)
+            return WOM_ENOENT;
         if (st == R_FREE) {
             k--; /* freed after its creator died: look again */
             continue;

@@ -29,7 +29,8 @@ struct wom_sub {
 };
 
 /* Fix the channel's bound: the first opener's value wins, later openers read
- * it, so every sender of one channel applies the same bound. */
+ * it, so every sender of one channel applies the same bound. A read-only
+ * opener only reads it (none fixed yet: unbounded). */
 static int chan_fix_bound(wom_chan *c, uint64_t want)
 {
     int rc = wom_put(c->seats, CHAN_OPTS_CELL, &want, sizeof want);
@@ -37,11 +38,15 @@ static int chan_fix_bound(wom_chan *c, uint64_t want)
         c->bound = want;
         return 0;
     }
-    if (rc != WOM_EWRITTEN)
+    if (rc != WOM_EWRITTEN && rc != WOM_EROFS)
         return rc;
     uint64_t got = 0;
     size_t len = 0;
     rc = wom_get(c->seats, CHAN_OPTS_CELL, &got, sizeof got, &len, 0);
+    if (rc == WOM_EEMPTY) { /* read-only, and no writer has fixed it yet */
+        c->bound = 0;
+        return 0;
+    }
     if (rc == WOM_ENOBUFS || (rc == 0 && len != sizeof got))
         return WOM_ECORRUPT;
     c->bound = got;
@@ -56,6 +61,8 @@ static int chan_init(wom_chan *c, const wom_chan_opts *opts)
         rc = form_region(c->s, c->name, ".seats", WOM_ONCE, 0, &c->seats);
     if (!rc)
         rc = chan_fix_bound(c, opts ? opts->bound : 0);
+    else if (rc == WOM_ENOENT && c->log) /* read-only: a log no channel opened yet */
+        rc = 0;
     if (!rc && c->bound)
         rc = form_region(c->s, c->name, ".acks", WOM_MANY, 0, &c->acks);
     if (!rc)
@@ -223,9 +230,15 @@ int wom_sub_open(wom_chan *c, const wom_sub_opts *opts, wom_sub **out)
     sub->cursor = opts ? opts->from : 0;
     sub->every = c->bound / 4 ? c->bound / 4 : 1;
     if (c->bound && (!opts || opts->bounded)) {
+        /* A read-only space gives no seat: the subscriber holds no sender
+         * back (and may find messages trimmed under it). */
         int rc = wom_append(c->seats, NULL, 0, &sub->seat);
-        if (!rc)
+        if (rc == WOM_EROFS) {
+            rc = 0;
+            sub->seat = 0;
+        } else if (!rc) {
             rc = wom_store(c->acks, sub->seat, &sub->cursor, sizeof sub->cursor, NULL);
+        }
         if (rc) {
             free(sub);
             return rc;

@@ -11,8 +11,16 @@
  * open the same space at once; the header's magic is written last, so a
  * creator that died half-way leaves a file the next opener formats again.
  *
- * URI: shm:PATH[;size=BYTES][;mode=OCTAL] (size: reserved range for a new
- * space, default 64G; mode: permissions of a new file, default 0600).
+ * URI: shm:PATH[;size=BYTES][;mode=OCTAL][;ro] (size: reserved range for a
+ * new space, default 64G; mode: permissions of a new file, default 0600;
+ * ro: open an existing space read-only).
+ *
+ * Read-only: the whole range is mapped PROT_READ, so a stray write faults
+ * instead of changing a message. If the file lets the process write, the
+ * one wake page (read-only sleepers' counts) is made writable so writers
+ * ring it; otherwise it polls its bells every RO_POLL_NS. A read-only
+ * process holds a shared lock on RO_LOCK while open, so an opener that
+ * finds none may reset the counts dead read-only sleepers left behind.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +41,7 @@
 
 struct shm_backend {
     int fd;
+    int ro;
     char path[SHM_PATH_MAX];
     struct shm_backend *next; /* the process's open shm: spaces */
     wom_space *space;
@@ -82,6 +91,7 @@ struct shm_uri {
     char path[SHM_PATH_MAX];
     uint64_t size;
     mode_t mode;
+    int ro;
 };
 
 static int parse_mode(const char *s, mode_t *out)
@@ -111,6 +121,7 @@ static int parse_uri(const char *rest, struct shm_uri *u)
     u->path[n] = 0;
     u->size = SHM_DEFAULT_SIZE;
     u->mode = 0600;
+    u->ro = 0;
     char opt[64];
     while (semi) {
         const char *next = strchr(semi + 1, ';');
@@ -124,6 +135,8 @@ static int parse_uri(const char *rest, struct shm_uri *u)
             rc = wom__parse_size(opt + 5, &u->size) ? WOM_EURI : 0;
         else if (!strncmp(opt, "mode=", 5))
             rc = parse_mode(opt + 5, &u->mode);
+        else if (!strcmp(opt, "ro"))
+            rc = 0, u->ro = 1;
         if (rc)
             return rc;
         semi = next;
@@ -142,6 +155,15 @@ static void shm_close(wom_space *s);
  * so a fork handler gives every open space of the child a slot of its own
  * on a fresh open file description. */
 #define SLOT_LOCK_BASE ((off_t)1 << 62)
+#define RO_LOCK (SLOT_LOCK_BASE - 1)
+
+static int ro_lock(int fd, int cmd, short type)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = RO_LOCK, .l_len = 1};
+    if (fcntl(fd, cmd, &fl))
+        return -1;
+    return cmd == F_OFD_GETLK ? fl.l_type != F_UNLCK : 0;
+}
 
 static int slot_lock(int fd, uint32_t slot, int cmd, struct flock *fl)
 {
@@ -196,6 +218,8 @@ static void fork_child(void)
 {
     for (struct shm_backend *b = spaces; b; b = b->next) {
         wom_space *s = b->space;
+        if (b->ro)
+            continue; /* no slot; the shared read lock may stay shared */
         int fd = open(b->path, O_RDWR | O_CLOEXEC);
         s->eng.busy = NULL;
         s->eng.alive = NULL;
@@ -240,9 +264,9 @@ static int shm_alone(wom_space *s)
     return 1;
 }
 
-static int map_space(wom_space *s, int fd, uint64_t len)
+static int map_space(wom_space *s, int fd, uint64_t len, int ro)
 {
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *p = mmap(NULL, len, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED)
         return WOM_ENOMEM;
     s->map = p;
@@ -264,18 +288,20 @@ static int shm_setup(wom_space *s, const struct shm_uri *u, int fd)
     uint64_t reserved = wom__eng_reserved(&hdr, (uint64_t)got);
     if (reserved == 0 && got > 0 && hdr.magic != 0)
         return WOM_ECORRUPT; /* not a space file (and not a half-made one) */
+    if (reserved == 0 && u->ro)
+        return WOM_ENOENT; /* not made yet; a read-only opener cannot make it */
     if (reserved == 0) {        /* new, or a creator died before the magic */
         uint64_t first = (sizeof(struct wom__seg_hdr) + WOM__PAGE - 1) & ~(uint64_t)(WOM__PAGE - 1);
         if (u->size < WOM__MIN_SEGMENT)
             return WOM_EINVAL;
         if (ftruncate(fd, 0) || ftruncate(fd, (off_t)first))
             return errno_to_wom(errno);
-        int rc = map_space(s, fd, u->size);
+        int rc = map_space(s, fd, u->size, 0);
         return rc ? rc : wom__eng_format(&s->eng, s->map, u->size, 1);
     }
     if (reserved > SHM_MAX_SIZE || (uint64_t)st.st_size > reserved)
         return WOM_ECORRUPT;
-    int rc = map_space(s, fd, reserved);
+    int rc = map_space(s, fd, reserved, u->ro);
     if (!rc)
         rc = wom__eng_attach(&s->eng, s->map, reserved, 1);
     if (rc)
@@ -286,6 +312,27 @@ static int shm_setup(wom_space *s, const struct shm_uri *u, int fd)
     if (fstat(fd, &st))
         return errno_to_wom(errno);
     return brk > (uint64_t)st.st_size ? WOM_ECORRUPT : 0;
+}
+
+/* A read-only process: no slot (it never appends, pins or locks), but it
+ * tells the dead from the living like the others. Values carry checksums
+ * (the sealed bitmap is the engine's marker of a shared segment; nothing is
+ * sealed here, the whole mapping is read-only). */
+static int shm_ro_setup(wom_space *s)
+{
+    struct shm_backend *b = s->eng.backend;
+    s->eng.ro = 1;
+    s->eng.self = UINT32_MAX;
+    s->eng.alive = shm_alive;
+    s->eng.grow = NULL;
+    s->eng.discard = NULL;
+    int writable = (fcntl(b->fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+    char *wake = (char *)&s->eng.hdr->wake;
+    s->eng.ro_wake = writable && mprotect(wake, sizeof s->eng.hdr->wake, PROT_READ | PROT_WRITE) == 0;
+    if (ro_lock(b->fd, F_OFD_SETLK, F_RDLCK))
+        return errno_to_wom(errno);
+    s->eng.sealed = calloc(1, sizeof(wom_a64));
+    return s->eng.sealed ? 0 : WOM_ENOMEM;
 }
 
 static int shm_open_uri(const char *rest, wom_space **out)
@@ -306,19 +353,29 @@ static int shm_open_uri(const char *rest, wom_space **out)
     s->eng.backend = b;
     s->eng.grow = shm_grow;
     s->eng.discard = shm_discard;
-    b->fd = open(u.path, O_RDWR | O_CREAT | O_CLOEXEC, u.mode);
+    b->ro = u.ro;
+    if (!u.ro)
+        b->fd = open(u.path, O_RDWR | O_CREAT | O_CLOEXEC, u.mode);
+    else if ((b->fd = open(u.path, O_RDWR | O_CLOEXEC)) < 0 && errno != ENOENT)
+        b->fd = open(u.path, O_RDONLY | O_CLOEXEC); /* no wake page then */
     if (b->fd < 0) {
         rc = errno_to_wom(errno);
         free(b);
         free(s);
         return rc;
     }
-    if (flock(b->fd, LOCK_EX))
+    if (flock(b->fd, u.ro ? LOCK_SH : LOCK_EX))
         rc = errno_to_wom(errno);
     else {
         rc = shm_setup(s, &u, b->fd);
-        if (!rc) {
+        if (!rc && u.ro)
+            rc = shm_ro_setup(s);
+        else if (!rc) {
             shm_take_slot(s);
+            /* No read-only process is open: counts of sleepers are left
+             * by dead ones (the flock keeps new ones out meanwhile). */
+            if (ro_lock(b->fd, F_OFD_GETLK, F_WRLCK) == 0)
+                memset(&s->eng.hdr->wake, 0, sizeof s->eng.hdr->wake);
             /* one bit per chunk of the reserved range, for sealing */
             s->eng.sealed = calloc((s->eng.size >> WOM__CHUNK_SHIFT) / 64 + 1, sizeof(wom_a64));
             rc = s->eng.sealed ? 0 : WOM_ENOMEM;

@@ -23,6 +23,16 @@ typedef _Atomic uint32_t wom_a32;
 #define fas_seq(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_seq_cst)
 #define xchg_seq(p, v) atomic_exchange_explicit((p), (v), memory_order_seq_cst)
 
+/* Acquire fence: the loads before it (a seqlock reader's plain copy) stay
+ * before the loads after it (the re-check). gcc's TSan does not model
+ * fences; its builds run on x86, where loads are not reordered with loads,
+ * so there a compiler barrier is the same fence. */
+#if defined(__SANITIZE_THREAD__)
+#define fence_acquire() __asm__ __volatile__("" ::: "memory")
+#else
+#define fence_acquire() atomic_thread_fence(memory_order_acquire)
+#endif
+
 static inline void wom__cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
