@@ -7,7 +7,8 @@
  * overwritten registers) in a private directory. The input is a list of
  * patches, 8 bytes each: a 4-byte offset into the first PATCH_SPAN bytes of
  * the file (header, region table, index pages and the first arena chunk's
- * start) and 4 bytes written there. Each run patches the file, opens it and
+ * start) and 4 bytes written there. Each run patches the file, opens it
+ * (writable, then read-only: the read-only path reads without pins) and
  * reads everything it lists without waiting, then puts the original bytes
  * back (the reads change nothing else: pins return to their counts).
  */
@@ -35,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                      \
     } while (0)
 
-static char dir[64], path[96], uri[128];
+static char dir[64], path[96], uri[128], ro_uri[136];
 static unsigned char *pristine; /* the template's first PATCH_SPAN bytes */
 
 static void remove_all(void)
@@ -51,6 +52,7 @@ static void build_template(void)
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/space.wom", dir);
     snprintf(uri, sizeof uri, "shm:%s", path);
+    snprintf(ro_uri, sizeof ro_uri, "%s;ro", uri);
     atexit(remove_all);
     wom_space *s;
     wom_region *log, *regs, *sparse;
@@ -83,7 +85,8 @@ static int allowed(int rc)
     return rc == 0 || rc == WOM_ECORRUPT || rc == WOM_EEMPTY || rc == WOM_ETRIMMED ||
            rc == WOM_EABANDONED || rc == WOM_ENOBUFS || rc == WOM_EMODE ||
            rc == WOM_ENOSPC || rc == WOM_EINVAL || rc == WOM_ENAMETOOLONG ||
-           rc == WOM_EMSGSIZE || rc == WOM_ENOMEM;
+           rc == WOM_EMSGSIZE || rc == WOM_ENOMEM ||
+           rc == WOM_ENOENT; /* read-only: a region whose slot is half-made */
 }
 
 struct names {
@@ -138,10 +141,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off %= PATCH_SPAN - 4;
         CHECK(pwrite(fd, data + i + 4, 4, off) == 4);
     }
-    wom_space *s;
-    int rc = wom_open(uri, &s);
-    CHECK(allowed(rc));
-    if (rc == 0) {
+    for (int ro = 0; ro < 2; ro++) {
+        wom_space *s;
+        int rc = wom_open(ro ? ro_uri : uri, &s);
+        CHECK(allowed(rc));
+        if (rc)
+            continue;
         struct names ns = {0};
         CHECK(wom_regions(s, collect, &ns) == 0 || ns.n == MAX_REGIONS);
         for (int i = 0; i < ns.n; i++)
