@@ -102,25 +102,28 @@ static uint64_t chunk_link(wom__eng *e, uint64_t off)
 static int chunk_new(wom__eng *e, uint32_t region, uint64_t *off)
 {
     uint64_t c = wom__stack_pop(e, &e->hdr->free_chunks, chunk_link, 0);
-    if (c)
+    if (c) {
         fas_seq(&e->hdr->free_count, 1);
-    else {
+    } else {
         /* Only the header page is backed now; records back their own bytes
          * as they are allocated, so a file grows with what it holds. */
         int rc = wom__raw_alloc(e, WOM__CHUNK_SIZE, WOM__CHUNK_SIZE, WOM__PAGE, &c);
         if (rc)
             return rc;
+        /* relaxed: published by the release CAS that installs the chunk; a
+         * reused chunk keeps what chunk_release left (all of it, if warm) */
+        st_relaxed(&eng_chunk(e, c)->backed, WOM__PAGE);
     }
     struct wom__chunk *ch = eng_chunk(e, c);
     ch->region = region;
     ch->magic = WOM__CHUNK_MAGIC;
+    ch->life = e->life; /* published with the chunk, as region is */
     st_relaxed(&ch->filling, 0); /* relaxed: published as alloc is */
     /* A stale reader may still try to pin the old life: it then sees 0 and
      * its later floor check sends it away (see wom__pin's callers). */
     st_seq(&ch->pins, 0);
     /* relaxed: published by the release CAS that installs the chunk */
     st_relaxed(&ch->alloc, (uint64_t)(WOM__CHUNK_HDR / 8) << 32);
-    st_relaxed(&ch->backed, WOM__PAGE); /* relaxed: as alloc; only a hint */
     *off = c;
     return 0;
 }
@@ -137,8 +140,11 @@ static void chunk_release(wom__eng *e, uint64_t c)
     /* Keep a few released chunks resident: a log trimmed as it goes reuses
      * them at once, and faulting 2048 fresh pages per chunk would cost more
      * than the writes. Beyond those, give the memory back. */
-    if (faa_seq(&e->hdr->free_count, 1) >= WOM__WARM_CHUNKS)
+    if (faa_seq(&e->hdr->free_count, 1) >= WOM__WARM_CHUNKS) {
+        /* relaxed: published by the push; the next life backs it again */
+        st_relaxed(&ch->backed, WOM__PAGE);
         wom__eng_discard(e, c + WOM__PAGE, WOM__CHUNK_SIZE - WOM__PAGE);
+    }
     wom__stack_push(e, &e->hdr->free_chunks, &ch->next_free, c, 0);
 }
 

@@ -23,36 +23,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xxh_x86dispatch.h>
+#endif
+
 #include "engine/cell.h"
 
-static inline uint64_t rotl64(uint64_t x, unsigned k) { return (x << k) | (x >> (64 - k)); }
-
-/* The checksum of a value in a shared segment: four independent
- * multiply-rotate lanes over 32-byte blocks (about a cycle per 8 bytes),
- * folded with the length. Not cryptographic: it catches bit rot, torn or
- * stray writes to the file. */
+/* The checksum of a value in a shared segment: the low half of XXH3-64
+ * (xxHash picks SSE2, AVX2 or AVX-512 at run time: about 80 ns for 4 KiB
+ * here). Not cryptographic: it catches bit rot, torn or stray writes. */
 uint32_t wom__value_sum(const void *p, size_t n)
 {
-    const unsigned char *s = p;
-    uint64_t l[4] = {0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull,
-                     0x85ebca77c2b2ae63ull};
-    size_t left = n;
-    for (; left >= 32; s += 32, left -= 32)
-        for (int i = 0; i < 4; i++) {
-            uint64_t w;
-            memcpy(&w, s + 8 * i, 8);
-            l[i] = rotl64((l[i] ^ w) * 0xff51afd7ed558ccdull, 31);
-        }
-    unsigned char tail[32] = {0};
-    memcpy(tail, s, left);
-    for (int i = 0; i < 4; i++) {
-        uint64_t w;
-        memcpy(&w, tail + 8 * i, 8);
-        l[i] = rotl64((l[i] ^ w) * 0xff51afd7ed558ccdull, 31);
-    }
-    uint64_t h = l[0] ^ rotl64(l[1], 17) ^ rotl64(l[2], 31) ^ rotl64(l[3], 47) ^ n;
-    h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ull;
-    return (uint32_t)(h ^ (h >> 32));
+#if defined(__x86_64__) || defined(__i386__)
+    return (uint32_t)XXH3_64bits_dispatch(p, n);
+#else
+    return (uint32_t)XXH3_64bits(p, n);
+#endif
 }
 
 /* Shared segments (e->sealed is their marker) keep a checksum per value. */
@@ -62,9 +49,17 @@ void wom__rec_seal_sum(const wom__eng *e, struct wom__rec *rec)
         rec->sum = wom__value_sum(rec + 1, rec->len);
 }
 
+/* A value is verified when it was at rest: written in an earlier life of
+ * the space (every process had closed or died since), or read by a
+ * read-only process (which trusts no writer). Values passed between live
+ * processes are not read twice over. */
 int wom__rec_sum_ok(const wom__eng *e, const struct wom__rec *rec)
 {
-    return !e->sealed || rec->sum == wom__value_sum(rec + 1, rec->len);
+    if (!e->sealed)
+        return 1;
+    if (!e->ro && eng_chunk(e, (uint64_t)((const char *)rec - e->base))->life == e->life)
+        return 1;
+    return rec->sum == wom__value_sum(rec + 1, rec->len);
 }
 
 /* ---- ONCE cells ---- */

@@ -40,6 +40,10 @@ typedef struct wom__eng {
      * on bells. */
     int ro;
     int ro_wake;
+    /* The space's life as this process opened it (shared segments): values
+     * in chunks begun in another life were at rest, and their checksums
+     * are verified on read (always, when read-only). */
+    uint64_t life;
     void *backend;
 } wom__eng;
 

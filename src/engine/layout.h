@@ -27,7 +27,7 @@
 
 #define WOM__MAGIC 0x45434150534d4f57ull /* "WOMSPACE" */
 #define WOM__LAYOUT_VERSION 4u /* 2: process slots, crash evidence; 3: value checksums;
-                                  4: read-only sleepers */
+                                  4: read-only sleepers, lives */
 #define WOM__NREGIONS 1024u
 #define WOM__CHUNK_SHIFT 23 /* arena chunk: 8 MiB */
 #define WOM__CHUNK_SIZE (1ull << WOM__CHUNK_SHIFT)
@@ -85,7 +85,8 @@ struct wom__chunk {
                           being written (shared segments; gates sealing) */
     uint64_t pad1[3];
     wom_a64 pins; /* readers: pin count and RETIRED */
-    uint64_t pad2[7];
+    uint64_t life; /* the space's life when this life of the chunk began */
+    uint64_t pad2[6];
 };
 static_assert(sizeof(struct wom__chunk) == WOM__CHUNK_HDR, "chunk header");
 
@@ -153,7 +154,9 @@ struct wom__seg_hdr {
     uint64_t size; /* bytes of the segment */
     uint32_t chunk_shift;
     uint32_t nregions;
-    uint64_t pad0[4];
+    wom_a64 life; /* raised by each opener that finds no other process: what
+                     was written in an earlier life has been at rest */
+    uint64_t pad0[3];
     wom_a64 brk; /* bump allocator: next free offset */
     uint64_t pad1[7];
     wom_a64 free_chunks; /* tagged stack head: [page index : 32][tag : 32] */

@@ -382,8 +382,12 @@ static int shm_open_uri(const char *rest, wom_space **out)
         }
         /* Opening after every process died: recover what they held. (The
          * flock keeps other openers out meanwhile.) */
-        if (!rc && s->eng.busy && shm_alone(s))
+        if (!rc && s->eng.busy && shm_alone(s)) {
             wom__eng_drop_pins(&s->eng);
+            faa_seq(&s->eng.hdr->life, 1); /* what is in the file was at rest */
+        }
+        if (!rc)
+            s->eng.life = ld_seq(&s->eng.hdr->life);
         flock(b->fd, LOCK_UN);
     }
     if (rc) {
