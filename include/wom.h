@@ -110,6 +110,15 @@ WOM_API int wom_sync(wom_space *s);
 /* Close a space. All its regions, subscriptions and forms must be closed
  * first and all views released. */
 WOM_API void wom_close(wom_space *s);
+/* A token naming the calling process in s, to record who holds something
+ * (a channel's subscriber seat) so that any process can ask later whether
+ * the holder still lives. 0 when s cannot tell (mem:, a read-only open, no
+ * free process slot); 0 always counts as alive. */
+WOM_API uint64_t wom_holder(wom_space *s);
+/* 1 while the process behind token lives, 0 once the kernel says it died
+ * (shm: its slot's lock is gone, or another process has the slot now).
+ * Never 0 on doubt; a malformed token (read from a damaged space) is 0. */
+WOM_API int wom_holder_alive(wom_space *s, uint64_t token);
 
 /* ---- Regions -------------------------------------------------------------- */
 
@@ -249,12 +258,15 @@ WOM_API int wom_wait(wom_region *r, uint64_t addr, uint64_t version, int64_t tim
 /* ---- Channel: a ONCE region used as a log --------------------------------- */
 /* A channel named N uses region N (ONCE) for messages, N.seats (ONCE: cell 0
  * holds the bound, then one seat per bounded subscriber) and, when bounded,
- * N.acks (MANY: each seat's published cursor). Many senders, many
- * subscribers, each subscriber with its own cursor. A bounded subscriber
- * publishes its cursor every max(1, bound/4) messages and before it blocks;
- * a sender reads the seats only when the tail reaches the limit it computed
- * last time, and then blocks on the slowest seat (no polling). Concurrent
- * senders may overshoot the bound by at most their number. */
+ * N.acks (MANY: each seat's published cursor and holder). Many senders,
+ * many subscribers, each subscriber with its own cursor. A bounded
+ * subscriber publishes its cursor every max(1, bound/4) messages and before
+ * it blocks; a sender reads the seats only when the tail reaches the limit
+ * it computed last time, and then blocks on the slowest seat (no polling).
+ * Concurrent senders may overshoot the bound by at most their number. A
+ * subscriber whose process died holds no sender back (its seat is closed
+ * when a sender finds it dead, see wom_holder_alive), and closed seats are
+ * taken over by new subscribers. */
 typedef struct wom_chan wom_chan;
 typedef struct wom_sub wom_sub;
 

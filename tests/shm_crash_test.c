@@ -640,3 +640,71 @@ TEST(shm_subscriber_reports_abandoned_messages, T_UNIT)
     wom_close(s);
     tspace_remove(&ts);
 }
+
+/* A bounded subscriber whose process is killed holds no sender back: a
+ * sender that reaches the bound finds its seat's holder dead and closes the
+ * seat. New subscribers take closed seats over, so opening and closing
+ * subscribers does not make the seats a sender scans grow; a live one still
+ * bounds. */
+TEST(shm_dead_subscriber_releases_senders, T_UNIT)
+{
+    struct tspace ts;
+    tspace_make(&ts);
+    wom_space *s;
+    wom_chan *c;
+    CHECK_OK(wom_open(ts.uri, &s));
+    wom_chan_opts co = WOM_CHAN_OPTS_INIT;
+    co.bound = 8;
+    CHECK_OK(wom_chan_open(s, "ch", &co, &c));
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        wom_space *t;
+        wom_chan *tc;
+        wom_sub *sub;
+        char one = 1;
+        if (wom_open(ts.uri, &t) || wom_chan_open(t, "ch", NULL, &tc) ||
+            wom_sub_open(tc, NULL, &sub) || write(ready[1], &one, 1) != 1)
+            _exit(2);
+        for (;;)
+            pause(); /* holds its seat at cursor 0 until killed */
+    }
+    char one;
+    CHECK(read(ready[0], &one, 1) == 1);
+    for (int i = 0; i < 8; i++)
+        CHECK_OK(wom_chan_send(c, "m", 1, 0, NULL));
+    CHECK_ERR(wom_chan_send(c, "m", 1, 0, NULL), WOM_ETIMEDOUT); /* bounded by it */
+    CHECK(kill(pid, SIGKILL) == 0);
+    CHECK(waitpid(pid, NULL, 0) == pid);
+    for (int i = 0; i < 100; i++) /* the dead holds nothing back */
+        CHECK_OK(wom_chan_send(c, "m", 1, 0, NULL));
+    wom_region *seats;
+    uint64_t n0, n1;
+    CHECK_OK(wom_region_open(s, "ch.seats", WOM_ONCE, &seats));
+    CHECK_OK(wom_tail(seats, &n0));
+    for (int i = 0; i < 20; i++) { /* each takes the seat the last one closed */
+        wom_sub *sub;
+        wom_sub_opts so = WOM_SUB_OPTS_INIT;
+        so.from = 108;
+        CHECK_OK(wom_sub_open(c, &so, &sub));
+        wom_sub_close(sub);
+    }
+    CHECK_OK(wom_tail(seats, &n1));
+    CHECK_EQ(n1, n0);
+    wom_sub *live;
+    wom_sub_opts so = WOM_SUB_OPTS_INIT;
+    so.from = 108;
+    CHECK_OK(wom_sub_open(c, &so, &live));
+    for (int i = 0; i < 8; i++)
+        CHECK_OK(wom_chan_send(c, "m", 1, 0, NULL));
+    CHECK_ERR(wom_chan_send(c, "m", 1, 0, NULL), WOM_ETIMEDOUT);
+    wom_sub_close(live);
+    close(ready[0]);
+    close(ready[1]);
+    wom_region_close(seats);
+    wom_chan_close(c);
+    wom_close(s);
+    tspace_remove(&ts);
+}

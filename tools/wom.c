@@ -566,12 +566,15 @@ static void stat_readers(struct ctx *c, const wom_region_info *acks, const struc
     if (wom_region_open(c->s, acks->name, WOM_MANY, &r))
         return;
     for (uint64_t s = 1; s < nseats; s++) {
-        uint64_t cur = 0, ver;
+        uint64_t seat[2] = {0, 0}, ver; /* {cursor, holder}: see src/forms/chan.c */
         size_t len;
-        if (wom_load(r, s, &cur, sizeof cur, &len, &ver) || len != sizeof cur)
+        if (wom_load(r, s, seat, sizeof seat, &len, &ver) || len != sizeof seat)
             continue;
+        uint64_t cur = seat[0];
         if (cur == UINT64_MAX)
             printf("  %s reader %" PRIu64 ": closed\n", base, s);
+        else if (!wom_holder_alive(c->s, seat[1]))
+            printf("  %s reader %" PRIu64 ": dead at cursor %" PRIu64 "\n", base, s, cur);
         else
             printf("  %s reader %" PRIu64 ": cursor %" PRIu64 ", lag %" PRIu64 "\n", base, s,
                    cur, tail > cur ? tail - cur : 0);

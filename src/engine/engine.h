@@ -30,6 +30,7 @@ typedef struct wom__eng {
      * dead); NULL busy: none needed. */
     wom_a64 *busy;
     uint32_t self;
+    uint64_t token; /* this process's holder token; 0: none (always alive) */
     int (*alive)(struct wom__eng *e, uint32_t slot);
     /* Sealing (shared segments): one bit per chunk this process has made
      * read-only in its own mapping; NULL: no sealing. */
@@ -83,6 +84,9 @@ void wom__eng_drop_pins(wom__eng *e);
 int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
                     wom__reg *out);
 void wom__eng_info(const wom__reg *r, wom_region_info *out);
+/* Holder tokens (see wom_holder): [generation : 56][slot : 8], 0 = none. */
+uint64_t wom__eng_holder(const wom__eng *e);
+int wom__eng_holder_alive(wom__eng *e, uint64_t token);
 /* Visit the READY regions in creation order. */
 int wom__eng_regions(wom__eng *e, int (*fn)(const wom_region_info *, void *), void *arg);
 

@@ -133,7 +133,9 @@ struct wom__proc {
     wom_a64 busy;
     wom_a64 addr; /* the address the append took; UINT64_MAX before it has one */
     wom_a64 pid;  /* for tools only (liveness is the kernel lock) */
-    uint64_t pad[5];
+    wom_a64 gen;  /* raised by each process that takes the slot: a holder
+                     token names slot and generation (wom_holder) */
+    uint64_t pad[4];
 };
 static_assert(sizeof(struct wom__proc) == 64, "process slot");
 

@@ -61,6 +61,28 @@ int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared)
     return 0;
 }
 
+/* ---- holders: who holds something, and whether it still lives ---- */
+
+uint64_t wom__eng_holder(const wom__eng *e) { return e->busy ? e->token : 0; }
+
+/* Dead when the slot's generation moved on (another process has it now) or
+ * its kernel lock is gone. A process taking a slot locks it before it
+ * raises the generation, so the lock is read first: a new owner caught in
+ * between only reads as the old one alive, never the reverse. A token read
+ * from the segment is untrusted; one of no generation names nobody. */
+int wom__eng_holder_alive(wom__eng *e, uint64_t token)
+{
+    if (token == 0 || !e->alive)
+        return 1;
+    uint32_t slot = (uint32_t)(token & 0xff);
+    if (token >> 8 == 0)
+        return 0;
+    if (slot == e->self && e->busy)
+        return e->token == token;
+    int locked = e->alive(e, slot);
+    return locked && ld_seq(&e->hdr->procs[slot].gen) == token >> 8;
+}
+
 /* ---- regions ---- */
 
 static uint32_t name_hash(const char *s)

@@ -6,6 +6,12 @@
  * shared counter on the send path: each bounded subscriber owns one MANY cell
  * (its seat) where it publishes its cursor now and then, and a sender only
  * looks at the seats when the tail reaches the limit it computed last time.
+ *
+ * A seat holds {cursor, holder}: the holder token (wom_holder) lets a sender
+ * tell a subscriber whose process died, which closes its seat by one cas, so
+ * a dead reader never holds live senders back. A new subscriber takes a
+ * closed seat over (cas) before it appends a new one, so the seats a sender
+ * scans stay as many as the subscribers open at once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +23,14 @@
 /* Published cursor of a closed subscriber: it holds no sender back. */
 #define SEAT_CLOSED UINT64_MAX
 
+struct seat {
+    uint64_t cursor; /* SEAT_CLOSED: holds no sender back */
+    uint64_t holder;
+};
+
 struct wom_sub {
     wom_chan *c;
+    uint64_t holder;    /* this process (wom_holder) */
     uint64_t cursor;    /* the address the next receive reads */
     uint64_t seat;      /* cell in N.acks; 0 = holds no sender back */
     uint64_t published; /* the cursor value last stored in the seat */
@@ -104,6 +116,29 @@ void wom_chan_close(wom_chan *c)
     free(c);
 }
 
+/* Seat i: WOM_EEMPTY while its subscriber has not published yet. */
+static int seat_load(wom_chan *c, uint64_t i, struct seat *st, uint64_t *ver)
+{
+    size_t len;
+    int rc = wom_load(c->acks, i, st, sizeof *st, &len, ver);
+    if (rc == WOM_ENOBUFS || (!rc && len != 0 && len != sizeof *st))
+        return WOM_ECORRUPT;
+    return !rc && len == 0 ? WOM_EEMPTY : rc;
+}
+
+/* Open, and held by a live process. A dead holder's seat is closed by one
+ * cas on the version read (a lost cas: someone else moved it first). */
+static int seat_live(wom_chan *c, uint64_t i, const struct seat *st, uint64_t ver)
+{
+    if (st->cursor == SEAT_CLOSED)
+        return 0;
+    if (wom_holder_alive(c->s, st->holder))
+        return 1;
+    struct seat closed = {SEAT_CLOSED, 0};
+    (void)wom_cas(c->acks, i, ver, &closed, sizeof closed, NULL);
+    return 0;
+}
+
 /* The lowest cursor published by a live bounded subscriber: *seat and *ver
  * name its cell and version (to wait on); UINT64_MAX when there is none. */
 static int chan_slowest(wom_chan *c, uint64_t *cursor, uint64_t *seat, uint64_t *ver)
@@ -114,14 +149,15 @@ static int chan_slowest(wom_chan *c, uint64_t *cursor, uint64_t *seat, uint64_t 
         return rc;
     *cursor = UINT64_MAX;
     for (uint64_t i = CHAN_OPTS_CELL + 1; i < n; i++) {
-        uint64_t cur, v;
-        rc = form_load_u64(c->acks, i, &cur, &v);
+        struct seat st;
+        uint64_t v;
+        rc = seat_load(c, i, &st, &v);
         if (rc == WOM_EEMPTY) /* seat taken, cursor not yet published */
             continue;
         if (rc)
             return rc;
-        if (cur < *cursor) {
-            *cursor = cur;
+        if (st.cursor < *cursor && seat_live(c, i, &st, v)) {
+            *cursor = st.cursor;
             *seat = i;
             *ver = v;
         }
@@ -214,8 +250,36 @@ static void sub_publish(wom_sub *sub, uint64_t cursor)
 {
     if (!sub->seat || cursor == sub->published)
         return;
-    if (wom_store(sub->c->acks, sub->seat, &cursor, sizeof cursor, NULL) == 0)
+    struct seat st = {cursor, sub->holder};
+    if (wom_store(sub->c->acks, sub->seat, &st, sizeof st, NULL) == 0)
         sub->published = cursor;
+}
+
+/* Take a seat for sub: a closed one (or one whose holder died) by cas,
+ * else a new one. */
+static int seat_take(wom_sub *sub)
+{
+    wom_chan *c = sub->c;
+    struct seat mine = {sub->cursor, sub->holder};
+    uint64_t n;
+    int rc = wom_tail(c->seats, &n);
+    for (uint64_t i = CHAN_OPTS_CELL + 1; !rc && i < n; i++) {
+        struct seat st;
+        uint64_t v;
+        if (seat_load(c, i, &st, &v) || seat_live(c, i, &st, v))
+            continue;
+        if (st.cursor != SEAT_CLOSED) /* seat_live just closed it: look again */
+            continue;
+        if (wom_cas(c->acks, i, v, &mine, sizeof mine, NULL) == 0) {
+            sub->seat = i;
+            return 0;
+        }
+    }
+    if (!rc)
+        rc = wom_append(c->seats, NULL, 0, &sub->seat);
+    if (!rc)
+        rc = wom_store(c->acks, sub->seat, &mine, sizeof mine, NULL);
+    return rc;
 }
 
 int wom_sub_open(wom_chan *c, const wom_sub_opts *opts, wom_sub **out)
@@ -232,12 +296,11 @@ int wom_sub_open(wom_chan *c, const wom_sub_opts *opts, wom_sub **out)
     if (c->bound && (!opts || opts->bounded)) {
         /* A read-only space gives no seat: the subscriber holds no sender
          * back (and may find messages trimmed under it). */
-        int rc = wom_append(c->seats, NULL, 0, &sub->seat);
+        sub->holder = wom_holder(c->s);
+        int rc = seat_take(sub);
         if (rc == WOM_EROFS) {
             rc = 0;
             sub->seat = 0;
-        } else if (!rc) {
-            rc = wom_store(c->acks, sub->seat, &sub->cursor, sizeof sub->cursor, NULL);
         }
         if (rc) {
             free(sub);
@@ -254,7 +317,7 @@ void wom_sub_close(wom_sub *sub)
     if (!sub)
         return;
     if (sub->seat) {
-        uint64_t closed = SEAT_CLOSED;
+        struct seat closed = {SEAT_CLOSED, 0};
         /* If this store fails the seat keeps its last cursor: senders stay
          * bounded by it, never wrongly unbounded. */
         (void)wom_store(sub->c->acks, sub->seat, &closed, sizeof closed, NULL);

@@ -196,6 +196,7 @@ static void shm_take_slot(wom_space *s)
         if (was && was <= WOM__NREGIONS)
             st_seq(&h->regions[was - 1].crashed, 1);
         st_relaxed(&h->procs[j].pid, (uint64_t)getpid()); /* relaxed: for tools */
+        s->eng.token = ((faa_seq(&h->procs[j].gen, 1) + 1) << 8) | j;
         s->eng.busy = &h->procs[j].busy;
         s->eng.self = j;
         s->eng.alive = shm_alive;

@@ -81,6 +81,13 @@ int wom_sync(wom_space *s)
     return s->scope->sync ? s->scope->sync(s) : 0;
 }
 
+uint64_t wom_holder(wom_space *s) { return s ? wom__eng_holder(&s->eng) : 0; }
+
+int wom_holder_alive(wom_space *s, uint64_t token)
+{
+    return s ? wom__eng_holder_alive(&s->eng, token) : 1;
+}
+
 void wom_close(wom_space *s)
 {
     if (s)
