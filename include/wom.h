@@ -274,11 +274,16 @@ typedef struct {
     uint64_t bound;   /* 0 = unbounded; else senders block while a bounded
                          subscriber is `bound` messages behind */
     size_t max_value; /* as wom_region_opts.max_value (for region N) */
-    uint64_t retain;  /* 0 = keep every message; else sends through this
-                         handle trim the log to the last retain..9/8 retain
-                         messages (a subscriber further behind skips ahead) */
+    /* Retention, per handle (its sends trim the log; a subscriber further
+     * behind skips ahead; 0 = no such limit; several may be combined): */
+    uint64_t retain;       /* keep the last retain..9/8 retain messages */
+    uint64_t retain_bytes; /* keep about this many bytes of values (region N
+                              holds values in 8 MiB chunks: it may hold a
+                              chunk or two more) */
+    int64_t retain_ns;     /* drop messages older than this, to within 64
+                              messages (wall-clock marks in region N.times) */
 } wom_chan_opts;
-#define WOM_CHAN_OPTS_INIT {0, 0, 0}
+#define WOM_CHAN_OPTS_INIT {0, 0, 0, 0, 0}
 
 /* Open channel `name` (created if absent). opts may be NULL. The first
  * opener fixes the options: a later open with other opts (or NULL) gets the

@@ -992,6 +992,80 @@ TEST(forms_chan_retention_trims_behind_sends, T_UNIT)
     wom_close(s);
 }
 
+/* Retention by bytes: 200 MB sent through a channel that keeps 16 MiB holds
+ * at most that plus the 8 MiB chunks it fills in and releases whole, and
+ * every message it kept is there. */
+TEST(forms_chan_retention_by_bytes, T_UNIT)
+{
+    wom_space *s;
+    CHECK_OK(wom_open("mem:", &s));
+    wom_chan_opts o = WOM_CHAN_OPTS_INIT;
+    o.retain_bytes = 16u << 20;
+    wom_chan *c;
+    CHECK_OK(wom_chan_open(s, "big", &o, &c));
+    static uint64_t msg[128]; /* 1 KiB */
+    uint64_t n = wom_test_n(200000);
+    wom_region *log;
+    CHECK_OK(wom_region_open(s, "big", WOM_ONCE, &log));
+    wom_region_info info;
+    uint64_t most = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        msg[0] = i;
+        CHECK_OK(wom_chan_send(c, msg, sizeof msg, 0, NULL));
+        if (i % 4096 == 0) {
+            CHECK_OK(wom_region_info_get(log, &info));
+            most = info.bytes > most ? info.bytes : most;
+        }
+    }
+    CHECK_OK(wom_region_info_get(log, &info));
+    CHECK_MSG(most <= (16u << 20) + 2 * (8u << 20), "held %llu bytes", (unsigned long long)most);
+    CHECK(info.floor > 0 || n < 20000);
+    CHECK((info.tail - info.floor) * sizeof msg >= (8u << 20) || n < 20000); /* kept enough */
+    for (uint64_t a = info.floor; a < info.tail; a += 997) {
+        size_t len;
+        CHECK_OK(wom_get(log, a, msg, sizeof msg, &len, 0));
+        CHECK(len == sizeof msg && msg[0] == a);
+    }
+    wom_region_close(log);
+    wom_chan_close(c);
+    wom_close(s);
+}
+
+/* Retention by age: once the first batch is older than the limit, the next
+ * sends trim it (to within the 64 messages between time marks) and keep
+ * the young batch whole. */
+TEST(forms_chan_retention_by_age, T_UNIT)
+{
+    wom_space *s;
+    CHECK_OK(wom_open("mem:", &s));
+    wom_chan_opts o = WOM_CHAN_OPTS_INIT;
+    o.retain_ns = 20000000; /* 20 ms */
+    wom_chan *c;
+    CHECK_OK(wom_chan_open(s, "aged", &o, &c));
+    for (uint64_t i = 0; i < 1000; i++)
+        CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
+    int64_t sent = wom_test_now_ns();
+    while (wom_test_now_ns() < sent + 30000000) /* the batch grows old: the */
+        sched_yield();                          /* condition under test */
+    for (uint64_t i = 1000; i < 1200; i++)
+        CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
+    wom_region *log;
+    wom_region_info info;
+    CHECK_OK(wom_region_open(s, "aged", WOM_ONCE, &log));
+    CHECK_OK(wom_region_info_get(log, &info));
+    CHECK_MSG(info.floor >= 1000 - 64 && info.floor <= 1000, "floor %llu",
+              (unsigned long long)info.floor);
+    for (uint64_t a = 1000; a < 1200; a++) {
+        uint64_t v;
+        size_t len;
+        CHECK_OK(wom_get(log, a, &v, sizeof v, &len, 0));
+        CHECK_EQ(v, a);
+    }
+    wom_region_close(log);
+    wom_chan_close(c);
+    wom_close(s);
+}
+
 TEST(forms_chan_loan_send, T_UNIT)
 {
     wom_space *s;

@@ -20,6 +20,8 @@
 
 /* Address of the options cell in N.seats; seats proper start above it. */
 #define CHAN_OPTS_CELL 0
+/* Retention by bytes or age (without a count) is looked at this often. */
+#define CHAN_TRIM_EVERY 64
 /* Published cursor of a closed subscriber: it holds no sender back. */
 #define SEAT_CLOSED UINT64_MAX
 
@@ -82,7 +84,13 @@ static int chan_init(wom_chan *c, const wom_chan_opts *opts)
     if (!rc)
         c->max_value = info.max_value;
     c->retain = opts ? opts->retain : 0;
-    c->trim_every = c->retain / 8 ? c->retain / 8 : 1;
+    c->retain_bytes = opts ? opts->retain_bytes : 0;
+    c->retain_ns = opts && opts->retain_ns > 0 ? opts->retain_ns : 0;
+    c->trim_every = !c->retain ? CHAN_TRIM_EVERY : c->retain / 8 ? c->retain / 8 : 1;
+    if ((c->retain_bytes || c->retain_ns) && c->trim_every > CHAN_TRIM_EVERY)
+        c->trim_every = CHAN_TRIM_EVERY;
+    if (!rc && c->retain_ns)
+        rc = form_region(c->s, c->name, ".times", WOM_ONCE, 0, &c->times);
     return rc;
 }
 
@@ -113,6 +121,7 @@ void wom_chan_close(wom_chan *c)
     wom_region_close(c->log);
     wom_region_close(c->seats);
     wom_region_close(c->acks);
+    wom_region_close(c->times);
     free(c);
 }
 
@@ -196,6 +205,69 @@ static int chan_room(wom_chan *c, int64_t timeout_ns)
     }
 }
 
+/* Retention by age: region N.times is a log of marks {address, wall-clock
+ * ns}, one appended by the retaining sender that takes an address that is a
+ * multiple of trim_every. Every message at or below a mark's address was
+ * sent before the mark, so a mark older than the limit lets the log go
+ * below its address + 1; the marks used up are trimmed too. Returns the
+ * address to trim the log below (0: nothing). */
+struct time_mark {
+    uint64_t addr;
+    int64_t ns;
+};
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* marks outlive processes and boots */
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t chan_age_floor(wom_chan *c, uint64_t at)
+{
+    int64_t now = wall_ns();
+    struct time_mark m = {at, now};
+    (void)wom_append(c->times, &m, sizeof m, NULL); /* lost: a coarser index */
+    wom_region_info info;
+    if (wom_region_info_get(c->times, &info))
+        return 0;
+    uint64_t below = 0, i = info.floor;
+    for (; i < info.tail; i++) {
+        size_t len;
+        int rc = wom_get(c->times, i, &m, sizeof m, &len, 0);
+        if (rc == WOM_ETRIMMED || rc == WOM_EABANDONED || (!rc && len != sizeof m))
+            continue;
+        if (rc || m.ns > now - c->retain_ns) /* in flight, or young enough */
+            break;
+        below = m.addr + 1 > below ? m.addr + 1 : below;
+    }
+    (void)wom_trim(c->times, i);
+    return below;
+}
+
+/* After the send at `at` (a multiple of trim_every): trim the log by every
+ * retention limit of this handle. A failed trim only keeps more. */
+static void chan_retain(wom_chan *c, uint64_t at)
+{
+    uint64_t below = c->retain && at >= c->retain ? at + 1 - c->retain : 0;
+    wom_region_info info;
+    if (c->retain_bytes && !wom_region_info_get(c->log, &info) &&
+        info.bytes > c->retain_bytes && info.tail > info.floor) {
+        /* bytes counts whole chunks not yet released: keep that share of
+         * the live addresses, which holds at most retain_bytes of values */
+        double share = (double)c->retain_bytes / (double)info.bytes;
+        uint64_t keep = (uint64_t)((double)(info.tail - info.floor) * share);
+        if (info.tail - keep > below)
+            below = info.tail - keep;
+    }
+    if (c->times) {
+        uint64_t b = chan_age_floor(c, at);
+        below = b > below ? b : below;
+    }
+    if (below)
+        (void)wom_trim(c->log, below);
+}
+
 /* Wait for room, append buf (or publish loan l), then apply retention. */
 static int chan_publish(wom_chan *c, const void *buf, size_t len, wom_loan *l,
                         int64_t timeout_ns, uint64_t *addr)
@@ -207,9 +279,9 @@ static int chan_publish(wom_chan *c, const void *buf, size_t len, wom_loan *l,
     if (rc)
         return rc;
     /* Retention: trimming every retain/8 sends keeps between retain and
-     * 9/8 retain messages. A failed trim only keeps more than asked. */
-    if (c->retain && at >= c->retain && at % c->trim_every == 0)
-        (void)wom_trim(c->log, at + 1 - c->retain);
+     * 9/8 retain messages; bytes and age are looked at every 64 sends. */
+    if ((c->retain || c->retain_bytes || c->times) && at % c->trim_every == 0)
+        chan_retain(c, at);
     if (addr)
         *addr = at;
     return 0;

@@ -102,7 +102,10 @@ struct wom_chan {
     uint64_t bound;    /* 0 = unbounded (fixed by the channel's first opener) */
     size_t max_value;  /* region N's limit, checked before waiting for room */
     wom_a64 limit;     /* sends below this address need no look at the acks */
-    uint64_t retain;   /* this handle's retention (0 = keep all) */
+    uint64_t retain;   /* this handle's retention by count (0 = keep all) */
+    uint64_t retain_bytes; /* ... by bytes held (0 = no limit) */
+    int64_t retain_ns;     /* ... by age (0 = no limit) */
+    wom_region *times;     /* N.times: the age index, when retain_ns */
     uint64_t trim_every; /* it trims when an address is a multiple of this */
 };
 
