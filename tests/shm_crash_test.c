@@ -1,8 +1,8 @@
 /*
  * shm_crash_test.c - processes killed with SIGKILL at random instants while
- * writing a shm: space. After every kill: each put or append that returned 0
- * (acknowledged through a pipe before the kill) is readable with its exact
- * value, and no cell ever shows a torn or partial value. Also: durability
+ * writing or reading a shm: space. After every kill: each put or append that
+ * returned 0 (acknowledged through a pipe before the kill) is readable with
+ * its exact value, and no reader ever sees a torn or partial value. Also: durability
  * calls, and rights (a process without them gets WOM_EPERM).
  */
 #include <fcntl.h>
@@ -45,6 +45,62 @@ struct acked {
     uint64_t cell, log; /* log = UINT64_MAX when not appended */
 };
 
+/* A reader life: reads random addresses of both regions (by view and by
+ * copy) until it is killed, reporting each read on fd; it exits 10 at the
+ * first torn or foreign value. */
+static void reader(const char *uri, uint64_t seed, int fd)
+{
+    wom_space *s;
+    wom_region *r, *log;
+    if (wom_open(uri, &s) || wom_region_open(s, "cells", WOM_ONCE, &r) ||
+        wom_region_open(s, "log", WOM_ONCE, &log))
+        _exit(2);
+    static unsigned char b[4096];
+    for (;;) {
+        uint64_t tail, a, key;
+        size_t len;
+        wom_view v;
+        if (wom_tail(log, &tail))
+            _exit(3);
+        a = tail ? wom_test_rand(&seed) % tail : 0;
+        if (wom_get_view(log, a, &v, 0) == 0) {
+            memcpy(&key, v.data, 8);
+            int ok = value_ok(key, v.data, v.len);
+            wom_view_release(&v);
+            if (!ok)
+                _exit(10);
+        }
+        a = (wom_test_rand(&seed) % (tail / 4 + 1)) % SPAN; /* a cell of some life */
+        a += (wom_test_rand(&seed) % 200) * SPAN;
+        if (wom_get(r, a, b, sizeof b, &len, 0) == 0 && !value_ok(a, b, len))
+            _exit(10);
+        if (write(fd, &a, 1) != 1)
+            _exit(5);
+    }
+}
+
+/* Every acknowledged value of acks[from, n) and `sample` random earlier
+ * ones reads back whole. */
+static void check_acked(wom_region *r, wom_region *log, const struct acked *acks, size_t from,
+                        size_t n, int sample, uint64_t *seed)
+{
+    static unsigned char b[4096];
+    size_t len;
+    for (size_t k = 0; k < n - from + (size_t)sample && n; k++) {
+        size_t i = k < n - from ? from + k : wom_test_rand(seed) % n;
+        CHECK_OK(wom_get(r, acks[i].cell, b, sizeof b, &len, 0));
+        CHECK_MSG(value_ok(acks[i].cell, b, len), "cell %llu torn or wrong",
+                  (unsigned long long)acks[i].cell);
+        if (acks[i].log == UINT64_MAX)
+            continue;
+        uint64_t key;
+        CHECK_OK(wom_get(log, acks[i].log, b, sizeof b, &len, 0));
+        memcpy(&key, b, 8);
+        CHECK_MSG(key == acks[i].cell && value_ok(key, b, len), "log %llu wrong",
+                  (unsigned long long)acks[i].log);
+    }
+}
+
 TEST(shm_kill9_loses_nothing_acknowledged, T_CONCURRENT)
 {
     struct tspace ts;
@@ -55,13 +111,29 @@ TEST(shm_kill9_loses_nothing_acknowledged, T_CONCURRENT)
     CHECK(acks);
     uint64_t seed = wom_test_seed();
     uint64_t kills = wom_test_n(200) < 20 ? 20 : wom_test_n(200);
+    wom_space *survivor; /* a process that lives through every kill */
+    wom_region *sr, *slog;
+    CHECK_OK(wom_open(uri, &survivor));
+    CHECK_OK(wom_region_open(survivor, "cells", WOM_ONCE, &sr));
+    CHECK_OK(wom_region_open(survivor, "log", WOM_ONCE, &slog));
     for (uint64_t life = 0; life < kills; life++) {
-        int p[2];
-        CHECK(pipe(p) == 0);
+        size_t before = n;
+        int p[2], q[2];
+        CHECK(pipe(p) == 0 && pipe(q) == 0);
+        pid_t rpid = fork(); /* a reader, killed mid-read too */
+        CHECK(rpid >= 0);
+        if (rpid == 0) {
+            close(q[0]);
+            close(p[0]);
+            close(p[1]); /* the writer's pipe must end with the writer */
+            reader(uri, seed + life, q[1]);
+        }
+        close(q[1]);
         pid_t pid = fork();
         CHECK(pid >= 0);
         if (pid == 0) {
             close(p[0]);
+            close(q[0]);
             writer(uri, life, p[1]);
         }
         close(p[1]);
@@ -84,7 +156,23 @@ TEST(shm_kill9_loses_nothing_acknowledged, T_CONCURRENT)
         CHECK_MSG(WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) == 0) || want == 0,
                   "writer life %llu failed on its own: status %d", (unsigned long long)life,
                   st);
+        /* The reader: a random number of reads (0..63), then killed. */
+        char c;
+        for (uint64_t k = wom_test_rand(&seed) % 64; k > 0 && read(q[0], &c, 1) == 1; k--)
+            ;
+        kill(rpid, SIGKILL);
+        close(q[0]);
+        CHECK(waitpid(rpid, &st, 0) == rpid);
+        CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+                  "reader life %llu saw a torn value or failed: status %d",
+                  (unsigned long long)life, st);
+        /* After each kill: this life's acknowledged values and a sample of
+         * earlier ones, read by the survivor. */
+        check_acked(sr, slog, acks, before, n, 16, &seed);
     }
+    wom_region_close(sr);
+    wom_region_close(slog);
+    wom_close(survivor);
     /* Reopen, as a survivor would, and check everything. */
     wom_space *s;
     wom_region *r, *log;
