@@ -289,3 +289,129 @@ TEST(shm_trim_gives_file_space_back, T_UNIT)
     wom_close(s);
     tmp_cleanup();
 }
+
+/* ---- the other forms across processes ---- */
+
+#define RING_STOP UINT64_MAX
+
+/* Ring sender process: n messages {id, seq}. */
+static int ring_sender(const char *uri, uint32_t id, uint64_t n)
+{
+    wom_space *s;
+    wom_ring *g;
+    if (wom_open(uri, &s) || wom_ring_open(s, "ring", 64, 16, &g))
+        return 2;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t m[2] = {id, i};
+        if (wom_ring_send(g, m, sizeof m, 30000000000ll))
+            return 3;
+    }
+    wom_ring_close(g);
+    wom_close(s);
+    return 0;
+}
+
+/* Ring receiver process: until a stop message, each message {id, seq} in
+ * increasing seq per sender, recorded once in ONCE region "seen" (a second
+ * put of one message fails: a duplicate). */
+static int ring_receiver(const char *uri, uint32_t me, uint64_t n)
+{
+    wom_space *s;
+    wom_ring *g;
+    wom_region *seen;
+    if (wom_open(uri, &s) || wom_ring_open(s, "ring", 64, 16, &g) ||
+        wom_region_open(s, "seen", WOM_ONCE, &seen))
+        return 2;
+    int64_t last[2] = {-1, -1};
+    for (;;) {
+        uint64_t m[2];
+        size_t len;
+        if (wom_ring_recv(g, m, sizeof m, &len, 30000000000ll) || len != sizeof m)
+            return 4;
+        if (m[0] == RING_STOP)
+            break;
+        if (m[0] > 1 || m[1] >= n || (int64_t)m[1] <= last[m[0]])
+            return 5; /* unknown, or out of order for its sender */
+        last[m[0]] = (int64_t)m[1];
+        if (wom_put(seen, m[0] * n + m[1], &me, sizeof me))
+            return 6; /* received twice */
+    }
+    wom_region_close(seen);
+    wom_ring_close(g);
+    wom_close(s);
+    return 0;
+}
+
+/* Register process: n increments by load + cas, retried on conflict. */
+static int reg_counter(const char *uri, uint32_t id, uint64_t n)
+{
+    (void)id;
+    wom_space *s;
+    wom_reg *g;
+    if (wom_open(uri, &s) || wom_reg_open(s, "count", &g))
+        return 2;
+    for (uint64_t i = 0; i < n;) {
+        uint64_t v = 0, ver;
+        size_t len;
+        if (wom_reg_load(g, &v, sizeof v, &len, &ver) || (len != 0 && len != sizeof v))
+            return 3;
+        v++;
+        int rc = wom_reg_cas(g, ver, &v, sizeof v, NULL);
+        if (rc == 0)
+            i++;
+        else if (rc != WOM_ECONFLICT)
+            return 4;
+    }
+    wom_reg_close(g);
+    wom_close(s);
+    return 0;
+}
+
+/* The ring (MPMC over MANY slots) and the register (over a ONCE log) work
+ * across processes: every ring message once, in order per sender, per
+ * receiver; no increment of the register lost. */
+TEST(shm_ring_and_register_across_processes, T_CONCURRENT)
+{
+    const char *uri = shm_uri("forms.wom");
+    uint64_t n = wom_test_n(20000), m = wom_test_n(2000);
+    wom_space *s;
+    wom_ring *g;
+    CHECK_OK(wom_open(uri, &s));
+    CHECK_OK(wom_ring_open(s, "ring", 64, 16, &g));
+    pid_t rx[2], tx[2], inc[3];
+    for (uint32_t i = 0; i < 2; i++)
+        rx[i] = spawn(ring_receiver, uri, i, n);
+    for (uint32_t i = 0; i < 2; i++)
+        tx[i] = spawn(ring_sender, uri, i, n);
+    for (uint32_t i = 0; i < 3; i++)
+        inc[i] = spawn(reg_counter, uri, i, m);
+    for (int i = 0; i < 2; i++)
+        reap(tx[i], "ring sender");
+    for (int i = 0; i < 2; i++) {
+        uint64_t stop[2] = {RING_STOP, 0};
+        CHECK_OK(wom_ring_send(g, stop, sizeof stop, 30000000000ll));
+    }
+    for (int i = 0; i < 2; i++)
+        reap(rx[i], "ring receiver");
+    for (int i = 0; i < 3; i++)
+        reap(inc[i], "register counter");
+    wom_region *seen;
+    CHECK_OK(wom_region_open(s, "seen", WOM_ONCE, &seen));
+    for (uint64_t a = 0; a < 2 * n; a++) {
+        uint32_t who;
+        size_t len;
+        CHECK_OK(wom_get(seen, a, &who, sizeof who, &len, 0)); /* none lost */
+    }
+    wom_reg *count;
+    uint64_t v, ver;
+    size_t len;
+    CHECK_OK(wom_reg_open(s, "count", &count));
+    CHECK_OK(wom_reg_load(count, &v, sizeof v, &len, &ver));
+    CHECK_EQ(v, 3 * m);
+    CHECK_EQ(ver, 3 * m);
+    wom_reg_close(count);
+    wom_region_close(seen);
+    wom_ring_close(g);
+    wom_close(s);
+    tmp_cleanup();
+}
