@@ -15,14 +15,23 @@
 
 #define SPAN 1000000ull /* addresses each writer life owns for its puts */
 
+/* Open the kill loop's space and its regions "cells" and "log". */
+static int open_cells_log(const char *uri, wom_space **s, wom_region **r, wom_region **log)
+{
+    int rc = wom_open(uri, s);
+    if (!rc && (rc = wom_region_open(*s, "cells", WOM_ONCE, r)) == 0 &&
+        (rc = wom_region_open(*s, "log", WOM_ONCE, log)) != 0)
+        wom_region_close(*r);
+    return rc;
+}
+
 /* Writer life `life`: puts at life*SPAN + i and appends to "log" (whose
  * values carry their own put-address-like key), acknowledging each on fd. */
 static void writer(const char *uri, uint64_t life, int fd)
 {
     wom_space *s;
     wom_region *r, *log;
-    if (wom_open(uri, &s) || wom_region_open(s, "cells", WOM_ONCE, &r) ||
-        wom_region_open(s, "log", WOM_ONCE, &log))
+    if (open_cells_log(uri, &s, &r, &log))
         _exit(2);
     static unsigned char b[4096];
     for (uint64_t i = 0;; i++) {
@@ -52,8 +61,7 @@ static void reader(const char *uri, uint64_t seed, int fd)
 {
     wom_space *s;
     wom_region *r, *log;
-    if (wom_open(uri, &s) || wom_region_open(s, "cells", WOM_ONCE, &r) ||
-        wom_region_open(s, "log", WOM_ONCE, &log))
+    if (open_cells_log(uri, &s, &r, &log))
         _exit(2);
     static unsigned char b[4096];
     for (;;) {
@@ -113,9 +121,7 @@ TEST(shm_kill9_loses_nothing_acknowledged, T_CONCURRENT)
     uint64_t kills = wom_test_n(200) < 20 ? 20 : wom_test_n(200);
     wom_space *survivor; /* a process that lives through every kill */
     wom_region *sr, *slog;
-    CHECK_OK(wom_open(uri, &survivor));
-    CHECK_OK(wom_region_open(survivor, "cells", WOM_ONCE, &sr));
-    CHECK_OK(wom_region_open(survivor, "log", WOM_ONCE, &slog));
+    CHECK_OK(open_cells_log(uri, &survivor, &sr, &slog));
     for (uint64_t life = 0; life < kills; life++) {
         size_t before = n;
         int p[2], q[2];

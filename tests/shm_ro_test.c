@@ -14,23 +14,11 @@
 #include "engine/cell.h" /* bell_of */
 #include "shm_util.h"
 
-static void ro_uri(const struct tspace *t, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s;ro", t->uri);
-}
-
 /* 1 while child pid has not exited (it stays reapable). */
 static int running(pid_t pid)
 {
     siginfo_t si = {0};
     return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
-}
-
-static void reap_ok(pid_t pid, const char *what)
-{
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %d", what, st);
 }
 
 /* ---- writes refused, reads exact, stray writes fault ---- */
@@ -45,9 +33,8 @@ static int count_region(const wom_region_info *info, void *arg)
 TEST(shm_ro_refuses_writes_and_reads_everything, T_UNIT)
 {
     struct tspace ts;
-    tspace_make(&ts);
     char ro[160];
-    ro_uri(&ts, ro, sizeof ro);
+    tspace_make_ro(&ts, ro, sizeof ro);
     wom_space *s, *t;
     CHECK_ERR(wom_open(ro, &t), WOM_ENOENT); /* never creates */
     struct stat st;
@@ -159,65 +146,11 @@ TEST(shm_ro_refuses_writes_and_reads_everything, T_UNIT)
 
 /* ---- following writers ---- */
 
-/* A read-only reader process: every message of `writers` appenders, each
- * exactly once and in its writer's order; by copy or by streaming view. */
-static int ro_follow(const char *uri, uint32_t writers, uint64_t n, int views)
-{
-    wom_space *s;
-    wom_region *r;
-    if (wom_open(uri, &s) || wom_region_open(s, "log", WOM_ONCE, &r))
-        return 2;
-    uint64_t next[8] = {0};
-    wom_view v = WOM_VIEW_INIT;
-    for (uint64_t a = 0; a < writers * n; a++) {
-        uint64_t m[2];
-        size_t len;
-        int rc;
-        if (views) {
-            rc = wom_get_view_next(r, a, &v, 30000000000ll);
-            len = rc ? 0 : v.len;
-            if (len == sizeof m)
-                memcpy(m, v.data, sizeof m);
-        } else {
-            rc = wom_get(r, a, m, sizeof m, &len, 30000000000ll);
-        }
-        if (rc || len != sizeof m)
-            return 4;
-        if (m[0] >= writers || m[1] != next[m[0]])
-            return 5; /* a duplicate, a loss or a reordering */
-        next[m[0]]++;
-    }
-    wom_view_release(&v);
-    for (uint32_t w = 0; w < writers; w++)
-        if (next[w] != n)
-            return 6;
-    wom_region_close(r);
-    wom_close(s);
-    return 0;
-}
-
-static int rw_append(const char *uri, uint32_t id, uint64_t n)
-{
-    wom_space *s;
-    wom_region *r;
-    if (wom_open(uri, &s) || wom_region_open(s, "log", WOM_ONCE, &r))
-        return 2;
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t m[2] = {id, i};
-        if (wom_append(r, m, sizeof m, NULL))
-            return 3;
-    }
-    wom_region_close(r);
-    wom_close(s);
-    return 0;
-}
-
 TEST(shm_ro_readers_follow_writers, T_CONCURRENT)
 {
     struct tspace ts;
-    tspace_make(&ts);
     char ro[160];
-    ro_uri(&ts, ro, sizeof ro);
+    tspace_make_ro(&ts, ro, sizeof ro);
     wom_space *s;
     wom_region *r;
     CHECK_OK(wom_open(ts.uri, &s)); /* a read-only opener needs the space made */
@@ -227,14 +160,14 @@ TEST(shm_ro_readers_follow_writers, T_CONCURRENT)
     pid_t rd[2], wr[3];
     for (int i = 0; i < 2; i++)
         if ((rd[i] = fork()) == 0)
-            _exit(ro_follow(ro, 3, n, i));
+            _exit(read_ids(ro, 3, n, i));
     for (uint32_t i = 0; i < 3; i++)
         if ((wr[i] = fork()) == 0)
-            _exit(rw_append(ts.uri, i, n));
+            _exit(append_ids(ts.uri, i, n));
     for (int i = 0; i < 3; i++)
-        reap_ok(wr[i], "writer");
-    reap_ok(rd[0], "read-only reader (copies)");
-    reap_ok(rd[1], "read-only reader (views)");
+        reap(wr[i], "writer");
+    reap(rd[0], "read-only reader (copies)");
+    reap(rd[1], "read-only reader (views)");
     wom_region_close(r);
     wom_close(s);
     tspace_remove(&ts);
@@ -247,9 +180,8 @@ TEST(shm_ro_readers_follow_writers, T_CONCURRENT)
 TEST(shm_ro_sleeper_is_rung_and_counted, T_UNIT)
 {
     struct tspace ts;
-    tspace_make(&ts);
     char ro[160];
-    ro_uri(&ts, ro, sizeof ro);
+    tspace_make_ro(&ts, ro, sizeof ro);
     wom_space *s;
     wom_region *r;
     CHECK_OK(wom_open(ts.uri, &s));
@@ -274,7 +206,7 @@ TEST(shm_ro_sleeper_is_rung_and_counted, T_UNIT)
             uint32_t rung = ld_seq(bell_of(&r->er, 0));
             CHECK_OK(wom_put(r, 0, "hello", 5));
             CHECK(ld_seq(bell_of(&r->er, 0)) != rung); /* the put rang it */
-            reap_ok(pid, "read-only reader");
+            reap(pid, "read-only reader");
             CHECK_EQ(ld_seq(count), 0);
         } else {
             CHECK(kill(pid, SIGKILL) == 0); /* dies counted */
@@ -297,11 +229,10 @@ TEST(shm_ro_sleeper_is_rung_and_counted, T_UNIT)
 TEST(shm_ro_with_read_rights_only, T_UNIT)
 {
     struct tspace ts;
-    tspace_make(&ts);
-    CHECK(chmod(ts.dir, 0755) == 0);
     char uri[160], ro[160];
+    tspace_make_ro(&ts, ro, sizeof ro);
+    CHECK(chmod(ts.dir, 0755) == 0);
     snprintf(uri, sizeof uri, "%s;mode=0644", ts.uri);
-    ro_uri(&ts, ro, sizeof ro);
     wom_space *s;
     wom_region *r;
     CHECK_OK(wom_open(uri, &s));
@@ -329,7 +260,7 @@ TEST(shm_ro_with_read_rights_only, T_UNIT)
     char one;
     CHECK(read(ready[0], &one, 1) == 1);
     CHECK_OK(wom_put(r, 0, "hi", 2));
-    reap_ok(pid, "read-only reader without rights to write");
+    reap(pid, "read-only reader without rights to write");
     close(ready[0]);
     close(ready[1]);
     wom_region_close(r);
@@ -445,9 +376,8 @@ static int race_reader(const char *uri, uint64_t n, int opened)
 TEST(shm_ro_reads_race_trim_and_reuse, T_CONCURRENT)
 {
     struct tspace ts;
-    tspace_make(&ts);
     char ro[160];
-    ro_uri(&ts, ro, sizeof ro);
+    tspace_make_ro(&ts, ro, sizeof ro);
     wom_space *s;
     wom_region *log, *m;
     CHECK_OK(wom_open(ts.uri, &s));
@@ -483,8 +413,8 @@ TEST(shm_ro_reads_race_trim_and_reuse, T_CONCURRENT)
         CHECK(kill(rd, SIGCONT) == 0);
     }
     CHECK(lapped > 0);
-    reap_ok(w, "writer");
-    reap_ok(rd, "read-only reader");
+    reap(w, "writer");
+    reap(rd, "read-only reader");
     close(opened[0]);
     close(opened[1]);
     wom_region_close(log);
@@ -501,9 +431,8 @@ TEST(shm_ro_reads_race_trim_and_reuse, T_CONCURRENT)
 TEST(shm_ro_reader_sees_abandoned_hole, T_UNIT)
 {
     struct tspace ts;
-    tspace_make(&ts);
     char ro[160];
-    ro_uri(&ts, ro, sizeof ro);
+    tspace_make_ro(&ts, ro, sizeof ro);
     wom_space *s, *t;
     wom_region *r, *q;
     CHECK_OK(wom_open(ts.uri, &s));

@@ -9,8 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "wom.h"
+#include "shm_util.h"
 
 /* A fresh directory for this test's files; the path of `name` in it. */
 static const char *tmp_path(const char *name)
@@ -85,64 +84,9 @@ TEST(shm_persists_across_reopen, T_UNIT)
     tmp_cleanup();
 }
 
-/* Child process body: append n messages (writer id, seq) or read all of
- * them checking exactly-once and per-writer order; exit status 0 = ok. */
-static int child_write(const char *uri, uint32_t id, uint64_t n)
-{
-    wom_space *s;
-    wom_region *r;
-    if (wom_open(uri, &s) || wom_region_open(s, "log", WOM_ONCE, &r))
-        return 2;
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t m[2] = {id, i};
-        if (wom_append(r, m, sizeof m, NULL))
-            return 3;
-    }
-    wom_region_close(r);
-    wom_close(s);
-    return 0;
-}
-
 static int child_read(const char *uri, uint32_t writers, uint64_t n)
 {
-    wom_space *s;
-    wom_region *r;
-    if (wom_open(uri, &s) || wom_region_open(s, "log", WOM_ONCE, &r))
-        return 2;
-    uint64_t next[8] = {0};
-    for (uint64_t a = 0; a < writers * n; a++) {
-        uint64_t m[2];
-        size_t len;
-        /* Blocks across processes: woken by the writer's futex wake. */
-        if (wom_get(r, a, m, sizeof m, &len, 30000000000ll) || len != sizeof m)
-            return 4;
-        if (m[0] >= writers || m[1] != next[m[0]])
-            return 5; /* a duplicate, a loss or a reordering */
-        next[m[0]]++;
-    }
-    for (uint32_t w = 0; w < writers; w++)
-        if (next[w] != n)
-            return 6;
-    wom_region_close(r);
-    wom_close(s);
-    return 0;
-}
-
-static pid_t spawn(int (*fn)(const char *, uint32_t, uint64_t), const char *uri, uint32_t a,
-                   uint64_t n)
-{
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0)
-        _exit(fn(uri, a, n));
-    return pid;
-}
-
-static void reap(pid_t pid, const char *what)
-{
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %d", what, st);
+    return read_ids(uri, writers, n, 0);
 }
 
 TEST(shm_processes_exactly_once_in_order, T_CONCURRENT)
@@ -153,7 +97,7 @@ TEST(shm_processes_exactly_once_in_order, T_CONCURRENT)
     pid_t r1 = spawn(child_read, uri, 3, n), r2 = spawn(child_read, uri, 3, n);
     pid_t w[3];
     for (uint32_t i = 0; i < 3; i++)
-        w[i] = spawn(child_write, uri, i, n);
+        w[i] = spawn(append_ids, uri, i, n);
     for (int i = 0; i < 3; i++)
         reap(w[i], "writer");
     reap(r1, "reader 1");
@@ -166,7 +110,7 @@ static int child_create(const char *uri, uint32_t id, uint64_t fd)
     char go;
     if (read((int)fd, &go, 1) != 1) /* all children start together */
         return 7;
-    return child_write(uri, id, 1000);
+    return append_ids(uri, id, 1000);
 }
 
 TEST(shm_racing_creators_share_one_space, T_UNIT)

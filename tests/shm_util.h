@@ -25,6 +25,13 @@ static inline void tspace_make(struct tspace *t)
     snprintf(t->uri, sizeof t->uri, "shm:%s", t->path);
 }
 
+/* ... and its read-only URI in ro. */
+static inline void tspace_make_ro(struct tspace *t, char *ro, size_t cap)
+{
+    tspace_make(t);
+    snprintf(ro, cap, "%s;ro", t->uri);
+}
+
 static inline void tspace_remove(const struct tspace *t)
 {
     CHECK(unlink(t->path) == 0 && rmdir(t->dir) == 0);
@@ -65,6 +72,80 @@ static inline pid_t die_holding_an_address(wom_region *r, uint64_t want)
     int st;
     CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     return pid;
+}
+
+/* A child process running fn(uri, a, n); its exit status is fn's. */
+static inline pid_t spawn(int (*fn)(const char *, uint32_t, uint64_t), const char *uri,
+                          uint32_t a, uint64_t n)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        _exit(fn(uri, a, n));
+    return pid;
+}
+
+static inline void reap(pid_t pid, const char *what)
+{
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %d", what, st);
+}
+
+/* Child bodies: append n messages {writer id, seq} to ONCE region "log", or
+ * read every message of `writers` such writers from address 0 on (by copy,
+ * or by streaming view), checking exactly-once and per-writer order.
+ * Exit status 0 = ok. */
+static inline int append_ids(const char *uri, uint32_t id, uint64_t n)
+{
+    wom_space *s;
+    wom_region *r;
+    if (wom_open(uri, &s) || wom_region_open(s, "log", WOM_ONCE, &r))
+        return 2;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t m[2] = {id, i};
+        if (wom_append(r, m, sizeof m, NULL))
+            return 3;
+    }
+    wom_region_close(r);
+    wom_close(s);
+    return 0;
+}
+
+static inline int read_ids(const char *uri, uint32_t writers, uint64_t n, int views)
+{
+    wom_space *s;
+    wom_region *r;
+    if (wom_open(uri, &s) || wom_region_open(s, "log", WOM_ONCE, &r))
+        return 2;
+    uint64_t next[8] = {0};
+    wom_view v = WOM_VIEW_INIT;
+    for (uint64_t a = 0; a < writers * n; a++) {
+        uint64_t m[2];
+        size_t len;
+        int rc;
+        /* Blocks across processes: woken by the writers. */
+        if (views) {
+            rc = wom_get_view_next(r, a, &v, 30000000000ll);
+            len = rc ? 0 : v.len;
+            if (len == sizeof m)
+                memcpy(m, v.data, sizeof m);
+        } else {
+            rc = wom_get(r, a, m, sizeof m, &len, 30000000000ll);
+        }
+        if (rc || len != sizeof m)
+            return 4;
+        if (m[0] >= writers || m[1] != next[m[0]])
+            return 5; /* a duplicate, a loss or a reordering */
+        next[m[0]]++;
+    }
+    wom_view_release(&v);
+    for (uint32_t w = 0; w < writers; w++)
+        if (next[w] != n)
+            return 6;
+    wom_region_close(r);
+    wom_close(s);
+    return 0;
 }
 
 #endif
