@@ -536,10 +536,49 @@ TEST(shm_forked_child_gets_its_own_slot, T_UNIT)
     tspace_remove(&ts);
 }
 
+/* The chunk that holds the value of address a of r. */
+static struct wom__chunk *chunk_of(wom_region *r, uint64_t a)
+{
+    wom_a64 *cell;
+    CHECK_OK(wom__cell(&r->er, a, 0, &cell));
+    struct wom__chunk *ch = eng_chunk(r->er.e, ld_seq(cell) & ~7ull);
+    CHECK_EQ(ch->magic, WOM__CHUNK_MAGIC);
+    return ch;
+}
+
+/* The pin count of process slot `slot` in chunk ch. */
+static uint32_t pins_of(struct wom__chunk *ch, uint32_t slot) { return ld_seq(&ch->pins[slot]); }
+
+/* A child that takes a view of address a of r and dies holding it; returns
+ * the slot its pin was counted in. */
+static uint32_t die_holding_a_view(wom_region *r, uint64_t a)
+{
+    int up[2];
+    CHECK(pipe(up) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        wom_view view;
+        uint32_t slot = r->er.e->pin_slot; /* the fork handler gave it a slot */
+        if (wom_get_view(r, a, &view, 0) || write(up[1], &slot, sizeof slot) != sizeof slot)
+            _exit(2);
+        kill(getpid(), SIGKILL); /* dies holding the view */
+    }
+    uint32_t slot;
+    CHECK(read(up[0], &slot, sizeof slot) == sizeof slot);
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st));
+    close(up[0]);
+    close(up[1]);
+    return slot;
+}
+
 /* Views (pins) held by a process that dies do not pin their chunk forever:
- * the next process to open the space alone drops them, and a chunk only
- * they kept from reuse is released. */
-TEST(shm_lone_opener_drops_dead_pins, T_UNIT)
+ * pins are counted per process slot, so a process that wants to release a
+ * chunk drops a dead slot's count (holding that slot's lock meanwhile), a
+ * process that takes a dead process's slot drops all of its counts, and one
+ * that opens the space alone drops every other count. */
+TEST(shm_dead_readers_pins_are_dropped, T_UNIT)
 {
     struct tspace ts;
     tspace_make(&ts);
@@ -548,35 +587,38 @@ TEST(shm_lone_opener_drops_dead_pins, T_UNIT)
     CHECK_OK(wom_open(ts.uri, &s));
     CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
     static char v[4096];
-    for (uint64_t i = 0; i < 3000; i++) /* 12 MiB: the first chunk is full */
+    for (uint64_t i = 0; i < 6000; i++) /* 24 MiB: the first two chunks fill */
         CHECK_OK(wom_append(r, v, sizeof v, NULL));
-    int up[2];
-    CHECK(pipe(up) == 0);
-    pid_t pid = fork();
+    wom__eng *e = r->er.e;
+    struct wom__chunk *c1 = chunk_of(r, 5), *c2 = chunk_of(r, 3000);
+    CHECK(c1 != c2);
+    /* 1. Released by the trim that retires it: the dead pin is reaped. */
+    uint32_t dead = die_holding_a_view(r, 5);
+    CHECK(dead != e->pin_slot && dead < WOM__NPROCS);
+    CHECK_EQ(pins_of(c1, dead), 1);
+    uint64_t free_before = ld_seq(&e->hdr->free_count);
+    CHECK_OK(wom_trim(r, 2500)); /* every record of chunk 1 dies */
+    CHECK_EQ(pins_of(c1, dead), 0);
+    CHECK(ld_seq(&c1->state) == (CH_RETIRED | CH_RELEASED));
+    CHECK_EQ(ld_seq(&e->hdr->free_count), free_before + 1);
+    /* 2. Dropped by the next process to take the dead one's slot. */
+    dead = die_holding_a_view(r, 3000);
+    CHECK_EQ(pins_of(c2, dead), 1);
+    pid_t pid = fork(); /* takes the lowest free slot: the dead one's */
     CHECK(pid >= 0);
-    if (pid == 0) {
-        wom_view view;
-        if (wom_get_view(r, 5, &view, 0) || write(up[1], "p", 1) != 1)
-            _exit(2);
-        kill(getpid(), SIGKILL); /* dies holding the view */
-    }
-    char c;
-    CHECK(read(up[0], &c, 1) == 1);
+    if (pid == 0)
+        _exit(r->er.e->pin_slot == dead && pins_of(c2, dead) == 0 ? 0 : 3);
     int st;
-    CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st));
-    struct wom__chunk *ch = (struct wom__chunk *)(r->er.e->base + WOM__CHUNK_SIZE);
-    CHECK_EQ(ch->magic, WOM__CHUNK_MAGIC); /* the first chunk sits at 8 MiB */
-    CHECK_EQ(ch->pins, 1);                 /* the dead child's pin */
-    CHECK_OK(wom_trim(r, 2500));           /* its records all die ... */
-    CHECK(ch->pins == (CH_RETIRED | 1));   /* ... but the dead pin holds it */
-    uint64_t free_before = r->er.e->hdr->free_count;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* 3. Dropped by a process that opens the space alone. */
+    dead = die_holding_a_view(r, 3001);
+    CHECK_EQ(pins_of(c2, dead), 1);
     wom_region_close(r);
     wom_close(s);
-    CHECK_OK(wom_open(ts.uri, &s)); /* alone: recovers */
+    CHECK_OK(wom_open(ts.uri, &s)); /* alone */
     CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
-    ch = (struct wom__chunk *)(r->er.e->base + WOM__CHUNK_SIZE);
-    CHECK(ch->pins == CH_RETIRED);
-    CHECK_EQ(r->er.e->hdr->free_count, free_before + 1);
+    c2 = chunk_of(r, 3000);
+    CHECK_EQ(pins_of(c2, dead), 0);
     char b[8];
     size_t len;
     CHECK_ERR(wom_get(r, 5, b, sizeof b, &len, 0), WOM_ETRIMMED);

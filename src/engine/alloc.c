@@ -7,9 +7,17 @@
  * fit, which seals it. Each record is counted live until it dies (trimmed,
  * overwritten in a MANY cell, or lost a write race). The chunk is RETIRED when
  * it is sealed with no live record, and released (pages discarded, chunk put
- * on the free stack for reuse) when it is retired with no pin. Both
- * transitions happen exactly once per life because after SEALED the live
- * count can only fall and after RETIRED the pin count can only fall.
+ * on the free stack for reuse) when it is retired with no pin. RETIRED
+ * happens once per life because after SEALED the live count can only fall;
+ * RELEASED is taken by one CAS.
+ *
+ * Pins are counted per process slot (each process only in its own count), so
+ * the pins of a process that died are found and dropped: by the process that
+ * takes its slot next, or by whoever wants to release a chunk they hold
+ * (after taking the dead slot's lock for the while). A pin counts first and
+ * then checks RETIRED; retiring sets RETIRED and then reads the counts; both
+ * seq_cst, so either the pinner sees RETIRED (and backs off) or the retirer
+ * sees the pin (and the last unpin releases).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -119,9 +127,10 @@ static int chunk_new(wom__eng *e, uint32_t region, uint64_t *off)
     ch->magic = WOM__CHUNK_MAGIC;
     ch->life = e->life; /* published with the chunk, as region is */
     st_relaxed(&ch->filling, 0); /* relaxed: published as alloc is */
-    /* A stale reader may still try to pin the old life: it then sees 0 and
-     * its later floor check sends it away (see wom__pin's callers). */
-    st_seq(&ch->pins, 0);
+    /* A stale reader may still pin the old life: it then sees a live chunk
+     * and its later floor check sends it away (see wom__pin's callers). Pin
+     * counts are balanced by every pinner and are left alone. */
+    st_seq(&ch->state, 0);
     /* relaxed: published by the release CAS that installs the chunk */
     st_relaxed(&ch->alloc, (uint64_t)(WOM__CHUNK_HDR / 8) << 32);
     *off = c;
@@ -148,32 +157,49 @@ static void chunk_release(wom__eng *e, uint64_t c)
     wom__stack_push(e, &e->hdr->free_chunks, &ch->next_free, c, 0);
 }
 
-static void chunk_retire(wom__eng *e, uint64_t c)
+/* Release retired chunk c if no process pins it. A count held by a dead
+ * process is dropped first when may_reap (the backend takes the dead slot's
+ * lock for that). The RELEASED bit makes the release happen once. */
+static void chunk_try_release(wom__eng *e, uint64_t c, int may_reap)
 {
     struct wom__chunk *ch = eng_chunk(e, c);
-    uint64_t p = ld_seq(&ch->pins);
-    while (!cas_seq(&ch->pins, &p, p | CH_RETIRED))
-        ;
-    if (p == 0)
-        chunk_release(e, c);
+    for (uint32_t i = 0; i < WOM__PIN_SLOTS; i++) {
+        if (ld_seq(&ch->pins[i]) == 0)
+            continue;
+        if (!may_reap || i >= WOM__NPROCS || !e->reap || !e->reap(e, i) ||
+            ld_seq(&ch->pins[i]) != 0)
+            return; /* pinned: the last unpin comes back here */
+    }
+    uint64_t st = ld_seq(&ch->state);
+    while (st == CH_RETIRED)
+        if (cas_seq(&ch->state, &st, CH_RETIRED | CH_RELEASED))
+            chunk_release(e, c);
+}
+
+static void chunk_retire(wom__eng *e, uint64_t c)
+{
+    /* seq_cst: before the reads of the pin counts (Dekker with wom__pin) */
+    atomic_fetch_or_explicit(&eng_chunk(e, c)->state, CH_RETIRED, memory_order_seq_cst);
+    chunk_try_release(e, c, 1);
 }
 
 int wom__pin(wom__eng *e, uint64_t off)
 {
     struct wom__chunk *ch = eng_chunk(e, off);
-    uint64_t p = ld_seq(&ch->pins);
-    do {
-        if (p & CH_RETIRED)
-            return WOM_ETRIMMED;
-    } while (!cas_seq(&ch->pins, &p, p + 1));
-    return 0;
+    faa_seq(&ch->pins[e->pin_slot], 1); /* seq_cst: before reading the state */
+    if (!(ld_seq(&ch->state) & CH_RETIRED))
+        return 0;
+    wom__unpin(e, off, e->pin_slot);
+    return WOM_ETRIMMED;
 }
 
-void wom__unpin(wom__eng *e, uint64_t off)
+void wom__unpin(wom__eng *e, uint64_t off, uint32_t slot)
 {
     struct wom__chunk *ch = eng_chunk(e, off);
-    if (fas_seq(&ch->pins, 1) == (CH_RETIRED | 1))
-        chunk_release(e, off & ~(WOM__CHUNK_SIZE - 1));
+    if (slot >= WOM__PIN_SLOTS)
+        return;
+    if (fas_seq(&ch->pins[slot], 1) == 1 && (ld_seq(&ch->state) & CH_RETIRED))
+        chunk_try_release(e, off & ~(WOM__CHUNK_SIZE - 1), 1);
 }
 
 void wom__rec_kill(wom__eng *e, uint64_t off) { wom__rec_kill_n(e, off, 1); }
@@ -273,21 +299,39 @@ int wom__rec_alloc(wom__reg *r, size_t len, int filling, uint64_t *off)
     }
 }
 
-void wom__eng_drop_pins(wom__eng *e)
+/* Every chunk of the segment, found by its magic (an arena chunk is 8 MiB
+ * aligned; the leaves and nodes between never show the magic there). */
+static struct wom__chunk *chunk_at(wom__eng *e, uint64_t c)
 {
-    uint64_t end = eng_brk(e);
-    uint64_t c = (eng_first() + WOM__CHUNK_SIZE - 1) & ~(WOM__CHUNK_SIZE - 1);
-    for (; c + WOM__CHUNK_SIZE <= end; c += WOM__CHUNK_SIZE) {
-        struct wom__chunk *ch = eng_chunk(e, c);
-        if (ch->magic != WOM__CHUNK_MAGIC || ch->region >= WOM__NREGIONS)
-            continue;
-        uint64_t p = ld_seq(&ch->pins);
-        if ((p & ~CH_RETIRED) == 0)
-            continue;
-        st_seq(&ch->pins, p & CH_RETIRED);
-        if (p & CH_RETIRED)
-            chunk_release(e, c); /* retired, and its last pins were the dead's */
+    struct wom__chunk *ch = eng_chunk(e, c);
+    return ch->magic == WOM__CHUNK_MAGIC && ch->region < WOM__NREGIONS ? ch : NULL;
+}
+
+#define EACH_CHUNK(e, c)                                                       \
+    for (uint64_t c = (eng_first() + WOM__CHUNK_SIZE - 1) & ~(WOM__CHUNK_SIZE - 1); \
+         c + WOM__CHUNK_SIZE <= eng_brk(e); c += WOM__CHUNK_SIZE)
+
+/* Drop the counts of pin slots [lo, hi) other than this process's own. */
+static void drop_slots(wom__eng *e, uint32_t lo, uint32_t hi)
+{
+    EACH_CHUNK(e, c)
+    {
+        struct wom__chunk *ch = chunk_at(e, c);
+        int dropped = 0;
+        for (uint32_t i = lo; ch && i < hi; i++)
+            if (i != e->pin_slot && xchg_seq(&ch->pins[i], 0) != 0)
+                dropped = 1;
+        if (dropped && (ld_seq(&ch->state) & CH_RETIRED))
+            chunk_try_release(e, c, 0); /* retired, and the last pins were the dead's */
     }
+}
+
+void wom__eng_drop_pins(wom__eng *e) { drop_slots(e, 0, WOM__PIN_SLOTS); }
+
+void wom__eng_clean_slot(wom__eng *e, uint32_t slot)
+{
+    if (slot < WOM__NPROCS)
+        drop_slots(e, slot, slot + 1);
 }
 
 void wom__rec_filled(wom__eng *e, uint64_t off)

@@ -299,6 +299,12 @@ int wom__eng_tail(wom__reg *r, uint64_t *tail)
 
 static int same_chunk(uint64_t a, uint64_t b) { return (a ^ b) < WOM__CHUNK_SIZE; }
 
+/* A pinned view: pin_[0] = the engine, pin_[1] = record offset | the slot
+ * the pin was counted in << VIEW_SLOT_SHIFT (offsets stay below 2^46), so
+ * the unpin lands in the same count even in a forked child. */
+#define VIEW_SLOT_SHIFT 48
+#define VIEW_OFF(p) ((p) & ((1ull << VIEW_SLOT_SHIFT) - 1))
+
 /* Pin the value in WRITTEN word w of a ONCE cell at addr. If v holds a pin
  * (pin_[0] is this engine) on the same chunk, that pin is kept instead: the
  * chunk has stayed in one life since it was taken, so the floor check below
@@ -310,14 +316,16 @@ static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
     if (!wom__rec_ok(r->e, off, r->max_value))
         return WOM_ECORRUPT;
     int held = v->pin_[0] == (uint64_t)(uintptr_t)r->e;
-    int fresh = !held || !same_chunk(v->pin_[1], off);
+    int fresh = !held || !same_chunk(VIEW_OFF(v->pin_[1]), off);
+    uint64_t slot = held ? v->pin_[1] >> VIEW_SLOT_SHIFT : r->e->pin_slot;
     if (fresh) {
         wom__eng_unpin_view(v); /* any engine's pin: it knows its own */
         if (wom__pin(r->e, off))
             return WOM_ETRIMMED;
         v->pin_[0] = (uint64_t)(uintptr_t)r->e;
+        slot = r->e->pin_slot;
     }
-    v->pin_[1] = off;
+    v->pin_[1] = off | slot << VIEW_SLOT_SHIFT;
     /* The pin is seq_cst, so this load sees any floor raised before the
      * chunk could have been retired and reused. */
     if (addr < ld_seq(&r->h->floor)) {
@@ -589,7 +597,8 @@ void wom__eng_unpin_view(wom_view *v)
     if (p & 1)
         free((void *)(uintptr_t)v->pin_[1]); /* a read-only view's copy */
     else if (p)
-        wom__unpin((wom__eng *)(uintptr_t)p, v->pin_[1]);
+        wom__unpin((wom__eng *)(uintptr_t)p, VIEW_OFF(v->pin_[1]),
+                   (uint32_t)(v->pin_[1] >> VIEW_SLOT_SHIFT));
     v->pin_[0] = 0;
     v->pin_[1] = 0;
 }

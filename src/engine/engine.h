@@ -30,6 +30,11 @@ typedef struct wom__eng {
      * dead); NULL busy: none needed. */
     wom_a64 *busy;
     uint32_t self;
+    uint32_t pin_slot; /* where this process counts its pins (self, or
+                          WOM__PIN_SLOTLESS) */
+    /* Drop the pins of dead process slot `slot` (shared segments): 1 if it
+     * could (it took the slot's lock for the while), 0 if someone holds it. */
+    int (*reap)(struct wom__eng *e, uint32_t slot);
     uint64_t token; /* this process's holder token; 0: none (always alive) */
     int (*alive)(struct wom__eng *e, uint32_t slot);
     /* Sealing (shared segments): one bit per chunk this process has made
@@ -76,10 +81,12 @@ void wom__seal(wom__eng *e, uint64_t off);
 int wom__unseal(wom__eng *e, uint64_t c);
 /* The record at off (ONCE, shared segment) is fully written. */
 void wom__rec_filled(wom__eng *e, uint64_t off);
-/* Only when no other process is attached: pins are counts without owners,
- * so pins left by dead processes are dropped, and chunks that only they kept
- * from being released are released. */
+/* Only when no other process is attached: the pins of every other slot are
+ * dropped, and chunks that only they kept from being released are released. */
 void wom__eng_drop_pins(wom__eng *e);
+/* Drop slot's pins in every chunk (its process died; the caller holds the
+ * slot's lock), releasing the chunks only they kept. */
+void wom__eng_clean_slot(wom__eng *e, uint32_t slot);
 /* Open or create a region (see wom_region_open). */
 int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
                     wom__reg *out);
@@ -158,8 +165,10 @@ int wom__rec_alloc(wom__reg *r, size_t len, int filling, uint64_t *off);
 void wom__rec_kill(wom__eng *e, uint64_t off);
 /* n records of the chunk holding off died. */
 void wom__rec_kill_n(wom__eng *e, uint64_t off, uint64_t n);
+/* Pin the chunk holding off in this process's slot (WOM_ETRIMMED once it
+ * is retired); unpin in the slot the pin was taken in. */
 int wom__pin(wom__eng *e, uint64_t off);
-void wom__unpin(wom__eng *e, uint64_t off);
+void wom__unpin(wom__eng *e, uint64_t off, uint32_t slot);
 void wom__stack_push(wom__eng *e, wom_a64 *head, wom_a64 *link, uint64_t off, int shift);
 uint64_t wom__stack_pop(wom__eng *e, wom_a64 *head, uint64_t (*link_of)(wom__eng *, uint64_t),
                         int shift);

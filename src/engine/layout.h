@@ -31,7 +31,12 @@
 #define WOM__NREGIONS 1024u
 #define WOM__CHUNK_SHIFT 23 /* arena chunk: 8 MiB */
 #define WOM__CHUNK_SIZE (1ull << WOM__CHUNK_SHIFT)
-#define WOM__CHUNK_HDR 128u
+#define WOM__NPROCS 256u /* process slots */
+/* Pin counts per chunk: one per process slot, then one shared by processes
+ * without a slot (and by mem:), padded to a cache line. */
+#define WOM__PIN_SLOTS (WOM__NPROCS + 16u)
+#define WOM__PIN_SLOTLESS WOM__NPROCS
+#define WOM__CHUNK_HDR (128u + 4u * WOM__PIN_SLOTS)
 #define WOM__CHUNK_MAGIC 0x57434b31u /* "1KCW": never the high half of an offset */
 #define WOM__WARM_CHUNKS 8 /* released chunks kept resident for quick reuse */
 #define WOM__LEAF_BITS 10 /* 1024 cells = 8 KiB per leaf */
@@ -72,8 +77,10 @@ static_assert(sizeof(struct wom__rec) == 16, "record header");
 #define CH_SEALED (1ull << 31)
 #define CH_LIVE_MASK (CH_SEALED - 1)
 #define CH_USED(a) (((a) >> 32) << 3)
-/* Chunk pins word: [retired : 1][pin count : 63]. */
+/* Chunk state word: RETIRED (no live record left), then RELEASED (the one
+ * process that saw it unpinned gave it back) once per life. */
 #define CH_RETIRED (1ull << 63)
+#define CH_RELEASED (1ull << 62)
 
 struct wom__chunk {
     wom_a64 alloc;     /* writers: bump offset, live count, sealed */
@@ -84,9 +91,12 @@ struct wom__chunk {
     wom_a64 filling;   /* ONCE records allocated here whose bytes are still
                           being written (shared segments; gates sealing) */
     uint64_t pad1[3];
-    wom_a64 pins; /* readers: pin count and RETIRED */
+    wom_a64 state; /* RETIRED, RELEASED */
     uint64_t life; /* the space's life when this life of the chunk began */
     uint64_t pad2[6];
+    /* Readers' pins, per process slot: a process counts only in its own, so
+     * the counts of a process that died can be found and dropped. */
+    wom_a32 pins[WOM__PIN_SLOTS];
 };
 static_assert(sizeof(struct wom__chunk) == WOM__CHUNK_HDR, "chunk header");
 
@@ -128,7 +138,6 @@ static_assert(offsetof(struct wom__region_hdr, bell) == 384, "region bells");
 /* One per process attached to a shared segment (its liveness is a kernel
  * lock the backend holds for it). busy = region index + 1 while the process
  * is inside an append on that region, else 0; addr is the address it took. */
-#define WOM__NPROCS 256u
 struct wom__proc {
     wom_a64 busy;
     wom_a64 addr; /* the address the append took; UINT64_MAX before it has one */

@@ -31,7 +31,7 @@ static int many_pin(wom__reg *r, wom_a64 *cell, uint64_t *w)
             return 0;
         }
         if (pinned)
-            wom__unpin(r->e, off);
+            wom__unpin(r->e, off, r->e->pin_slot);
         else if (same)
             return WOM_ECORRUPT; /* a live value's chunk cannot be retired */
     }
@@ -45,7 +45,7 @@ static uint64_t many_version(wom__reg *r, uint64_t w)
 static void many_unpin(wom__reg *r, uint64_t w)
 {
     if ((w & C_STATE) == C_WRITTEN)
-        wom__unpin(r->e, w & ~C_LOW);
+        wom__unpin(r->e, w & ~C_LOW, r->e->pin_slot);
 }
 
 /* The cell word of addr in a MANY region (WOM_EMODE in a ONCE one). */

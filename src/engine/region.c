@@ -15,6 +15,7 @@ static void eng_bind(wom__eng *e, void *base, uint64_t size, int shared)
     e->size = size;
     e->shared = shared;
     e->hdr = base;
+    e->pin_slot = WOM__PIN_SLOTLESS; /* until a backend gives it a slot */
 }
 
 uint64_t wom__eng_reserved(const void *base, uint64_t avail)

@@ -181,6 +181,20 @@ static int shm_alive(wom__eng *e, uint32_t slot)
     return fl.l_type != F_UNLCK;
 }
 
+/* Drop the pins of dead slot `slot`, holding its lock for the while (so no
+ * new owner takes it meanwhile); 0 if someone holds it. */
+static int shm_reap(wom__eng *e, uint32_t slot)
+{
+    struct shm_backend *b = e->backend;
+    struct flock fl;
+    if (slot == e->self || slot_lock(b->fd, slot, F_OFD_SETLK, &fl))
+        return 0;
+    wom__eng_clean_slot(e, slot);
+    fl.l_type = F_UNLCK;
+    (void)fcntl(b->fd, F_OFD_SETLK, &fl); /* only that byte: ours stays */
+    return 1;
+}
+
 /* Take a free slot. A slot whose previous owner died inside an append
  * passes that on as the region's sticky crash evidence before reuse. Without
  * a slot (all taken) this process runs without crash recovery. */
@@ -195,6 +209,10 @@ static void shm_take_slot(wom_space *s)
         uint64_t was = xchg_seq(&h->procs[j].busy, 0);
         if (was && was <= WOM__NREGIONS)
             st_seq(&h->regions[was - 1].crashed, 1);
+        s->eng.pin_slot = WOM__PIN_SLOTLESS;
+        wom__eng_clean_slot(&s->eng, j); /* pins the slot's dead owner left */
+        s->eng.pin_slot = j;
+        s->eng.reap = shm_reap;
         st_relaxed(&h->procs[j].pid, (uint64_t)getpid()); /* relaxed: for tools */
         s->eng.token = ((faa_seq(&h->procs[j].gen, 1) + 1) << 8) | j;
         s->eng.busy = &h->procs[j].busy;
@@ -224,6 +242,8 @@ static void fork_child(void)
         int fd = open(b->path, O_RDWR | O_CLOEXEC);
         s->eng.busy = NULL;
         s->eng.alive = NULL;
+        s->eng.reap = NULL;
+        s->eng.pin_slot = WOM__PIN_SLOTLESS;
         if (fd < 0)
             continue;
         close(b->fd); /* the parent's description (and lock) stay the parent's */
