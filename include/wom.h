@@ -257,13 +257,14 @@ WOM_API int wom_wait(wom_region *r, uint64_t addr, uint64_t version, int64_t tim
 
 /* ---- Channel: a ONCE region used as a log --------------------------------- */
 /* A channel named N uses region N (ONCE) for messages, N.seats (ONCE: cell 0
- * holds the bound, then one seat per bounded subscriber) and, when bounded,
- * N.acks (MANY: each seat's published cursor and holder). Many senders,
- * many subscribers, each subscriber with its own cursor. A bounded
- * subscriber publishes its cursor every max(1, bound/4) messages and before
- * it blocks; a sender reads the seats only when the tail reaches the limit
- * it computed last time, and then blocks on the slowest seat (no polling).
- * Concurrent senders may overshoot the bound by at most their number. A
+ * holds the bound, then one seat per subscriber) and N.acks (MANY: each
+ * seat's published cursor and holder). Many senders, many subscribers, each
+ * subscriber with its own cursor. A bounded subscriber publishes its cursor
+ * every max(1, bound/4) messages and before it blocks; a sender reads the
+ * seats only when the tail reaches the limit it computed last time, and then
+ * blocks on the slowest seat (no polling). Concurrent senders may overshoot
+ * the bound by at most their number. A subscriber that holds no sender back
+ * publishes its cursor every 1024 messages, for tools (wom stat). A
  * subscriber whose process died holds no sender back (its seat is closed
  * when a sender finds it dead, see wom_holder_alive), and closed seats are
  * taken over by new subscribers. */

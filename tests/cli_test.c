@@ -664,6 +664,23 @@ TEST(cli_stat_shows_tails_and_reader_lag, T_UNIT)
     CHECK_HAS(R.out, "APPENDS/S");
     CHECK_HAS(R.out, "jobs                     once           10            0");
     CHECK_HAS(R.out, "  jobs reader 1: cursor 4, lag 6\n");
+    /* A reader of an unbounded channel publishes its cursor too (every
+     * 1024 messages), only for this view. */
+    wom_chan *u;
+    wom_sub *usub;
+    CHECK_OK(wom_chan_open(s, "logs", NULL, &u));
+    CHECK_OK(wom_sub_open(u, NULL, &usub));
+    for (uint64_t i = 0; i < 1500; i++)
+        CHECK_OK(wom_chan_send(u, &i, sizeof i, 0, NULL));
+    for (int i = 0; i < 1200; i++) {
+        uint64_t v;
+        size_t len;
+        CHECK_OK(wom_sub_recv(usub, &v, sizeof v, &len, NULL, 0));
+    }
+    WOM("stat", uri);
+    CHECK_HAS(R.out, "  logs reader 1: cursor 1024, lag 476 (unbounded)\n");
+    wom_sub_close(usub);
+    wom_chan_close(u);
     wom_sub_close(sub);
     WOM("stat", uri);
     CHECK_HAS(R.out, "  jobs reader 1: closed\n");

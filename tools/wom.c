@@ -546,8 +546,8 @@ static uint64_t stat_prev_tail(const struct stat_view *prev, const char *name, u
     return now;
 }
 
-/* The published cursors of a bounded channel's subscribers (region
- * CHANNEL.acks, one cell per seat of CHANNEL.seats) and their lag. */
+/* The published cursors of a channel's subscribers (region CHANNEL.acks,
+ * one cell per seat of CHANNEL.seats) and their lag. */
 static void stat_readers(struct ctx *c, const wom_region_info *acks, const struct stat_view *v)
 {
     char base[WOM_NAME_MAX + 1], seats[WOM_NAME_MAX + 8];
@@ -566,7 +566,7 @@ static void stat_readers(struct ctx *c, const wom_region_info *acks, const struc
     if (wom_region_open(c->s, acks->name, WOM_MANY, &r))
         return;
     for (uint64_t s = 1; s < nseats; s++) {
-        uint64_t seat[2] = {0, 0}, ver; /* {cursor, holder}: see src/forms/chan.c */
+        uint64_t seat[3] = {0, 0, 0}, ver; /* {cursor, holder, holds}: src/forms/chan.c */
         size_t len;
         if (wom_load(r, s, seat, sizeof seat, &len, &ver) || len != sizeof seat)
             continue;
@@ -576,8 +576,8 @@ static void stat_readers(struct ctx *c, const wom_region_info *acks, const struc
         else if (!wom_holder_alive(c->s, seat[1]))
             printf("  %s reader %" PRIu64 ": dead at cursor %" PRIu64 "\n", base, s, cur);
         else
-            printf("  %s reader %" PRIu64 ": cursor %" PRIu64 ", lag %" PRIu64 "\n", base, s,
-                   cur, tail > cur ? tail - cur : 0);
+            printf("  %s reader %" PRIu64 ": cursor %" PRIu64 ", lag %" PRIu64 "%s\n", base, s,
+                   cur, tail > cur ? tail - cur : 0, seat[2] ? "" : " (unbounded)");
     }
     wom_region_close(r);
 }

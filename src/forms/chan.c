@@ -7,11 +7,14 @@
  * (its seat) where it publishes its cursor now and then, and a sender only
  * looks at the seats when the tail reaches the limit it computed last time.
  *
- * A seat holds {cursor, holder}: the holder token (wom_holder) lets a sender
- * tell a subscriber whose process died, which closes its seat by one cas, so
- * a dead reader never holds live senders back. A new subscriber takes a
- * closed seat over (cas) before it appends a new one, so the seats a sender
- * scans stay as many as the subscribers open at once.
+ * A seat holds {cursor, holder, holds}: the holder token (wom_holder) lets a
+ * sender tell a subscriber whose process died, which closes its seat by one
+ * cas, so a dead reader never holds live senders back. A new subscriber takes
+ * a closed seat over (cas) before it appends a new one, so the seats a sender
+ * scans stay as many as the subscribers open at once. Subscribers that hold
+ * no sender back (unbounded channels, or opts.bounded = 0) take a seat too,
+ * with holds = 0, and publish their cursor every SEAT_WATCH_EVERY messages
+ * only for tools (wom stat shows every reader's lag); senders skip them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,17 +25,21 @@
 #define CHAN_OPTS_CELL 0
 /* Retention by bytes or age (without a count) is looked at this often. */
 #define CHAN_TRIM_EVERY 64
+/* How often a subscriber that holds no sender back publishes its cursor. */
+#define SEAT_WATCH_EVERY 1024
 /* Published cursor of a closed subscriber: it holds no sender back. */
 #define SEAT_CLOSED UINT64_MAX
 
 struct seat {
     uint64_t cursor; /* SEAT_CLOSED: holds no sender back */
     uint64_t holder;
+    uint64_t holds; /* 1: a bounded subscriber, senders wait for it */
 };
 
 struct wom_sub {
     wom_chan *c;
     uint64_t holder;    /* this process (wom_holder) */
+    uint64_t holds;     /* its seat holds senders back */
     uint64_t cursor;    /* the address the next receive reads */
     uint64_t seat;      /* cell in N.acks; 0 = holds no sender back */
     uint64_t published; /* the cursor value last stored in the seat */
@@ -77,8 +84,11 @@ static int chan_init(wom_chan *c, const wom_chan_opts *opts)
         rc = chan_fix_bound(c, opts ? opts->bound : 0);
     else if (rc == WOM_ENOENT && c->log) /* read-only: a log no channel opened yet */
         rc = 0;
-    if (!rc && c->bound)
+    if (!rc) {
         rc = form_region(c->s, c->name, ".acks", WOM_MANY, 0, &c->acks);
+        if (rc == WOM_ENOENT && !c->bound) /* read-only, no reader seated yet */
+            rc = 0;
+    }
     if (!rc)
         rc = wom_region_info_get(c->log, &info);
     if (!rc)
@@ -143,7 +153,7 @@ static int seat_live(wom_chan *c, uint64_t i, const struct seat *st, uint64_t ve
         return 0;
     if (wom_holder_alive(c->s, st->holder))
         return 1;
-    struct seat closed = {SEAT_CLOSED, 0};
+    struct seat closed = {SEAT_CLOSED, 0, 0};
     (void)wom_cas(c->acks, i, ver, &closed, sizeof closed, NULL);
     return 0;
 }
@@ -165,7 +175,7 @@ static int chan_slowest(wom_chan *c, uint64_t *cursor, uint64_t *seat, uint64_t 
             continue;
         if (rc)
             return rc;
-        if (st.cursor < *cursor && seat_live(c, i, &st, v)) {
+        if (st.holds && st.cursor < *cursor && seat_live(c, i, &st, v)) {
             *cursor = st.cursor;
             *seat = i;
             *ver = v;
@@ -322,7 +332,7 @@ static void sub_publish(wom_sub *sub, uint64_t cursor)
 {
     if (!sub->seat || cursor == sub->published)
         return;
-    struct seat st = {cursor, sub->holder};
+    struct seat st = {cursor, sub->holder, sub->holds};
     if (wom_store(sub->c->acks, sub->seat, &st, sizeof st, NULL) == 0)
         sub->published = cursor;
 }
@@ -332,7 +342,7 @@ static void sub_publish(wom_sub *sub, uint64_t cursor)
 static int seat_take(wom_sub *sub)
 {
     wom_chan *c = sub->c;
-    struct seat mine = {sub->cursor, sub->holder};
+    struct seat mine = {sub->cursor, sub->holder, sub->holds};
     uint64_t n;
     int rc = wom_tail(c->seats, &n);
     for (uint64_t i = CHAN_OPTS_CELL + 1; !rc && i < n; i++) {
@@ -364,8 +374,9 @@ int wom_sub_open(wom_chan *c, const wom_sub_opts *opts, wom_sub **out)
     sub->c = c;
     sub->held = (wom_view)WOM_VIEW_INIT;
     sub->cursor = opts ? opts->from : 0;
-    sub->every = c->bound / 4 ? c->bound / 4 : 1;
-    if (c->bound && (!opts || opts->bounded)) {
+    sub->holds = c->bound && (!opts || opts->bounded);
+    sub->every = !sub->holds ? SEAT_WATCH_EVERY : c->bound / 4 ? c->bound / 4 : 1;
+    if (c->acks) {
         /* A read-only space gives no seat: the subscriber holds no sender
          * back (and may find messages trimmed under it). */
         sub->holder = wom_holder(c->s);
@@ -389,7 +400,7 @@ void wom_sub_close(wom_sub *sub)
     if (!sub)
         return;
     if (sub->seat) {
-        struct seat closed = {SEAT_CLOSED, 0};
+        struct seat closed = {SEAT_CLOSED, 0, 0};
         /* If this store fails the seat keeps its last cursor: senders stay
          * bounded by it, never wrongly unbounded. */
         (void)wom_store(sub->c->acks, sub->seat, &closed, sizeof closed, NULL);
@@ -417,7 +428,8 @@ static int sub_next(wom_sub *sub, wom_view *v, uint64_t *at, uint64_t *skipped,
         if (rc == WOM_EEMPTY && timeout_ns != 0) {
             /* Publish before sleeping, so a sender never waits on a reader
              * that is itself waiting for that sender. */
-            sub_publish(sub, a);
+            if (sub->holds)
+                sub_publish(sub, a);
             if ((rc = form_left(&dl, &left)))
                 return rc;
             rc = get(log, a, v, left);
