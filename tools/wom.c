@@ -876,10 +876,10 @@ static void make_message(unsigned char *m, size_t size, uint64_t run, uint32_t p
 
 static void counts(struct demo *d, uint64_t *sent, uint64_t *recvd);
 
-/* Flow control private to this run (a bounded channel would leave seats in
- * a persistent space that a killed run never frees): wait while the
- * consumers are more than DEMO_WINDOW messages behind, so memory stays
- * bounded however long the run. */
+/* Flow control private to this run, the same for subscribers and queue
+ * members (a queue group takes no seats, so a bound would not hold its
+ * producers back): wait while the consumers are more than DEMO_WINDOW
+ * messages behind, so memory stays bounded however long the run. */
 static void pace(struct demo *d)
 {
     const struct timespec nap = {0, 200000};
