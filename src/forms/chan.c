@@ -249,7 +249,8 @@ static uint64_t chan_age_floor(wom_chan *c, uint64_t at)
             continue;
         if (rc || m.ns > now - c->retain_ns) /* in flight, or young enough */
             break;
-        below = m.addr + 1 > below ? m.addr + 1 : below;
+        if (m.addr < at && m.addr + 1 > below) /* a mark past this send is bogus */
+            below = m.addr + 1;
     }
     (void)wom_trim(c->times, i);
     return below;
@@ -274,6 +275,10 @@ static void chan_retain(wom_chan *c, uint64_t at)
         uint64_t b = chan_age_floor(c, at);
         below = b > below ? b : below;
     }
+    /* The counts and marks read here come from the space; whatever they
+     * say, the message just sent stays. */
+    if (below > at)
+        below = at;
     if (below)
         (void)wom_trim(c->log, below);
 }
