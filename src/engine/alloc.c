@@ -26,11 +26,17 @@
 #include "engine/engine.h"
 #include "util/plat.h"
 
+int wom__rec_at_ok(const wom__eng *e, uint64_t off)
+{
+    uint64_t c = off & ~(WOM__CHUNK_SIZE - 1);
+    return !(off & 7) && eng_piece_ok(e, c, WOM__CHUNK_SIZE) && off - c >= WOM__CHUNK_HDR &&
+           WOM__CHUNK_SIZE - (off - c) >= sizeof(struct wom__rec);
+}
+
 int wom__rec_ok(const wom__eng *e, uint64_t off, uint32_t max_value)
 {
     uint64_t c = off & ~(WOM__CHUNK_SIZE - 1);
-    if ((off & 7) || !eng_piece_ok(e, c, WOM__CHUNK_SIZE) || off - c < WOM__CHUNK_HDR ||
-        WOM__CHUNK_SIZE - (off - c) < sizeof(struct wom__rec))
+    if (!wom__rec_at_ok(e, off))
         return 0;
     const struct wom__rec *rec = (const struct wom__rec *)(e->base + off);
     uint32_t len = rec->len;

@@ -275,9 +275,13 @@ int wom__eng_inspect(wom__reg *r, uint64_t addr, wom_cell_info *out)
         return rc;
     } else if (!rc && (w & C_STATE) == C_ABANDONED) {
         info.state = WOM_CELL_ABANDONED;
-    } else if (!rc && (w & C_STATE) == C_WRITTEN) {
-        if (!wom__rec_ok(r->e, w & ~C_LOW, r->max_value))
+    } else if (!rc && (w & C_STATE) == C_WRITTEN &&
+               !wom__rec_ok(r->e, w & ~C_LOW, r->max_value)) {
+        /* unpinned: trimmed (and reused) meanwhile, or corrupt */
+        if (r->mode != WOM_ONCE || addr >= ld_seq(&r->h->floor))
             return WOM_ECORRUPT;
+        info.state = WOM_CELL_TRIMMED;
+    } else if (!rc && (w & C_STATE) == C_WRITTEN) {
         const struct wom__rec *rec = rec_at(r->e, w & ~C_LOW);
         info.state = WOM_CELL_WRITTEN;
         info.len = rec->len;
@@ -313,7 +317,7 @@ static int same_chunk(uint64_t a, uint64_t b) { return (a ^ b) < WOM__CHUNK_SIZE
 static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
 {
     uint64_t off = w & ~C_LOW;
-    if (!wom__rec_ok(r->e, off, r->max_value))
+    if (!wom__rec_at_ok(r->e, off))
         return WOM_ECORRUPT;
     int held = v->pin_[0] == (uint64_t)(uintptr_t)r->e;
     int fresh = !held || !same_chunk(VIEW_OFF(v->pin_[1]), off);
@@ -331,6 +335,11 @@ static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
     if (addr < ld_seq(&r->h->floor)) {
         wom__eng_unpin_view(v);
         return WOM_ETRIMMED;
+    }
+    /* Only now is the record stable: judge its header. */
+    if (!wom__rec_ok(r->e, off, r->max_value)) {
+        wom__eng_unpin_view(v);
+        return WOM_ECORRUPT;
     }
     if (!wom__rec_sum_ok(r->e, rec_at(r->e, off))) {
         wom__eng_unpin_view(v);

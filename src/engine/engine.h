@@ -143,8 +143,11 @@ static inline int eng_piece_ok(const wom__eng *e, uint64_t off, uint64_t bytes)
     return (off & (WOM__PAGE - 1)) == 0 && off >= eng_first() && off <= eng_brk(e) &&
            bytes <= eng_brk(e) - off;
 }
-/* A record header at off inside an arena chunk, its value fitting too. */
+/* A record header at off inside an arena chunk, its value fitting too. The
+ * header is read: only a pinned record (or one that cannot die) gives a
+ * stable answer; wom__rec_at_ok checks the place alone. */
 int wom__rec_ok(const wom__eng *e, uint64_t off, uint32_t max_value);
+int wom__rec_at_ok(const wom__eng *e, uint64_t off);
 static inline void *eng_ptr(const wom__eng *e, uint64_t off) { return e->base + off; }
 static inline struct wom__chunk *eng_chunk(const wom__eng *e, uint64_t off)
 {

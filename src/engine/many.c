@@ -9,31 +9,38 @@
 #include "engine/cell.h"
 
 /* Read the current value of a MANY cell: on 0, *w is its word and, when it is
- * WRITTEN, its chunk is pinned (caller unpins). */
+ * WRITTEN, its chunk is pinned (caller unpins). Until the pin holds and the
+ * word is seen unchanged after it, the record may have died and its chunk
+ * been reused (even for a record at the same offset in the same cell), so
+ * its header is only judged after that. */
 static int many_pin(wom__reg *r, wom_a64 *cell, uint64_t *w)
 {
-    for (;;) {
+    for (unsigned tries = 0;; tries++) {
         /* acquire: pairs with the storing CAS (the record's bytes). */
         uint64_t x = ld_acquire(cell);
         if ((x & C_STATE) == C_EMPTY) {
             *w = x;
             return 0;
         }
-        if ((x & C_STATE) != C_WRITTEN)
-            return WOM_ECORRUPT;
         uint64_t off = x & ~C_LOW;
-        if (!wom__rec_ok(r->e, off, r->max_value))
+        if ((x & C_STATE) != C_WRITTEN || !wom__rec_at_ok(r->e, off))
             return WOM_ECORRUPT;
         int pinned = wom__pin(r->e, off) == 0;
         int same = ((ld_seq(cell) ^ x) & ~C_WAIT) == 0;
         if (pinned && same) {
+            if (!wom__rec_ok(r->e, off, r->max_value)) {
+                wom__unpin(r->e, off, r->e->pin_slot);
+                return WOM_ECORRUPT; /* a live record, and a bad header */
+            }
             *w = x;
             return 0;
         }
         if (pinned)
             wom__unpin(r->e, off, r->e->pin_slot);
-        else if (same)
-            return WOM_ECORRUPT; /* a live value's chunk cannot be retired */
+        else if (same && tries > 1000)
+            return WOM_ECORRUPT; /* a live value's chunk stays retired */
+        /* else the word moved, or (seen unchanged) its chunk was reused
+         * with a record of this cell at the same offset: look again */
     }
 }
 
