@@ -135,8 +135,10 @@ static int parse_uri(const char *rest, struct shm_uri *u)
             rc = wom__parse_size(opt + 5, &u->size) ? WOM_EURI : 0;
         else if (!strncmp(opt, "mode=", 5))
             rc = parse_mode(opt + 5, &u->mode);
-        else if (!strcmp(opt, "ro"))
-            rc = 0, u->ro = 1;
+        else if (!strcmp(opt, "ro")) {
+            u->ro = 1;
+            rc = 0;
+        }
         if (rc)
             return rc;
         semi = next;
