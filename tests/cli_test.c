@@ -638,6 +638,19 @@ TEST(cli_man_page_covers_commands_and_codes, T_UNIT)
     }
 }
 
+/* Send n messages on c, then receive k of them with sub. */
+static void send_then_recv(wom_chan *c, wom_sub *sub, uint64_t n, uint64_t k)
+{
+    for (uint64_t i = 0; i < n; i++)
+        CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
+    for (uint64_t i = 0; i < k; i++) {
+        uint64_t v;
+        size_t len;
+        CHECK_OK(wom_sub_recv(sub, &v, sizeof v, &len, NULL, 0));
+        CHECK_EQ(v, i);
+    }
+}
+
 TEST(cli_stat_shows_tails_and_reader_lag, T_UNIT)
 {
     char dir[] = "/tmp/wom-stat-XXXXXX", uri[96], path[80];
@@ -652,13 +665,7 @@ TEST(cli_stat_shows_tails_and_reader_lag, T_UNIT)
     CHECK_OK(wom_open(uri, &s));
     CHECK_OK(wom_chan_open(s, "jobs", &o, &c));
     CHECK_OK(wom_sub_open(c, NULL, &sub));
-    for (uint64_t i = 0; i < 10; i++)
-        CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
-    for (int i = 0; i < 5; i++) {
-        uint64_t v;
-        size_t len;
-        CHECK_OK(wom_sub_recv(sub, &v, sizeof v, &len, NULL, 0));
-    }
+    send_then_recv(c, sub, 10, 5);
     WOM("stat", uri, "--count", "2", "--interval", "10");
     CHECK_EXIT(CLI_OK);
     CHECK_HAS(R.out, "APPENDS/S");
@@ -670,13 +677,7 @@ TEST(cli_stat_shows_tails_and_reader_lag, T_UNIT)
     wom_sub *usub;
     CHECK_OK(wom_chan_open(s, "logs", NULL, &u));
     CHECK_OK(wom_sub_open(u, NULL, &usub));
-    for (uint64_t i = 0; i < 1500; i++)
-        CHECK_OK(wom_chan_send(u, &i, sizeof i, 0, NULL));
-    for (int i = 0; i < 1200; i++) {
-        uint64_t v;
-        size_t len;
-        CHECK_OK(wom_sub_recv(usub, &v, sizeof v, &len, NULL, 0));
-    }
+    send_then_recv(u, usub, 1500, 1200);
     WOM("stat", uri);
     CHECK_HAS(R.out, "  logs reader 1: cursor 1024, lag 476 (unbounded)\n");
     wom_sub_close(usub);
