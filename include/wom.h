@@ -50,6 +50,7 @@ extern "C" {
     X(ENAMETOOLONG, -36, "name too long")                                      \
     X(ENOTSUP, -95, "not supported by this scope")                             \
     X(EROFS, -30, "space opened read-only")                                    \
+    X(EBUSY, -16, "space busy (locked by another process, or no free process slot)") \
     X(EWRITTEN, -3001, "cell already written (the first write won)")           \
     X(EEMPTY, -3002, "cell is empty")                                          \
     X(EMODE, -3003, "operation or region of the other mode")                   \
@@ -70,6 +71,11 @@ typedef enum {
 WOM_API const char *wom_strerror(int err);
 /* The name of err, e.g. "WOM_EWRITTEN" ("WOM_E?" when unknown). */
 WOM_API const char *wom_err_name(int err);
+/* A sentence that explains the last error wom_open returned in this thread
+ * and what to do about it (e.g. "/tmp/s is a symbolic link; add ;follow to
+ * the URI to open its target"), or "" when it has nothing to add to
+ * wom_strerror. Thread-local; valid until this thread's next wom_open. */
+WOM_API const char *wom_last_error(void);
 
 typedef struct wom_space wom_space;   /* opaque */
 typedef struct wom_region wom_region; /* opaque */

@@ -2,6 +2,8 @@
  * ops. Copies (wom_get) are views plus memcpy, so every scope implements the
  * zero-copy path only. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +41,20 @@ const char *wom_err_name(int err)
     }
 }
 
+/* The explanation of this thread's last failed wom_open. */
+static _Thread_local char last_error[512];
+
+const char *wom_last_error(void) { return last_error; }
+
+int wom__fail(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
 int wom__parse_size(const char *s, uint64_t *out)
 {
     char *end;
@@ -64,6 +80,7 @@ int wom__parse_size(const char *s, uint64_t *out)
 
 int wom_open(const char *uri, wom_space **out)
 {
+    last_error[0] = 0;
     if (!uri || !out)
         return WOM_EINVAL;
     for (size_t i = 0; i < sizeof scopes / sizeof scopes[0]; i++) {

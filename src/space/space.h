@@ -62,6 +62,9 @@ extern const struct wom__ops wom__engine_ops;
 extern const struct wom__scope wom__mem_scope;
 extern const struct wom__scope wom__shm_scope;
 
+/* Record a sentence for wom_last_error (printf format) and return err. */
+int wom__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Parse a size like "64G", "512M", "4096" into *out. */
 int wom__parse_size(const char *s, uint64_t *out);
 
