@@ -87,7 +87,13 @@ void wom__eng_drop_pins(wom__eng *e);
 /* Drop slot's pins in every chunk (its process died; the caller holds the
  * slot's lock), releasing the chunks only they kept. */
 void wom__eng_clean_slot(wom__eng *e, uint32_t slot);
-/* Open or create a region (see wom_region_open). */
+/* Set back to FREE the regions left being created (INIT) by slot `slot`'s
+ * dead process, or by anyone (UINT32_MAX: only when no other process is
+ * attached). */
+void wom__eng_free_inits(wom__eng *e, uint32_t slot);
+/* Open or create a region (see wom_region_open). WOM_EINVAL for an empty
+ * name or one with control characters; WOM_ECORRUPT for a region stuck in
+ * creation with no creator named. */
 int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
                     wom__reg *out);
 void wom__eng_info(const wom__reg *r, wom_region_info *out);

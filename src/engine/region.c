@@ -104,20 +104,24 @@ static void reg_bind(wom__eng *e, uint32_t i, wom__reg *out)
     out->max_value = h->max_value;
 }
 
-/* Wait until a region another thread is creating is READY. */
-/* A slot being created holds R_INIT | (creator's slot + 1) << 2. Wait
- * until it is READY; in a shared segment, a creator the kernel says is dead
- * gets its slot set back to FREE (no opener has passed an INIT slot, so the
- * probing order stays intact). Returns the state it ends on. */
+/* A slot being created holds R_INIT | (creator's slot + 1) << 2 (in a
+ * shared segment every creator has a slot; 0 is left only by a damaged
+ * file). Wait until it is READY; in a shared segment, a creator the kernel
+ * says is dead gets its slot set back to FREE (no opener has passed an INIT
+ * slot, so the probing order stays intact). Returns the state it ends on,
+ * or R_BAD when the creator field names no process. */
+#define R_BAD UINT32_MAX
 static uint32_t reg_wait_ready(wom__eng *e, struct wom__region_hdr *h)
 {
     /* acquire: pairs with the creator's release store of R_READY. */
     uint32_t st;
     while (((st = ld_acquire(&h->state)) & 3) == R_INIT) {
+        if (e->alive && ((st >> 2) == 0 || (st >> 2) > WOM__NPROCS))
+            return R_BAD;
         int64_t until = e->alive ? wom__now_ns() + RECOVER_SLICE_NS : -1;
         if (wom__futex_wait(&h->state, st, e->shared, until) == 0)
             continue;
-        if (!e->alive || !(st >> 2) || e->alive(e, (st >> 2) - 1))
+        if (!e->alive || e->alive(e, (st >> 2) - 1))
             continue;
         if (e->ro)
             return R_FREE; /* cannot free it; to this process it is absent */
@@ -127,11 +131,32 @@ static uint32_t reg_wait_ready(wom__eng *e, struct wom__region_hdr *h)
     return st;
 }
 
+void wom__eng_free_inits(wom__eng *e, uint32_t slot)
+{
+    for (uint32_t i = 0; i < WOM__NREGIONS; i++) {
+        struct wom__region_hdr *h = &e->hdr->regions[i];
+        uint32_t st = ld_seq(&h->state);
+        if ((st & 3) == R_INIT && (slot == UINT32_MAX || st >> 2 == slot + 1) &&
+            cas_seq(&h->state, &st, R_FREE))
+            wom__futex_wake(&h->state, e->shared);
+    }
+}
+
+/* A name is printable: names are shown by tools and read back from files
+ * that others may write, so control bytes are refused at the source. */
+static int name_ok(const char *name, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return 0;
+    return n > 0;
+}
+
 int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
                     wom__reg *out)
 {
     size_t n = strlen(name);
-    if (n == 0 || (mode != WOM_ONCE && mode != WOM_MANY))
+    if (!name_ok(name, n) || (mode != WOM_ONCE && mode != WOM_MANY))
         return WOM_EINVAL;
     if (n > WOM_NAME_MAX)
         return WOM_ENAMETOOLONG;
@@ -168,6 +193,8 @@ int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_val
             return 0;
         }
         st = reg_wait_ready(e, h);
+        if (st == R_BAD)
+            return WOM_ECORRUPT;
         if (st == R_FREE && e->ro)
             return WOM_ENOENT;
         if (st == R_FREE) {

@@ -7,13 +7,26 @@
  * front; the file only grows as the allocator hands memory out (fallocate,
  * which never shrinks a file, so racing growers cannot undo each other), so
  * other processes see new parts without remapping. Creation and validation
- * run under an exclusive flock, so any number of processes may create or
- * open the same space at once; the header's magic is written last, so a
- * creator that died half-way leaves a file the next opener formats again.
+ * run under an exclusive lock on one byte of the file (an OFD lock, taken
+ * with a deadline: a user who may only read the file can hold a read lock
+ * there, but only until our deadline), so any number of processes may
+ * create or open the same space at once. A creator marks the file as being
+ * formatted before anything else and writes the magic last, so a creator
+ * that died half-way leaves a file the next opener formats again; any other
+ * file that is not empty and not a space is refused, never formatted.
  *
- * URI: shm:PATH[;size=BYTES][;mode=OCTAL][;ro] (size: reserved range for a
- * new space, default 64G; mode: permissions of a new file, default 0600;
- * ro: open an existing space read-only).
+ * Co-users are not trusted (docs/shm.md, "Threat model"): PATH must be a
+ * regular file that is not a symbolic link, owned by this user and not
+ * writable by others, unless the URI says ;follow (follow a symbolic link)
+ * or ;shared (accept a file of another user, or one others may write).
+ * Liveness is a write lock, which only a process that may write the file
+ * can take: a reader cannot fake a live process by holding read locks.
+ *
+ * URI: shm:PATH[;size=BYTES][;mode=OCTAL][;ro][;shared][;follow]
+ * [;timeout=MS] (size: reserved range for a new space, default 64G; mode:
+ * permissions of a new file, default 0600; ro: open an existing space
+ * read-only; timeout: how long an open waits for another process's lock,
+ * default 5000).
  *
  * Read-only: the whole range is mapped PROT_READ, so a stray write faults
  * instead of changing a message. If the file lets the process write, the
@@ -24,20 +37,33 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "space/space.h"
+#if __has_include("util/fault.h") /* TEMPORARY until fault.c lands */
+#include "util/fault.h"
+#else
+#define wom__fault_watch(p, l, prot, b) ((void)(p), (void)(b), 0)
+#define wom__fault_unwatch(p) ((void)(p))
+#endif
 #include "util/plat.h"
 
 #define SHM_DEFAULT_SIZE (64ull << 30)
 #define SHM_MAX_SIZE (1ull << 46) /* what a header may claim: 64 TiB */
 #define SHM_PATH_MAX 4096
+#define SHM_DEFAULT_TIMEOUT_MS 5000
+/* The first 8 bytes of a file being formatted: a creator writes them before
+ * anything else, so a file that holds them (and no magic yet) is ours, left
+ * half-made by a creator that died. Any other non-empty file is not ours. */
+#define SHM_FORMING 0x474e494d524f4657ull /* "WFORMING" */
 
 struct shm_backend {
     int fd;
@@ -59,6 +85,9 @@ static int errno_to_wom(int e)
         return WOM_ENOENT;
     case ENAMETOOLONG:
         return WOM_ENAMETOOLONG;
+    case EISDIR:
+    case ELOOP:
+        return WOM_EINVAL;
     case ENOSPC:
     case EFBIG:
     case EDQUOT:
@@ -91,7 +120,9 @@ struct shm_uri {
     char path[SHM_PATH_MAX];
     uint64_t size;
     mode_t mode;
-    int ro;
+    int ro, shared, follow;
+    int size_set;
+    uint64_t timeout_ms;
 };
 
 static int parse_mode(const char *s, mode_t *out)
@@ -108,7 +139,13 @@ static int parse_mode(const char *s, mode_t *out)
     return 0;
 }
 
-/* Split "PATH[;size=N][;mode=M]". */
+static int set_flag(int *f)
+{
+    *f = 1;
+    return 0;
+}
+
+/* Split "PATH[;size=N][;mode=M][;ro][;shared][;follow][;timeout=MS]". */
 static int parse_uri(const char *rest, struct shm_uri *u)
 {
     const char *semi = strchr(rest, ';');
@@ -121,7 +158,8 @@ static int parse_uri(const char *rest, struct shm_uri *u)
     u->path[n] = 0;
     u->size = SHM_DEFAULT_SIZE;
     u->mode = 0600;
-    u->ro = 0;
+    u->ro = u->shared = u->follow = u->size_set = 0;
+    u->timeout_ms = SHM_DEFAULT_TIMEOUT_MS;
     char opt[64];
     while (semi) {
         const char *next = strchr(semi + 1, ';');
@@ -132,13 +170,18 @@ static int parse_uri(const char *rest, struct shm_uri *u)
         opt[k] = 0;
         int rc = WOM_EURI;
         if (!strncmp(opt, "size=", 5))
-            rc = wom__parse_size(opt + 5, &u->size) ? WOM_EURI : 0;
+            rc = wom__parse_size(opt + 5, &u->size) ? WOM_EURI : set_flag(&u->size_set);
         else if (!strncmp(opt, "mode=", 5))
             rc = parse_mode(opt + 5, &u->mode);
-        else if (!strcmp(opt, "ro")) {
-            u->ro = 1;
-            rc = 0;
-        }
+        else if (!strncmp(opt, "timeout=", 8))
+            rc = wom__parse_size(opt + 8, &u->timeout_ms) || u->timeout_ms > 86400000
+                     ? WOM_EURI : 0;
+        else if (!strcmp(opt, "ro"))
+            rc = set_flag(&u->ro);
+        else if (!strcmp(opt, "shared"))
+            rc = set_flag(&u->shared);
+        else if (!strcmp(opt, "follow"))
+            rc = set_flag(&u->follow);
         if (rc)
             return rc;
         semi = next;
@@ -150,37 +193,52 @@ static int parse_uri(const char *rest, struct shm_uri *u)
 
 static void shm_close(wom_space *s);
 
-/* Process liveness: each process holds an open-file-description lock on
- * one byte (far past the data) per slot it owns. The kernel drops it when
+/* Process liveness: each process holds an open-file-description write lock
+ * on one byte (far past the data) per slot it owns. The kernel drops it when
  * the process dies, however it dies, and it is not fooled by a reused PID.
- * A child forked after the open would share its parent's lock (and slot),
- * so a fork handler gives every open space of the child a slot of its own
- * on a fresh open file description. */
+ * Only a write lock is evidence: anyone who may read the file can take read
+ * locks on any byte, but a write lock needs a descriptor open for writing,
+ * so a reader can neither make a dead process look alive nor take a slot
+ * (its read lock can only keep a free slot from being taken: an opener then
+ * tries the next one). A child forked after the open would share its
+ * parent's lock (and slot), so a fork handler gives every open space of the
+ * child a slot of its own on a fresh open file description. */
 #define SLOT_LOCK_BASE ((off_t)1 << 62)
-#define RO_LOCK (SLOT_LOCK_BASE - 1)
+#define RO_LOCK (SLOT_LOCK_BASE - 1)    /* read-locked by read-only processes */
+#define SETUP_LOCK (SLOT_LOCK_BASE - 2) /* held while a process sets up */
 
-static int ro_lock(int fd, int cmd, short type)
+static int byte_lock(int fd, off_t at, int cmd, short type, struct flock *fl)
 {
-    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = RO_LOCK, .l_len = 1};
-    if (fcntl(fd, cmd, &fl))
-        return -1;
-    return cmd == F_OFD_GETLK ? fl.l_type != F_UNLCK : 0;
+    *fl = (struct flock){.l_type = type, .l_whence = SEEK_SET, .l_start = at, .l_len = 1};
+    return fcntl(fd, cmd, fl);
 }
 
-static int slot_lock(int fd, uint32_t slot, int cmd, struct flock *fl)
+static void byte_unlock(int fd, off_t at)
 {
-    *fl = (struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET,
-                         .l_start = SLOT_LOCK_BASE + (off_t)slot, .l_len = 1};
-    return fcntl(fd, cmd, fl);
+    struct flock fl;
+    (void)byte_lock(fd, at, F_OFD_SETLK, F_UNLCK, &fl); /* only that byte */
+}
+
+/* 1 when another open file description holds a lock on byte `at` that
+ * conflicts with `type` (F_RDLCK: write locks only; F_WRLCK: any), 0 when
+ * none, -1 when the kernel cannot tell. */
+static int byte_held(int fd, off_t at, short type)
+{
+    struct flock fl;
+    if (byte_lock(fd, at, F_OFD_GETLK, type, &fl))
+        return -1;
+    return fl.l_type != F_UNLCK;
 }
 
 static int shm_alive(wom__eng *e, uint32_t slot)
 {
     struct shm_backend *b = e->backend;
-    struct flock fl;
-    if (slot_lock(b->fd, slot, F_OFD_GETLK, &fl))
-        return 1; /* cannot tell: never declare a process dead on doubt */
-    return fl.l_type != F_UNLCK;
+    if (slot >= WOM__NPROCS)
+        return 0; /* a slot number read from a damaged file names nobody */
+    if (slot == e->self && e->busy)
+        return 1; /* our own lock is not reported to us */
+    /* Never declare a process dead on doubt (-1 counts as alive). */
+    return byte_held(b->fd, SLOT_LOCK_BASE + (off_t)slot, F_RDLCK) != 0;
 }
 
 /* Drop the pins of dead slot `slot`, holding its lock for the while (so no
@@ -189,30 +247,33 @@ static int shm_reap(wom__eng *e, uint32_t slot)
 {
     struct shm_backend *b = e->backend;
     struct flock fl;
-    if (slot == e->self || slot_lock(b->fd, slot, F_OFD_SETLK, &fl))
+    if (slot == e->self || byte_lock(b->fd, SLOT_LOCK_BASE + (off_t)slot, F_OFD_SETLK, F_WRLCK, &fl))
         return 0;
     wom__eng_clean_slot(e, slot);
-    fl.l_type = F_UNLCK;
-    (void)fcntl(b->fd, F_OFD_SETLK, &fl); /* only that byte: ours stays */
+    byte_unlock(b->fd, SLOT_LOCK_BASE + (off_t)slot); /* ours stays */
     return 1;
 }
 
-/* Take a free slot. A slot whose previous owner died inside an append
- * passes that on as the region's sticky crash evidence before reuse. Without
- * a slot (all taken) this process runs without crash recovery. */
-static void shm_take_slot(wom_space *s)
+/* Take a free slot. What the slot's previous owner (dead: its lock is gone)
+ * left is settled first: inside an append, that becomes the region's sticky
+ * crash evidence; creating a region, the region is freed; its pins are
+ * dropped. WOM_EBUSY when every slot is taken (or read-locked by someone
+ * who may not write): a process without a slot would run without crash
+ * recovery, so it is refused instead. */
+static int shm_take_slot(wom_space *s)
 {
     struct shm_backend *b = s->eng.backend;
     struct wom__seg_hdr *h = s->eng.hdr;
     for (uint32_t j = 0; j < WOM__NPROCS; j++) {
         struct flock fl;
-        if (slot_lock(b->fd, j, F_OFD_SETLK, &fl))
+        if (byte_lock(b->fd, SLOT_LOCK_BASE + (off_t)j, F_OFD_SETLK, F_WRLCK, &fl))
             continue;
         uint64_t was = xchg_seq(&h->procs[j].busy, 0);
         if (was && was <= WOM__NREGIONS)
             st_seq(&h->regions[was - 1].crashed, 1);
         s->eng.pin_slot = WOM__PIN_SLOTLESS;
         wom__eng_clean_slot(&s->eng, j); /* pins the slot's dead owner left */
+        wom__eng_free_inits(&s->eng, j); /* regions it died creating */
         s->eng.pin_slot = j;
         s->eng.reap = shm_reap;
         st_relaxed(&h->procs[j].pid, (uint64_t)getpid()); /* relaxed: for tools */
@@ -220,8 +281,9 @@ static void shm_take_slot(wom_space *s)
         s->eng.busy = &h->procs[j].busy;
         s->eng.self = j;
         s->eng.alive = shm_alive;
-        return;
+        return 0;
     }
+    return WOM_EBUSY;
 }
 
 /* The open spaces of this process, for the fork handler. */
@@ -233,24 +295,38 @@ static void fork_prepare(void) { pthread_mutex_lock(&spaces_lock); }
 static void fork_parent(void) { pthread_mutex_unlock(&spaces_lock); }
 
 /* In the child: a new open file description per space, so the slot lock
- * taken on it is the child's own and dies with the child. If that fails
- * the child keeps no slot (no crash recovery for its appends). */
+ * taken on it is the child's own and dies with the child. It is opened
+ * through /proc/self/fd, so it is the same file even if PATH was replaced
+ * since. A child that gets no slot can only read (WOM_EROFS on writes):
+ * without one its appends would have no crash recovery. */
 static void fork_child(void)
 {
     for (struct shm_backend *b = spaces; b; b = b->next) {
         wom_space *s = b->space;
         if (b->ro)
             continue; /* no slot; the shared read lock may stay shared */
-        int fd = open(b->path, O_RDWR | O_CLOEXEC);
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", b->fd);
+        int fd = open(self, O_RDWR | O_CLOEXEC);
         s->eng.busy = NULL;
         s->eng.alive = NULL;
         s->eng.reap = NULL;
+        s->eng.token = 0;
+        s->eng.self = UINT32_MAX;
         s->eng.pin_slot = WOM__PIN_SLOTLESS;
-        if (fd < 0)
-            continue;
-        close(b->fd); /* the parent's description (and lock) stay the parent's */
-        b->fd = fd;
-        shm_take_slot(s);
+        if (fd >= 0 && fd <= 2) { /* never a standard descriptor */
+            int up = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+            close(fd);
+            fd = up;
+        }
+        if (fd >= 0) {
+            close(b->fd); /* the parent's description (and lock) stay the parent's */
+            b->fd = fd;
+            if (shm_take_slot(s) == 0)
+                continue;
+        }
+        s->eng.ro = 1;
+        s->eng.alive = shm_alive;
     }
     pthread_mutex_unlock(&spaces_lock);
 }
@@ -277,29 +353,76 @@ static void spaces_remove(struct shm_backend *b)
     pthread_mutex_unlock(&spaces_lock);
 }
 
-/* 1 when no other process holds a slot: everyone else has died. */
-static int shm_alone(wom_space *s)
+/* 1 when no other process holds a slot of the file behind fd. */
+static int none_alive(int fd, uint32_t self)
 {
     for (uint32_t j = 0; j < WOM__NPROCS; j++)
-        if (j != s->eng.self && ld_relaxed(&s->eng.hdr->procs[j].pid) != 0 &&
-            shm_alive(&s->eng, j)) /* relaxed: a never-used slot has pid 0 */
+        if (j != self && byte_held(fd, SLOT_LOCK_BASE + (off_t)j, F_RDLCK) != 0)
             return 0;
     return 1;
 }
 
-static int map_space(wom_space *s, int fd, uint64_t len, int ro)
+static int map_space(wom_space *s, const struct shm_uri *u, int fd, uint64_t len, int ro)
 {
     void *p = mmap(NULL, len, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED)
-        return WOM_ENOMEM;
+        return errno != ENOMEM ? errno_to_wom(errno)
+             : wom__fail(WOM_ENOMEM, "%s: cannot reserve %llu MiB of address space for the "
+                         "space's mapping (is ulimit -v set?); a new space takes a smaller "
+                         "range with ;size=, e.g. ;size=1G", u->path,
+                         (unsigned long long)(len >> 20));
     s->map = p;
     s->map_len = len;
-    return 0;
+    /* A file shrunk under the mapping reads as zeros there, not SIGBUS;
+     * every op then fails with WOM_ECORRUPT (engine_ops.c). The zero pages
+     * are writable even in a read-only mapping: the space is lost by then,
+     * and the wake page of a read-only process must stay writable. */
+    if (wom__fault_watch(p, len, PROT_READ | PROT_WRITE, &s->broken) == 0)
+        return 0;
+    munmap(p, len);
+    s->map = NULL;
+    return wom__fail(WOM_ENOMEM, "too many shm: spaces open in this process");
 }
 
-/* Under the flock: format a new (or half-formatted) file, or attach to a
- * formatted one after validating its header. */
-static int shm_setup(wom_space *s, const struct shm_uri *u, int fd)
+/* The directory that holds path, made durable: a file just created there
+ * could otherwise vanish with a power loss, whatever wom_sync said. */
+static int sync_dir(const char *path)
+{
+    char dir[SHM_PATH_MAX];
+    memcpy(dir, path, strlen(path) + 1);
+    int fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno_to_wom(errno);
+    int rc = fsync(fd) && errno != EINVAL && errno != EROFS ? WOM_ECORRUPT : 0;
+    close(fd);
+    return rc;
+}
+
+/* Format fd (empty, or left half-made by a dead creator) as a new space:
+ * the "being formatted" mark first, the magic last, then the header, the
+ * file and (when this open made the file) its directory entry on disk. */
+static int shm_format(wom_space *s, const struct shm_uri *u, int fd, int created)
+{
+    uint64_t forming = SHM_FORMING;
+    if (u->size < WOM__MIN_SEGMENT)
+        return WOM_EINVAL;
+    if (ftruncate(fd, 0) || pwrite(fd, &forming, sizeof forming, 0) != (ssize_t)sizeof forming ||
+        ftruncate(fd, (off_t)eng_first()))
+        return errno_to_wom(errno);
+    int rc = map_space(s, u, fd, u->size, 0);
+    if (!rc)
+        rc = wom__eng_format(&s->eng, s->map, u->size, 1);
+    if (!rc && (msync(s->map, eng_first(), MS_SYNC) || fdatasync(fd)))
+        rc = errno_to_wom(errno);
+    if (!rc && created)
+        rc = sync_dir(u->path);
+    return rc;
+}
+
+/* Under the set-up lock: format a new (or half-formatted) file, or attach
+ * to a formatted one after validating its header. Never formats a file that
+ * is not empty and not ours. */
+static int shm_setup(wom_space *s, const struct shm_uri *u, int fd, int created)
 {
     struct stat st;
     if (fstat(fd, &st))
@@ -308,23 +431,27 @@ static int shm_setup(wom_space *s, const struct shm_uri *u, int fd)
     ssize_t got = st.st_size ? pread(fd, &hdr, sizeof hdr, 0) : 0;
     if (got < 0)
         return errno_to_wom(errno);
+    int forming = got >= 8 && hdr.magic == SHM_FORMING;
+    if ((got == 0 || forming) && u->ro)
+        return wom__fail(WOM_ENOENT, "%s holds no space yet (empty, or being created)",
+                         u->path); /* a read-only opener cannot make it */
+    if (got == 0 && !created && !none_alive(fd, UINT32_MAX))
+        return wom__fail(WOM_ECORRUPT, "%s was truncated to 0 bytes while processes still "
+                         "use it: its values are lost; remove it once they have stopped",
+                         u->path);
+    if (got == 0 || forming) /* new, or a creator died before the magic */
+        return shm_format(s, u, fd, created);
     uint64_t reserved = wom__eng_reserved(&hdr, (uint64_t)got);
-    if (reserved == 0 && got > 0 && hdr.magic != 0)
-        return WOM_ECORRUPT; /* not a space file (and not a half-made one) */
-    if (reserved == 0 && u->ro)
-        return WOM_ENOENT; /* not made yet; a read-only opener cannot make it */
-    if (reserved == 0) {        /* new, or a creator died before the magic */
-        uint64_t first = (sizeof(struct wom__seg_hdr) + WOM__PAGE - 1) & ~(uint64_t)(WOM__PAGE - 1);
-        if (u->size < WOM__MIN_SEGMENT)
-            return WOM_EINVAL;
-        if (ftruncate(fd, 0) || ftruncate(fd, (off_t)first))
-            return errno_to_wom(errno);
-        int rc = map_space(s, fd, u->size, 0);
-        return rc ? rc : wom__eng_format(&s->eng, s->map, u->size, 1);
-    }
+    if (reserved == 0 && hdr.magic == WOM__MAGIC)
+        return wom__fail(WOM_ECORRUPT, "%s is shorter than a space header: it was truncated",
+                         u->path);
+    if (reserved == 0)
+        return wom__fail(WOM_ECORRUPT, "%s is not a wom space (no WOMSPACE header) and not "
+                         "empty; wom formats only empty files: choose another path",
+                         u->path);
     if (reserved > SHM_MAX_SIZE || (uint64_t)st.st_size > reserved)
         return WOM_ECORRUPT;
-    int rc = map_space(s, fd, reserved, u->ro);
+    int rc = map_space(s, u, fd, reserved, u->ro);
     if (!rc)
         rc = wom__eng_attach(&s->eng, s->map, reserved, 1);
     if (rc)
@@ -334,7 +461,11 @@ static int shm_setup(wom_space *s, const struct shm_uri *u, int fd)
     uint64_t brk = ld_acquire(&s->eng.hdr->brk); /* pairs with the allocator's CAS */
     if (fstat(fd, &st))
         return errno_to_wom(errno);
-    return brk > (uint64_t)st.st_size ? WOM_ECORRUPT : 0;
+    if (brk > (uint64_t)st.st_size)
+        return wom__fail(WOM_ECORRUPT, "%s is shorter (%llu bytes) than its header says "
+                         "(%llu): it was truncated", u->path,
+                         (unsigned long long)st.st_size, (unsigned long long)brk);
+    return 0;
 }
 
 /* A read-only process: no slot (it never appends, pins or locks), but it
@@ -344,6 +475,7 @@ static int shm_setup(wom_space *s, const struct shm_uri *u, int fd)
 static int shm_ro_setup(wom_space *s)
 {
     struct shm_backend *b = s->eng.backend;
+    struct flock fl;
     s->eng.ro = 1;
     s->eng.self = UINT32_MAX;
     s->eng.alive = shm_alive;
@@ -352,10 +484,130 @@ static int shm_ro_setup(wom_space *s)
     int writable = (fcntl(b->fd, F_GETFL) & O_ACCMODE) == O_RDWR;
     char *wake = (char *)&s->eng.hdr->wake;
     s->eng.ro_wake = writable && mprotect(wake, sizeof s->eng.hdr->wake, PROT_READ | PROT_WRITE) == 0;
-    if (ro_lock(b->fd, F_OFD_SETLK, F_RDLCK))
+    if (byte_lock(b->fd, RO_LOCK, F_OFD_SETLK, F_RDLCK, &fl))
         return errno_to_wom(errno);
     s->eng.sealed = calloc(1, sizeof(wom_a64));
     return s->eng.sealed ? 0 : WOM_ENOMEM;
+}
+
+/* A writable process: a slot, fresh counts of read-only sleepers when no
+ * read-only process is open (counts of dead ones; the set-up lock keeps new
+ * ones out meanwhile), the sealing bitmap. */
+static int shm_rw_setup(wom_space *s, const struct shm_uri *u)
+{
+    struct shm_backend *b = s->eng.backend;
+    if (shm_take_slot(s))
+        return wom__fail(WOM_EBUSY, "%s: all %u process slots of the space are taken (or "
+                         "read-locked by another user); wait for a process to close it, or "
+                         "open it read-only with ;ro", u->path, WOM__NPROCS);
+    if (byte_held(b->fd, RO_LOCK, F_WRLCK) == 0)
+        memset(&s->eng.hdr->wake, 0, sizeof s->eng.hdr->wake);
+    /* one bit per chunk of the reserved range, for sealing */
+    s->eng.sealed = calloc((s->eng.size >> WOM__CHUNK_SHIFT) / 64 + 1, sizeof(wom_a64));
+    return s->eng.sealed ? 0 : WOM_ENOMEM;
+}
+
+/* The errors of open(2) on PATH, each with what to do about it. */
+static int open_error(const struct shm_uri *u, int e)
+{
+    struct stat st;
+    if (e == ELOOP && lstat(u->path, &st) == 0 && S_ISLNK(st.st_mode))
+        return wom__fail(WOM_EPERM, "%s is a symbolic link; wom does not follow it unless "
+                         "the URI says so (add ;follow)", u->path);
+    if (e == EISDIR)
+        return wom__fail(WOM_EINVAL, "%s is a directory; a space is a file in it, e.g. "
+                         "%s/space.wom", u->path, u->path);
+    if (e == EACCES || e == EPERM)
+        return wom__fail(WOM_EPERM, "no permission to open %s%s", u->path,
+                         u->ro ? "" : " for writing (;ro needs read rights only)");
+    if (e == ENOENT || e == ENOTDIR)
+        return wom__fail(WOM_ENOENT, u->ro ? "%s does not exist" : "the directory of %s does "
+                         "not exist", u->path);
+    return wom__fail(errno_to_wom(e), "%s: %s", u->path, strerror(e));
+}
+
+/* Open PATH as the URI allows: never through a symbolic link unless
+ * ;follow, never creating a file through one (O_EXCL does not follow);
+ * never as a standard descriptor (0-2: a program started with one closed
+ * would write its output over the space). Sets *created when this call
+ * made the file. Returns the descriptor or an error. */
+static int open_file(const struct shm_uri *u, int *created)
+{
+    int flags = O_CLOEXEC | O_NONBLOCK | (u->follow ? 0 : O_NOFOLLOW);
+    int fd = -1;
+    *created = 0;
+    for (int tries = 0; fd < 0 && tries < 16; tries++) {
+        fd = open(u->path, O_RDWR | flags);
+        if (fd < 0 && u->ro && errno != ENOENT && errno != ELOOP && errno != EISDIR)
+            fd = open(u->path, O_RDONLY | flags); /* no wake page then */
+        if (fd >= 0 || errno != ENOENT || u->ro)
+            break;
+        fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, u->mode);
+        *created = fd >= 0;
+        struct stat st;
+        if (fd < 0 && errno == EEXIST && lstat(u->path, &st) == 0 && S_ISLNK(st.st_mode))
+            return wom__fail(WOM_EPERM, "%s is a symbolic link to nothing; wom never creates "
+                             "a space through a link", u->path);
+        if (fd < 0 && errno != EEXIST)
+            break; /* EEXIST: made by another opener meanwhile; open it */
+    }
+    if (fd < 0)
+        return open_error(u, errno);
+    if (fd <= 2) {
+        int up = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        close(fd);
+        if (up < 0)
+            return open_error(u, errno);
+        fd = up;
+    }
+    return fd;
+}
+
+/* The file must be a regular file; unless ;shared, one of this user's that
+ * others may not write (its owner, or anyone who may write it, could read
+ * and change every value). */
+static int check_file(const struct shm_uri *u, int fd, int created)
+{
+    struct stat st;
+    if (fstat(fd, &st))
+        return errno_to_wom(errno);
+    if (!S_ISREG(st.st_mode))
+        return wom__fail(WOM_EINVAL, "%s is not a regular file; a space is a file", u->path);
+    if (created || u->shared)
+        return 0;
+    if (st.st_uid != geteuid())
+        return wom__fail(WOM_EPERM, "%s belongs to user %u, not to you (%u): that user can "
+                         "read and change every value; add ;shared to the URI if you trust "
+                         "them", u->path, (unsigned)st.st_uid, (unsigned)geteuid());
+    if (st.st_mode & S_IWOTH)
+        return wom__fail(WOM_EPERM, "%s is writable by every user (mode %03o), who could change "
+                         "its values; chmod o-w it, or add ;shared to the URI", u->path,
+                         (unsigned)(st.st_mode & 0777));
+    return 0;
+}
+
+/* The set-up lock, a write lock to set up (read to attach read-only),
+ * waiting at most timeout_ms for whoever holds it: a user who may only read
+ * the file can hold a read lock there, which must not hang us forever. The
+ * holders are other openers for a few system calls; polling with a growing
+ * pause is the one way to wait with a deadline on a byte lock without
+ * signals. */
+static int setup_lock(int fd, const struct shm_uri *u)
+{
+    int64_t until = wom__now_ns() + (int64_t)u->timeout_ms * 1000000;
+    struct flock fl;
+    for (long pause = 50000;; pause = pause < 10000000 ? pause * 2 : pause) {
+        if (byte_lock(fd, SETUP_LOCK, F_OFD_SETLK, u->ro ? F_RDLCK : F_WRLCK, &fl) == 0)
+            return 0;
+        if (errno != EAGAIN && errno != EACCES)
+            return errno_to_wom(errno);
+        if (wom__now_ns() >= until)
+            return wom__fail(WOM_EBUSY, "%s: another process has held the space's set-up "
+                             "lock for %llu ms (a user who may read the file can hold it); "
+                             "try again, or wait longer with ;timeout=MS", u->path,
+                             (unsigned long long)u->timeout_ms);
+        nanosleep(&(struct timespec){0, pause}, NULL);
+    }
 }
 
 static int shm_open_uri(const char *rest, wom_space **out)
@@ -377,41 +629,26 @@ static int shm_open_uri(const char *rest, wom_space **out)
     s->eng.grow = shm_grow;
     s->eng.discard = shm_discard;
     b->ro = u.ro;
-    if (!u.ro)
-        b->fd = open(u.path, O_RDWR | O_CREAT | O_CLOEXEC, u.mode);
-    else if ((b->fd = open(u.path, O_RDWR | O_CLOEXEC)) < 0 && errno != ENOENT)
-        b->fd = open(u.path, O_RDONLY | O_CLOEXEC); /* no wake page then */
-    if (b->fd < 0) {
-        rc = errno_to_wom(errno);
-        free(b);
-        free(s);
-        return rc;
-    }
-    if (flock(b->fd, u.ro ? LOCK_SH : LOCK_EX))
-        rc = errno_to_wom(errno);
-    else {
-        rc = shm_setup(s, &u, b->fd);
-        if (!rc && u.ro)
-            rc = shm_ro_setup(s);
-        else if (!rc) {
-            shm_take_slot(s);
-            /* No read-only process is open: counts of sleepers are left
-             * by dead ones (the flock keeps new ones out meanwhile). */
-            if (ro_lock(b->fd, F_OFD_GETLK, F_WRLCK) == 0)
-                memset(&s->eng.hdr->wake, 0, sizeof s->eng.hdr->wake);
-            /* one bit per chunk of the reserved range, for sealing */
-            s->eng.sealed = calloc((s->eng.size >> WOM__CHUNK_SHIFT) / 64 + 1, sizeof(wom_a64));
-            rc = s->eng.sealed ? 0 : WOM_ENOMEM;
-        }
+    int created;
+    b->fd = rc = open_file(&u, &created);
+    if (rc >= 0)
+        rc = check_file(&u, b->fd, created);
+    if (!rc)
+        rc = setup_lock(b->fd, &u);
+    if (!rc) {
+        rc = shm_setup(s, &u, b->fd, created);
+        if (!rc)
+            rc = u.ro ? shm_ro_setup(s) : shm_rw_setup(s, &u);
         /* Opening after every process died: recover what they held. (The
-         * flock keeps other openers out meanwhile.) */
-        if (!rc && s->eng.busy && shm_alone(s)) {
+         * set-up lock keeps other openers out meanwhile.) */
+        if (!rc && s->eng.busy && none_alive(b->fd, s->eng.self)) {
             wom__eng_drop_pins(&s->eng);
+            wom__eng_free_inits(&s->eng, UINT32_MAX);
             faa_seq(&s->eng.hdr->life, 1); /* what is in the file was at rest */
         }
         if (!rc)
             s->eng.life = ld_seq(&s->eng.hdr->life);
-        flock(b->fd, LOCK_UN);
+        byte_unlock(b->fd, SETUP_LOCK);
     }
     if (rc) {
         shm_close(s);
@@ -429,8 +666,10 @@ static void shm_close(wom_space *s)
     struct shm_backend *b = s->eng.backend;
     if (b->space)
         spaces_remove(b);
-    if (s->map)
+    if (s->map) {
+        wom__fault_unwatch(s->map);
         munmap(s->map, s->map_len);
+    }
     wom__eng_fini(&s->eng);
     close(b->fd);
     free(b);

@@ -49,6 +49,9 @@ struct wom_space {
     wom__eng eng; /* engine-backed scopes */
     void *map;
     size_t map_len;
+    /* Set once the file behind map shrank under it (shm:): the pages past
+     * its end read as zeros, so every op fails with WOM_ECORRUPT. */
+    wom_a32 broken;
 };
 
 struct wom_region {
