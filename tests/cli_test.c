@@ -44,8 +44,10 @@ static size_t slurp(FILE *f, char *buf, size_t cap)
 }
 
 /* Run wom with argv (argv[0] = "wom", NULL-terminated) and stdin from
- * `in` (len bytes; NULL: empty), capturing stdout and stderr. */
-static void run_in(struct run *r, const char *in, size_t len, const char *const *argv)
+ * `in` (len bytes; NULL: empty), capturing stdout and stderr, with the
+ * standard descriptors in bit set `closed` (bit i: descriptor i) closed. */
+static void run_closed(struct run *r, unsigned closed, const char *in, size_t len,
+                       const char *const *argv)
 {
     FILE *fin = input_file(in ? in : "", in ? len : 0);
     FILE *fout = tmpfile(), *ferr = tmpfile();
@@ -57,6 +59,9 @@ static void run_in(struct run *r, const char *in, size_t len, const char *const 
         dup2(fileno(fin), 0);
         dup2(fileno(fout), 1);
         dup2(fileno(ferr), 2);
+        for (int fd = 0; fd <= 2; fd++)
+            if (closed >> fd & 1u)
+                close(fd);
         execv(WOM_BIN, (char *const *)argv);
         fprintf(stderr, "exec %s: %s\n", WOM_BIN, strerror(errno));
         _exit(127);
@@ -70,6 +75,11 @@ static void run_in(struct run *r, const char *in, size_t len, const char *const 
     r->out_len = slurp(fout, r->out, OUT_CAP);
     slurp(ferr, r->err, ERR_CAP);
     CHECK_MSG(r->code != 127, "could not run %s: %s", WOM_BIN, r->err);
+}
+
+static void run_in(struct run *r, const char *in, size_t len, const char *const *argv)
+{
+    run_closed(r, 0, in, len, argv);
 }
 
 static struct run R; /* one at a time; each test runs in its own process */
@@ -92,7 +102,7 @@ static struct run R; /* one at a time; each test runs in its own process */
 
 /* The documented exit codes. */
 enum { CLI_OK, CLI_USAGE, CLI_IO, CLI_EMPTY, CLI_WRITTEN, CLI_CONFLICT, CLI_TRIMMED, CLI_MODE, CLI_TOOBIG,
-       CLI_NOSPACE, CLI_OTHER, CLI_VERIFY };
+       CLI_NOSPACE, CLI_OTHER, CLI_VERIFY, CLI_OUTPUT, CLI_LAST = CLI_OUTPUT };
 
 static const char *const commands[] = {"put", "get", "append", "recv", "store", "load",
                                        "cas", "ls", "trim", "batch", "demo"};
@@ -111,7 +121,7 @@ TEST(cli_help_lists_commands_and_exit_codes, T_UNIT)
         CHECK_HAS(R.out, line);
     }
     CHECK_HAS(R.out, "Exit status:");
-    for (int code = CLI_OK; code <= CLI_VERIFY; code++) {
+    for (int code = CLI_OK; code <= CLI_LAST; code++) {
         char line[16];
         snprintf(line, sizeof line, "\n  %2d  ", code);
         CHECK_HAS(R.out, line);
@@ -631,7 +641,7 @@ TEST(cli_man_page_covers_commands_and_codes, T_UNIT)
         snprintf(want, sizeof want, ".B wom %s", commands[i]);
         CHECK_MSG(strstr(man, want), "docs/wom.1 lacks '%s'", want);
     }
-    for (int code = CLI_OK; code <= CLI_VERIFY; code++) {
+    for (int code = CLI_OK; code <= CLI_LAST; code++) {
         char want[16];
         snprintf(want, sizeof want, "\n.B %d\n", code);
         CHECK_MSG(strstr(man, want), "docs/wom.1 lacks exit code %d", code);
@@ -691,3 +701,74 @@ TEST(cli_stat_shows_tails_and_reader_lag, T_UNIT)
     wom_close(s);
     CHECK(unlink(path) == 0 && rmdir(dir) == 0);
 }
+
+/* ---- Issue 7: closed descriptors, NUL bytes, hostile names, form regions -- */
+
+struct tmp_space {
+    char dir[32], path[64], uri[80];
+};
+
+/* A new directory for a shm: space file (not created yet). */
+static void tmp_space(struct tmp_space *t)
+{
+    snprintf(t->dir, sizeof t->dir, "/tmp/wom-cli7-XXXXXX");
+    CHECK(mkdtemp(t->dir));
+    snprintf(t->path, sizeof t->path, "%s/s.wom", t->dir);
+    snprintf(t->uri, sizeof t->uri, "shm:%s", t->path);
+}
+
+static void tmp_space_rm(const struct tmp_space *t)
+{
+    CHECK(unlink(t->path) == 0 && rmdir(t->dir) == 0);
+}
+
+/* 7a: with stdin, stdout or stderr closed, the space file must not become
+ * descriptor 0, 1 or 2 (the command's output or error message would be
+ * written over its header, its header read as stdin), and output that
+ * cannot be written must not pass for success: exit 12 says "done, output
+ * lost", so a script knows the append happened. */
+TEST(cli_closed_std_fds_leave_the_space_intact, T_UNIT)
+{
+    struct tmp_space t;
+    tmp_space(&t);
+    char lost[96];
+    snprintf(lost, sizeof lost, "wom: cannot write the output: %s\n", strerror(EBADF));
+    WOM("append", t.uri, "log", "a");
+    CHECK_EXIT(CLI_OK);
+    run_closed(&R, 1u << 1, NULL, 0, ARGV("append", t.uri, "log", "b"));
+    CHECK_EXIT(CLI_OUTPUT);
+    CHECK_ERR_IS(lost);
+    /* An error message to a closed stderr, and a success with it closed. */
+    run_closed(&R, 1u << 2, NULL, 0, ARGV("get", t.uri, "log", "7"));
+    CHECK_EXIT(CLI_EMPTY);
+    run_closed(&R, 1u << 2, NULL, 0, ARGV("append", t.uri, "log", "c"));
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("2\n");
+    /* A closed stdin is an error, not an empty value. */
+    run_closed(&R, 1u << 0, NULL, 0, ARGV("append", t.uri, "log", "-"));
+    CHECK_EXIT(CLI_IO);
+    CHECK_HAS(R.err, "wom: append: reading stdin: ");
+    run_closed(&R, 7u, NULL, 0, ARGV("append", t.uri, "log", "d"));
+    CHECK_EXIT(CLI_OUTPUT); /* nowhere to say it: the exit code alone */
+    /* A batch stops after the line whose output was lost (that line ran). */
+    static const char lines[] = "append log e\nappend log f\n";
+    run_closed(&R, 1u << 1, lines, sizeof lines - 1, ARGV("batch", t.uri));
+    CHECK_EXIT(CLI_OUTPUT);
+    CHECK_HAS(R.err, "wom: batch: stopped at line 1\n");
+    CHECK_HAS(R.err, lost);
+    run_closed(&R, 1u << 1, NULL, 0, ARGV("--help"));
+    CHECK_EXIT(CLI_OUTPUT);
+    /* The space is intact and holds what was appended, and nothing else. */
+    static const char *const want[] = {"a", "b", "c", "d", "e"};
+    for (unsigned i = 0; i < 5; i++) {
+        char addr[4];
+        snprintf(addr, sizeof addr, "%u", i);
+        WOM("get", t.uri, "log", addr);
+        CHECK_EXIT(CLI_OK);
+        CHECK_OUT(want[i]);
+    }
+    WOM("get", t.uri, "log", "5");
+    CHECK_EXIT(CLI_EMPTY);
+    tmp_space_rm(&t);
+}
+

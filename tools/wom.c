@@ -11,6 +11,7 @@
  * only the public API (wom.h), so it works on every scope a URI can name.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -30,7 +31,7 @@
 enum {
     EX_OK = 0,
     EX_USAGE = 1,    /* bad command line: unknown command, option or number */
-    EX_IO = 2,       /* reading stdin or writing stdout failed */
+    EX_IO = 2,       /* reading stdin failed */
     EX_EMPTY = 3,    /* WOM_EEMPTY, WOM_ETIMEDOUT: nothing there (yet) */
     EX_WRITTEN = 4,  /* WOM_EWRITTEN: the cell was already written */
     EX_CONFLICT = 5, /* WOM_ECONFLICT: compare-and-swap lost */
@@ -40,6 +41,7 @@ enum {
     EX_NOSPACE = 9,  /* WOM_EURI, WOM_ENOENT: bad URI, no such space */
     EX_OTHER = 10,   /* any other wom error */
     EX_VERIFY = 11,  /* demo: a delivery check failed */
+    EX_OUTPUT = 12,  /* the command succeeded, writing its output failed */
 };
 
 static const struct {
@@ -48,7 +50,7 @@ static const struct {
 } exit_table[] = {
     {EX_OK, "success"},
     {EX_USAGE, "usage error (unknown command or option, bad number)"},
-    {EX_IO, "reading stdin or writing stdout failed"},
+    {EX_IO, "reading stdin failed"},
     {EX_EMPTY, "cell empty or timed out (WOM_EEMPTY, WOM_ETIMEDOUT)"},
     {EX_WRITTEN, "cell already written (WOM_EWRITTEN)"},
     {EX_CONFLICT, "version moved, cas lost (WOM_ECONFLICT)"},
@@ -58,6 +60,8 @@ static const struct {
     {EX_NOSPACE, "bad space URI or not found (WOM_EURI, WOM_ENOENT)"},
     {EX_OTHER, "any other wom error"},
     {EX_VERIFY, "demo: a delivery check failed"},
+    {EX_OUTPUT, "the command succeeded (an append, store or cas took effect),\n"
+                "      but its output could not be written"},
 };
 
 /* The exit code of a wom error. */
@@ -323,13 +327,27 @@ static int get_value(const char *cmd, const char *s, struct value *v)
     return 0;
 }
 
-/* Flush stdout; EX_IO when anything written to it was lost. */
-static int finish_stdout(const char *cmd)
+/* errno of the first write to stdout found lost (0: none), reported once,
+ * at exit, by finish_output. */
+static int out_errno;
+
+/* Write len raw bytes to stdout, noting why if they were lost. */
+static void put_bytes(const void *data, size_t len)
 {
+    if (fwrite(data, 1, len, stdout) != len && !out_errno)
+        out_errno = errno ? errno : EIO;
+}
+
+/* Flush stdout; EX_OUTPUT when anything written to it was lost (a command
+ * that writes as it goes stops there; the loss is reported at exit). */
+static int finish_stdout(void)
+{
+    errno = 0;
     if (fflush(stdout) == 0 && !ferror(stdout))
         return EX_OK;
-    fprintf(stderr, "wom: %s: writing stdout: %s\n", cmd, strerror(errno));
-    return EX_IO;
+    if (!out_errno)
+        out_errno = errno ? errno : EIO;
+    return EX_OUTPUT;
 }
 
 /* ==== Cell commands ======================================================= */
@@ -363,9 +381,9 @@ static int cmd_get(struct ctx *c)
     int err = wom_get_view(c->r, addr, &v, ms_to_ns(num_or(c->a, O_TIMEOUT, 0)));
     if (err)
         return fail(c->a->cmd, err);
-    fwrite(v.data, 1, v.len, stdout);
+    put_bytes(v.data, v.len);
     wom_view_release(&v);
-    return finish_stdout(c->a->cmd);
+    return finish_stdout();
 }
 
 static int cmd_append(struct ctx *c)
@@ -380,7 +398,7 @@ static int cmd_append(struct ctx *c)
     if (err)
         return fail(c->a->cmd, err);
     printf("%" PRIu64 "\n", addr);
-    return finish_stdout(c->a->cmd);
+    return finish_stdout();
 }
 
 /* Print one received message as a line, with its address when asked. */
@@ -388,7 +406,7 @@ static void print_message(const struct args *a, uint64_t addr, const wom_view *v
 {
     if (has(a, O_ADDR))
         printf("%" PRIu64 "\t", addr);
-    fwrite(v->data, 1, v->len, stdout);
+    put_bytes(v->data, v->len);
     putchar('\n');
 }
 
@@ -403,16 +421,16 @@ static int recv_loop(const struct args *a, wom_sub *sub)
         uint64_t addr;
         int err = wom_sub_recv_view(sub, &v, &addr, timeout);
         if (err == WOM_EEMPTY || err == WOM_ETIMEDOUT)
-            return has(a, O_COUNT) ? fail(a->cmd, err) : finish_stdout(a->cmd);
+            return has(a, O_COUNT) ? fail(a->cmd, err) : finish_stdout();
         if (err)
             return fail(a->cmd, err);
         print_message(a, addr, &v);
         wom_view_release(&v);
         got++;
-        if (has(a, O_FOLLOW) && fflush(stdout))
-            break;
+        if ((has(a, O_FOLLOW) || ferror(stdout)) && finish_stdout())
+            return EX_OUTPUT; /* nobody reads what follows */
     }
-    return finish_stdout(a->cmd);
+    return finish_stdout();
 }
 
 static int cmd_recv(struct ctx *c)
@@ -445,7 +463,7 @@ static int cmd_store(struct ctx *c)
     if (err)
         return fail(c->a->cmd, err);
     printf("%" PRIu64 "\n", version);
-    return finish_stdout(c->a->cmd);
+    return finish_stdout();
 }
 
 /* Load addr into a buffer sized to fit: a concurrent store may grow the
@@ -486,11 +504,11 @@ static int cmd_load(struct ctx *c)
         return fail(c->a->cmd, err);
     if (has(c->a, O_VERSION))
         printf("%" PRIu64 "\t", version);
-    fwrite(buf, 1, len, stdout);
+    put_bytes(buf, len);
     if (has(c->a, O_VERSION))
         putchar('\n');
     free(buf);
-    return finish_stdout(c->a->cmd);
+    return finish_stdout();
 }
 
 static int cmd_cas(struct ctx *c)
@@ -507,7 +525,7 @@ static int cmd_cas(struct ctx *c)
     if (err)
         return fail(c->a->cmd, err);
     printf("%" PRIu64 "\n", version);
-    return finish_stdout(c->a->cmd);
+    return finish_stdout();
 }
 
 static int print_region(const wom_region_info *in, void *arg)
@@ -622,20 +640,21 @@ static int cmd_stat(struct ctx *c)
             printf("\033[H\033[J"); /* redraw in place */
         stat_print(c, v, k ? prev : v, t - t_prev);
         t_prev = t;
-        fflush(stdout);
+        if (finish_stdout())
+            return EX_OUTPUT; /* nobody sees the view any more */
         if (k + 1 < count) {
             struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
             nanosleep(&ts, NULL); /* the refresh period of a display */
         }
     }
-    return finish_stdout(c->a->cmd);
+    return finish_stdout();
 }
 
 static int cmd_ls(struct ctx *c)
 {
     printf("%-24s mode %12s %12s %14s %10s\n", "NAME", "TAIL", "FLOOR", "BYTES", "MAX_VALUE");
     int err = wom_regions(c->s, print_region, NULL);
-    return err ? fail(c->a->cmd, err) : finish_stdout(c->a->cmd);
+    return err ? fail(c->a->cmd, err) : finish_stdout();
 }
 
 /* Open REGION with whichever mode it has (ONCE first; a new one is ONCE). */
@@ -667,7 +686,7 @@ static int cmd_inspect(struct ctx *c)
     if (ci.state == WOM_CELL_CLAIMED)
         printf(" by pid %" PRId64, ci.pid);
     printf("\n");
-    return finish_stdout(c->a->cmd);
+    return finish_stdout();
 }
 
 static int cmd_trim(struct ctx *c)
@@ -1426,7 +1445,7 @@ static int demo_run(struct demo *d)
         return d->exit;
     }
     report(d, secs);
-    return finish_stdout("demo");
+    return finish_stdout();
 }
 
 /* The fault named by --inject (F_NONE without it); -1 if unknown. */
@@ -1570,7 +1589,7 @@ static const struct cmd commands[] = {
      "without SPACE, e.g. 'put log 0 hello'; words are separated by blanks (no\n"
      "quoting), '-' values are not allowed and '#' starts a comment line. Output\n"
      "is each command's output; the first failing line stops the batch with that\n"
-     "command's exit code.\n"},
+     "command's exit code (12 if its output could not be written: it ran).\n"},
     {"demo", cmd_demo, NEED_NOTHING, 0, 0,
      OPT(O_URI) | OPT(O_PRODUCERS) | OPT(O_CONSUMERS) | OPT(O_MESSAGES) | OPT(O_SIZE) |
          OPT(O_SECONDS) | OPT(O_QUEUE) | OPT(O_INJECT) | OPT(O_PROCS),
@@ -1634,13 +1653,13 @@ static int cmd_help(int argc, char **argv)
 {
     if (argc < 1) {
         print_usage(stdout);
-        return finish_stdout("help");
+        return finish_stdout();
     }
     const struct cmd *c = find_command(argv[0]);
     if (!c)
         return usage_error("help", "unknown command '%s'", argv[0]);
     print_command_help(c);
-    return finish_stdout("help");
+    return finish_stdout();
 }
 
 /* Parse argv for command c into a (which may hold positionals already) and
@@ -1679,7 +1698,7 @@ static int run_command(const struct cmd *c, int argc, char **argv)
         return rc;
     if (has(&a, O_HELP)) {
         print_command_help(c);
-        return finish_stdout(c->name);
+        return finish_stdout();
     }
     if (c->need == NEED_NOTHING) {
         struct ctx x = {&a, NULL, NULL};
@@ -1734,7 +1753,7 @@ static int cmd_batch(struct ctx *x)
         n++;
         rc = batch_line(x, line);
         if (rc == EX_OK)
-            rc = finish_stdout("batch");
+            rc = finish_stdout();
     }
     free(line);
     if (rc != EX_OK) {
@@ -1748,7 +1767,46 @@ static int cmd_batch(struct ctx *x)
     return EX_OK;
 }
 
-int main(int argc, char **argv)
+/* Give every closed standard descriptor /dev/null before anything opens a
+ * file: a space opened while descriptor 1 is closed would get descriptor 1,
+ * and the command's output would be written over the space's header. Output
+ * and errors get /dev/null read-only, so writing them still fails (EBADF)
+ * and a lost output is still noticed; stdin gets it write-only, so that
+ * reading a closed stdin fails instead of reading an empty value. */
+static int keep_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        /* Every lower descriptor is open now, so open() returns fd. */
+        int got = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+        if (got != fd) {
+            if (got >= 0)
+                close(got);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* At exit: flush and close stdout, and report output that was lost, once.
+ * A command that succeeded but whose output was lost exits EX_OUTPUT, so a
+ * script can tell "done, and the output is gone" (an append that happened)
+ * from a command that failed; a failed command keeps its own code. */
+static int finish_output(int rc)
+{
+    int lost = finish_stdout() != EX_OK;
+    if (fclose(stdout) != 0 && !lost) {
+        lost = 1;
+        out_errno = errno;
+    }
+    if (!lost && !out_errno)
+        return rc;
+    fprintf(stderr, "wom: cannot write the output: %s\n", strerror(out_errno ? out_errno : EIO));
+    return rc == EX_OK ? EX_OUTPUT : rc;
+}
+
+static int run_main(int argc, char **argv)
 {
     if (argc < 2) {
         print_usage(stderr);
@@ -1759,7 +1817,7 @@ int main(int argc, char **argv)
         return cmd_help(argc - 2, argv + 2);
     if (!strcmp(name, "--version")) {
         printf("wom %d.%d\n", WOM_VERSION_MAJOR, WOM_VERSION_MINOR);
-        return finish_stdout("version");
+        return finish_stdout();
     }
     const struct cmd *c = find_command(name);
     if (!c) {
@@ -1767,4 +1825,14 @@ int main(int argc, char **argv)
         return EX_USAGE;
     }
     return run_command(c, argc - 2, argv + 2);
+}
+
+int main(int argc, char **argv)
+{
+    if (keep_std_fds()) {
+        fprintf(stderr, "wom: cannot open /dev/null for a closed standard descriptor: %s\n",
+                strerror(errno));
+        return EX_OTHER;
+    }
+    return finish_output(run_main(argc, argv));
 }
