@@ -102,7 +102,7 @@ static struct run R; /* one at a time; each test runs in its own process */
 
 /* The documented exit codes. */
 enum { CLI_OK, CLI_USAGE, CLI_IO, CLI_EMPTY, CLI_WRITTEN, CLI_CONFLICT, CLI_TRIMMED, CLI_MODE, CLI_TOOBIG,
-       CLI_NOSPACE, CLI_OTHER, CLI_VERIFY, CLI_OUTPUT, CLI_LAST = CLI_OUTPUT };
+       CLI_NOSPACE, CLI_OTHER, CLI_VERIFY, CLI_OUTPUT, CLI_BUSY, CLI_LAST = CLI_BUSY };
 
 static const char *const commands[] = {"put", "get", "append", "recv", "store", "load",
                                        "cas", "ls", "trim", "batch", "demo"};
@@ -127,6 +127,7 @@ TEST(cli_help_lists_commands_and_exit_codes, T_UNIT)
         CHECK_HAS(R.out, line);
     }
     CHECK_HAS(R.out, "WOM_EWRITTEN");
+    CHECK_HAS(R.out, "WOM_EBUSY");
     WOM("help");
     CHECK_EXIT(CLI_OK);
     CHECK_HAS(R.out, "Exit status:");
@@ -385,7 +386,8 @@ TEST(cli_bad_space_and_region, T_UNIT)
 {
     WOM("get", "bogus:", "r", "0");
     CHECK_EXIT(CLI_NOSPACE);
-    CHECK_ERR_IS("wom: get: unknown or malformed space URI (WOM_EURI)\n");
+    CHECK_MSG(!strncmp(R.err, "wom: bogus:: unknown or malformed space URI", 43),
+              "stderr: %s", R.err); /* the URI, wom_strerror, wom_last_error if any */
     WOM("ls", "mem:;size=banana");
     CHECK_EXIT(CLI_NOSPACE);
     WOM("demo", "--uri", "nowhere");
@@ -772,3 +774,16 @@ TEST(cli_closed_std_fds_leave_the_space_intact, T_UNIT)
     tmp_space_rm(&t);
 }
 
+/* 7f: a failed open names the URI, says what failed and, when the library
+ * has one, why and what to do (wom_last_error); WOM_EBUSY has exit 13. */
+TEST(cli_open_failure_names_the_uri, T_UNIT)
+{
+    WOM("ls", "shm:/nonexistent-wom-dir/s;ro");
+    CHECK_EXIT(CLI_NOSPACE);
+    static const char says[] = "wom: shm:/nonexistent-wom-dir/s;ro: no such region or space";
+    CHECK_MSG(!strncmp(R.err, says, sizeof says - 1), "stderr: %s", R.err);
+    WOM("help", "get");
+    CHECK_HAS(R.out, "\n  13  space busy");
+    CHECK_HAS(R.out, "(WOM_EBUSY)");
+    CHECK_HAS(R.out, "\n  12  the command succeeded");
+}

@@ -42,6 +42,7 @@ enum {
     EX_OTHER = 10,   /* any other wom error */
     EX_VERIFY = 11,  /* demo: a delivery check failed */
     EX_OUTPUT = 12,  /* the command succeeded, writing its output failed */
+    EX_BUSY = 13,    /* WOM_EBUSY: locked by another process, no process slot */
 };
 
 static const struct {
@@ -62,6 +63,8 @@ static const struct {
     {EX_VERIFY, "demo: a delivery check failed"},
     {EX_OUTPUT, "the command succeeded (an append, store or cas took effect),\n"
                 "      but its output could not be written"},
+    {EX_BUSY, "space busy: locked by another process past the deadline,\n"
+              "      or no free process slot (WOM_EBUSY)"},
 };
 
 /* The exit code of a wom error. */
@@ -76,6 +79,7 @@ static int exit_code(int err)
     case WOM_EMODE: return EX_MODE;
     case WOM_EMSGSIZE: case WOM_ENAMETOOLONG: return EX_TOOBIG;
     case WOM_EURI: case WOM_ENOENT: return EX_NOSPACE;
+    case WOM_EBUSY: return EX_BUSY;
     default: return EX_OTHER;
     }
 }
@@ -84,6 +88,15 @@ static int exit_code(int err)
 static int fail(const char *cmd, int err)
 {
     fprintf(stderr, "wom: %s: %s (%s)\n", cmd, wom_strerror(err), wom_err_name(err));
+    return exit_code(err);
+}
+
+/* Report a failed wom_open of uri: what failed and, when the library has
+ * one, its sentence on why and what to do. Returns the exit code. */
+static int open_failed(const char *uri, int err)
+{
+    const char *why = wom_last_error();
+    fprintf(stderr, "wom: %s: %s%s%s\n", uri, wom_strerror(err), *why ? ": " : "", why);
     return exit_code(err);
 }
 
@@ -1424,8 +1437,8 @@ static void join_started(struct demo *d)
 static int demo_run(struct demo *d)
 {
     int err = demo_open(d);
-    if (err)
-        return fail("demo", err);
+    if (err) /* the space itself, or what the demo opens in it */
+        return d->s ? fail("demo", err) : open_failed(d->cfg.uri, err);
     double t0 = now_s();
     if ((err = start_threads(d))) {
         demo_err(d, err, "start");
@@ -1707,7 +1720,7 @@ static int run_command(const struct cmd *c, int argc, char **argv)
     wom_space *s;
     int err = wom_open(a.pos[0], &s);
     if (err)
-        return fail(c->name, err);
+        return open_failed(a.pos[0], err);
     rc = run_in_space(c, &a, s);
     wom_close(s);
     return rc;
