@@ -6,8 +6,12 @@
 #include "wom.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "engine/layout.h" /* to write hostile region names into a space file */
 
 #define WOM_BIN WOM_BUILD_DIR "/wom"
 #define OUT_CAP (256u << 10)
@@ -771,6 +775,98 @@ TEST(cli_closed_std_fds_leave_the_space_intact, T_UNIT)
     }
     WOM("get", t.uri, "log", "5");
     CHECK_EXIT(CLI_EMPTY);
+    tmp_space_rm(&t);
+}
+
+/* Give every region of the space file at `path` whose name starts with
+ * `from` a name that starts with `to` instead, writing the bytes into its
+ * header (the library may refuse such names; a file anyone may write can
+ * hold them anyway). Returns how many were renamed. */
+static int rename_in_file(const char *path, const char *from, const char *to)
+{
+    int fd = open(path, O_RDWR), n = 0;
+    CHECK_MSG(fd >= 0, "%s: %s", path, strerror(errno));
+    for (size_t i = 0; i < WOM__NREGIONS; i++) {
+        char name[sizeof ((struct wom__region_hdr *)0)->name], nn[sizeof name];
+        off_t at = (off_t)(offsetof(struct wom__seg_hdr, regions) +
+                           i * sizeof(struct wom__region_hdr) +
+                           offsetof(struct wom__region_hdr, name));
+        CHECK(pread(fd, name, sizeof name, at) == (ssize_t)sizeof name);
+        if (!memchr(name, 0, sizeof name) || strncmp(name, from, strlen(from)))
+            continue;
+        int k = snprintf(nn, sizeof nn, "%s%s", to, name + strlen(from));
+        CHECK(k > 0 && (size_t)k < sizeof nn);
+        CHECK(pwrite(fd, nn, (size_t)k + 1, at) == (ssize_t)k + 1);
+        n++;
+    }
+    close(fd);
+    return n;
+}
+
+/* Every byte of buf is printable ASCII or a newline, and there are `lines`
+ * newlines: no escape sequence, no fake line, no invalid UTF-8. */
+static void check_plain(const char *buf, int lines)
+{
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)buf; *p; p++) {
+        CHECK_MSG(*p == '\n' || (*p >= 0x20 && *p < 0x7f), "raw byte 0x%02x at %td in: %s",
+                  *p, (const char *)p - buf, buf);
+        n += *p == '\n';
+    }
+    CHECK_MSG(n == lines, "%d lines, want %d: %s", n, lines, buf);
+}
+
+/* 7c: names read from a space are printed escaped, wherever they appear. */
+TEST(cli_hostile_region_names_printed_escaped, T_UNIT)
+{
+    /* Retitles the terminal, then a fake line; clears the screen, a C1
+     * CSI, an invalid byte and a right-to-left override. */
+    static const char evil1[] = "\x1b]0;pwned\x07\n\r\\", evil2[] = "\x1b[2J\xc2\x9b\xff\xe2\x80\xae";
+    static const char esc1[] = "\\x1B]0;pwned\\x07\\x0A\\x0D\\\\ ";
+    static const char esc2[] = "\\x1B[2J\\xC2\\x9B\\xFF\\xE2\\x80\\xAE";
+    struct tmp_space t;
+    tmp_space(&t);
+    wom_space *s;
+    wom_region *r;
+    wom_chan *c;
+    wom_sub *sub;
+    CHECK_OK(wom_open(t.uri, &s));
+    CHECK_OK(wom_region_open(s, "EVIL1", WOM_ONCE, &r));
+    CHECK_OK(wom_append(r, "x", 1, NULL));
+    wom_region_close(r);
+    /* A channel the library names itself if it still allows such names
+     * (then wom stat finds its readers by name too), else renamed. */
+    int by_api = wom_chan_open(s, evil2, NULL, &c) == 0;
+    if (!by_api)
+        CHECK_OK(wom_chan_open(s, "EVIL2", NULL, &c));
+    CHECK_OK(wom_sub_open(c, NULL, &sub));
+    wom_sub_close(sub);
+    wom_chan_close(c);
+    wom_close(s);
+    CHECK_EQ(rename_in_file(t.path, "EVIL1", evil1), 1);
+    if (!by_api)
+        CHECK_EQ(rename_in_file(t.path, "EVIL2", evil2), 3); /* the log, .seats, .acks */
+    char want[128];
+    WOM("ls", t.uri);
+    CHECK_EXIT(CLI_OK);
+    check_plain(R.out, 5);
+    CHECK_HAS(R.out, esc1);
+    snprintf(want, sizeof want, "\n%s.seats ", esc2);
+    CHECK_HAS(R.out, want);
+    char ro[96];
+    snprintf(ro, sizeof ro, "%s;ro", t.uri); /* a renamed region is not found by name */
+    WOM("stat", ro);
+    CHECK_EXIT(CLI_OK);
+    check_plain(R.out, 5 + by_api);
+    CHECK_HAS(R.out, esc1);
+    snprintf(want, sizeof want, "\n  %s reader 1: closed\n", esc2);
+    if (by_api)
+        CHECK_HAS(R.out, want);
+    /* A URI is printed escaped too. */
+    WOM("get", "shm:/nonexistent\x1b[2J/s;ro", "r", "0");
+    CHECK_EXIT(CLI_NOSPACE);
+    check_plain(R.err, 1);
+    CHECK_HAS(R.err, "wom: shm:/nonexistent\\x1B[2J/s;ro: ");
     tmp_space_rm(&t);
 }
 

@@ -84,6 +84,72 @@ static int exit_code(int err)
     }
 }
 
+/* ==== Names from elsewhere ================================================ */
+
+/* The bytes of the character at p if it prints as itself: a printable ASCII
+ * character other than the backslash, or a valid UTF-8 sequence that is not
+ * a C1 control, a bidirectional override or mark, or a line or paragraph
+ * separator. 0 when it must be escaped. p is NUL-terminated, and a NUL is
+ * never a continuation byte, so this never reads past the end. */
+static size_t printable_len(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return p[0] >= 0x20 && p[0] != 0x7f && p[0] != '\\';
+    if (p[0] < 0xc2 || p[0] > 0xf4) /* a continuation byte, an overlong lead */
+        return 0;
+    size_t n = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
+    uint32_t cp = p[0] & (0x7fu >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3fu);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff)) /* overlong, out of range, surrogate */
+        return 0;
+    if (cp < 0xa0 || (cp >= 0x200e && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+        (cp >= 0x2066 && cp <= 0x2069))
+        return 0;
+    return n;
+}
+
+#define ESC_CAP 1024
+
+/* s made safe to print, in out (cap >= 4 bytes). Region names are read from
+ * a space whose file anyone with write access may have written, and URIs
+ * and batch lines come from scripts: treat them as hostile, so that no byte
+ * can move a terminal's cursor, recolour it, hide what follows or fake a new
+ * line. Every byte that does not print as itself (printable_len) becomes
+ * \xNN, a backslash becomes \\, so the text maps back to the bytes. Cut at a
+ * character, ending in "...", when it does not fit. Returns out. */
+static const char *escape(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        char piece[8];
+        size_t n = printable_len(p), k = n;
+        if (n)
+            memcpy(piece, p, n);
+        else if (*p == '\\')
+            k = (size_t)snprintf(piece, sizeof piece, "\\\\"), n = 1;
+        else
+            k = (size_t)snprintf(piece, sizeof piece, "\\x%02X", *p), n = 1;
+        if (o + k + 4 > cap) {
+            memcpy(out + o, "...", 4);
+            return out;
+        }
+        memcpy(out + o, piece, k);
+        o += k;
+        p += n;
+    }
+    out[o] = 0;
+    return out;
+}
+
+/* escape() into a buffer that lives until the end of the enclosing block,
+ * e.g. as an argument of printf. */
+#define ESC(s) escape((s), (char[ESC_CAP]){0}, ESC_CAP)
+
 /* Report a wom error of command `cmd` on stderr; returns its exit code. */
 static int fail(const char *cmd, int err)
 {
@@ -96,7 +162,8 @@ static int fail(const char *cmd, int err)
 static int open_failed(const char *uri, int err)
 {
     const char *why = wom_last_error();
-    fprintf(stderr, "wom: %s: %s%s%s\n", uri, wom_strerror(err), *why ? ": " : "", why);
+    fprintf(stderr, "wom: %s: %s%s%s\n", ESC(uri), wom_strerror(err), *why ? ": " : "",
+            ESC(why));
     return exit_code(err);
 }
 
@@ -230,10 +297,11 @@ static int set_opt_value(struct args *a, enum opt_id id, const char *val)
     }
     uint64_t v;
     if (parse_u64(val, &v))
-        return usage_error(a->cmd, "--%s: '%s' is not a non-negative integer", o->name, val);
+        return usage_error(a->cmd, "--%s: '%s' is not a non-negative integer", o->name,
+                           ESC(val));
     if (v < o->min || v > o->max)
         return usage_error(a->cmd, "--%s: %s is out of range [%" PRIu64 ", %" PRIu64 "]",
-                           o->name, val, o->min, o->max);
+                           o->name, ESC(val), o->min, o->max);
     a->num[id] = v;
     return 0;
 }
@@ -260,7 +328,7 @@ static int parse_opt(struct args *a, unsigned allowed, int argc, char **argv, in
             return usage_error(a->cmd, "--%s needs a value (%s)", o->name, o->arg);
         return set_opt_value(a, (enum opt_id)id, argv[++*i]);
     }
-    return usage_error(a->cmd, "unknown option '%s'", argv[*i]);
+    return usage_error(a->cmd, "unknown option '%s'", ESC(argv[*i]));
 }
 
 /* Split argv into options (allowed by `allowed`) and positionals. "--" ends
@@ -289,7 +357,8 @@ static int parse_args(struct args *a, unsigned allowed, int argc, char **argv)
 static int pos_u64(const struct args *a, int i, const char *what, uint64_t *out)
 {
     if (parse_u64(a->pos[i], out))
-        return usage_error(a->cmd, "%s: '%s' is not a non-negative integer", what, a->pos[i]);
+        return usage_error(a->cmd, "%s: '%s' is not a non-negative integer", what,
+                           ESC(a->pos[i]));
     return 0;
 }
 
@@ -545,9 +614,9 @@ static int print_region(const wom_region_info *in, void *arg)
 {
     (void)arg;
     if (in->mode == WOM_ONCE)
-        printf("%-24s once %12" PRIu64 " %12" PRIu64, in->name, in->tail, in->floor);
+        printf("%-24s once %12" PRIu64 " %12" PRIu64, ESC(in->name), in->tail, in->floor);
     else
-        printf("%-24s many %12s %12s", in->name, "-", "-");
+        printf("%-24s many %12s %12s", ESC(in->name), "-", "-");
     printf(" %14" PRIu64 " %10zu\n", in->bytes, in->max_value);
     return 0;
 }
@@ -596,6 +665,7 @@ static void stat_readers(struct ctx *c, const wom_region_info *acks, const struc
     wom_region *r;
     if (wom_region_open(c->s, acks->name, WOM_MANY, &r))
         return;
+    const char *name = ESC(base);
     for (uint64_t s = 1; s < nseats; s++) {
         uint64_t seat[3] = {0, 0, 0}, ver; /* {cursor, holder, holds}: src/forms/chan.c */
         size_t len;
@@ -603,11 +673,11 @@ static void stat_readers(struct ctx *c, const wom_region_info *acks, const struc
             continue;
         uint64_t cur = seat[0];
         if (cur == UINT64_MAX)
-            printf("  %s reader %" PRIu64 ": closed\n", base, s);
+            printf("  %s reader %" PRIu64 ": closed\n", name, s);
         else if (!wom_holder_alive(c->s, seat[1]))
-            printf("  %s reader %" PRIu64 ": dead at cursor %" PRIu64 "\n", base, s, cur);
+            printf("  %s reader %" PRIu64 ": dead at cursor %" PRIu64 "\n", name, s, cur);
         else
-            printf("  %s reader %" PRIu64 ": cursor %" PRIu64 ", lag %" PRIu64 "%s\n", base, s,
+            printf("  %s reader %" PRIu64 ": cursor %" PRIu64 ", lag %" PRIu64 "%s\n", name, s,
                    cur, tail > cur ? tail - cur : 0, seat[2] ? "" : " (unbounded)");
     }
     wom_region_close(r);
@@ -621,11 +691,13 @@ static void stat_print(struct ctx *c, const struct stat_view *v, const struct st
         const wom_region_info *in = &v->info[i];
         if (in->mode == WOM_ONCE) {
             uint64_t was = stat_prev_tail(prev, in->name, in->tail);
-            printf("%-24s once %12" PRIu64 " %12" PRIu64 " %14" PRIu64 " %12.0f\n", in->name,
+            printf("%-24s once %12" PRIu64 " %12" PRIu64 " %14" PRIu64 " %12.0f\n",
+                   ESC(in->name),
                    in->tail, in->floor, in->bytes,
                    dt > 0 && in->tail >= was ? (double)(in->tail - was) / dt : 0.0);
         } else {
-            printf("%-24s many %12s %12s %14" PRIu64 " %12s\n", in->name, "-", "-", in->bytes, "-");
+            printf("%-24s many %12s %12s %14" PRIu64 " %12s\n", ESC(in->name), "-", "-",
+                   in->bytes, "-");
         }
     }
     for (int i = 0; i < v->n; i++) {
@@ -1417,7 +1489,7 @@ static void report(struct demo *d, double secs)
     const struct demo_cfg *c = &d->cfg;
     printf("demo: %" PRIu64 " messages of %zu bytes, %u producers -> %u consumers (%s) on %s "
            "in %.2f s\n", sent, c->size, c->producers, c->consumers,
-           c->queue ? "queue group" : "channel", c->uri, secs);
+           c->queue ? "queue group" : "channel", ESC(c->uri), secs);
     printf("demo: throughput %.2f M msg/s, %.1f MB/s sent; %.2f M msg/s, %.1f MB/s delivered\n",
            (double)sent / secs / 1e6, (double)sent * (double)c->size / secs / 1e6,
            (double)deliveries / secs / 1e6, (double)deliveries * (double)c->size / secs / 1e6);
@@ -1469,7 +1541,7 @@ static int parse_fault(const struct args *a)
     for (int f = F_DUPLICATE; f <= F_REORDER; f++)
         if (!strcmp(a->str[O_INJECT], fault_names[f]))
             return f;
-    return usage_error(a->cmd, "--inject: unknown fault '%s'", a->str[O_INJECT]), -1;
+    return usage_error(a->cmd, "--inject: unknown fault '%s'", ESC(a->str[O_INJECT])), -1;
 }
 
 /* The --procs arena, with the struct demo at its start. */
@@ -1670,7 +1742,7 @@ static int cmd_help(int argc, char **argv)
     }
     const struct cmd *c = find_command(argv[0]);
     if (!c)
-        return usage_error("help", "unknown command '%s'", argv[0]);
+        return usage_error("help", "unknown command '%s'", ESC(argv[0]));
     print_command_help(c);
     return finish_stdout();
 }
@@ -1686,7 +1758,7 @@ static int parse_command(const struct cmd *c, struct args *a, unsigned extra, in
     if (a->npos < c->min_pos)
         return usage_error(c->name, "missing arguments: wom %s %s", c->name, c->synopsis);
     if (a->npos > c->max_pos)
-        return usage_error(c->name, "unexpected argument '%s'", a->pos[c->max_pos]);
+        return usage_error(c->name, "unexpected argument '%s'", ESC(a->pos[c->max_pos]));
     return 0;
 }
 
@@ -1745,9 +1817,9 @@ static int batch_line(struct ctx *bx, char *line)
         return usage_error("batch", "more than %d words on a line", BATCH_MAX_TOKENS);
     const struct cmd *c = find_command(tok[0]);
     if (!c)
-        return usage_error("batch", "unknown command '%s'", tok[0]);
+        return usage_error("batch", "unknown command '%s'", ESC(tok[0]));
     if (c->need == NEED_NOTHING || c->run == cmd_batch)
-        return usage_error("batch", "'%s' cannot run inside a batch", tok[0]);
+        return usage_error("batch", "'%s' cannot run inside a batch", ESC(tok[0]));
     struct args a = {.cmd = c->name, .pos = {bx->a->pos[0]}, .npos = 1};
     int rc = parse_command(c, &a, 0, n - 1, tok + 1);
     for (int i = 1; !rc && i < a.npos; i++)
@@ -1834,7 +1906,7 @@ static int run_main(int argc, char **argv)
     }
     const struct cmd *c = find_command(name);
     if (!c) {
-        fprintf(stderr, "wom: unknown command '%s'\nTry 'wom --help'.\n", name);
+        fprintf(stderr, "wom: unknown command '%s'\nTry 'wom --help'.\n", ESC(name));
         return EX_USAGE;
     }
     return run_command(c, argc - 2, argv + 2);
