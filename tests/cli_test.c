@@ -853,6 +853,8 @@ TEST(cli_hostile_region_names_printed_escaped, T_UNIT)
     CHECK_HAS(R.out, esc1);
     snprintf(want, sizeof want, "\n%s.seats ", esc2);
     CHECK_HAS(R.out, want);
+    snprintf(want, sizeof want, "  (seats of channel %s)\n", esc2);
+    CHECK_HAS(R.out, want);
     char ro[96];
     snprintf(ro, sizeof ro, "%s;ro", t.uri); /* a renamed region is not found by name */
     WOM("stat", ro);
@@ -867,6 +869,84 @@ TEST(cli_hostile_region_names_printed_escaped, T_UNIT)
     CHECK_EXIT(CLI_NOSPACE);
     check_plain(R.err, 1);
     CHECK_HAS(R.err, "wom: shm:/nonexistent\\x1B[2J/s;ro: ");
+    tmp_space_rm(&t);
+}
+
+/* The line of region `name` in wom ls or stat output, without its newline. */
+static const char *line_of(const char *out, const char *name, char *buf, size_t cap)
+{
+    char key[80];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(out, key);
+    CHECK_MSG(p, "no line for %s in: %s", name, out);
+    size_t n = strcspn(p + 1, "\n");
+    CHECK(n < cap);
+    memcpy(buf, p + 1, n);
+    buf[n] = 0;
+    return buf;
+}
+
+/* 7d: wom ls says what the regions a channel and a queue group keep for
+ * themselves are; wom recv of a plain log creates none of them. */
+TEST(cli_ls_says_what_form_regions_are, T_UNIT)
+{
+    static const struct {
+        const char *name, *says;
+    } roles[] = {
+        {"jobs", NULL},
+        {"jobs.seats", "  (seats of channel jobs)"},
+        {"jobs.acks", "  (readers' cursors of channel jobs)"},
+        {"jobs.times", "  (age marks of channel jobs)"},
+        {"jobs.workers.claims", "  (claims of queue group workers of channel jobs)"},
+        {"jobs.workers.members", "  (members of queue group workers of channel jobs)"},
+        {"nochan.seats", NULL}, /* no channel "nochan": just a name */
+        {"plain", NULL},
+    };
+    struct tmp_space t;
+    tmp_space(&t);
+    wom_space *s;
+    wom_chan *c;
+    wom_queue *q;
+    wom_region *r;
+    wom_chan_opts o = WOM_CHAN_OPTS_INIT;
+    o.retain_ns = 3600 * (int64_t)1000000000; /* keeps age marks in jobs.times */
+    CHECK_OK(wom_open(t.uri, &s));
+    CHECK_OK(wom_chan_open(s, "jobs", &o, &c));
+    CHECK_OK(wom_chan_send(c, "j", 1, 0, NULL));
+    CHECK_OK(wom_queue_join(c, "workers", &q));
+    wom_queue_leave(q);
+    wom_chan_close(c);
+    CHECK_OK(wom_region_open(s, "nochan.seats", WOM_ONCE, &r));
+    wom_region_close(r);
+    wom_close(s);
+    WOM("append", t.uri, "plain", "p");
+    CHECK_EXIT(CLI_OK);
+    WOM("recv", t.uri, "plain");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("p\n");
+    WOM("recv", t.uri, "jobs", "--addr");
+    CHECK_EXIT(CLI_OK);
+    CHECK_OUT("0\tj\n");
+    for (int cmd = 0; cmd < 2; cmd++) {
+        if (cmd == 0)
+            WOM("ls", t.uri);
+        else
+            WOM("stat", t.uri);
+        CHECK_EXIT(CLI_OK);
+        CHECK_MSG(!strstr(R.out, "plain."), "recv of a plain log made regions: %s", R.out);
+        for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+            char line[256];
+            line_of(R.out, roles[i].name, line, sizeof line);
+            size_t n = strlen(line), k = roles[i].says ? strlen(roles[i].says) : 0;
+            if (roles[i].says)
+                CHECK_MSG(n > k && !strcmp(line + n - k, roles[i].says), "line: %s", line);
+            else
+                CHECK_MSG(!strchr(line, '('), "line: %s", line);
+        }
+    }
+    WOM("help", "recv");
+    CHECK_HAS(R.out, "seat");
+    CHECK_HAS(R.out, "creates nothing");
     tmp_space_rm(&t);
 }
 

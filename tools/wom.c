@@ -483,6 +483,176 @@ static int cmd_append(struct ctx *c)
     return finish_stdout();
 }
 
+/* ---- Regions of a space, and the ones the forms keep for themselves ---- */
+
+struct region_list {
+    size_t n, cap;
+    wom_region_info *info;
+};
+
+static int list_add(const wom_region_info *in, void *arg)
+{
+    struct region_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        wom_region_info *ni = realloc(l->info, cap * sizeof *ni);
+        if (!ni)
+            return WOM_ENOMEM;
+        l->info = ni;
+        l->cap = cap;
+    }
+    l->info[l->n++] = *in;
+    return 0;
+}
+
+/* Every region of s, in creation order, into l (emptied first; the caller
+ * frees l->info). */
+static int list_regions(wom_space *s, struct region_list *l)
+{
+    l->n = 0;
+    return wom_regions(s, list_add, l);
+}
+
+/* Whether l holds a region of mode `mode` named by the first n bytes of name. */
+static int listed(const struct region_list *l, const char *name, size_t n, wom_mode mode)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->info[i].mode == mode && strlen(l->info[i].name) == n &&
+            !memcmp(l->info[i].name, name, n))
+            return 1;
+    return 0;
+}
+
+/* The regions the forms create next to a channel N (region N) and next to
+ * a queue group G of it (src/forms/chan.c, queue.c; wom.h). */
+static const struct {
+    const char *suffix;
+    wom_mode mode;
+    int group; /* named N.G<suffix>, else N<suffix> */
+    const char *what;
+} form_regions[] = {
+    {".seats", WOM_ONCE, 0, "seats"},          /* cell 0 the bound, then one per reader */
+    {".acks", WOM_MANY, 0, "readers' cursors"}, /* one {cursor, holder} per seat */
+    {".times", WOM_ONCE, 0, "age marks"},       /* retention by age */
+    {".claims", WOM_ONCE, 1, "claims"},         /* cell i: the member that took i */
+    {".members", WOM_ONCE, 1, "members"},       /* one cell per member that joined */
+};
+
+/* What region `in` is, when its name and mode are those of a form's
+ * bookkeeping region next to an existing channel log in l, e.g. "seats of
+ * channel jobs" (names escaped), into out; 0 when it is none of those. */
+static int region_role(const wom_region_info *in, const struct region_list *l, char *out,
+                       size_t cap)
+{
+    size_t len = strlen(in->name);
+    for (size_t k = 0; k < sizeof form_regions / sizeof form_regions[0]; k++) {
+        size_t sl = strlen(form_regions[k].suffix);
+        if (in->mode != form_regions[k].mode || len <= sl ||
+            strcmp(in->name + len - sl, form_regions[k].suffix))
+            continue;
+        char base[WOM_NAME_MAX + 1];
+        memcpy(base, in->name, len - sl);
+        base[len - sl] = 0; /* N, or N.G */
+        if (!form_regions[k].group) {
+            if (!listed(l, base, len - sl, WOM_ONCE))
+                continue;
+            snprintf(out, cap, "%s of channel %s", form_regions[k].what, ESC(base));
+            return 1;
+        }
+        for (size_t d = len - sl - 1; d-- > 1;) { /* N.G, G not empty: the longest N */
+            if (base[d] != '.' || !listed(l, base, d, WOM_ONCE))
+                continue;
+            base[d] = 0;
+            snprintf(out, cap, "%s of queue group %s of channel %s", form_regions[k].what,
+                     ESC(base + d + 1), ESC(base));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Print "  (what it is)" after the line of a form's bookkeeping region. */
+static void print_role(const wom_region_info *in, const struct region_list *l)
+{
+    char role[3 * ESC_CAP];
+    if (region_role(in, l, role, sizeof role))
+        printf("  (%s)", role);
+}
+
+/* ---- wom recv ---- */
+
+/* What wom recv reads: a subscription when REGION is a channel already (it
+ * has REGION.seats), else REGION itself as a plain log. A subscription takes
+ * a seat that holds no sender back, only so that wom stat can show this
+ * reader's lag; on a plain log nothing is created, because opening a channel
+ * would create REGION.seats and REGION.acks and fix the channel's bound for
+ * good (unbounded), before the program that owns it could choose one. */
+struct reader {
+    wom_chan *ch;
+    wom_sub *sub;
+    wom_region *log; /* plain log, when sub is NULL */
+    uint64_t next;   /* plain log: the next address to read */
+};
+
+/* Whether region `name` of s is a channel already. */
+static int is_channel(wom_space *s, const char *name, int *yes)
+{
+    char seats[WOM_NAME_MAX + 8];
+    struct region_list l = {0};
+    int n = snprintf(seats, sizeof seats, "%s.seats", name);
+    int err = n > WOM_NAME_MAX ? 0 : list_regions(s, &l);
+    *yes = !err && n <= WOM_NAME_MAX && listed(&l, seats, (size_t)n, WOM_ONCE);
+    free(l.info);
+    return err;
+}
+
+static int reader_open(wom_space *s, const char *name, uint64_t from, struct reader *rd)
+{
+    int chan;
+    int err = is_channel(s, name, &chan);
+    *rd = (struct reader){.next = from};
+    if (err || !chan)
+        return err ? err : wom_region_open(s, name, WOM_ONCE, &rd->log);
+    if ((err = wom_chan_open(s, name, NULL, &rd->ch)))
+        return err;
+    wom_sub_opts so = WOM_SUB_OPTS_INIT;
+    so.from = from;
+    so.bounded = 0; /* a command-line reader never holds senders back */
+    return wom_sub_open(rd->ch, &so, &rd->sub);
+}
+
+static void reader_close(struct reader *rd)
+{
+    wom_sub_close(rd->sub);
+    wom_chan_close(rd->ch);
+    wom_region_close(rd->log);
+}
+
+/* The next message, as wom_sub_recv_view: a plain log skips trimmed and
+ * abandoned addresses the same way. */
+static int reader_next(struct reader *rd, wom_view *v, uint64_t *addr, int64_t timeout)
+{
+    if (rd->sub)
+        return wom_sub_recv_view(rd->sub, v, addr, timeout);
+    for (;;) {
+        int err = wom_get_view(rd->log, rd->next, v, timeout);
+        if (!err) {
+            *addr = rd->next++;
+            return 0;
+        }
+        if (err == WOM_EABANDONED) {
+            rd->next++;
+            continue;
+        }
+        wom_region_info in;
+        if (err != WOM_ETRIMMED || (err = wom_region_info_get(rd->log, &in)))
+            return err;
+        if (in.floor <= rd->next) /* not a trim a reader can skip */
+            return WOM_ETRIMMED;
+        rd->next = in.floor;
+    }
+}
+
 /* Print one received message as a line, with its address when asked. */
 static void print_message(const struct args *a, uint64_t addr, const wom_view *v)
 {
@@ -492,16 +662,16 @@ static void print_message(const struct args *a, uint64_t addr, const wom_view *v
     putchar('\n');
 }
 
-/* Receive from sub until --count messages, or until none arrives within the
- * timeout (0 without --follow, forever with it, unless --timeout says). */
-static int recv_loop(const struct args *a, wom_sub *sub)
+/* Receive until --count messages, or until none arrives within the timeout
+ * (0 without --follow, forever with it, unless --timeout says). */
+static int recv_loop(const struct args *a, struct reader *rd)
 {
     uint64_t want = num_or(a, O_COUNT, UINT64_MAX), got = 0;
     int64_t timeout = ms_to_ns(num_or(a, O_TIMEOUT, has(a, O_FOLLOW) ? MS_FOREVER : 0));
     while (got < want) {
         wom_view v;
         uint64_t addr;
-        int err = wom_sub_recv_view(sub, &v, &addr, timeout);
+        int err = reader_next(rd, &v, &addr, timeout);
         if (err == WOM_EEMPTY || err == WOM_ETIMEDOUT)
             return has(a, O_COUNT) ? fail(a->cmd, err) : finish_stdout();
         if (err)
@@ -517,19 +687,10 @@ static int recv_loop(const struct args *a, wom_sub *sub)
 
 static int cmd_recv(struct ctx *c)
 {
-    wom_chan *ch;
-    int err = wom_chan_open(c->s, c->a->pos[1], NULL, &ch);
-    if (err)
-        return fail(c->a->cmd, err);
-    wom_sub_opts so = WOM_SUB_OPTS_INIT;
-    so.from = num_or(c->a, O_FROM, 0);
-    so.bounded = 0; /* a command-line reader never holds senders back */
-    wom_sub *sub;
-    err = wom_sub_open(ch, &so, &sub);
-    int rc = err ? fail(c->a->cmd, err) : recv_loop(c->a, sub);
-    if (!err)
-        wom_sub_close(sub);
-    wom_chan_close(ch);
+    struct reader rd;
+    int err = reader_open(c->s, c->a->pos[1], num_or(c->a, O_FROM, 0), &rd);
+    int rc = err ? fail(c->a->cmd, err) : recv_loop(c->a, &rd);
+    reader_close(&rd);
     return rc;
 }
 
@@ -610,37 +771,11 @@ static int cmd_cas(struct ctx *c)
     return finish_stdout();
 }
 
-static int print_region(const wom_region_info *in, void *arg)
-{
-    (void)arg;
-    if (in->mode == WOM_ONCE)
-        printf("%-24s once %12" PRIu64 " %12" PRIu64, ESC(in->name), in->tail, in->floor);
-    else
-        printf("%-24s many %12s %12s", ESC(in->name), "-", "-");
-    printf(" %14" PRIu64 " %10zu\n", in->bytes, in->max_value);
-    return 0;
-}
-
 /* ---- wom stat: a live view of a space ---- */
 
-#define STAT_MAX 1024
-
-struct stat_view {
-    int n;
-    wom_region_info info[STAT_MAX];
-};
-
-static int stat_collect(const wom_region_info *in, void *arg)
+static uint64_t stat_prev_tail(const struct region_list *prev, const char *name, uint64_t now)
 {
-    struct stat_view *v = arg;
-    if (v->n < STAT_MAX)
-        v->info[v->n++] = *in;
-    return 0;
-}
-
-static uint64_t stat_prev_tail(const struct stat_view *prev, const char *name, uint64_t now)
-{
-    for (int i = 0; i < prev->n; i++)
+    for (size_t i = 0; i < prev->n; i++)
         if (!strcmp(prev->info[i].name, name))
             return prev->info[i].tail;
     return now;
@@ -648,7 +783,7 @@ static uint64_t stat_prev_tail(const struct stat_view *prev, const char *name, u
 
 /* The published cursors of a channel's subscribers (region CHANNEL.acks,
  * one cell per seat of CHANNEL.seats) and their lag. */
-static void stat_readers(struct ctx *c, const wom_region_info *acks, const struct stat_view *v)
+static void stat_readers(struct ctx *c, const wom_region_info *acks, const struct region_list *v)
 {
     char base[WOM_NAME_MAX + 1], seats[WOM_NAME_MAX + 8];
     size_t n = strlen(acks->name) - 5;
@@ -656,7 +791,7 @@ static void stat_readers(struct ctx *c, const wom_region_info *acks, const struc
     base[n] = 0;
     snprintf(seats, sizeof seats, "%s.seats", base);
     uint64_t tail = 0, nseats = 0;
-    for (int i = 0; i < v->n; i++) {
+    for (size_t i = 0; i < v->n; i++) {
         if (!strcmp(v->info[i].name, base))
             tail = v->info[i].tail;
         if (!strcmp(v->info[i].name, seats))
@@ -683,41 +818,40 @@ static void stat_readers(struct ctx *c, const wom_region_info *acks, const struc
     wom_region_close(r);
 }
 
-static void stat_print(struct ctx *c, const struct stat_view *v, const struct stat_view *prev,
+static void stat_print(struct ctx *c, const struct region_list *v, const struct region_list *prev,
                        double dt)
 {
     printf("%-24s mode %12s %12s %14s %12s\n", "NAME", "TAIL", "FLOOR", "BYTES", "APPENDS/S");
-    for (int i = 0; i < v->n; i++) {
+    for (size_t i = 0; i < v->n; i++) {
         const wom_region_info *in = &v->info[i];
         if (in->mode == WOM_ONCE) {
             uint64_t was = stat_prev_tail(prev, in->name, in->tail);
-            printf("%-24s once %12" PRIu64 " %12" PRIu64 " %14" PRIu64 " %12.0f\n",
-                   ESC(in->name),
+            printf("%-24s once %12" PRIu64 " %12" PRIu64 " %14" PRIu64 " %12.0f", ESC(in->name),
                    in->tail, in->floor, in->bytes,
                    dt > 0 && in->tail >= was ? (double)(in->tail - was) / dt : 0.0);
         } else {
-            printf("%-24s many %12s %12s %14" PRIu64 " %12s\n", ESC(in->name), "-", "-",
-                   in->bytes, "-");
+            printf("%-24s many %12s %12s %14" PRIu64 " %12s", ESC(in->name), "-", "-", in->bytes,
+                   "-");
         }
+        print_role(in, v);
+        putchar('\n');
     }
-    for (int i = 0; i < v->n; i++) {
+    for (size_t i = 0; i < v->n; i++) {
         size_t n = strlen(v->info[i].name);
         if (v->info[i].mode == WOM_MANY && n > 5 && !strcmp(v->info[i].name + n - 5, ".acks"))
             stat_readers(c, &v->info[i], v);
     }
 }
 
-static int cmd_stat(struct ctx *c)
+static int stat_loop(struct ctx *c, struct region_list views[2])
 {
-    static struct stat_view views[2];
     int tty = isatty(STDOUT_FILENO);
     uint64_t count = num_or(c->a, O_COUNT, tty ? UINT64_MAX : 1);
     uint64_t ms = num_or(c->a, O_INTERVAL, 1000);
     double t_prev = now_s();
     for (uint64_t k = 0; k < count; k++) {
-        struct stat_view *v = &views[k % 2], *prev = &views[(k + 1) % 2];
-        v->n = 0;
-        int err = wom_regions(c->s, stat_collect, v);
+        struct region_list *v = &views[k % 2], *prev = &views[(k + 1) % 2];
+        int err = list_regions(c->s, v);
         if (err)
             return fail(c->a->cmd, err);
         double t = now_s();
@@ -732,14 +866,39 @@ static int cmd_stat(struct ctx *c)
             nanosleep(&ts, NULL); /* the refresh period of a display */
         }
     }
-    return finish_stdout();
+    return EX_OK;
+}
+
+static int cmd_stat(struct ctx *c)
+{
+    struct region_list views[2] = {{0}, {0}};
+    int rc = stat_loop(c, views);
+    free(views[0].info);
+    free(views[1].info);
+    return rc;
 }
 
 static int cmd_ls(struct ctx *c)
 {
+    struct region_list l = {0};
+    int err = list_regions(c->s, &l);
+    if (err) {
+        free(l.info);
+        return fail(c->a->cmd, err);
+    }
     printf("%-24s mode %12s %12s %14s %10s\n", "NAME", "TAIL", "FLOOR", "BYTES", "MAX_VALUE");
-    int err = wom_regions(c->s, print_region, NULL);
-    return err ? fail(c->a->cmd, err) : finish_stdout();
+    for (size_t i = 0; i < l.n; i++) {
+        const wom_region_info *in = &l.info[i];
+        if (in->mode == WOM_ONCE)
+            printf("%-24s once %12" PRIu64 " %12" PRIu64, ESC(in->name), in->tail, in->floor);
+        else
+            printf("%-24s many %12s %12s", ESC(in->name), "-", "-");
+        printf(" %14" PRIu64 " %10zu", in->bytes, in->max_value);
+        print_role(in, &l);
+        putchar('\n');
+    }
+    free(l.info);
+    return finish_stdout();
 }
 
 /* Open REGION with whichever mode it has (ONCE first; a new one is ONCE). */
@@ -1634,7 +1793,12 @@ static const struct cmd commands[] = {
      "Reads REGION as a channel from ADDR on, printing each message and a newline.\n"
      "Stops at the first empty address (with --follow: waits for more), after N\n"
      "messages with --count, or when none arrives within --timeout MS. Fewer than\n"
-     "--count messages exits 3. Trimmed addresses are skipped.\n"},
+     "--count messages exits 3. Trimmed addresses are skipped.\n"
+     "If REGION is a channel already (a program opened it as one: REGION.seats\n"
+     "exists), recv subscribes with a seat that holds no sender back, only so that\n"
+     "'wom stat' shows its lag; the seat is closed when recv exits. Otherwise it\n"
+     "reads REGION as a plain log and creates nothing: no REGION.seats or\n"
+     "REGION.acks, and no channel bound fixed before its program chooses one.\n"},
     {"store", cmd_store, NEED_MANY, 4, 4, 0, "SPACE REGION ADDR VALUE|-",
      "write a MANY cell, print its new version",
      "Stores VALUE (or stdin for '-') in cell ADDR of MANY region REGION and prints\n"
@@ -1650,7 +1814,11 @@ static const struct cmd commands[] = {
      "and prints the new version. Exits 5 if the version moved.\n"},
     {"ls", cmd_ls, NEED_SPACE, 1, 1, 0, "SPACE", "list regions",
      "Prints one line per region: name, mode, tail and floor (ONCE regions),\n"
-     "value bytes held and the largest value accepted.\n"},
+     "value bytes held and the largest value accepted. A region that a channel\n"
+     "or queue group keeps for itself says what it is, e.g. '(seats of channel\n"
+     "jobs)': REGION.seats, .acks and .times of channel REGION, REGION.G.claims\n"
+     "and .members of its queue group G. In names, control characters, invalid\n"
+     "UTF-8 and the backslash are printed escaped (\\xNN, \\\\).\n"},
     {"stat", cmd_stat, NEED_SPACE, 1, 1, OPT(O_COUNT) | OPT(O_INTERVAL),
      "SPACE [--count N] [--interval MS]",
      "a live view of a space: tails, rates, readers and lag",
