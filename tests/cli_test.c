@@ -778,6 +778,23 @@ TEST(cli_closed_std_fds_leave_the_space_intact, T_UNIT)
     tmp_space_rm(&t);
 }
 
+/* 7b: a batch line is text; a NUL byte would cut a value short (strtok
+ * sees "append log b" in "append log b\0c"). The line is refused, not run. */
+TEST(cli_batch_refuses_a_line_with_a_nul, T_UNIT)
+{
+    static const char in[] = "append log a\nappend log b\0c\nappend log d\n";
+    run_in(&R, in, sizeof in - 1, ARGV("batch", "mem:"));
+    CHECK_EXIT(CLI_USAGE);
+    CHECK_OUT("0\n"); /* line 1 ran; neither line 2 nor line 3 did */
+    CHECK_HAS(R.err, "wom: batch: line 2 holds a NUL byte");
+    CHECK_HAS(R.err, "wom: batch: stopped at line 2\n");
+    static const char first[] = "put r 0 x\0y\nget r 0\n";
+    run_in(&R, first, sizeof first - 1, ARGV("batch", "mem:"));
+    CHECK_EXIT(CLI_USAGE);
+    CHECK_OUT("");
+    CHECK_HAS(R.err, "line 1 holds a NUL byte");
+}
+
 /* Give every region of the space file at `path` whose name starts with
  * `from` a name that starts with `to` instead, writing the bytes into its
  * header (the library may refuse such names; a file anyone may write can

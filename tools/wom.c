@@ -1840,7 +1840,8 @@ static const struct cmd commands[] = {
      "Runs the commands on stdin, one per line, all in the one space SPACE (so\n"
      "on mem: a get sees an earlier put). A line is a command without 'wom' and\n"
      "without SPACE, e.g. 'put log 0 hello'; words are separated by blanks (no\n"
-     "quoting), '-' values are not allowed and '#' starts a comment line. Output\n"
+     "quoting), '-' values are not allowed and '#' starts a comment line. A line\n"
+     "holding a NUL byte is refused (exit 1) and not run: a batch is text. Output\n"
      "is each command's output; the first failing line stops the batch with that\n"
      "command's exit code (12 if its output could not be written: it ran).\n"},
     {"demo", cmd_demo, NEED_NOTHING, 0, 0,
@@ -2001,10 +2002,18 @@ static int cmd_batch(struct ctx *x)
     char *line = NULL;
     size_t cap = 0;
     unsigned long n = 0;
+    ssize_t len;
     int rc = EX_OK;
-    while (rc == EX_OK && getline(&line, &cap, stdin) >= 0) {
+    while (rc == EX_OK && (len = getline(&line, &cap, stdin)) >= 0) {
         n++;
-        rc = batch_line(x, line);
+        /* The words of a line are C strings: a NUL would cut a value short
+         * without a word. Refuse the line (binary values need 'wom put
+         * SPACE REGION ADDR -', one per command). */
+        if (memchr(line, 0, (size_t)len))
+            rc = usage_error("batch", "line %lu holds a NUL byte; a batch is text (for a "
+                             "binary value run 'wom put SPACE REGION ADDR -')", n);
+        else
+            rc = batch_line(x, line);
         if (rc == EX_OK)
             rc = finish_stdout();
     }
