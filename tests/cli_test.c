@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -965,6 +966,38 @@ TEST(cli_ls_says_what_form_regions_are, T_UNIT)
     CHECK_HAS(R.out, "seat");
     CHECK_HAS(R.out, "creates nothing");
     tmp_space_rm(&t);
+}
+
+/* 7e: an example that cannot open its space says why (here: an address
+ * space limit below mem:'s default reservation), never just exits 1. */
+TEST(cli_example_hello_says_why_it_failed, T_UNIT)
+{
+    FILE *ferr = tmpfile(), *fout = tmpfile();
+    CHECK(ferr && fout);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {128u << 20, 128u << 20};
+        dup2(fileno(fout), 1);
+        dup2(fileno(ferr), 2);
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(126);
+        execl(WOM_BUILD_DIR "/example_hello", "example_hello", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        CHECK(errno == EINTR);
+    char out[256], err[1024];
+    slurp(fout, out, sizeof out - 1);
+    slurp(ferr, err, sizeof err - 1);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) < 126, "status %d", st);
+    if (WEXITSTATUS(st) == 0) { /* the library got by with less: fine */
+        CHECK_HAS(out, "0: hello\n");
+        return;
+    }
+    CHECK_MSG(!strncmp(err, "hello: ", 7) && strlen(err) > 9, "exit %d, stderr '%s'",
+              WEXITSTATUS(st), err);
 }
 
 /* 7f: a failed open names the URI, says what failed and, when the library
