@@ -36,6 +36,7 @@ run: $(B)/.built
 	$(B)/wom demo --procs --uri shm:$(B)/demo.wom
 
 test: $(B)/.built build-asan/.built build-tsan/.built
+	@sh scripts/deps.sh test
 	@sh scripts/deps.sh fuzz || echo "make test: clang missing, the fuzz step is skipped"
 	@sh scripts/test.sh
 

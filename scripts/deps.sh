@@ -3,12 +3,14 @@
 # installed, installing the missing ones with apt-get (as root), or naming
 # them exactly when that is impossible.
 #   build: compiler, cmake, pkg-config, xxHash   bench: Go, ck, ZeroMQ, NNG
+#   test:  strace (a test reads which files a new space syncs)
 #   fuzz:  clang with libFuzzer
 set -eu
 pkgs=""
 for g in "$@"; do
   case "$g" in
     build) pkgs="$pkgs gcc make cmake pkg-config libc6-dev libxxhash-dev" ;;
+    test)  pkgs="$pkgs strace" ;;
     bench) pkgs="$pkgs golang-go libck-dev libzmq3-dev libnng-dev" ;;
     fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
     *) echo "deps.sh: unknown group $g" >&2; exit 2 ;;
