@@ -97,14 +97,24 @@ typedef struct {
  * each call) with optional ";size=DIGITS[k|K|m|M|g|G|t|T]" for the reserved
  * address range (default 64G, taken lazily; at least 32.5 MiB: every region
  * that holds values takes memory in 8 MiB chunks). "shm:PATH[;size=BYTES]
- * [;mode=OCTAL][;ro]" (processes of one host share the file PATH, created
- * with mode 0600 unless mode= says otherwise; size is the reserved range of
- * a new space; ro opens an existing space read-only: it is mapped read-only,
- * every write returns WOM_EROFS, regions are opened but never created, views
- * hold a copy, and a channel subscriber takes no seat; see docs/shm.md).
- * Errors: WOM_EURI (bad URI or size), WOM_EINVAL (size below the
- * minimum), WOM_ENOMEM, and for shm: WOM_EPERM, WOM_ENOENT, WOM_ECORRUPT (not
- * a space file, or a damaged header), WOM_ENOSPC.
+ * [;mode=OCTAL][;ro][;shared][;follow][;timeout=MS]" (processes of one host
+ * share the file PATH, created with mode 0600 unless mode= says otherwise;
+ * size is the reserved range of a new space; ro opens an existing space
+ * read-only: it is mapped read-only, every write returns WOM_EROFS, regions
+ * are opened but never created, views hold a copy, and a channel subscriber
+ * takes no seat. PATH must be a regular file of the caller's, not writable
+ * by every user and not a symbolic link, unless ;shared (accept another
+ * user's or a world-writable file) or ;follow (follow a symbolic link) says
+ * so; a file that is not empty and not a space is never formatted. An open
+ * waits at most timeout ms, default 5000, for another process's lock; see
+ * docs/shm.md).
+ * Errors: WOM_EURI (bad URI or size), WOM_EINVAL (size below the minimum,
+ * PATH not a regular file), WOM_ENOMEM (also: the range cannot be mapped,
+ * e.g. under ulimit -v), and for shm: WOM_EPERM (no rights, a symbolic link,
+ * someone else's file), WOM_ENOENT, WOM_ECORRUPT (not a space file, a
+ * damaged or truncated one), WOM_ENOSPC, WOM_EBUSY (a lock held past the
+ * timeout, or all 256 process slots taken). wom_last_error() then says
+ * which, and what to do.
  * The caller owns *out and frees it with wom_close. */
 WOM_API int wom_open(const char *uri, wom_space **out);
 /* Make everything written to s so far durable across power loss (shm: msync
@@ -140,8 +150,10 @@ typedef struct {
 /* Open region `name`, creating it with `mode` if absent (concurrent creators
  * agree on one region; a read-only space only opens: WOM_ENOENT if absent).
  * Errors: WOM_EMODE if it exists with the other mode,
- * WOM_ENAMETOOLONG, WOM_EINVAL (empty name or bad mode), WOM_ENOSPC (region
- * table full). The caller owns *out; wom_region_close frees it. */
+ * WOM_ENAMETOOLONG, WOM_EINVAL (empty name, a control character in it, or
+ * bad mode), WOM_ENOSPC (region table full), WOM_ECORRUPT (the region is
+ * stuck "being created" with no live creator named: a damaged file). The
+ * caller owns *out; wom_region_close frees it. */
 WOM_API int wom_region_open(wom_space *s, const char *name, wom_mode mode, wom_region **out);
 /* As wom_region_open; opts apply only when this call creates the region
  * (an existing region keeps its own limits). opts may be NULL. */

@@ -26,7 +26,9 @@ static int mem_open(const char *rest, wom_space **out)
     int rc = wom__vm_reserve(size, &s->map);
     if (rc) {
         free(s);
-        return WOM_ENOMEM;
+        return wom__fail(WOM_ENOMEM, "mem: cannot reserve %llu MiB of address space (is "
+                         "ulimit -v set?); take a smaller range with mem:;size=, e.g. "
+                         "mem:;size=1G", (unsigned long long)(size >> 20));
     }
     s->map_len = size;
     if ((rc = wom__eng_format(&s->eng, s->map, size, 0))) {
