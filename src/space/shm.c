@@ -68,6 +68,7 @@
 struct shm_backend {
     int fd;
     int ro;
+    int follow; /* the URI said ;follow */
     char path[SHM_PATH_MAX];
     struct shm_backend *next; /* the process's open shm: spaces */
     wom_space *space;
@@ -294,6 +295,25 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void fork_prepare(void) { pthread_mutex_lock(&spaces_lock); }
 static void fork_parent(void) { pthread_mutex_unlock(&spaces_lock); }
 
+/* A new open file description of b's file: through /proc/self/fd, or by
+ * its path when /proc is not mounted, if that is still the same file. */
+static int reopen(const struct shm_backend *b)
+{
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", b->fd);
+    int fd = open(self, O_RDWR | O_CLOEXEC);
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+    struct stat was, now;
+    fd = open(b->path, O_RDWR | O_CLOEXEC | O_NONBLOCK | (b->follow ? 0 : O_NOFOLLOW));
+    if (fd >= 0 && (fstat(b->fd, &was) || fstat(fd, &now) || was.st_dev != now.st_dev ||
+                    was.st_ino != now.st_ino)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* In the child: a new open file description per space, so the slot lock
  * taken on it is the child's own and dies with the child. It is opened
  * through /proc/self/fd, so it is the same file even if PATH was replaced
@@ -305,9 +325,7 @@ static void fork_child(void)
         wom_space *s = b->space;
         if (b->ro)
             continue; /* no slot; the shared read lock may stay shared */
-        char self[64];
-        snprintf(self, sizeof self, "/proc/self/fd/%d", b->fd);
-        int fd = open(self, O_RDWR | O_CLOEXEC);
+        int fd = reopen(b);
         s->eng.busy = NULL;
         s->eng.alive = NULL;
         s->eng.reap = NULL;
@@ -377,8 +395,9 @@ static int map_space(wom_space *s, const struct shm_uri *u, int fd, uint64_t len
      * every op then fails with WOM_ECORRUPT (engine_ops.c). The zero pages
      * are writable even in a read-only mapping: the space is lost by then,
      * and the wake page of a read-only process must stay writable. */
-    if (wom__fault_watch(p, len, PROT_READ | PROT_WRITE, &s->broken) == 0)
-        return 0;
+    int rc = wom__fault_watch(p, len, PROT_READ | PROT_WRITE, &s->broken);
+    if (rc != WOM_ENOMEM)
+        return 0; /* WOM_ENOTSUP (a sanitizer keeps SIGBUS): unguarded */
     munmap(p, len);
     s->map = NULL;
     return wom__fail(WOM_ENOMEM, "too many shm: spaces open in this process");
@@ -629,6 +648,7 @@ static int shm_open_uri(const char *rest, wom_space **out)
     s->eng.grow = shm_grow;
     s->eng.discard = shm_discard;
     b->ro = u.ro;
+    b->follow = u.follow;
     int created;
     b->fd = rc = open_file(&u, &created);
     if (rc >= 0)
