@@ -48,12 +48,7 @@
 #include <unistd.h>
 
 #include "space/space.h"
-#if __has_include("util/fault.h") /* TEMPORARY until fault.c lands */
 #include "util/fault.h"
-#else
-#define wom__fault_watch(p, l, prot, b) ((void)(p), (void)(b), 0)
-#define wom__fault_unwatch(p) ((void)(p))
-#endif
 #include "util/plat.h"
 
 #define SHM_DEFAULT_SIZE (64ull << 30)
