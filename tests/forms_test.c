@@ -808,6 +808,262 @@ TEST(forms_stress_queue_group, T_CONCURRENT)
     wom_close(st.s);
 }
 
+/* Queue group while its channel is trimmed under the members, in two kinds
+ * of round. Behind the group: a trimmer trims the log right behind the
+ * leading member (as wom demo does), so the members marching just behind it
+ * keep losing claims, skip to the floor and trim the claims, and a loser's
+ * claim is often trimmed between its put and its read of the winner (issue
+ * 7: the take returned WOM_ETRIMMED). Every message below the leader is
+ * claimed, so none may be lost. Retention: the senders' own retention keeps
+ * a few messages and the senders run up to a window ahead of the group, so
+ * messages are trimmed before anyone takes them, which the contract allows.
+ * Both: every message at most once and per sender in order in each member,
+ * and one that no member took was below the log's floor when each member
+ * passed it. */
+enum { QT_MEMBERS = 16, QT_SENDERS = 2 };
+
+struct qtrim {
+    wom_space *s;
+    uint64_t n;               /* messages per sender */
+    uint64_t retain;          /* the senders' retention (0: keep all) */
+    uint64_t window;          /* senders stay this close to the group (0: free) */
+    uint64_t *addr;           /* per message: its address (its sender writes it) */
+    atomic_uchar *got;        /* per message: how many members took it */
+    atomic_uint senders_left; /* senders still sending */
+    atomic_uint members_left; /* members still taking */
+    atomic_uint_fast64_t hi;  /* one past the highest address taken so far */
+};
+
+struct qtrim_sender {
+    struct qtrim *st;
+    uint64_t id;
+};
+
+struct qtrim_member {
+    struct qtrim *st;
+    wom_chan *c;
+    wom_queue *q;
+    wom_region *log;
+    uint64_t ntaken;
+    uint64_t *at;       /* the addresses this member took, in order */
+    uint64_t *msg;      /* ... the messages found there (sender * n + seq) */
+    uint64_t *floor;    /* ... and the log's floor read just after each take */
+    uint64_t end_floor; /* ... just after the take that found the log drained */
+};
+
+static wom_chan *qtrim_chan(struct qtrim *st)
+{
+    wom_chan_opts o = WOM_CHAN_OPTS_INIT;
+    o.retain = st->retain;
+    wom_chan *c = NULL;
+    CHECK_OK(wom_chan_open(st->s, "trimmed", &o, &c));
+    return c;
+}
+
+static void *qtrim_sender(void *arg)
+{
+    struct qtrim_sender *w = arg;
+    struct qtrim *st = w->st;
+    wom_chan *c = qtrim_chan(st);
+    for (uint64_t i = 0; i < st->n; i++) {
+        struct msg m = {w->id, i};
+        uint64_t at;
+        CHECK_OK(wom_chan_send(c, &m, sizeof m, 0, &at));
+        st->addr[w->id * st->n + i] = at;
+        /* Flow control, not synchronisation: keep the members near the
+         * floor. relaxed: hi is a count; the members move it on until the
+         * log is drained up to here, so this wait ends. */
+        while (st->window && at > atomic_load_explicit(&st->hi, memory_order_relaxed) + st->window)
+            sched_yield();
+    }
+    wom_chan_close(c);
+    /* release: pairs with the members' acquire; every append is done. */
+    atomic_fetch_sub_explicit(&st->senders_left, 1, memory_order_release);
+    return NULL;
+}
+
+/* Raise st->hi to at + 1. relaxed: hi is only a trim point and a pace; the
+ * claims it stands for are ordered by wom's own (linearizable) cells. */
+static void qtrim_raise_hi(struct qtrim *st, uint64_t at)
+{
+    uint_fast64_t h = atomic_load_explicit(&st->hi, memory_order_relaxed);
+    while (h < at + 1 && !atomic_compare_exchange_weak_explicit(
+                             &st->hi, &h, at + 1, memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+static void *qtrim_member(void *arg)
+{
+    struct qtrim_member *w = arg;
+    struct qtrim *st = w->st;
+    uint64_t last[QT_SENDERS];
+    memset(last, 0xff, sizeof last);
+    wom_region_info info;
+    for (;;) {
+        /* acquire: pairs with the senders' release; once none is left every
+         * message is in the log, so an empty cell is the end. */
+        int done = atomic_load_explicit(&st->senders_left, memory_order_acquire) == 0;
+        struct msg m;
+        size_t len;
+        uint64_t at;
+        int rc = wom_queue_take(w->q, &m, sizeof m, &len, &at, done ? 0 : MS);
+        CHECK_OK(wom_region_info_get(w->log, &info));
+        if (rc == WOM_EEMPTY && done)
+            break;
+        if (rc == WOM_ETIMEDOUT && !done)
+            continue;
+        CHECK_OK(rc);
+        CHECK_EQ(len, sizeof m);
+        CHECK(m.sender < QT_SENDERS && m.seq < st->n);
+        /* A member takes in address order, so per sender in order. */
+        CHECK(last[m.sender] == UINT64_MAX || m.seq > last[m.sender]);
+        last[m.sender] = m.seq;
+        /* relaxed: got[] is read after the joins, which order everything. */
+        atomic_fetch_add_explicit(&st->got[m.sender * st->n + m.seq], 1, memory_order_relaxed);
+        qtrim_raise_hi(st, at);
+        w->msg[w->ntaken] = m.sender * st->n + m.seq;
+        w->at[w->ntaken] = at;
+        w->floor[w->ntaken++] = info.floor;
+    }
+    w->end_floor = info.floor;
+    /* release: pairs with the trimmer's acquire (nothing but the stop). */
+    atomic_fetch_sub_explicit(&st->members_left, 1, memory_order_release);
+    return NULL;
+}
+
+/* Trim the log below the leading member: every address below was claimed
+ * by a member that holds a view of its message. */
+static void *qtrim_trimmer(void *arg)
+{
+    struct qtrim *st = arg;
+    wom_region *log;
+    CHECK_OK(wom_region_open(st->s, "trimmed", WOM_ONCE, &log));
+    uint64_t done = 0;
+    /* acquire: pairs with the members' release (only a stop signal). */
+    while (atomic_load_explicit(&st->members_left, memory_order_acquire)) {
+        /* relaxed: see qtrim_raise_hi. */
+        uint64_t h = atomic_load_explicit(&st->hi, memory_order_relaxed);
+        if (h == done) {
+            sched_yield();
+            continue;
+        }
+        CHECK_OK(wom_trim(log, h));
+        done = h;
+    }
+    wom_region_close(log);
+    return NULL;
+}
+
+/* The log's floor that member w read once it had passed address x. */
+static uint64_t qtrim_floor_past(const struct qtrim_member *w, uint64_t x)
+{
+    uint64_t lo = 0, hi = w->ntaken; /* its first take above x */
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (w->at[mid] > x)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo < w->ntaken ? w->floor[lo] : w->end_floor;
+}
+
+/* Check one round's deliveries; returns how many messages nobody took. */
+static uint64_t qtrim_check(struct qtrim *st, struct qtrim_member *m)
+{
+    uint64_t total = QT_SENDERS * st->n, skipped = 0, taken = 0;
+    for (uint64_t i = 0; i < total; i++) {
+        /* relaxed: after the joins. */
+        int g = atomic_load_explicit(&st->got[i], memory_order_relaxed);
+        CHECK_MSG(g <= 1, "message %" PRIu64 " taken %d times", i, g);
+        if (g)
+            continue;
+        skipped++;
+        for (uint64_t k = 0; k < QT_MEMBERS; k++) {
+            uint64_t f = qtrim_floor_past(&m[k], st->addr[i]);
+            CHECK_MSG(f > st->addr[i],
+                      "message at %" PRIu64 " lost: member %" PRIu64
+                      " passed it with the floor at %" PRIu64,
+                      st->addr[i], k, f);
+        }
+    }
+    for (uint64_t k = 0; k < QT_MEMBERS; k++) {
+        taken += m[k].ntaken;
+        for (uint64_t j = 0; j < m[k].ntaken; j++)
+            CHECK_EQ(m[k].at[j], st->addr[m[k].msg[j]]);
+    }
+    CHECK_EQ(taken + skipped, total);
+    return skipped;
+}
+
+/* One round: trim behind the group (retain 0) or by retention. */
+static void qtrim_round(uint64_t n, uint64_t retain, uint64_t window)
+{
+    struct qtrim st = {.s = forms_space(), .n = n, .retain = retain, .window = window};
+    uint64_t total = QT_SENDERS * n;
+    st.addr = calloc(total, sizeof *st.addr);
+    st.got = calloc(total, sizeof *st.got);
+    CHECK(st.addr && st.got);
+    atomic_init(&st.senders_left, QT_SENDERS);
+    atomic_init(&st.members_left, QT_MEMBERS);
+    atomic_init(&st.hi, 0);
+    struct qtrim_member m[QT_MEMBERS];
+    struct qtrim_sender snd[QT_SENDERS];
+    pthread_t th[QT_MEMBERS + QT_SENDERS + 1];
+    /* All join before the first send, so all start at address 0. */
+    for (uint64_t k = 0; k < QT_MEMBERS; k++) {
+        m[k] = (struct qtrim_member){.st = &st};
+        m[k].c = qtrim_chan(&st);
+        CHECK_OK(wom_region_open(st.s, "trimmed", WOM_ONCE, &m[k].log));
+        CHECK_OK(wom_queue_join(m[k].c, "g", &m[k].q));
+        m[k].at = calloc(total, sizeof *m[k].at);
+        m[k].msg = calloc(total, sizeof *m[k].msg);
+        m[k].floor = calloc(total, sizeof *m[k].floor);
+        CHECK(m[k].at && m[k].msg && m[k].floor);
+    }
+    for (uint64_t k = 0; k < QT_MEMBERS; k++)
+        CHECK(pthread_create(&th[k], NULL, qtrim_member, &m[k]) == 0);
+    for (uint64_t i = 0; i < QT_SENDERS; i++) {
+        snd[i] = (struct qtrim_sender){&st, i};
+        CHECK(pthread_create(&th[QT_MEMBERS + i], NULL, qtrim_sender, &snd[i]) == 0);
+    }
+    int trimmer = retain == 0;
+    if (trimmer)
+        CHECK(pthread_create(&th[QT_MEMBERS + QT_SENDERS], NULL, qtrim_trimmer, &st) == 0);
+    for (uint64_t i = 0; i < QT_MEMBERS + QT_SENDERS + (uint64_t)trimmer; i++)
+        CHECK(pthread_join(th[i], NULL) == 0);
+    uint64_t skipped = qtrim_check(&st, m);
+    /* Behind the group nothing unclaimed is trimmed, so nothing is skipped. */
+    CHECK_MSG(!trimmer || skipped == 0, "%" PRIu64 " messages lost", skipped);
+    /* The members trimmed the claims behind the log. */
+    wom_region *claims;
+    wom_region_info info;
+    CHECK_OK(wom_region_open(st.s, "trimmed.g.claims", WOM_ONCE, &claims));
+    CHECK_OK(wom_region_info_get(claims, &info));
+    CHECK(info.floor > 0);
+    wom_region_close(claims);
+    for (uint64_t k = 0; k < QT_MEMBERS; k++) {
+        wom_queue_leave(m[k].q);
+        wom_region_close(m[k].log);
+        wom_chan_close(m[k].c);
+        free(m[k].at);
+        free(m[k].msg);
+        free(m[k].floor);
+    }
+    free(st.addr);
+    free(st.got);
+    wom_close(st.s);
+}
+
+TEST(forms_stress_queue_trimmed_under_members, T_CONCURRENT)
+{
+    uint64_t n = wom_test_n(25000);
+    for (uint64_t r = 0; r < wom_test_n(8); r++) {
+        qtrim_round(n, 0, 0);
+        qtrim_round(n, 64, 256);
+    }
+}
+
 /* Ring MPMC: exactly once, per-producer order in each consumer's view. */
 struct ring_stress {
     wom_ring *shared; /* used by two producers at once */

@@ -64,17 +64,28 @@ void wom_queue_leave(wom_queue *q)
 }
 
 /* Claim message a: 1 if it is ours (won now, or won earlier by this member
- * in a take that then failed with WOM_ENOBUFS), 0 if another member has it. */
+ * in a take that then failed with WOM_ENOBUFS), 0 if another member has it
+ * or a is trimmed. Claims are trimmed only below a floor first read from
+ * the log (queue_trim_claims), and floors only rise, so a trimmed claim
+ * means a trimmed message: one the contract lets every member skip. */
 static int queue_claim(wom_queue *q, uint64_t a)
 {
     int rc = wom_put(q->claims, a, &q->id, sizeof q->id);
     if (rc == WOM_ETRIMMED)
-        return 0; /* claims are trimmed only below the log's floor */
+        return 0;
     if (rc != WOM_EWRITTEN)
         return rc ? rc : 1;
     uint64_t owner = 0;
     size_t len = 0;
     rc = wom_get(q->claims, a, &owner, sizeof owner, &len, 0);
+    /* Trimmed between the put and this read: another member skipped to
+     * the log's floor and raised the claims floor past a. The winner is
+     * unknowable now, and "not ours" is the answer that keeps exactly-once:
+     * if the claim is another member's, that member has the message; if it
+     * is ours (a retry after WOM_ENOBUFS), message a is trimmed all the
+     * same and skipping it is what the contract says of trimmed addresses. */
+    if (rc == WOM_ETRIMMED)
+        return 0;
     if (rc == WOM_ENOBUFS)
         return 0; /* not a member id: not ours */
     if (rc)
