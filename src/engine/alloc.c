@@ -18,6 +18,16 @@
  * then checks RETIRED; retiring sets RETIRED and then reads the counts; both
  * seq_cst, so either the pinner sees RETIRED (and backs off) or the retirer
  * sees the pin (and the last unpin releases).
+ *
+ * A full file system (a backend's grow fails): released chunks that stay
+ * warm keep their blocks, so after a trim the blocks are there but belong
+ * to free chunks, and asking the file system for more fails. So a chunk
+ * whose next bytes cannot be backed is sealed (the rest of it counts as
+ * used) and the region moves to a free chunk whose blocks already hold the
+ * record (chunk_warm); warm chunks met on the way that cannot are punched,
+ * and every other allocation (raw_alloc: fresh chunks, index pages) punches
+ * them all before it asks the file system a second time. Only chunks this
+ * thread popped are punched: nobody else can be writing into them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,6 +53,66 @@ int wom__rec_ok(const wom__eng *e, uint64_t off, uint32_t max_value)
     return len <= max_value && len <= WOM__CHUNK_SIZE - (off - c) - sizeof *rec;
 }
 
+static uint64_t chunk_link(wom__eng *e, uint64_t off)
+{
+    /* relaxed: a stale link fails the pop's tagged CAS */
+    return ld_relaxed(&eng_chunk(e, off)->next_free);
+}
+
+/* The file system is full. Pop free chunks until one whose blocks are still
+ * allocated for its first `upto` bytes (a warm chunk: the caller writes
+ * there without asking the file system for anything). Every other warm
+ * chunk met on the way gives its blocks back (punched, as a cold chunk's
+ * are), so growing may succeed afterwards; those chunks go back on the
+ * stack. Returns the chunk found, popped and uncounted like any pop, or 0.
+ * A chunk is punched only while this call holds it (popped), so no one
+ * writes into it meanwhile; a racer that finds the stack empty for the
+ * while only takes fresh memory or reports the disk full. */
+static uint64_t chunk_warm(wom__eng *e, uint64_t upto)
+{
+    wom_a64 *head = &e->hdr->free_chunks;
+    uint64_t held = 0, n = 0, found = 0;
+    /* At most as many pops as the segment has chunks: a corrupt (cyclic)
+     * stack ends the walk instead of looping. */
+    for (uint64_t k = e->size >> WOM__CHUNK_SHIFT; k; k--) {
+        uint64_t c = wom__stack_pop(e, head, chunk_link, 0);
+        if (!c)
+            break;
+        struct wom__chunk *ch = eng_chunk(e, c);
+        /* relaxed: the pop's acquire pairs with the push's release, which
+         * published what the releaser stored here */
+        uint64_t b = ld_relaxed(&ch->backed);
+        if (b >= upto && b <= WOM__CHUNK_SIZE) {
+            found = c;
+            break;
+        }
+        if (b > WOM__PAGE) {
+            wom__eng_discard(e, c + WOM__PAGE, WOM__CHUNK_SIZE - WOM__PAGE);
+            st_relaxed(&ch->backed, WOM__PAGE); /* relaxed: published by the push below */
+        }
+        st_relaxed(&ch->next_free, held); /* relaxed: this call's own list until pushed */
+        held = c;
+        n++;
+    }
+    /* The chunks held stayed counted in free_count: they are free. */
+    for (; n; n--) {
+        uint64_t next = ld_relaxed(&eng_chunk(e, held)->next_free); /* relaxed: as above */
+        wom__stack_push(e, head, &eng_chunk(e, held)->next_free, held, 0);
+        held = next;
+    }
+    return found;
+}
+
+/* wom__back; when it fails, once more after the free chunks gave their
+ * blocks back (the space itself may be what fills the file system). */
+static int back_hard(wom__eng *e, uint64_t start, uint64_t end)
+{
+    if (wom__back(e, start, end) == 0)
+        return 0;
+    (void)chunk_warm(e, UINT64_MAX); /* finds none: punches every warm one */
+    return wom__back(e, start, end);
+}
+
 int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t back, uint64_t *off)
 {
     wom_a64 *brk = &e->hdr->brk;
@@ -55,8 +125,8 @@ int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t back, ui
          * CAS that loses only grew a little early). */
         /* The last page too, so the file always reaches brk: an offset a
          * reader checked against brk can never point past its end. */
-        if (wom__back(e, start, start + back) ||
-            (back < size && wom__back(e, start + size - WOM__PAGE, start + size)))
+        if (back_hard(e, start, start + back) ||
+            (back < size && back_hard(e, start + size - WOM__PAGE, start + size)))
             return WOM_ENOSPC;
         /* release: the backing above happens before a reader that sees the
          * new brk (shm attach checks brk against the file's size); what is
@@ -107,15 +177,14 @@ uint64_t wom__stack_pop(wom__eng *e, wom_a64 *head, uint64_t (*link_of)(wom__eng
     }
 }
 
-static uint64_t chunk_link(wom__eng *e, uint64_t off)
+/* Take a chunk for region: when warm is not 0 (the file system is full),
+ * one whose blocks already hold its first warm bytes if there is one (see
+ * chunk_warm); else the top of the free stack; else fresh memory. */
+static int chunk_new(wom__eng *e, uint32_t region, uint64_t warm, uint64_t *off)
 {
-    /* relaxed: a stale link fails the pop's tagged CAS */
-    return ld_relaxed(&eng_chunk(e, off)->next_free);
-}
-
-static int chunk_new(wom__eng *e, uint32_t region, uint64_t *off)
-{
-    uint64_t c = wom__stack_pop(e, &e->hdr->free_chunks, chunk_link, 0);
+    uint64_t c = warm ? chunk_warm(e, warm) : 0;
+    if (!c)
+        c = wom__stack_pop(e, &e->hdr->free_chunks, chunk_link, 0);
     if (c) {
         fas_seq(&e->hdr->free_count, 1);
     } else {
@@ -257,52 +326,138 @@ static void chunk_seal(wom__eng *e, struct wom__region_hdr *h, uint64_t c, uint6
     }
 }
 
-int wom__rec_alloc(wom__reg *r, size_t len, int filling, uint64_t *off)
+/* Give back chunk n, which lost the race to become current. It leaves use
+ * as every chunk does, sealed: with no live record it retires and is
+ * released (counted, warm or cold, by chunk_release). Pushing it back
+ * unsealed would let a thread that still reads n as its region's current
+ * chunk (one whose chunk_new failed, leaving a released chunk current)
+ * allocate in a free chunk; sealed, a record it got first keeps n in use. */
+static void chunk_drop(wom__eng *e, struct wom__region_hdr *h, uint64_t n)
+{
+    chunk_seal(e, h, n, ld_seq(&eng_chunk(e, n)->alloc));
+}
+
+/* What chunk_alloc found. */
+enum { CH_GOT, CH_NO_ROOM, CH_UNBACKED };
+
+/* Allocate need bytes in chunk c: CH_GOT with *off; CH_NO_ROOM when c has
+ * no room for them (it is sealed now); CH_UNBACKED when they could not be
+ * backed (the file system is full): the record is given back and c is
+ * sealed too, its rest counted as used, so that the caller moves on to a
+ * chunk whose blocks are allocated already instead of asking the file
+ * system for the same bytes again and again. WOM_ENOSPC when c could not
+ * be made writable in this process (as it always was). Inlined into both
+ * callers: as a call it cost the fast path of rec_alloc more instructions. */
+static inline __attribute__((always_inline)) int
+chunk_alloc(wom__eng *e, struct wom__region_hdr *h, uint64_t c, uint64_t need, int filling,
+            uint64_t *off)
+{
+    struct wom__chunk *ch = eng_chunk(e, c);
+    /* Counted as filling before the bytes are ours: a sealer that sees the
+     * chunk SEALED then sees this count (both seq_cst). */
+    if (filling)
+        faa_seq(&ch->filling, 1);
+    int rc = CH_NO_ROOM;
+    uint64_t a = ld_seq(&ch->alloc);
+    while (!(a & CH_SEALED) && CH_USED(a) + need <= WOM__CHUNK_SIZE) {
+        /* The live count rises in the same CAS that hands out the bytes, so
+         * a sealed chunk's count can only fall. */
+        if (!cas_seq(&ch->alloc, &a, a + ((need >> 3) << 32) + 1))
+            continue;
+        uint64_t at = c + CH_USED(a);
+        int unbacked = chunk_back(e, ch, CH_USED(a) + need) != 0;
+        if (!unbacked && wom__unseal(e, c) == 0) {
+            *off = at;
+            return CH_GOT;
+        }
+        if (filling)
+            fas_seq(&ch->filling, 1);
+        wom__rec_kill(e, at);
+        if (!unbacked)
+            return WOM_ENOSPC;
+        /* Sealed after the kill: if that was the last live record, the
+         * seal retires c (once: see chunk_seal and wom__rec_kill_n). */
+        rc = CH_UNBACKED;
+        filling = 0; /* given back above */
+        a = ld_seq(&ch->alloc);
+        break;
+    }
+    if (filling)
+        fas_seq(&ch->filling, 1);
+    chunk_seal(e, h, c, a);
+    return rc;
+}
+
+/* A call gives up after this many WOM_ENOSPC on its way (chunks it could
+ * not back, or could not get while another thread installed one): enough
+ * for "the current chunk cannot grow, a warm one is taken" and a few
+ * racers, and a bound whatever the others do. */
+#define FULL_TRIES 4
+
+/* The region's current chunk, or 0 when it has none (or a corrupt one:
+ * the install CAS in rec_alloc_slow replaces it). */
+static uint64_t cur_chunk(wom__eng *e, struct wom__region_hdr *h, uint64_t *seen)
+{
+    /* acquire: pairs with the release CAS in rec_alloc_slow that installed
+     * the chunk (its reset alloc word). */
+    uint64_t c = *seen = ld_acquire(&h->cur_chunk);
+    if (c && ((c & (WOM__CHUNK_SIZE - 1)) || !eng_piece_ok(e, c, WOM__CHUNK_SIZE)))
+        return 0;
+    return c;
+}
+
+/* wom__rec_alloc once the current chunk (seen) could not take the record:
+ * install a new chunk and allocate there, until it works or the file system
+ * is full. full counts the WOM_ENOSPC seen so far. Kept out of line so the
+ * fast path stays as short as it was. */
+static __attribute__((noinline)) int rec_alloc_slow(wom__reg *r, uint64_t need, int filling,
+                                                    uint64_t seen, int full, uint64_t *off)
 {
     wom__eng *e = r->e;
     struct wom__region_hdr *h = r->h;
+    for (;;) {
+        uint64_t n;
+        int rc = chunk_new(e, r->idx, full ? WOM__CHUNK_HDR + need : 0, &n);
+        if (rc == 0) {
+            /* release: publishes the new chunk's reset header to allocators
+             * (cur_chunk's acquire). */
+            if (!atomic_compare_exchange_strong_explicit(&h->cur_chunk, &seen, n,
+                                                         memory_order_release,
+                                                         memory_order_relaxed))
+                chunk_drop(e, h, n);
+        } else if (rc != WOM_ENOSPC || ld_acquire(&h->cur_chunk) == seen ||
+                   ++full > FULL_TRIES) {
+            /* Unless another thread installed a chunk meanwhile (maybe the
+             * warm one this call looked for): then that one is tried. The
+             * acquire is cur_chunk's. */
+            return rc;
+        }
+        uint64_t c = cur_chunk(e, h, &seen);
+        if (!c)
+            continue;
+        rc = chunk_alloc(e, h, c, need, filling, off);
+        if (rc == CH_GOT)
+            return 0;
+        if (rc < 0)
+            return rc;
+        if (rc == CH_UNBACKED && ++full > FULL_TRIES)
+            return WOM_ENOSPC;
+    }
+}
+
+int wom__rec_alloc(wom__reg *r, size_t len, int filling, uint64_t *off)
+{
+    wom__eng *e = r->e;
     uint64_t need = (sizeof(struct wom__rec) + len + 7) & ~7ull;
     filling = filling && e->sealed;
-    for (;;) {
-        /* acquire: pairs with the release CAS below that installed the chunk
-         * (its reset alloc word). */
-        uint64_t seen = ld_acquire(&h->cur_chunk), c = seen;
-        if (c && ((c & (WOM__CHUNK_SIZE - 1)) || !eng_piece_ok(e, c, WOM__CHUNK_SIZE)))
-            c = 0; /* corrupt: start a fresh chunk (the CAS below replaces it) */
-        if (c) {
-            struct wom__chunk *ch = eng_chunk(e, c);
-            /* Counted as filling before the bytes are ours: a sealer that
-             * sees the chunk SEALED then sees this count (both seq_cst). */
-            if (filling)
-                faa_seq(&ch->filling, 1);
-            uint64_t a = ld_seq(&ch->alloc);
-            while (!(a & CH_SEALED) && CH_USED(a) + need <= WOM__CHUNK_SIZE) {
-                /* The live count rises in the same CAS that hands out the
-                 * bytes, so a sealed chunk's count can only fall. */
-                if (cas_seq(&ch->alloc, &a, a + ((need >> 3) << 32) + 1)) {
-                    *off = c + CH_USED(a);
-                    if (chunk_back(e, ch, CH_USED(a) + need) || wom__unseal(e, c)) {
-                        if (filling)
-                            fas_seq(&ch->filling, 1);
-                        wom__rec_kill(e, *off);
-                        return WOM_ENOSPC;
-                    }
-                    return 0;
-                }
-            }
-            if (filling)
-                fas_seq(&ch->filling, 1);
-            chunk_seal(e, h, c, a);
-        }
-        uint64_t n;
-        int rc = chunk_new(e, r->idx, &n);
-        if (rc)
-            return rc;
-        /* release: publishes the new chunk's reset header to allocators. */
-        if (!atomic_compare_exchange_strong_explicit(&h->cur_chunk, &seen, n, memory_order_release,
-                                                     memory_order_relaxed))
-            wom__stack_push(e, &e->hdr->free_chunks, &eng_chunk(e, n)->next_free, n, 0);
-    }
+    uint64_t seen, c = cur_chunk(e, r->h, &seen);
+    int rc = c ? chunk_alloc(e, r->h, c, need, filling, off) : CH_NO_ROOM;
+    if (rc == CH_GOT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    /* WOM_ENOSPC seen in this call: rec_alloc_slow prefers warm chunks */
+    return rec_alloc_slow(r, need, filling, seen, rc == CH_UNBACKED, off);
 }
 
 /* Every chunk of the segment, found by its magic (an arena chunk is 8 MiB
