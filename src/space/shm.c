@@ -63,7 +63,8 @@
 struct shm_backend {
     int fd;
     int ro;
-    int follow; /* the URI said ;follow */
+    int follow;      /* the URI said ;follow */
+    wom_a32 *broken; /* the space's flag: its file shrank under the mapping */
     char path[SHM_PATH_MAX];
     struct shm_backend *next; /* the process's open shm: spaces */
     wom_space *space;
@@ -93,6 +94,26 @@ static int errno_to_wom(int e)
     }
 }
 
+/* 1 while the file still holds the whole space: at least its header and
+ * everything below brk (every allocation backs its memory before brk moves
+ * past it). A file truncated under the mapping marks the space broken, so
+ * that this process never extends or punches the file again: it may hold
+ * someone else's new space by then. (A truncation between this check and
+ * the call that follows it is not caught here, only by the fault guard.) */
+static int shm_intact(wom__eng *e)
+{
+    struct shm_backend *b = e->backend;
+    struct stat st;
+    /* acquire: pairs with the fault handler's release (util/fault.h) */
+    if (ld_acquire(b->broken))
+        return 0;
+    if (fstat(b->fd, &st) == 0 && (uint64_t)st.st_size >= eng_first() &&
+        (uint64_t)st.st_size >= eng_brk(e))
+        return 1;
+    st_release(b->broken, 1); /* release: as the fault handler's */
+    return 0;
+}
+
 /* Allocate the file's blocks for [start, end), extending the file when end
  * is past it: writes to the mapping there can then never fault for want of
  * space (a full disk is WOM_ENOSPC here, not SIGBUS later), and fallocate
@@ -100,6 +121,8 @@ static int errno_to_wom(int e)
 static int shm_grow(wom__eng *e, uint64_t start, uint64_t end)
 {
     struct shm_backend *b = e->backend;
+    if (!shm_intact(e))
+        return WOM_ECORRUPT;
     if (fallocate(b->fd, 0, (off_t)start, (off_t)(end - start)) != 0)
         return errno_to_wom(errno);
     return 0;
@@ -109,7 +132,8 @@ static void shm_discard(wom__eng *e, uint64_t off, uint64_t len)
 {
     struct shm_backend *b = e->backend;
     /* The pages read as zero afterwards, in every process. */
-    (void)fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+    if (shm_intact(e))
+        (void)fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
 }
 
 struct shm_uri {
@@ -640,6 +664,7 @@ static int shm_open_uri(const char *rest, wom_space **out)
     s->scope = &wom__shm_scope;
     s->ops = &wom__engine_ops;
     s->eng.backend = b;
+    b->broken = &s->broken;
     s->eng.grow = shm_grow;
     s->eng.discard = shm_discard;
     b->ro = u.ro;
@@ -696,6 +721,8 @@ static void shm_close(wom_space *s)
 static int shm_sync(wom_space *s)
 {
     struct shm_backend *b = s->eng.backend;
+    if (ld_acquire(b->broken)) /* pairs with the fault handler's release */
+        return WOM_ECORRUPT;
     /* acquire: the allocations below this mark happened before we look */
     uint64_t used = ld_acquire(&s->eng.hdr->brk);
     if (used > s->map_len)
