@@ -33,19 +33,25 @@ static int skip_unless_root(const char *why)
     return 1;
 }
 
-/* A private directory others may enter, with a space file of ours (0644)
- * that holds "log" = {"a"}. */
-static void shared_space(struct tspace *ts)
+/* A new space file (URI options opts) whose ONCE region "log" holds "a",
+ * left open in *s and *r. */
+static void space_with_log(struct tspace *ts, const char *opts, wom_space **s, wom_region **r)
 {
     char uri[160];
+    tspace_make(ts);
+    snprintf(uri, sizeof uri, "%s%s", ts->uri, opts);
+    CHECK_OK(wom_open(uri, s));
+    CHECK_OK(wom_region_open(*s, "log", WOM_ONCE, r));
+    CHECK_OK(wom_append(*r, "a", 1, NULL));
+}
+
+/* The same closed again, in a directory others may enter, the file 0644. */
+static void shared_space(struct tspace *ts)
+{
     wom_space *s;
     wom_region *r;
-    tspace_make(ts);
+    space_with_log(ts, ";mode=0644", &s, &r);
     CHECK(chmod(ts->dir, 0755) == 0);
-    snprintf(uri, sizeof uri, "%s;mode=0644", ts->uri);
-    CHECK_OK(wom_open(uri, &s));
-    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
-    CHECK_OK(wom_append(r, "a", 1, NULL));
     wom_region_close(r);
     wom_close(s);
 }
@@ -106,12 +112,9 @@ static int lock_bytes(int fd, off_t at, off_t n, short type)
 TEST(shm_hostile_std_descriptors_stay_free, T_UNIT)
 {
     struct tspace ts;
-    tspace_make(&ts);
     wom_space *s;
     wom_region *r;
-    CHECK_OK(wom_open(ts.uri, &s));
-    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
-    CHECK_OK(wom_append(r, "a", 1, NULL));
+    space_with_log(&ts, "", &s, &r);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
@@ -410,14 +413,11 @@ TEST(shm_hostile_region_stuck_in_creation, T_UNIT)
 TEST(shm_hostile_no_free_slot_is_an_error, T_UNIT)
 {
     struct tspace ts;
-    tspace_make(&ts);
-    char ro[160];
-    snprintf(ro, sizeof ro, "%s;ro", ts.uri);
     wom_space *s;
     wom_region *r;
-    CHECK_OK(wom_open(ts.uri, &s));
-    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
-    CHECK_OK(wom_append(r, "a", 1, NULL));
+    space_with_log(&ts, "", &s, &r);
+    char ro[160];
+    snprintf(ro, sizeof ro, "%s;ro", ts.uri);
     int fd = open(ts.path, O_RDWR);
     CHECK(fd >= 0);
     CHECK(lock_bytes(fd, SLOT_LOCK_BASE + 1, WOM__NPROCS - 1, F_WRLCK) == 0); /* s has 0 */
@@ -467,12 +467,9 @@ static int follow_until_error(const char *uri, uint32_t ready_fd, uint64_t from)
 TEST(shm_hostile_file_shrunk_under_followers, T_UNIT)
 {
     struct tspace ts;
-    tspace_make(&ts);
     wom_space *s;
     wom_region *r;
-    CHECK_OK(wom_open(ts.uri, &s));
-    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
-    CHECK_OK(wom_append(r, "a", 1, NULL));
+    space_with_log(&ts, "", &s, &r);
     char ro[160];
     snprintf(ro, sizeof ro, "%s;ro", ts.uri);
     int ready[2];

@@ -2051,14 +2051,15 @@ static int keep_std_fds(void)
     return 0;
 }
 
-/* At exit: flush and close stdout, and report output that was lost, once.
- * A command that succeeded but whose output was lost exits EX_OUTPUT, so a
- * script can tell "done, and the output is gone" (an append that happened)
- * from a command that failed; a failed command keeps its own code. */
+/* At exit: flush stdout, and report output that was lost, once. A command
+ * that succeeded but whose output was lost exits EX_OUTPUT, so a script can
+ * tell "done, and the output is gone" (an append that happened) from a
+ * command that failed; a failed command keeps its own code. stdout stays
+ * open: the CLI fuzzer runs main many times over one stream of its own. */
 static int finish_output(int rc)
 {
     int lost = finish_stdout() != EX_OK;
-    if (fclose(stdout) != 0 && !lost) {
+    if (fflush(stdout) != 0 && !lost) {
         lost = 1;
         out_errno = errno;
     }
