@@ -107,8 +107,15 @@ static int shm_intact(wom__eng *e)
     /* acquire: pairs with the fault handler's release (util/fault.h) */
     if (ld_acquire(b->broken))
         return 0;
+    /* brk before the size: an allocator extends the file before it moves
+     * brk (release), so the size read after this acquire covers the brk
+     * read; read the other way round, a racing allocation looks like a
+     * truncation. */
+    uint64_t brk = ld_acquire(&e->hdr->brk);
+    if (brk > e->size)
+        brk = e->size;
     if (fstat(b->fd, &st) == 0 && (uint64_t)st.st_size >= eng_first() &&
-        (uint64_t)st.st_size >= eng_brk(e))
+        (uint64_t)st.st_size >= brk)
         return 1;
     st_release(b->broken, 1); /* release: as the fault handler's */
     return 0;
