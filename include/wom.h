@@ -59,7 +59,11 @@ extern "C" {
     X(EABANDONED, -3006, "cell abandoned by a dead writer")                    \
     X(ECORRUPT, -3007, "space data is corrupt")                                \
     X(ECLOSED, -3008, "channel closed")                                        \
-    X(EURI, -3009, "unknown or malformed space URI")
+    X(EURI, -3009, "unknown or malformed space URI")                           \
+    X(EIO, -5, "input/output error (the disk or file system failed)")        \
+    X(ENOTCONN, -107, "connection to the space lost")                          \
+    X(EUNKNOWN, -3010, "outcome unknown (the connection was lost after the request was sent)") \
+    X(EUNAVAIL, -3011, "space unavailable (no leader or quorum); try again later")
 
 typedef enum {
 #define WOM_ERR_ENUM_(name, val, msg) WOM_##name = (val),

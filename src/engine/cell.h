@@ -8,6 +8,7 @@
 #include <sched.h>
 
 #include "engine/engine.h"
+#include "util/hash.h"
 #include "util/plat.h"
 
 /* Before sleeping on a futex a waiter spins for up to SPIN_NS (a writer on
@@ -100,7 +101,6 @@ int wom__rec_new(wom__reg *r, const void *buf, size_t len, int loan, uint64_t *o
 /* Shared segments keep a checksum per value: set it / check it. */
 void wom__rec_seal_sum(const wom__eng *e, struct wom__rec *rec);
 int wom__rec_sum_ok(const wom__eng *e, const struct wom__rec *rec);
-uint32_t wom__value_sum(const void *p, size_t n);
 
 /* Read-only: one sleep on bell, counted in the wake page when this process
  * can write it. missing(arg) is asked after the bell is read (1: what the

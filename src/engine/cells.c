@@ -23,24 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <xxhash.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <xxh_x86dispatch.h>
-#endif
-
 #include "engine/cell.h"
-
-/* The checksum of a value in a shared segment: the low half of XXH3-64
- * (xxHash picks SSE2, AVX2 or AVX-512 at run time: about 80 ns for 4 KiB
- * here). Not cryptographic: it catches bit rot, torn or stray writes. */
-uint32_t wom__value_sum(const void *p, size_t n)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    return (uint32_t)XXH3_64bits_dispatch(p, n);
-#else
-    return (uint32_t)XXH3_64bits(p, n);
-#endif
-}
+#include "util/hash.h"
 
 /* Shared segments (e->sealed is their marker) keep a checksum per value. */
 void wom__rec_seal_sum(const wom__eng *e, struct wom__rec *rec)
