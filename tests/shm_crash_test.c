@@ -395,8 +395,8 @@ TEST(shm_trim_lock_of_a_dead_process, T_UNIT)
         wom_region *q;
         if (wom_open(uri, &t) || wom_region_open(t, "log", WOM_ONCE, &q))
             _exit(2);
-        struct wom__region_hdr *h = q->er.h;
-        st_seq(&h->trim_lock, (q->er.e->self + 1) << 1);
+        struct wom__region_hdr *h = wom__reg_of(q)->h;
+        st_seq(&h->trim_lock, (wom__reg_of(q)->e->self + 1) << 1);
         st_seq(&h->floor, 2000);
         _exit(0);
     }
@@ -411,7 +411,7 @@ TEST(shm_trim_lock_of_a_dead_process, T_UNIT)
     CHECK_ERR(wom_get(r, 2400, &v, sizeof v, &len, 0), WOM_ETRIMMED);
     CHECK_OK(wom_get(r, 2500, &v, sizeof v, &len, 0));
     CHECK_EQ(v, 2500);
-    CHECK_EQ(r->er.h->trim_from, 2500); /* the dead walk was redone */
+    CHECK_EQ(wom__reg_of(r)->h->trim_from, 2500); /* the dead walk was redone */
     CHECK_OK(wom_trim(r, 2600));         /* and the lock works normally after */
     wom_region_close(r);
     wom_close(s);
@@ -434,7 +434,7 @@ TEST(shm_region_creator_dies, T_UNIT)
         if (wom_open(uri, &t) || wom_region_open(t, "probe", WOM_ONCE, &q))
             _exit(2);
         /* Put its slot back to "being created by me", then die. */
-        st_seq(&q->er.h->state, 1u | ((q->er.e->self + 1) << 2));
+        st_seq(&wom__reg_of(q)->h->state, 1u | ((wom__reg_of(q)->e->self + 1) << 2));
         _exit(0);
     }
     int st;
@@ -505,14 +505,14 @@ TEST(shm_forked_child_gets_its_own_slot, T_UNIT)
     wom_region *r;
     CHECK_OK(wom_open(ts.uri, &s));
     CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
-    wom__eng *e = r->er.e;
+    wom__eng *e = wom__reg_of(r)->e;
     uint32_t mine = e->self;
     int up[2], down[2];
     CHECK(pipe(up) == 0 && pipe(down) == 0);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        uint32_t self = r->er.e->self;
+        uint32_t self = wom__reg_of(r)->e->self;
         char go;
         if (write(up[1], &self, sizeof self) != sizeof self || read(down[0], &go, 1) != 1)
             _exit(2);
@@ -521,11 +521,11 @@ TEST(shm_forked_child_gets_its_own_slot, T_UNIT)
     uint32_t theirs;
     CHECK(read(up[0], &theirs, sizeof theirs) == sizeof theirs);
     CHECK(theirs != mine);
-    CHECK_EQ(e->alive(e, theirs), 1);
+    CHECK_EQ(eng_alive(e, theirs), 1);
     CHECK(write(down[1], "g", 1) == 1);
     int st;
     CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    CHECK_EQ(e->alive(e, theirs), 0); /* the kernel dropped the child's lock */
+    CHECK_EQ(eng_alive(e, theirs), 0); /* the kernel dropped the child's lock */
     CHECK_EQ(e->self, mine);
     char b[8];
     size_t len;
@@ -540,8 +540,8 @@ TEST(shm_forked_child_gets_its_own_slot, T_UNIT)
 static struct wom__chunk *chunk_of(wom_region *r, uint64_t a)
 {
     wom_a64 *cell;
-    CHECK_OK(wom__cell(&r->er, a, 0, &cell));
-    struct wom__chunk *ch = eng_chunk(r->er.e, ld_seq(cell) & ~7ull);
+    CHECK_OK(wom__cell(wom__reg_of(r), a, 0, &cell));
+    struct wom__chunk *ch = eng_chunk(wom__reg_of(r)->e, ld_seq(cell) & ~7ull);
     CHECK_EQ(ch->magic, WOM__CHUNK_MAGIC);
     return ch;
 }
@@ -559,7 +559,7 @@ static uint32_t die_holding_a_view(wom_region *r, uint64_t a)
     CHECK(pid >= 0);
     if (pid == 0) {
         wom_view view;
-        uint32_t slot = r->er.e->pin_slot; /* the fork handler gave it a slot */
+        uint32_t slot = wom__reg_of(r)->e->pin_slot; /* the fork handler gave it a slot */
         if (wom_get_view(r, a, &view, 0) || write(up[1], &slot, sizeof slot) != sizeof slot)
             _exit(2);
         kill(getpid(), SIGKILL); /* dies holding the view */
@@ -589,7 +589,7 @@ TEST(shm_dead_readers_pins_are_dropped, T_UNIT)
     static char v[4096];
     for (uint64_t i = 0; i < 6000; i++) /* 24 MiB: the first two chunks fill */
         CHECK_OK(wom_append(r, v, sizeof v, NULL));
-    wom__eng *e = r->er.e;
+    wom__eng *e = wom__reg_of(r)->e;
     struct wom__chunk *c1 = chunk_of(r, 5), *c2 = chunk_of(r, 3000);
     CHECK(c1 != c2);
     /* 1. Released by the trim that retires it: the dead pin is reaped. */
@@ -607,7 +607,7 @@ TEST(shm_dead_readers_pins_are_dropped, T_UNIT)
     pid_t pid = fork(); /* takes the lowest free slot: the dead one's */
     CHECK(pid >= 0);
     if (pid == 0)
-        _exit(r->er.e->pin_slot == dead && pins_of(c2, dead) == 0 ? 0 : 3);
+        _exit(wom__reg_of(r)->e->pin_slot == dead && pins_of(c2, dead) == 0 ? 0 : 3);
     int st;
     CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     /* 3. Dropped by a process that opens the space alone. */
@@ -690,11 +690,11 @@ TEST(shm_checksum_catches_a_changed_value, T_UNIT)
     CHECK_OK(wom_loan_put(&l, 100));
     /* Where the values of cells 5 and 100 and of the register live. */
     wom_a64 *cell;
-    CHECK_OK(wom__cell(&r->er, 5, 0, &cell));
+    CHECK_OK(wom__cell(wom__reg_of(r), 5, 0, &cell));
     uint64_t off5 = (*cell & ~7ull) + sizeof(struct wom__rec);
-    CHECK_OK(wom__cell(&r->er, 100, 0, &cell));
+    CHECK_OK(wom__cell(wom__reg_of(r), 100, 0, &cell));
     uint64_t off100 = (*cell & ~7ull) + sizeof(struct wom__rec);
-    CHECK_OK(wom__cell(&m->er, 0, 0, &cell));
+    CHECK_OK(wom__cell(wom__reg_of(m), 0, 0, &cell));
     uint64_t offm = (*cell & ~7ull) + sizeof(struct wom__rec);
     wom_region_close(r);
     wom_region_close(m);
@@ -721,7 +721,7 @@ TEST(shm_checksum_catches_a_changed_value, T_UNIT)
     CHECK_OK(wom_get(r, 6, b, sizeof b, &len, 0));
     /* Changed while processes live: a read-only process, which trusts no
      * writer, still catches it. */
-    CHECK_OK(wom__cell(&r->er, 6, 0, &cell));
+    CHECK_OK(wom__cell(wom__reg_of(r), 6, 0, &cell));
     uint64_t off6 = (*cell & ~7ull) + sizeof(struct wom__rec);
     fd = open(ts.path, O_RDWR);
     CHECK(fd >= 0 && pwrite(fd, "W", 1, (off_t)off6) == 1);

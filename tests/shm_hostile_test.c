@@ -320,9 +320,9 @@ static int hostile_slot_locks(const char *path, void *arg)
 /* The slot a process that died holding an appended address had. */
 static uint32_t dead_slot(wom_region *r)
 {
-    struct wom__seg_hdr *h = r->er.e->hdr;
+    struct wom__seg_hdr *h = wom__reg_of(r)->e->hdr;
     for (uint32_t j = 0; j < WOM__NPROCS; j++)
-        if (ld_seq(&h->procs[j].busy) == r->er.idx + 1)
+        if (ld_seq(&h->procs[j].busy) == wom__reg_of(r)->idx + 1)
             return j;
     CHECK_MSG(0, "no slot is busy on the region");
     return 0;
@@ -352,7 +352,7 @@ TEST(shm_hostile_read_locks_forge_no_liveness, T_UNIT)
     hostile_end(&h);
     slots[0] = 1; /* every slot but s's (0): s holds a write lock there */
     slots[1] = WOM__NPROCS - 1;
-    CHECK_EQ(s->eng.self, 0);
+    CHECK_EQ(wom__eng_of(s)->self, 0);
     h = hostile_start(hostile_slot_locks, ts.path, slots);
     wom_space *t;
     CHECK_ERR(wom_open(ts.uri, &t), WOM_EBUSY);
@@ -369,7 +369,7 @@ static uint32_t region_index(wom_space *s, const char *name)
 {
     wom_region *r;
     CHECK_OK(wom_region_open(s, name, WOM_ONCE, &r));
-    uint32_t i = r->er.idx;
+    uint32_t i = wom__reg_of(r)->idx;
     wom_region_close(r);
     return i;
 }
@@ -386,7 +386,7 @@ TEST(shm_hostile_region_stuck_in_creation, T_UNIT)
     wom_region *r;
     CHECK_OK(wom_open(ts.uri, &s));
     uint32_t i = region_index(s, "log");
-    wom_a32 *state = &s->eng.hdr->regions[i].state;
+    wom_a32 *state = &wom__eng_of(s)->hdr->regions[i].state;
     CHECK_OK(wom_open(ts.uri, &t)); /* another process's view of the space */
     st_seq(state, 1);                /* INIT, no creator */
     CHECK_ERR(wom_region_open(t, "log", WOM_ONCE, &r), WOM_ECORRUPT);

@@ -120,7 +120,7 @@ TEST(shm_ro_refuses_writes_and_reads_everything, T_UNIT)
     /* A stray write into the read-only mapping faults instead of changing
      * the message (found by its bytes in the mapping). */
     size_t n42 = value_make(42, b);
-    char *hit = memmem(t->map, ld_relaxed(&t->eng.hdr->brk), b, n42);
+    char *hit = memmem(wom__espace_of(t)->map, ld_relaxed(&wom__eng_of(t)->hdr->brk), b, n42);
     CHECK(hit != NULL);
     pid_t pid = fork();
     CHECK(pid >= 0);
@@ -186,7 +186,7 @@ TEST(shm_ro_sleeper_is_rung_and_counted, T_UNIT)
     wom_region *r;
     CHECK_OK(wom_open(ts.uri, &s));
     CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
-    wom_a32 *count = &s->eng.hdr->wake.sleepers[r->er.idx];
+    wom_a32 *count = &wom__eng_of(s)->hdr->wake.sleepers[wom__reg_of(r)->idx];
     for (int round = 0; round < 2; round++) {
         pid_t pid = fork();
         CHECK(pid >= 0);
@@ -195,7 +195,7 @@ TEST(shm_ro_sleeper_is_rung_and_counted, T_UNIT)
             wom_region *q;
             char b[16];
             size_t len;
-            if (wom_open(ro, &t) || wom_region_open(t, "log", WOM_ONCE, &q) || !t->eng.ro_wake)
+            if (wom_open(ro, &t) || wom_region_open(t, "log", WOM_ONCE, &q) || !wom__eng_of(t)->ro_wake)
                 _exit(2);
             int rc = wom_get(q, round, b, sizeof b, &len, 60000000000ll);
             _exit(rc == 0 && len == 5 && memcmp(b, "hello", 5) == 0 ? 0 : 3);
@@ -203,9 +203,9 @@ TEST(shm_ro_sleeper_is_rung_and_counted, T_UNIT)
         while (ld_seq(count) == 0) /* wait for the reader to sleep */
             sched_yield();
         if (round == 0) {
-            uint32_t rung = ld_seq(bell_of(&r->er, 0));
+            uint32_t rung = ld_seq(bell_of(wom__reg_of(r), 0));
             CHECK_OK(wom_put(r, 0, "hello", 5));
-            CHECK(ld_seq(bell_of(&r->er, 0)) != rung); /* the put rang it */
+            CHECK(ld_seq(bell_of(wom__reg_of(r), 0)) != rung); /* the put rang it */
             reap(pid, "read-only reader");
             CHECK_EQ(ld_seq(count), 0);
         } else {
@@ -251,7 +251,7 @@ TEST(shm_ro_with_read_rights_only, T_UNIT)
         wom_region *q;
         if (wom_open(ts.uri, &t) != WOM_EPERM)
             _exit(11);
-        if (wom_open(ro, &t) || t->eng.ro_wake || wom_region_open(t, "log", WOM_ONCE, &q))
+        if (wom_open(ro, &t) || wom__eng_of(t)->ro_wake || wom_region_open(t, "log", WOM_ONCE, &q))
             _exit(12);
         char b[16], one = 1;
         size_t len;

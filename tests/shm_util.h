@@ -62,10 +62,10 @@ static inline pid_t die_holding_an_address(wom_region *r, uint64_t want)
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) { /* the fork handler gave this child a slot of its own */
-        wom_a64 *busy = r->er.e->busy;
+        wom_a64 *busy = wom__reg_of(r)->e->busy;
         st_seq(busy + 1, UINT64_MAX);
-        st_seq(busy, r->er.idx + 1);
-        uint64_t a = faa_seq(&r->er.h->next, 1);
+        st_seq(busy, wom__reg_of(r)->idx + 1);
+        uint64_t a = faa_seq(&wom__reg_of(r)->h->next, 1);
         st_seq(busy + 1, a);
         _exit(a == want ? 0 : 3);
     }

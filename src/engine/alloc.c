@@ -235,14 +235,25 @@ static void chunk_release(wom__eng *e, uint64_t c)
 /* Release retired chunk c if no process pins it. A count held by a dead
  * process is dropped first when may_reap (the backend takes the dead slot's
  * lock for that). The RELEASED bit makes the release happen once. */
+/* Drop the pins of dead slot `slot`, holding its lock for the while (no new
+ * owner can take the slot then): 1 if it could. Only a process with a slot
+ * of its own reaps. */
+static int eng_reap(wom__eng *e, uint32_t slot)
+{
+    if (!e->host || !e->busy || slot == e->self || !e->host->slot_lock(e->host->ctx, slot))
+        return 0;
+    wom__eng_clean_slot(e, slot);
+    e->host->slot_unlock(e->host->ctx, slot);
+    return 1;
+}
+
 static void chunk_try_release(wom__eng *e, uint64_t c, int may_reap)
 {
     struct wom__chunk *ch = eng_chunk(e, c);
     for (uint32_t i = 0; i < WOM__PIN_SLOTS; i++) {
         if (ld_seq(&ch->pins[i]) == 0)
             continue;
-        if (!may_reap || i >= WOM__NPROCS || !e->reap || !e->reap(e, i) ||
-            ld_seq(&ch->pins[i]) != 0)
+        if (!may_reap || i >= WOM__NPROCS || !eng_reap(e, i) || ld_seq(&ch->pins[i]) != 0)
             return; /* pinned: the last unpin comes back here */
     }
     uint64_t st = ld_seq(&ch->state);
@@ -292,7 +303,7 @@ void wom__rec_kill_n(wom__eng *e, uint64_t off, uint64_t n)
  * back the same step twice; backing is idempotent. */
 static int chunk_back(wom__eng *e, struct wom__chunk *ch, uint64_t upto)
 {
-    if (!e->grow)
+    if (!e->host)
         return 0;
     /* relaxed: a hint; the backing itself is idempotent */
     uint64_t have = ld_relaxed(&ch->backed);

@@ -238,7 +238,7 @@ void wom__eng_loan_cancel(wom__reg *r, uint64_t off)
 static int64_t appender_of(wom__reg *r, uint64_t addr)
 {
     wom__eng *e = r->e;
-    for (uint32_t j = 0; e->alive && j < WOM__NPROCS; j++) {
+    for (uint32_t j = 0; e->host && j < WOM__NPROCS; j++) {
         struct wom__proc *p = &e->hdr->procs[j];
         if (ld_seq(&p->busy) == r->idx + 1 && ld_seq(&p->addr) == addr)
             return (int64_t)ld_relaxed(&p->pid); /* relaxed: informational */
@@ -479,7 +479,7 @@ static int no_filler(wom__reg *r, uint64_t addr)
          * or has exactly this one: any address it takes later is at or
          * above the tail read above. */
         uint64_t at = ld_seq(&p->addr);
-        if (!e->alive(e, j))
+        if (!eng_alive(e, j))
             dead = 1;
         else if (at == UINT64_MAX || at == addr)
             live = 1;
@@ -522,7 +522,7 @@ static int cell_sleep(wom__reg *r, uint64_t addr, wom_a64 *cell, uint64_t w, int
      * the evidence is the kernel's liveness lock, the slice only says
      * when to look. */
     int64_t until = deadline;
-    if (e->alive) {
+    if (e->host) {
         int64_t slice = wom__now_ns() + RECOVER_SLICE_NS;
         until = until < 0 || slice < until ? slice : until;
     }
@@ -580,7 +580,7 @@ static int ro_cell_sleep(wom__reg *r, uint64_t addr, wom_a64 **cell, int64_t dea
     struct ro_once_wait a = {r, addr, cell};
     int rc = wom__ro_doze(r, bell_of(r, addr), ro_once_missing, &a, deadline);
     if (rc == 1)
-        rc = r->e->alive && no_filler(r, addr) ? WOM_EABANDONED : 0;
+        rc = r->e->host && no_filler(r, addr) ? WOM_EABANDONED : 0;
     return rc;
 }
 
@@ -613,10 +613,10 @@ static void trim_lock(wom__reg *r)
         if (!(v & 1) && !cas_seq(l, &v, v | 1))
             continue;
         v |= 1;
-        int64_t until = e->alive ? wom__now_ns() + RECOVER_SLICE_NS : -1;
+        int64_t until = e->host ? wom__now_ns() + RECOVER_SLICE_NS : -1;
         if (wom__futex_wait(l, v, e->shared, until) == 0)
             continue;
-        if (e->alive && !e->alive(e, (v >> 1) - 1) && cas_seq(l, &v, me | 1))
+        if (e->host && !eng_alive(e, (v >> 1) - 1) && cas_seq(l, &v, me | 1))
             return; /* the dead holder's walk is redone from trim_from */
     }
 }

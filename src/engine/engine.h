@@ -11,32 +11,52 @@
 #include <stdint.h>
 
 #include "engine/layout.h"
+#include "util/view.h"
 #include "wom.h"
 
+/* The host interface: what a backend gives the engine over a shared
+ * segment (shm:), so that the engine never needs to know where its memory
+ * comes from or how processes are told apart. Every process of a shared
+ * segment holds a slot number (0..WOM__NPROCS-1) that the backend vouches
+ * for with kernel-backed liveness. The engine alone writes its structure;
+ * the backend calls the wom__eng_* functions below to change it. */
+struct wom__host {
+    void *ctx;
+    /* Make [start, end) usable (a file backend allocates its blocks): 0, or
+     * a WOM_E* (the allocator answers WOM_ENOSPC). */
+    int (*grow)(void *ctx, uint64_t start, uint64_t end);
+    /* Give [off, off+len) back to the system: it reads as zero afterwards,
+     * in every process. */
+    void (*discard)(void *ctx, uint64_t off, uint64_t len);
+    /* 1 while the process holding slot lives, 0 once the kernel says it
+     * died (never 0 on doubt; a slot number from a damaged file that names
+     * no slot is dead). */
+    int (*alive)(void *ctx, uint32_t slot);
+    /* Hold dead slot's lock for a while, so no process takes the slot
+     * meanwhile: 1 if it could (then slot_unlock gives it back), 0 if
+     * someone holds it. */
+    int (*slot_lock)(void *ctx, uint32_t slot);
+    void (*slot_unlock)(void *ctx, uint32_t slot);
+};
+
 typedef struct wom__eng {
+    /* First: a view's pin_[0] is this engine (util/view.h). */
+    struct wom__view_owner owner;
     char *base;
     uint64_t size;
-    int shared; /* futexes must be process-shared */
+    int shared; /* another process may map the segment (host != NULL) */
     uint64_t id; /* unique per engine instance in this process (leaf cache key) */
     struct wom__seg_hdr *hdr;
-    /* Backend hooks (NULL: anonymous memory, always backed, discard = drop
-     * the pages). grow makes [0, end) usable before the allocator hands it
-     * out; discard gives [off, off+len) back to the system. */
-    /* grow makes [start, end) usable (file backends allocate it). */
-    int (*grow)(struct wom__eng *e, uint64_t start, uint64_t end);
-    void (*discard)(struct wom__eng *e, uint64_t off, uint64_t len);
+    /* The backend (NULL: anonymous memory of one process, always backed,
+     * discard = drop the pages). */
+    const struct wom__host *host;
     /* Crash recovery (shared segments): this process's slot (busy word,
-     * then addr word) and a liveness test of another slot (1 alive, 0
-     * dead); NULL busy: none needed. */
+     * then addr word); NULL busy: no slot (mem:, read-only). */
     wom_a64 *busy;
     uint32_t self;
     uint32_t pin_slot; /* where this process counts its pins (self, or
                           WOM__PIN_SLOTLESS) */
-    /* Drop the pins of dead process slot `slot` (shared segments): 1 if it
-     * could (it took the slot's lock for the while), 0 if someone holds it. */
-    int (*reap)(struct wom__eng *e, uint32_t slot);
     uint64_t token; /* this process's holder token; 0: none (always alive) */
-    int (*alive)(struct wom__eng *e, uint32_t slot);
     /* Sealing (shared segments): one bit per chunk this process has made
      * read-only in its own mapping; NULL: no sealing. */
     wom_a64 *sealed;
@@ -50,8 +70,13 @@ typedef struct wom__eng {
      * in chunks begun in another life were at rest, and their checksums
      * are verified on read (always, when read-only). */
     uint64_t life;
-    void *backend;
 } wom__eng;
+
+/* Liveness of slot (shared segments with a host; 1 elsewhere). */
+static inline int eng_alive(const wom__eng *e, uint32_t slot)
+{
+    return !e->host || e->host->alive(e->host->ctx, slot);
+}
 
 typedef struct wom__reg {
     wom__eng *e;
@@ -61,13 +86,36 @@ typedef struct wom__reg {
     uint32_t max_value;
 } wom__reg;
 
-/* Lay out a fresh engine over base[0, size) (zero-filled). Hooks in *e
- * (grow, discard, backend) are kept. */
-int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared);
+/* Lay out a fresh engine over base[0, size) (zero-filled). host: the
+ * backend of a shared segment, NULL for anonymous memory of one process;
+ * it must outlive the engine. */
+int wom__eng_format(wom__eng *e, void *base, uint64_t size, const struct wom__host *host);
 /* Attach to a formatted segment of `avail` readable bytes: checks magic,
  * layout version and the header's sizes (WOM_ECORRUPT when they are wrong).
  * On success e->size is the segment's reserved size from its header. */
-int wom__eng_attach(wom__eng *e, void *base, uint64_t avail, int shared);
+int wom__eng_attach(wom__eng *e, void *base, uint64_t avail, const struct wom__host *host);
+/* ---- the host interface: how a backend changes the engine's state ---- */
+/* This process now holds slot's lock (taken from a dead owner, or never
+ * used): settle what the previous owner left (inside an append: the
+ * region's sticky crash evidence; creating a region: freed; its pins:
+ * dropped), then make the slot this process's, with a new holder token. */
+void wom__eng_join(wom__eng *e, uint32_t slot);
+/* Forget this process's slot (a forked child holds its parent's). */
+void wom__eng_leave(wom__eng *e);
+/* From now on this process only reads (every write is WOM_EROFS);
+ * wake_writable: the wake page is writable in its mapping. */
+int wom__eng_read_only(wom__eng *e, int wake_writable);
+/* The wake page as a range of the mapping (the backend makes it writable
+ * for a read-only process that may write the file). */
+void wom__eng_wake_page(const wom__eng *e, void **at, size_t *len);
+/* No read-only process is open: the counts of sleepers are dead ones'. */
+void wom__eng_reset_wake(wom__eng *e);
+/* No other process is attached (the backend's set-up lock keeps new ones
+ * out): drop every other process's pins, free regions left being created,
+ * and start a new life (what is in the segment has been at rest). */
+void wom__eng_recover_alone(wom__eng *e);
+/* The open is complete: this process works in the space's current life. */
+void wom__eng_opened(wom__eng *e);
 /* The reserved size recorded in a formatted header of `avail` bytes (0 if
  * the header cannot be read). */
 uint64_t wom__eng_reserved(const void *base, uint64_t avail);
@@ -81,16 +129,6 @@ void wom__seal(wom__eng *e, uint64_t off);
 int wom__unseal(wom__eng *e, uint64_t c);
 /* The record at off (ONCE, shared segment) is fully written. */
 void wom__rec_filled(wom__eng *e, uint64_t off);
-/* Only when no other process is attached: the pins of every other slot are
- * dropped, and chunks that only they kept from being released are released. */
-void wom__eng_drop_pins(wom__eng *e);
-/* Drop slot's pins in every chunk (its process died; the caller holds the
- * slot's lock), releasing the chunks only they kept. */
-void wom__eng_clean_slot(wom__eng *e, uint32_t slot);
-/* Set back to FREE the regions left being created (INIT) by slot `slot`'s
- * dead process, or by anyone (UINT32_MAX: only when no other process is
- * attached). */
-void wom__eng_free_inits(wom__eng *e, uint32_t slot);
 /* Open or create a region (see wom_region_open). WOM_EINVAL for an empty
  * name or one with control characters; WOM_ECORRUPT for a region stuck in
  * creation with no creator named. */
@@ -130,6 +168,17 @@ int wom__eng_wait(wom__reg *r, uint64_t addr, uint64_t version, int64_t timeout_
 
 /* ---- internal to src/engine ---- */
 
+/* Only when no other process is attached: the pins of every other slot are
+ * dropped, and chunks that only they kept from being released are released. */
+void wom__eng_drop_pins(wom__eng *e);
+/* Drop slot's pins in every chunk (its process died; this process holds the
+ * slot's lock), releasing the chunks only they kept. */
+void wom__eng_clean_slot(wom__eng *e, uint32_t slot);
+/* Set back to FREE the regions left being created (INIT) by slot `slot`'s
+ * dead process, or by anyone (UINT32_MAX: only when no other process is
+ * attached). */
+void wom__eng_free_inits(wom__eng *e, uint32_t slot);
+
 /* Checks of offsets read from the segment, which another process (or a
  * corrupt file) may have filled with anything. brk bounds what was ever
  * handed out; every piece below it is inside the file. */
@@ -166,7 +215,7 @@ int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t back, ui
 /* Make [start, end) usable (a no-op on anonymous memory). WOM_ENOSPC. */
 static inline int wom__back(wom__eng *e, uint64_t start, uint64_t end)
 {
-    return e->grow && e->grow(e, start, end) ? WOM_ENOSPC : 0;
+    return e->host && e->host->grow(e->host->ctx, start, end) ? WOM_ENOSPC : 0;
 }
 /* Allocate a record; with `filling`, it counts as being written until
  * wom__rec_filled. */

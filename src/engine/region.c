@@ -4,18 +4,32 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/cell.h"
 
-static void eng_bind(wom__eng *e, void *base, uint64_t size, int shared)
+static void eng_bind(wom__eng *e, void *base, uint64_t size, const struct wom__host *host)
 {
     static wom_a64 next_id = 1;
     e->id = faa_relaxed(&next_id, 1); /* any unique value will do */
+    e->owner.release = wom__eng_unpin_view;
     e->base = base;
     e->size = size;
-    e->shared = shared;
+    e->host = host;
+    e->shared = host != NULL;
     e->hdr = base;
-    e->pin_slot = WOM__PIN_SLOTLESS; /* until a backend gives it a slot */
+    e->self = UINT32_MAX;
+    e->pin_slot = WOM__PIN_SLOTLESS; /* until the backend gives it a slot */
+}
+
+/* A writable process of a shared segment seals full chunks in its mapping:
+ * one bit per chunk of the reserved range. */
+static int eng_sealing(wom__eng *e)
+{
+    if (!e->shared)
+        return 0;
+    e->sealed = calloc((e->size >> WOM__CHUNK_SHIFT) / 64 + 1, sizeof(wom_a64));
+    return e->sealed ? 0 : WOM_ENOMEM;
 }
 
 uint64_t wom__eng_reserved(const void *base, uint64_t avail)
@@ -24,7 +38,7 @@ uint64_t wom__eng_reserved(const void *base, uint64_t avail)
     return avail >= sizeof *h && h->magic == WOM__MAGIC ? h->size : 0;
 }
 
-int wom__eng_attach(wom__eng *e, void *base, uint64_t avail, int shared)
+int wom__eng_attach(wom__eng *e, void *base, uint64_t avail, const struct wom__host *host)
 {
     const struct wom__seg_hdr *h = base;
     if (avail < sizeof *h || h->magic != WOM__MAGIC)
@@ -34,23 +48,23 @@ int wom__eng_attach(wom__eng *e, void *base, uint64_t avail, int shared)
         h->size < WOM__MIN_SEGMENT || ld_relaxed(&h->brk) > h->size ||
         ld_relaxed(&h->brk) > avail)
         return WOM_ECORRUPT;
-    eng_bind(e, base, h->size, shared);
-    return 0;
+    eng_bind(e, base, h->size, host);
+    return eng_sealing(e);
 }
 
 void wom__eng_discard(wom__eng *e, uint64_t off, uint64_t len)
 {
-    if (e->discard)
-        e->discard(e, off, len);
+    if (e->host)
+        e->host->discard(e->host->ctx, off, len);
     else
         wom__vm_discard(e->base + off, len);
 }
 
-int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared)
+int wom__eng_format(wom__eng *e, void *base, uint64_t size, const struct wom__host *host)
 {
     if (size < WOM__MIN_SEGMENT)
         return WOM_EINVAL;
-    eng_bind(e, base, size, shared);
+    eng_bind(e, base, size, host);
     e->hdr->version = WOM__LAYOUT_VERSION;
     e->hdr->hdr_size = sizeof(struct wom__seg_hdr);
     e->hdr->size = size;
@@ -59,7 +73,7 @@ int wom__eng_format(wom__eng *e, void *base, uint64_t size, int shared)
     /* release: the segment is not shared yet; the backend publishes it */
     st_release(&e->hdr->brk, (sizeof(struct wom__seg_hdr) + WOM__PAGE - 1) & ~(uint64_t)(WOM__PAGE - 1));
     e->hdr->magic = WOM__MAGIC; /* last: a half-formatted segment has none */
-    return 0;
+    return eng_sealing(e);
 }
 
 /* ---- holders: who holds something, and whether it still lives ---- */
@@ -73,16 +87,73 @@ uint64_t wom__eng_holder(const wom__eng *e) { return e->busy ? e->token : 0; }
  * from the segment is untrusted; one of no generation names nobody. */
 int wom__eng_holder_alive(wom__eng *e, uint64_t token)
 {
-    if (token == 0 || !e->alive)
+    if (token == 0 || !e->host)
         return 1;
     uint32_t slot = (uint32_t)(token & 0xff);
     if (token >> 8 == 0)
         return 0;
     if (slot == e->self && e->busy)
         return e->token == token;
-    int locked = e->alive(e, slot);
+    int locked = eng_alive(e, slot);
     return locked && ld_seq(&e->hdr->procs[slot].gen) == token >> 8;
 }
+
+/* ---- the host interface (engine.h) ---- */
+
+void wom__eng_join(wom__eng *e, uint32_t slot)
+{
+    struct wom__seg_hdr *h = e->hdr;
+    uint64_t was = xchg_seq(&h->procs[slot].busy, 0);
+    if (was && was <= WOM__NREGIONS)
+        st_seq(&h->regions[was - 1].crashed, 1); /* it died inside an append */
+    e->pin_slot = WOM__PIN_SLOTLESS;
+    wom__eng_clean_slot(e, slot);  /* pins the slot's dead owner left */
+    wom__eng_free_inits(e, slot);  /* regions it died creating */
+    e->pin_slot = slot;
+    st_relaxed(&h->procs[slot].pid, (uint64_t)getpid()); /* relaxed: for tools */
+    /* The holder token: [generation : 56][slot : 8], read back only by
+     * wom__eng_holder_alive above. */
+    e->token = ((faa_seq(&h->procs[slot].gen, 1) + 1) << 8) | slot;
+    e->busy = &h->procs[slot].busy;
+    e->self = slot;
+}
+
+void wom__eng_leave(wom__eng *e)
+{
+    e->busy = NULL;
+    e->token = 0;
+    e->self = UINT32_MAX;
+    e->pin_slot = WOM__PIN_SLOTLESS;
+}
+
+int wom__eng_read_only(wom__eng *e, int wake_writable)
+{
+    wom__eng_leave(e);
+    e->ro = 1;
+    e->ro_wake = wake_writable;
+    /* Nothing is sealed (the whole mapping is read-only); the bitmap stays
+     * the engine's marker of a shared segment: values carry checksums. */
+    free(e->sealed);
+    e->sealed = calloc(1, sizeof(wom_a64));
+    return e->sealed ? 0 : WOM_ENOMEM;
+}
+
+void wom__eng_wake_page(const wom__eng *e, void **at, size_t *len)
+{
+    *at = &e->hdr->wake;
+    *len = sizeof e->hdr->wake;
+}
+
+void wom__eng_reset_wake(wom__eng *e) { memset(&e->hdr->wake, 0, sizeof e->hdr->wake); }
+
+void wom__eng_recover_alone(wom__eng *e)
+{
+    wom__eng_drop_pins(e);
+    wom__eng_free_inits(e, UINT32_MAX);
+    faa_seq(&e->hdr->life, 1); /* what is in the segment was at rest */
+}
+
+void wom__eng_opened(wom__eng *e) { e->life = ld_seq(&e->hdr->life); }
 
 /* ---- regions ---- */
 
@@ -116,12 +187,12 @@ static uint32_t reg_wait_ready(wom__eng *e, struct wom__region_hdr *h)
     /* acquire: pairs with the creator's release store of R_READY. */
     uint32_t st;
     while (((st = ld_acquire(&h->state)) & 3) == R_INIT) {
-        if (e->alive && ((st >> 2) == 0 || (st >> 2) > WOM__NPROCS))
+        if (e->host && ((st >> 2) == 0 || (st >> 2) > WOM__NPROCS))
             return R_BAD;
-        int64_t until = e->alive ? wom__now_ns() + RECOVER_SLICE_NS : -1;
+        int64_t until = e->host ? wom__now_ns() + RECOVER_SLICE_NS : -1;
         if (wom__futex_wait(&h->state, st, e->shared, until) == 0)
             continue;
-        if (!e->alive || e->alive(e, (st >> 2) - 1))
+        if (!e->host || eng_alive(e, (st >> 2) - 1))
             continue;
         if (e->ro)
             return R_FREE; /* cannot free it; to this process it is absent */

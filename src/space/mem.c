@@ -9,7 +9,11 @@
 
 #define MEM_DEFAULT_SIZE (64ull << 30)
 
-static void mem_close(wom_space *s);
+static void mem_close(struct wom__espace *es)
+{
+    wom__vm_unmap(es->map, es->map_len);
+    free(es);
+}
 
 static int mem_open(const char *rest, wom_space **out)
 {
@@ -18,31 +22,26 @@ static int mem_open(const char *rest, wom_space **out)
         if (strncmp(rest, ";size=", 6) != 0 || wom__parse_size(rest + 6, &size))
             return WOM_EURI;
     }
-    wom_space *s = calloc(1, sizeof *s);
-    if (!s)
+    struct wom__espace *es = calloc(1, sizeof *es);
+    if (!es)
         return WOM_ENOMEM;
-    s->scope = &wom__mem_scope;
-    s->ops = &wom__engine_ops;
-    int rc = wom__vm_reserve(size, &s->map);
-    if (rc) {
-        free(s);
+    es->pub.ops = &wom__engine_ops;
+    es->pub.impl = es;
+    es->close = mem_close;
+    if (wom__vm_reserve(size, &es->map)) {
+        free(es);
         return wom__fail(WOM_ENOMEM, "mem: cannot reserve %llu MiB of address space (is "
                          "ulimit -v set?); take a smaller range with mem:;size=, e.g. "
                          "mem:;size=1G", (unsigned long long)(size >> 20));
     }
-    s->map_len = size;
-    if ((rc = wom__eng_format(&s->eng, s->map, size, 0))) {
-        mem_close(s);
+    es->map_len = size;
+    int rc = wom__eng_format(&es->eng, es->map, size, 0);
+    if (rc) {
+        mem_close(es);
         return rc;
     }
-    *out = s;
+    *out = &es->pub;
     return 0;
 }
 
-static void mem_close(wom_space *s)
-{
-    wom__vm_unmap(s->map, s->map_len);
-    free(s);
-}
-
-const struct wom__scope wom__mem_scope = {"mem:", mem_open, mem_close, NULL};
+const struct wom__scope wom__mem_scope = {"mem:", mem_open};

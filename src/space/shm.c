@@ -60,14 +60,17 @@
  * half-made by a creator that died. Any other non-empty file is not ours. */
 #define SHM_FORMING 0x474e494d524f4657ull /* "WFORMING" */
 
+/* A shm: space: the engine over the file's mapping (es, first: the
+ * space's impl), and the host interface the engine calls back (ctx = this). */
 struct shm_backend {
+    struct wom__espace es;
+    struct wom__host host;
     int fd;
     int ro;
-    int follow;      /* the URI said ;follow */
-    wom_a32 *broken; /* the space's flag: its file shrank under the mapping */
+    int follow; /* the URI said ;follow */
+    int listed; /* on the fork handler's list */
     char path[SHM_PATH_MAX];
     struct shm_backend *next; /* the process's open shm: spaces */
-    wom_space *space;
 };
 
 static int errno_to_wom(int e)
@@ -89,8 +92,15 @@ static int errno_to_wom(int e)
     case EFBIG:
     case EDQUOT:
         return WOM_ENOSPC;
-    default:
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE:
         return WOM_ENOMEM;
+    case EAGAIN: /* EWOULDBLOCK too */
+    case EBUSY:
+        return WOM_EBUSY;
+    default:
+        return WOM_EIO; /* what else the kernel says about a file is an I/O failure */
     }
 }
 
@@ -100,12 +110,12 @@ static int errno_to_wom(int e)
  * that this process never extends or punches the file again: it may hold
  * someone else's new space by then. (A truncation between this check and
  * the call that follows it is not caught here, only by the fault guard.) */
-static int shm_intact(wom__eng *e)
+static int shm_intact(struct shm_backend *b)
 {
-    struct shm_backend *b = e->backend;
+    wom__eng *e = &b->es.eng;
     struct stat st;
     /* acquire: pairs with the fault handler's release (util/fault.h) */
-    if (ld_acquire(b->broken))
+    if (ld_acquire(&b->es.broken))
         return 0;
     /* brk before the size: an allocator extends the file before it moves
      * brk (release), so the size read after this acquire covers the brk
@@ -117,7 +127,7 @@ static int shm_intact(wom__eng *e)
     if (fstat(b->fd, &st) == 0 && (uint64_t)st.st_size >= eng_first() &&
         (uint64_t)st.st_size >= brk)
         return 1;
-    st_release(b->broken, 1); /* release: as the fault handler's */
+    st_release(&b->es.broken, 1); /* release: as the fault handler's */
     return 0;
 }
 
@@ -125,21 +135,21 @@ static int shm_intact(wom__eng *e)
  * is past it: writes to the mapping there can then never fault for want of
  * space (a full disk is WOM_ENOSPC here, not SIGBUS later), and fallocate
  * never shrinks a file, so racing growers cannot undo each other. */
-static int shm_grow(wom__eng *e, uint64_t start, uint64_t end)
+static int shm_grow(void *ctx, uint64_t start, uint64_t end)
 {
-    struct shm_backend *b = e->backend;
-    if (!shm_intact(e))
+    struct shm_backend *b = ctx;
+    if (!shm_intact(b))
         return WOM_ECORRUPT;
     if (fallocate(b->fd, 0, (off_t)start, (off_t)(end - start)) != 0)
         return errno_to_wom(errno);
     return 0;
 }
 
-static void shm_discard(wom__eng *e, uint64_t off, uint64_t len)
+static void shm_discard(void *ctx, uint64_t off, uint64_t len)
 {
-    struct shm_backend *b = e->backend;
+    struct shm_backend *b = ctx;
     /* The pages read as zero afterwards, in every process. */
-    if (shm_intact(e))
+    if (shm_intact(b))
         (void)fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
 }
 
@@ -218,7 +228,7 @@ static int parse_uri(const char *rest, struct shm_uri *u)
     return 0;
 }
 
-static void shm_close(wom_space *s);
+static void shm_close(struct wom__espace *es);
 
 /* Process liveness: each process holds an open-file-description write lock
  * on one byte (far past the data) per slot it owns. The kernel drops it when
@@ -257,9 +267,10 @@ static int byte_held(int fd, off_t at, short type)
     return fl.l_type != F_UNLCK;
 }
 
-static int shm_alive(wom__eng *e, uint32_t slot)
+static int shm_alive(void *ctx, uint32_t slot)
 {
-    struct shm_backend *b = e->backend;
+    struct shm_backend *b = ctx;
+    const wom__eng *e = &b->es.eng;
     if (slot >= WOM__NPROCS)
         return 0; /* a slot number read from a damaged file names nobody */
     if (slot == e->self && e->busy)
@@ -268,46 +279,32 @@ static int shm_alive(wom__eng *e, uint32_t slot)
     return byte_held(b->fd, SLOT_LOCK_BASE + (off_t)slot, F_RDLCK) != 0;
 }
 
-/* Drop the pins of dead slot `slot`, holding its lock for the while (so no
- * new owner takes it meanwhile); 0 if someone holds it. */
-static int shm_reap(wom__eng *e, uint32_t slot)
+/* Take dead slot's lock for a while (the engine drops its pins meanwhile):
+ * 1 if no one holds it. */
+static int shm_slot_lock(void *ctx, uint32_t slot)
 {
-    struct shm_backend *b = e->backend;
+    struct shm_backend *b = ctx;
     struct flock fl;
-    if (slot == e->self || byte_lock(b->fd, SLOT_LOCK_BASE + (off_t)slot, F_OFD_SETLK, F_WRLCK, &fl))
-        return 0;
-    wom__eng_clean_slot(e, slot);
-    byte_unlock(b->fd, SLOT_LOCK_BASE + (off_t)slot); /* ours stays */
-    return 1;
+    return byte_lock(b->fd, SLOT_LOCK_BASE + (off_t)slot, F_OFD_SETLK, F_WRLCK, &fl) == 0;
 }
 
-/* Take a free slot. What the slot's previous owner (dead: its lock is gone)
- * left is settled first: inside an append, that becomes the region's sticky
- * crash evidence; creating a region, the region is freed; its pins are
- * dropped. WOM_EBUSY when every slot is taken (or read-locked by someone
- * who may not write): a process without a slot would run without crash
- * recovery, so it is refused instead. */
-static int shm_take_slot(wom_space *s)
+static void shm_slot_unlock(void *ctx, uint32_t slot)
 {
-    struct shm_backend *b = s->eng.backend;
-    struct wom__seg_hdr *h = s->eng.hdr;
+    struct shm_backend *b = ctx;
+    byte_unlock(b->fd, SLOT_LOCK_BASE + (off_t)slot); /* only that byte: ours stays */
+}
+
+/* Take a free slot: lock its byte, then the engine settles what the slot's
+ * previous (dead) owner left and makes it ours. WOM_EBUSY when every slot
+ * is taken (or read-locked by someone who may not write): a process without
+ * a slot would run without crash recovery, so it is refused instead. */
+static int shm_take_slot(struct shm_backend *b)
+{
     for (uint32_t j = 0; j < WOM__NPROCS; j++) {
         struct flock fl;
         if (byte_lock(b->fd, SLOT_LOCK_BASE + (off_t)j, F_OFD_SETLK, F_WRLCK, &fl))
             continue;
-        uint64_t was = xchg_seq(&h->procs[j].busy, 0);
-        if (was && was <= WOM__NREGIONS)
-            st_seq(&h->regions[was - 1].crashed, 1);
-        s->eng.pin_slot = WOM__PIN_SLOTLESS;
-        wom__eng_clean_slot(&s->eng, j); /* pins the slot's dead owner left */
-        wom__eng_free_inits(&s->eng, j); /* regions it died creating */
-        s->eng.pin_slot = j;
-        s->eng.reap = shm_reap;
-        st_relaxed(&h->procs[j].pid, (uint64_t)getpid()); /* relaxed: for tools */
-        s->eng.token = ((faa_seq(&h->procs[j].gen, 1) + 1) << 8) | j;
-        s->eng.busy = &h->procs[j].busy;
-        s->eng.self = j;
-        s->eng.alive = shm_alive;
+        wom__eng_join(&b->es.eng, j);
         return 0;
     }
     return WOM_EBUSY;
@@ -348,16 +345,11 @@ static int reopen(const struct shm_backend *b)
 static void fork_child(void)
 {
     for (struct shm_backend *b = spaces; b; b = b->next) {
-        wom_space *s = b->space;
         if (b->ro)
             continue; /* no slot; the shared read lock may stay shared */
+        wom__eng *e = &b->es.eng;
         int fd = reopen(b);
-        s->eng.busy = NULL;
-        s->eng.alive = NULL;
-        s->eng.reap = NULL;
-        s->eng.token = 0;
-        s->eng.self = UINT32_MAX;
-        s->eng.pin_slot = WOM__PIN_SLOTLESS;
+        wom__eng_leave(e);
         if (fd >= 0 && fd <= 2) { /* never a standard descriptor */
             int up = fcntl(fd, F_DUPFD_CLOEXEC, 3);
             close(fd);
@@ -366,11 +358,10 @@ static void fork_child(void)
         if (fd >= 0) {
             close(b->fd); /* the parent's description (and lock) stay the parent's */
             b->fd = fd;
-            if (shm_take_slot(s) == 0)
+            if (shm_take_slot(b) == 0)
                 continue;
         }
-        s->eng.ro = 1;
-        s->eng.alive = shm_alive;
+        (void)wom__eng_read_only(e, 0); /* its bitmap: at worst no checksums */
     }
     pthread_mutex_unlock(&spaces_lock);
 }
@@ -382,6 +373,7 @@ static void spaces_add(struct shm_backend *b)
     pthread_once(&atfork_once, atfork_init);
     pthread_mutex_lock(&spaces_lock);
     b->next = spaces;
+    b->listed = 1;
     spaces = b;
     pthread_mutex_unlock(&spaces_lock);
 }
@@ -406,26 +398,26 @@ static int none_alive(int fd, uint32_t self)
     return 1;
 }
 
-static int map_space(wom_space *s, const struct shm_uri *u, int fd, uint64_t len, int ro)
+static int map_space(struct shm_backend *b, const struct shm_uri *u, uint64_t len, int ro)
 {
-    void *p = mmap(NULL, len, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *p = mmap(NULL, len, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
     if (p == MAP_FAILED)
         return errno != ENOMEM ? errno_to_wom(errno)
              : wom__fail(WOM_ENOMEM, "%s: cannot reserve %llu MiB of address space for the "
                          "space's mapping (is ulimit -v set?); a new space takes a smaller "
                          "range with ;size=, e.g. ;size=1G", u->path,
                          (unsigned long long)(len >> 20));
-    s->map = p;
-    s->map_len = len;
+    b->es.map = p;
+    b->es.map_len = len;
     /* A file shrunk under the mapping reads as zeros there, not SIGBUS;
      * every op then fails with WOM_ECORRUPT (engine_ops.c). The zero pages
      * are writable even in a read-only mapping: the space is lost by then,
      * and the wake page of a read-only process must stay writable. */
-    int rc = wom__fault_watch(p, len, PROT_READ | PROT_WRITE, &s->broken);
+    int rc = wom__fault_watch(p, len, PROT_READ | PROT_WRITE, &b->es.broken);
     if (rc != WOM_ENOMEM)
         return 0; /* WOM_ENOTSUP (a sanitizer keeps SIGBUS): unguarded */
     munmap(p, len);
-    s->map = NULL;
+    b->es.map = NULL;
     return wom__fail(WOM_ENOMEM, "too many shm: spaces open in this process");
 }
 
@@ -446,18 +438,19 @@ static int sync_dir(const char *path)
 /* Format fd (empty, or left half-made by a dead creator) as a new space:
  * the "being formatted" mark first, the magic last, then the header, the
  * file and (when this open made the file) its directory entry on disk. */
-static int shm_format(wom_space *s, const struct shm_uri *u, int fd, int created)
+static int shm_format(struct shm_backend *b, const struct shm_uri *u, int created)
 {
+    int fd = b->fd;
     uint64_t forming = SHM_FORMING;
     if (u->size < WOM__MIN_SEGMENT)
         return WOM_EINVAL;
     if (ftruncate(fd, 0) || pwrite(fd, &forming, sizeof forming, 0) != (ssize_t)sizeof forming ||
         ftruncate(fd, (off_t)eng_first()))
         return errno_to_wom(errno);
-    int rc = map_space(s, u, fd, u->size, 0);
+    int rc = map_space(b, u, u->size, 0);
     if (!rc)
-        rc = wom__eng_format(&s->eng, s->map, u->size, 1);
-    if (!rc && (msync(s->map, eng_first(), MS_SYNC) || fdatasync(fd)))
+        rc = wom__eng_format(&b->es.eng, b->es.map, u->size, &b->host);
+    if (!rc && (msync(b->es.map, eng_first(), MS_SYNC) || fdatasync(fd)))
         rc = errno_to_wom(errno);
     if (!rc && created)
         rc = sync_dir(u->path);
@@ -467,8 +460,9 @@ static int shm_format(wom_space *s, const struct shm_uri *u, int fd, int created
 /* Under the set-up lock: format a new (or half-formatted) file, or attach
  * to a formatted one after validating its header. Never formats a file that
  * is not empty and not ours. */
-static int shm_setup(wom_space *s, const struct shm_uri *u, int fd, int created)
+static int shm_setup(struct shm_backend *b, const struct shm_uri *u, int created)
 {
+    int fd = b->fd;
     struct stat st;
     if (fstat(fd, &st))
         return errno_to_wom(errno);
@@ -485,7 +479,7 @@ static int shm_setup(wom_space *s, const struct shm_uri *u, int fd, int created)
                          "use it: its values are lost; remove it once they have stopped",
                          u->path);
     if (got == 0 || forming) /* new, or a creator died before the magic */
-        return shm_format(s, u, fd, created);
+        return shm_format(b, u, created);
     uint64_t reserved = wom__eng_reserved(&hdr, (uint64_t)got);
     if (reserved == 0 && hdr.magic == WOM__MAGIC)
         return wom__fail(WOM_ECORRUPT, "%s is shorter than a space header: it was truncated",
@@ -496,14 +490,14 @@ static int shm_setup(wom_space *s, const struct shm_uri *u, int fd, int created)
                          u->path);
     if (reserved > SHM_MAX_SIZE || (uint64_t)st.st_size > reserved)
         return WOM_ECORRUPT;
-    int rc = map_space(s, u, fd, reserved, u->ro);
+    int rc = map_space(b, u, reserved, u->ro);
     if (!rc)
-        rc = wom__eng_attach(&s->eng, s->map, reserved, 1);
+        rc = wom__eng_attach(&b->es.eng, b->es.map, reserved, &b->host);
     if (rc)
         return rc;
     /* Every allocation backs its memory before it moves brk, so the file
      * reaches any brk read before a fresh look at the file's size. */
-    uint64_t brk = ld_acquire(&s->eng.hdr->brk); /* pairs with the allocator's CAS */
+    uint64_t brk = ld_acquire(&b->es.eng.hdr->brk); /* pairs with the allocator's CAS */
     if (fstat(fd, &st))
         return errno_to_wom(errno);
     if (brk > (uint64_t)st.st_size)
@@ -514,42 +508,34 @@ static int shm_setup(wom_space *s, const struct shm_uri *u, int fd, int created)
 }
 
 /* A read-only process: no slot (it never appends, pins or locks), but it
- * tells the dead from the living like the others. Values carry checksums
- * (the sealed bitmap is the engine's marker of a shared segment; nothing is
- * sealed here, the whole mapping is read-only). */
-static int shm_ro_setup(wom_space *s)
+ * tells the dead from the living like the others. If the file lets it
+ * write, its wake page is made writable so writers ring it. It holds a read
+ * lock on RO_LOCK while open. */
+static int shm_ro_setup(struct shm_backend *b)
 {
-    struct shm_backend *b = s->eng.backend;
     struct flock fl;
-    s->eng.ro = 1;
-    s->eng.self = UINT32_MAX;
-    s->eng.alive = shm_alive;
-    s->eng.grow = NULL;
-    s->eng.discard = NULL;
-    int writable = (fcntl(b->fd, F_GETFL) & O_ACCMODE) == O_RDWR;
-    char *wake = (char *)&s->eng.hdr->wake;
-    s->eng.ro_wake = writable && mprotect(wake, sizeof s->eng.hdr->wake, PROT_READ | PROT_WRITE) == 0;
+    void *wake;
+    size_t len;
+    wom__eng_wake_page(&b->es.eng, &wake, &len);
+    int writable = (fcntl(b->fd, F_GETFL) & O_ACCMODE) == O_RDWR &&
+                   mprotect(wake, len, PROT_READ | PROT_WRITE) == 0;
     if (byte_lock(b->fd, RO_LOCK, F_OFD_SETLK, F_RDLCK, &fl))
         return errno_to_wom(errno);
-    s->eng.sealed = calloc(1, sizeof(wom_a64));
-    return s->eng.sealed ? 0 : WOM_ENOMEM;
+    return wom__eng_read_only(&b->es.eng, writable);
 }
 
-/* A writable process: a slot, fresh counts of read-only sleepers when no
- * read-only process is open (counts of dead ones; the set-up lock keeps new
- * ones out meanwhile), the sealing bitmap. */
-static int shm_rw_setup(wom_space *s, const struct shm_uri *u)
+/* A writable process: a slot, and fresh counts of read-only sleepers when
+ * no read-only process is open (counts of dead ones; the set-up lock keeps
+ * new ones out meanwhile). */
+static int shm_rw_setup(struct shm_backend *b, const struct shm_uri *u)
 {
-    struct shm_backend *b = s->eng.backend;
-    if (shm_take_slot(s))
+    if (shm_take_slot(b))
         return wom__fail(WOM_EBUSY, "%s: all %u process slots of the space are taken (or "
                          "read-locked by another user); wait for a process to close it, or "
                          "open it read-only with ;ro", u->path, WOM__NPROCS);
     if (byte_held(b->fd, RO_LOCK, F_WRLCK) == 0)
-        memset(&s->eng.hdr->wake, 0, sizeof s->eng.hdr->wake);
-    /* one bit per chunk of the reserved range, for sealing */
-    s->eng.sealed = calloc((s->eng.size >> WOM__CHUNK_SHIFT) / 64 + 1, sizeof(wom_a64));
-    return s->eng.sealed ? 0 : WOM_ENOMEM;
+        wom__eng_reset_wake(&b->es.eng);
+    return 0;
 }
 
 /* The errors of open(2) on PATH, each with what to do about it. */
@@ -655,27 +641,26 @@ static int setup_lock(int fd, const struct shm_uri *u)
     }
 }
 
+static int shm_sync(struct wom__espace *es);
+
 static int shm_open_uri(const char *rest, wom_space **out)
 {
     struct shm_uri u;
     int rc = parse_uri(rest, &u);
     if (rc)
         return rc;
-    wom_space *s = calloc(1, sizeof *s);
     struct shm_backend *b = calloc(1, sizeof *b);
-    if (!s || !b) {
-        free(s);
-        free(b);
+    if (!b)
         return WOM_ENOMEM;
-    }
-    s->scope = &wom__shm_scope;
-    s->ops = &wom__engine_ops;
-    s->eng.backend = b;
-    b->broken = &s->broken;
-    s->eng.grow = shm_grow;
-    s->eng.discard = shm_discard;
+    b->es.pub.ops = &wom__engine_ops;
+    b->es.pub.impl = &b->es;
+    b->es.close = shm_close;
+    b->es.sync = shm_sync;
+    b->host = (struct wom__host){b, shm_grow, shm_discard, shm_alive, shm_slot_lock,
+                                 shm_slot_unlock};
     b->ro = u.ro;
     b->follow = u.follow;
+    memcpy(b->path, u.path, sizeof b->path);
     int created;
     b->fd = rc = open_file(&u, &created);
     if (rc >= 0)
@@ -683,60 +668,54 @@ static int shm_open_uri(const char *rest, wom_space **out)
     if (!rc)
         rc = setup_lock(b->fd, &u);
     if (!rc) {
-        rc = shm_setup(s, &u, b->fd, created);
+        rc = shm_setup(b, &u, created);
         if (!rc)
-            rc = u.ro ? shm_ro_setup(s) : shm_rw_setup(s, &u);
+            rc = u.ro ? shm_ro_setup(b) : shm_rw_setup(b, &u);
         /* Opening after every process died: recover what they held. (The
          * set-up lock keeps other openers out meanwhile.) */
-        if (!rc && s->eng.busy && none_alive(b->fd, s->eng.self)) {
-            wom__eng_drop_pins(&s->eng);
-            wom__eng_free_inits(&s->eng, UINT32_MAX);
-            faa_seq(&s->eng.hdr->life, 1); /* what is in the file was at rest */
-        }
+        if (!rc && !u.ro && none_alive(b->fd, b->es.eng.self))
+            wom__eng_recover_alone(&b->es.eng);
         if (!rc)
-            s->eng.life = ld_seq(&s->eng.hdr->life);
+            wom__eng_opened(&b->es.eng);
         byte_unlock(b->fd, SETUP_LOCK);
     }
     if (rc) {
-        shm_close(s);
+        shm_close(&b->es);
         return rc;
     }
-    memcpy(b->path, u.path, sizeof b->path);
-    b->space = s;
     spaces_add(b);
-    *out = s;
+    *out = &b->es.pub;
     return 0;
 }
 
-static void shm_close(wom_space *s)
+static void shm_close(struct wom__espace *es)
 {
-    struct shm_backend *b = s->eng.backend;
-    if (b->space)
+    struct shm_backend *b = (struct shm_backend *)es;
+    if (b->listed)
         spaces_remove(b);
-    if (s->map) {
-        wom__fault_unwatch(s->map);
-        munmap(s->map, s->map_len);
+    if (es->map) {
+        wom__fault_unwatch(es->map);
+        munmap(es->map, es->map_len);
     }
-    wom__eng_fini(&s->eng);
+    wom__eng_fini(&es->eng);
     close(b->fd);
     free(b);
-    free(s);
 }
 
 /* Everything written so far reaches the disk: the mapping's dirty pages up
  * to the allocator's high-water mark, then the file's data. */
-static int shm_sync(wom_space *s)
+static int shm_sync(struct wom__espace *es)
 {
-    struct shm_backend *b = s->eng.backend;
-    if (ld_acquire(b->broken)) /* pairs with the fault handler's release */
+    struct shm_backend *b = (struct shm_backend *)es;
+    if (ld_acquire(&es->broken)) /* pairs with the fault handler's release */
         return WOM_ECORRUPT;
     /* acquire: the allocations below this mark happened before we look */
-    uint64_t used = ld_acquire(&s->eng.hdr->brk);
-    if (used > s->map_len)
-        used = s->map_len;
-    if (msync(s->map, used, MS_SYNC) || fdatasync(b->fd))
-        return errno == ENOSPC || errno == EDQUOT ? WOM_ENOSPC : WOM_ECORRUPT;
+    uint64_t used = ld_acquire(&es->eng.hdr->brk);
+    if (used > es->map_len)
+        used = es->map_len;
+    if (msync(es->map, used, MS_SYNC) || fdatasync(b->fd))
+        return errno == ENOSPC || errno == EDQUOT ? WOM_ENOSPC : WOM_EIO;
     return 0;
 }
 
-const struct wom__scope wom__shm_scope = {"shm:", shm_open_uri, shm_close, shm_sync};
+const struct wom__scope wom__shm_scope = {"shm:", shm_open_uri};

@@ -1,6 +1,7 @@
-/* space.c - the public API: argument checks, errors, dispatch to the scope's
- * ops. Copies (wom_get) are views plus memcpy, so every scope implements the
- * zero-copy path only. */
+/* space.c - the public API: argument checks, errors, dispatch to the
+ * space's ops (space.h). Copies (wom_get) are views plus memcpy, so every
+ * scope implements the zero-copy path only. Nothing here knows what a
+ * backend keeps. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -95,20 +96,26 @@ int wom_sync(wom_space *s)
 {
     if (!s)
         return WOM_EINVAL;
-    return s->scope->sync ? s->scope->sync(s) : 0;
+    return s->ops->sync ? s->ops->sync(s) : 0;
 }
 
-uint64_t wom_holder(wom_space *s) { return s ? wom__eng_holder(&s->eng) : 0; }
+uint64_t wom_holder(wom_space *s)
+{
+    uint64_t token;
+    return s && s->ops->holder(s, &token) == 0 ? token : 0;
+}
 
 int wom_holder_alive(wom_space *s, uint64_t token)
 {
-    return s ? wom__eng_holder_alive(&s->eng, token) : 1;
+    int alive;
+    /* On doubt (a failed call), alive: never declare a holder dead unproven. */
+    return !s || s->ops->holder_alive(s, token, &alive) || alive;
 }
 
 void wom_close(wom_space *s)
 {
     if (s)
-        s->scope->close(s);
+        s->ops->close(s);
 }
 
 int wom_region_open_opts(wom_space *s, const char *name, wom_mode mode,
@@ -116,11 +123,14 @@ int wom_region_open_opts(wom_space *s, const char *name, wom_mode mode,
 {
     if (!s || !name || !out)
         return WOM_EINVAL;
-    wom_region *r = calloc(1, sizeof *r);
+    /* The backend's region state right behind the handle: one allocation. */
+    size_t head = (sizeof(wom_region) + 7) & ~(size_t)7;
+    wom_region *r = calloc(1, head + s->ops->region_size);
     if (!r)
         return WOM_ENOMEM;
     r->s = s;
-    int rc = s->ops->region(s, name, mode, opts ? opts->max_value : 0, r);
+    r->impl = (char *)r + head;
+    int rc = s->ops->region_open(s, name, mode, opts ? opts->max_value : 0, r);
     if (rc) {
         free(r);
         return rc;
@@ -134,14 +144,19 @@ int wom_region_open(wom_space *s, const char *name, wom_mode mode, wom_region **
     return wom_region_open_opts(s, name, mode, NULL, out);
 }
 
-void wom_region_close(wom_region *r) { free(r); }
+void wom_region_close(wom_region *r)
+{
+    if (!r)
+        return;
+    r->s->ops->region_close(r);
+    free(r);
+}
 
 int wom_region_info_get(wom_region *r, wom_region_info *out)
 {
     if (!r || !out)
         return WOM_EINVAL;
-    r->s->ops->info(r, out);
-    return 0;
+    return r->s->ops->info(r, out);
 }
 
 int wom_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), void *arg)
@@ -175,11 +190,8 @@ int wom_get_view_next(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout
 
 void wom_view_release(wom_view *v)
 {
-    if (v && v->pin_[0]) {
-        /* pin_[0] is the engine; every engine-backed scope releases the same
-         * way, and remote scopes keep their own copy (pin_[0] = 0). */
-        wom__eng_unpin_view(v);
-    }
+    if (v)
+        wom__view_release(v); /* to the backend that made it */
 }
 
 int wom_get(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *len,
@@ -196,7 +208,7 @@ int wom_get(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *len,
         rc = WOM_ENOBUFS;
     else if (v.len)
         memcpy(buf, v.data, v.len);
-    r->s->ops->release(&v);
+    wom__view_release(&v);
     return rc;
 }
 
