@@ -286,7 +286,7 @@ WOM_API int wom_wait(wom_region *r, uint64_t addr, uint64_t version, int64_t tim
  * seats only when the tail reaches the limit it computed last time, and then
  * blocks on the slowest seat (no polling). Concurrent senders may overshoot
  * the bound by at most their number. A subscriber that holds no sender back
- * publishes its cursor every 1024 messages, for tools (wom stat). A
+ * publishes its cursor every 1024 messages, for tools (wom_chan_readers). A
  * subscriber whose process died holds no sender back (its seat is closed
  * when a sender finds it dead, see wom_holder_alive), and closed seats are
  * taken over by new subscribers. */
@@ -357,6 +357,36 @@ WOM_API uint64_t wom_sub_cursor(const wom_sub *sub);
  * before publishing (ABANDONED cells, shm: scope): the receives go on past
  * them, and this count is how they are reported. */
 WOM_API uint64_t wom_sub_abandoned(const wom_sub *sub);
+
+/* What a channel's seat says of its subscriber (wom_chan_readers). */
+typedef enum {
+    WOM_READER_OPEN = 0,  /* subscribed, and its process lives */
+    WOM_READER_DEAD = 1,  /* its process died without closing it: it holds no
+                             sender back; the seat is closed when a sender or
+                             a new subscriber comes across it */
+    WOM_READER_CLOSED = 2 /* closed; a new subscriber may take the seat over */
+} wom_reader_state;
+typedef struct {
+    uint64_t seat;          /* 1, 2, ...: which seat (a subscriber that opens
+                               later takes a closed or dead one over) */
+    wom_reader_state state;
+    uint64_t cursor;        /* OPEN, DEAD: the cursor it last published (it had
+                               received every address below; it publishes as
+                               the channel comment above says, so it may be
+                               further on by now); CLOSED: 0 */
+    int bounded;            /* OPEN, DEAD: 1 if it holds senders back */
+} wom_reader_info;
+/* For tools (wom stat): call fn for each seat of c, in seat order, with
+ * what the subscriber in it last published; a seat taken a moment ago whose
+ * first cursor is not stored yet is left out. A snapshot that changes
+ * nothing (a dead subscriber is reported, its seat not closed), also on a
+ * read-only space. Returns fn's value, stopping early, when fn returns
+ * non-zero. A seat that holds a value no subscriber wrote (a damaged space)
+ * is skipped, and WOM_ECORRUPT is returned after every other seat was
+ * reported; other errors as wom_load. The info passed to fn is valid during
+ * that call only. */
+WOM_API int wom_chan_readers(wom_chan *c, int (*fn)(const wom_reader_info *, void *),
+                             void *arg);
 
 /* ---- Queue group: each message to exactly one member ---------------------- */
 /* Group G over channel N: members claim message i by winning write-once

@@ -14,7 +14,7 @@
  * scans stay as many as the subscribers open at once. Subscribers that hold
  * no sender back (unbounded channels, or opts.bounded = 0) take a seat too,
  * with holds = 0, and publish their cursor every SEAT_WATCH_EVERY messages
- * only for tools (wom stat shows every reader's lag); senders skip them.
+ * only for tools (wom_chan_readers, which wom stat shows); senders skip them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -506,6 +506,43 @@ int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint64_t *add
     if (addr)
         *addr = at;
     return 0;
+}
+
+/* ---- readers, for tools ---- */
+
+/* What seat st says of its subscriber. Unlike seat_live, a dead holder's
+ * seat stays as it is: looking changes nothing. */
+static wom_reader_info reader_info(wom_chan *c, uint64_t i, const struct seat *st)
+{
+    if (st->cursor == SEAT_CLOSED)
+        return (wom_reader_info){i, WOM_READER_CLOSED, 0, 0};
+    wom_reader_state state =
+        wom_holder_alive(c->s, st->holder) ? WOM_READER_OPEN : WOM_READER_DEAD;
+    return (wom_reader_info){i, state, st->cursor, st->holds != 0};
+}
+
+int wom_chan_readers(wom_chan *c, int (*fn)(const wom_reader_info *, void *), void *arg)
+{
+    if (!c || !fn)
+        return WOM_EINVAL;
+    if (!c->seats || !c->acks) /* read-only, and no subscriber ever seated */
+        return 0;
+    uint64_t n;
+    int rc = wom_tail(c->seats, &n), damaged = 0;
+    for (uint64_t i = CHAN_OPTS_CELL + 1; !rc && i < n; i++) {
+        struct seat st;
+        rc = seat_load(c, i, &st, NULL);
+        if (rc == WOM_EEMPTY || rc == WOM_ECORRUPT) { /* just taken; damaged */
+            damaged |= rc == WOM_ECORRUPT;
+            rc = 0;
+            continue;
+        }
+        if (!rc) {
+            wom_reader_info ri = reader_info(c, i, &st);
+            rc = fn(&ri, arg);
+        }
+    }
+    return rc ? rc : damaged ? WOM_ECORRUPT : 0;
 }
 
 uint64_t wom_sub_cursor(const wom_sub *sub)
