@@ -2,17 +2,19 @@
  * fuzz_cli.c - libFuzzer target for the wom command line: argv parsing,
  * numbers, and the `wom batch` line parser reading untrusted stdin.
  *
- * tools/wom.c is compiled into this file unchanged, with its main renamed,
- * so its static parsers can be checked directly too.
+ * It links the CLI's library (tools/wom/, built with coverage here) and
+ * calls the tool as the wom program does, through wom_cli_main; the
+ * number parser is checked directly too.
  *
  * Input: the first line is argv after "wom", split at every single space
  * (so empty words are possible); the rest is stdin. Properties checked:
- *  - parse_u64 accepts exactly the documented numbers (decimal, or hex after
- *    0x; no sign, space or junk; at most 2^64-1), with their value, and
- *    leaves *out alone on failure; tried on every argv word and every word
- *    of stdin.
+ *  - cli_parse_u64 accepts exactly the documented numbers (decimal, or hex
+ *    after 0x; no sign, space or junk; at most 2^64-1), with their value,
+ *    and leaves *out alone on failure; tried on every argv word and every
+ *    word of stdin.
  *  - The tool's exit code is one of the documented ones (0-10; 11 is only
- *    the demo, which the harness never runs), an unknown command exits 1,
+ *    the demo, which the harness never runs, and the later ones need a
+ *    lost output, a shm: or a remote space), an unknown command exits 1,
  *    and `--version` prints "wom MAJOR.MINOR".
  *  - The tool is a function of its input on mem: (a new private space per
  *    run): a second run gives the same exit code and the same stdout.
@@ -26,12 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-int wom_cli_main(int argc, char **argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "cli.h"
 
-#define main wom_cli_main
-#include "../tools/wom.c"
-#undef main
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_ARGS 16
 #define WAIT_MS_MAX 20 /* total --timeout milliseconds one input may ask for */
@@ -47,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static FILE *real_stderr;
 
-/* The documented number grammar, written independently of parse_u64. */
+/* The documented number grammar, written independently of cli_parse_u64. */
 static int ref_u64(const char *s, uint64_t *out)
 {
     unsigned base = 10;
@@ -81,7 +80,7 @@ static void check_number(const char *s)
     const uint64_t sentinel = 0xa5a5a5a5a5a5a5a5ull;
     uint64_t got = sentinel, want = 0;
     int ok = ref_u64(s, &want);
-    if (parse_u64(s, &got) == 0) {
+    if (cli_parse_u64(s, &got) == 0) {
         CHECK(ok && got == want);
     } else {
         CHECK(!ok && got == sentinel);
@@ -243,7 +242,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct run a = {0}, b = {0};
     run_tool(argc, argv, in, in_len, &a);
     CHECK(a.rc >= EX_OK && a.rc <= EX_OTHER);
-    if (argc >= 2 && !find_command(argv[1]) && strcmp(argv[1], "--help") &&
+    if (argc >= 2 && !cli_find_command(argv[1]) && strcmp(argv[1], "--help") &&
         strcmp(argv[1], "-h") && strcmp(argv[1], "help") && strcmp(argv[1], "--version"))
         CHECK(a.rc == EX_USAGE);
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
