@@ -38,6 +38,13 @@ static const struct {
                 "      but its output could not be written"},
     {EX_BUSY, "space busy: locked by another process past the deadline,\n"
               "      or no free process slot (WOM_EBUSY)"},
+    {EX_EIO, "input/output error: the disk or file system failed (WOM_EIO)"},
+    {EX_NOTCONN, "connection to the space lost; the command did nothing\n"
+                 "      (WOM_ENOTCONN)"},
+    {EX_UNKNOWN, "connection lost after the request was sent: it may or may\n"
+                 "      not have taken effect (WOM_EUNKNOWN)"},
+    {EX_UNAVAIL, "space unavailable (no leader or quorum); try again later\n"
+                 "      (WOM_EUNAVAIL)"},
 };
 _Static_assert(sizeof exit_table / sizeof exit_table[0] == EX__LAST + 1,
                "every exit code has one row, in order (codes are only appended)");
@@ -54,6 +61,10 @@ int cli_exit_code(int err)
     case WOM_EMSGSIZE: case WOM_ENAMETOOLONG: return EX_TOOBIG;
     case WOM_EURI: case WOM_ENOENT: return EX_NOSPACE;
     case WOM_EBUSY: return EX_BUSY;
+    case WOM_EIO: return EX_EIO;
+    case WOM_ENOTCONN: return EX_NOTCONN;
+    case WOM_EUNKNOWN: return EX_UNKNOWN;
+    case WOM_EUNAVAIL: return EX_UNAVAIL;
     default: return EX_OTHER;
     }
 }

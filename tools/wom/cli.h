@@ -44,7 +44,11 @@ enum {
     EX_VERIFY = 11,  /* demo: a delivery check failed */
     EX_OUTPUT = 12,  /* the command succeeded, writing its output failed */
     EX_BUSY = 13,    /* WOM_EBUSY: locked by another process, no process slot */
-    EX__LAST = EX_BUSY
+    EX_EIO = 14,     /* WOM_EIO: the disk or file system failed */
+    EX_NOTCONN = 15, /* WOM_ENOTCONN: connection lost, nothing was done */
+    EX_UNKNOWN = 16, /* WOM_EUNKNOWN: connection lost, outcome unknown */
+    EX_UNAVAIL = 17, /* WOM_EUNAVAIL: no leader or quorum, try again */
+    EX__LAST = EX_UNAVAIL
 };
 
 /* The exit code of a wom error (0 for 0). */
