@@ -1,10 +1,7 @@
 /* chan_readers_test.c - wom_chan_readers: what a tool sees of a channel's
  * subscribers (open, closed, dead, damaged), without changing anything. */
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "harness.h"
+#include "shm_util.h"
 #include "wom.h"
 
 #define MAX_SEEN 8
@@ -41,12 +38,24 @@ static void check_reader(const wom_reader_info *ri, uint64_t seat, wom_reader_st
               bounded);
 }
 
-/* Send n messages on c, then receive k of them with sub. */
-static void send_recv(wom_chan *c, wom_sub *sub, uint64_t n, uint64_t k)
+/* The only reader of c is the one given. */
+static void check_only_reader(wom_chan *c, uint64_t seat, wom_reader_state state,
+                              uint64_t cursor, int bounded)
+{
+    struct seen r = readers(c, 0);
+    CHECK_EQ(r.n, 1);
+    check_reader(&r.r[0], seat, state, cursor, bounded);
+}
+
+static void send_n(wom_chan *c, uint64_t n)
 {
     for (uint64_t i = 0; i < n; i++)
         CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
-    for (uint64_t i = 0; i < k; i++) {
+}
+
+static void recv_n(wom_sub *sub, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
         uint64_t v;
         size_t len;
         CHECK_OK(wom_sub_recv(sub, &v, sizeof v, &len, NULL, 0));
@@ -67,8 +76,9 @@ TEST(chan_readers_open_closed_and_taken_over, T_UNIT)
     wom_sub_opts so = WOM_SUB_OPTS_INIT;
     so.bounded = 0;
     CHECK_OK(wom_sub_open(c, &so, &b));
-    send_recv(c, a, 10, 9);
-    send_recv(c, b, 0, 3); /* publishes every 1024: still its first cursor */
+    send_n(c, 10);
+    recv_n(a, 9);
+    recv_n(b, 3); /* publishes every 1024: still its first cursor */
     struct seen r = readers(c, 0);
     CHECK_EQ(r.n, 2);
     check_reader(&r.r[0], 1, WOM_READER_OPEN, 8, 1);
@@ -110,7 +120,7 @@ TEST(chan_readers_skip_a_damaged_seat, T_UNIT)
     CHECK_OK(wom_sub_open(c, NULL, &b));
     CHECK_OK(wom_region_open(s, "c.acks", WOM_MANY, &acks));
     CHECK_OK(wom_store(acks, 1, "bad", 3, NULL));
-    struct seen r = readers(c, WOM_ECORRUPT);
+    struct seen r = readers(c, WOM_ECORRUPT); /* seat 1 skipped */
     CHECK_EQ(r.n, 1);
     check_reader(&r.r[0], 2, WOM_READER_OPEN, 0, 0);
     wom_region_close(acks);
@@ -120,29 +130,23 @@ TEST(chan_readers_skip_a_damaged_seat, T_UNIT)
     wom_close(s);
 }
 
-/* In a child process: subscribe to channel c of uri, receive k messages
- * and die without closing anything. */
-static void die_subscribed(const char *uri, uint64_t k)
+/* A child's body (shm_util.h spawn): subscribe to channel c of uri,
+ * receive k messages and return, closing nothing; the child then exits. */
+static int subscribe_and_die(const char *uri, uint32_t unused, uint64_t k)
 {
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        wom_space *s;
-        wom_chan *c;
-        wom_sub *sub;
-        if (wom_open(uri, &s) || wom_chan_open(s, "c", NULL, &c) || wom_sub_open(c, NULL, &sub))
-            _exit(2);
-        for (uint64_t i = 0; i < k; i++) {
-            uint64_t v;
-            size_t len;
-            if (wom_sub_recv(sub, &v, sizeof v, &len, NULL, 0))
-                _exit(3);
-        }
-        _exit(0);
+    wom_space *s;
+    wom_chan *c;
+    wom_sub *sub;
+    (void)unused;
+    if (wom_open(uri, &s) || wom_chan_open(s, "c", NULL, &c) || wom_sub_open(c, NULL, &sub))
+        return 2;
+    for (uint64_t i = 0; i < k; i++) {
+        uint64_t v;
+        size_t len;
+        if (wom_sub_recv(sub, &v, sizeof v, &len, NULL, 0))
+            return 3;
     }
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    return 0;
 }
 
 /* A subscriber whose process died is reported dead at its last cursor, and
@@ -150,42 +154,32 @@ static void die_subscribed(const char *uri, uint64_t k)
  * comes across it does. */
 TEST(chan_readers_dead_reported_not_closed, T_UNIT)
 {
-    char dir[] = "/tmp/wom-readers-XXXXXX", path[64], uri[80], ro[96];
-    CHECK(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/s.wom", dir);
-    snprintf(uri, sizeof uri, "shm:%s", path);
-    snprintf(ro, sizeof ro, "%s;ro", uri);
+    struct tspace t;
+    char ro[160];
+    tspace_make_ro(&t, ro, sizeof ro);
     wom_space *s, *rs;
     wom_chan *c, *rc;
     wom_chan_opts o = WOM_CHAN_OPTS_INIT;
     o.bound = 4; /* publishes on every message */
-    CHECK_OK(wom_open(uri, &s));
+    CHECK_OK(wom_open(t.uri, &s));
     CHECK_OK(wom_chan_open(s, "c", &o, &c));
-    for (uint64_t i = 0; i < 4; i++)
-        CHECK_OK(wom_chan_send(c, &i, sizeof i, 0, NULL));
+    send_n(c, 4);
     wom_chan_close(c);
     wom_close(s);
-    die_subscribed(uri, 3);
-    CHECK_OK(wom_open(uri, &s));
+    reap(spawn(subscribe_and_die, t.uri, 0, 3), "subscriber");
+    CHECK_OK(wom_open(t.uri, &s));
     CHECK_OK(wom_chan_open(s, "c", NULL, &c));
-    for (int k = 0; k < 2; k++) {
-        struct seen r = readers(c, 0);
-        CHECK_EQ(r.n, 1);
-        check_reader(&r.r[0], 1, WOM_READER_DEAD, 3, 1);
-    }
+    check_only_reader(c, 1, WOM_READER_DEAD, 3, 1);
+    check_only_reader(c, 1, WOM_READER_DEAD, 3, 1); /* looking closed nothing */
     CHECK_OK(wom_open(ro, &rs));
     CHECK_OK(wom_chan_open(rs, "c", NULL, &rc));
-    struct seen r = readers(rc, 0);
-    CHECK_EQ(r.n, 1);
-    check_reader(&r.r[0], 1, WOM_READER_DEAD, 3, 1);
+    check_only_reader(rc, 1, WOM_READER_DEAD, 3, 1);
     /* The tail is at the dead reader's bound: this send looks at its seat. */
     CHECK_OK(wom_chan_send(c, "x", 1, 0, NULL));
-    r = readers(rc, 0);
-    CHECK_EQ(r.n, 1);
-    check_reader(&r.r[0], 1, WOM_READER_CLOSED, 0, 0);
+    check_only_reader(rc, 1, WOM_READER_CLOSED, 0, 0);
     wom_chan_close(rc);
     wom_close(rs);
     wom_chan_close(c);
     wom_close(s);
-    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+    tspace_remove(&t);
 }
