@@ -5,6 +5,13 @@
  * the test. Every test runs in its own child process with a timeout, so a
  * crash or a hang fails that test only. Tests flagged T_CONCURRENT are the
  * ones rerun under ASan+UBSan and TSan (`wom_tests --concurrent`).
+ *
+ * Tests flagged T_CONFORM are the conformance suite: the contract of
+ * include/wom.h that every scope keeps. They use the public API only and
+ * open their spaces through wom_test_space, so `wom_tests --uri URI` runs
+ * them on the scope URI names (main.c says how a URI names a fresh space)
+ * and `--conformance` runs only them. What one scope alone promises (crash
+ * fencing, read-only maps) stays in that scope's own tests.
  */
 #ifndef WOM_TEST_HARNESS_H
 #define WOM_TEST_HARNESS_H
@@ -15,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { T_UNIT = 0, T_CONCURRENT = 1, T_SLOW = 2 };
+#include "wom.h"
+
+enum { T_UNIT = 0, T_CONCURRENT = 1, T_SLOW = 2, T_CONFORM = 4 };
 
 typedef void (*wom_test_fn)(void);
 void wom_test_register(const char *name, int flags, int timeout_s, wom_test_fn fn);
@@ -29,6 +38,25 @@ uint64_t wom_test_seed(void);
 uint64_t wom_test_rand(uint64_t *state);
 /* Monotonic nanoseconds. */
 int64_t wom_test_now_ns(void);
+
+/* The scope under test (wom_tests --uri; mem: by default): "mem" or "shm". */
+const char *wom_test_scope(void);
+/* Open a fresh, empty space of the scope under test. opts are URI options
+ * every scope takes, each with its leading ';' (";size=64M"), or NULL; one
+ * replaces the runner's option of that name. Returns wom_open's error. The
+ * caller owns *out and closes it with wom_test_space_close. */
+int wom_test_space(const char *opts, wom_space **out);
+/* Another handle to the space of handle s (from either function): on shm:
+ * a new open of its file, as another process would make; on mem:, whose
+ * spaces cannot be opened twice, s itself, counted. Close each handle with
+ * wom_test_space_close. */
+int wom_test_space_again(wom_space *s, wom_space **out);
+/* Close a handle; the last handle of a space also removes its file. */
+void wom_test_space_close(wom_space *s);
+/* End the running test as skipped on this scope: the runner prints
+ * "skipped on SCOPE: " and the reason, and counts the test as passed. For
+ * a contract this scope does not (yet) keep; say why, and name the issue. */
+void wom_test_skip(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 #define TEST_T(name, flags, timeout_s)                                         \
     static void test_##name(void);                                             \
