@@ -1,17 +1,19 @@
-/* engine_test.c - unit tests of the cell operations on mem: */
+/* engine_test.c - unit tests of the cell operations through the public API:
+ * conformance tests (T_CONFORM), run on the scope of `wom_tests --uri`, but
+ * for the mem: URI parsing at the end. */
 #include "harness.h"
 #include "wom.h"
 
-static wom_space *open_mem(void)
+static wom_space *open_space(const char *opts)
 {
     wom_space *s = NULL;
-    CHECK_OK(wom_open("mem:", &s));
+    CHECK_OK(wom_test_space(opts, &s));
     return s;
 }
 
-TEST(once_put_get, T_UNIT)
+TEST(once_put_get, T_CONFORM)
 {
-    wom_space *s = open_mem();
+    wom_space *s = open_space(NULL);
     wom_region *r;
     CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
     char buf[64];
@@ -33,12 +35,12 @@ TEST(once_put_get, T_UNIT)
     CHECK_OK(wom_tail(r, &t));
     CHECK_EQ(t, 9);
     wom_region_close(r);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(once_sparse_high_address, T_UNIT)
+TEST(once_sparse_high_address, T_CONFORM)
 {
-    wom_space *s = open_mem();
+    wom_space *s = open_space(NULL);
     wom_region *r;
     CHECK_OK(wom_region_open(s, "sparse", WOM_ONCE, &r));
     uint64_t addrs[] = {0, 1ull << 60, UINT64_MAX, UINT64_MAX - 1, 1ull << 33, 12345678901ull};
@@ -55,12 +57,12 @@ TEST(once_sparse_high_address, T_UNIT)
     size_t n;
     CHECK_ERR(wom_get(r, (1ull << 60) + 1, &b, 1, &n, 0), WOM_EEMPTY);
     wom_region_close(r);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(region_modes_and_names, T_UNIT)
+TEST(region_modes_and_names, T_CONFORM)
 {
-    wom_space *s = open_mem();
+    wom_space *s = open_space(NULL);
     wom_region *a, *b, *m;
     CHECK_OK(wom_region_open(s, "x", WOM_ONCE, &a));
     CHECK_OK(wom_region_open(s, "x", WOM_ONCE, &b));
@@ -86,12 +88,12 @@ TEST(region_modes_and_names, T_UNIT)
     wom_region_close(a);
     wom_region_close(b);
     wom_region_close(m);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(value_size_limit, T_UNIT)
+TEST(value_size_limit, T_CONFORM)
 {
-    wom_space *s = open_mem();
+    wom_space *s = open_space(NULL);
     wom_region *r;
     wom_region_opts o = WOM_REGION_OPTS_INIT;
     o.max_value = 100;
@@ -109,12 +111,12 @@ TEST(value_size_limit, T_UNIT)
     wom_region *q;
     CHECK_ERR(wom_region_open_opts(s, "huge", WOM_ONCE, &o, &q), WOM_EMSGSIZE);
     wom_region_close(r);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(append_and_trim, T_UNIT)
+TEST(append_and_trim, T_CONFORM)
 {
-    wom_space *s = open_mem();
+    wom_space *s = open_space(NULL);
     wom_region *r;
     CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
     for (uint64_t i = 0; i < 5000; i++) {
@@ -146,12 +148,12 @@ TEST(append_and_trim, T_UNIT)
     CHECK_OK(wom_region_info_get(r, &info));
     CHECK_EQ(info.floor, 10000);
     wom_region_close(r);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(many_store_load_cas, T_UNIT)
+TEST(many_store_load_cas, T_CONFORM)
 {
-    wom_space *s = open_mem();
+    wom_space *s = open_space(NULL);
     wom_region *r;
     CHECK_OK(wom_region_open(s, "reg", WOM_MANY, &r));
     char buf[32];
@@ -175,15 +177,14 @@ TEST(many_store_load_cas, T_UNIT)
     CHECK_OK(wom_wait(r, 5, 1, 0));
     CHECK_ERR(wom_wait(r, 5, 2, 1000000), WOM_ETIMEDOUT);
     wom_region_close(r);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(many_overwrite_reclaims, T_UNIT)
+TEST(many_overwrite_reclaims, T_CONFORM)
 {
     /* A hot register overwritten far more than an arena chunk holds must
      * recycle its chunks instead of growing without bound. */
-    wom_space *s = NULL;
-    CHECK_OK(wom_open("mem:;size=64M", &s));
+    wom_space *s = open_space(";size=64M");
     wom_region *r;
     CHECK_OK(wom_region_open(s, "hot", WOM_MANY, &r));
     static char val[4000];
@@ -195,15 +196,14 @@ TEST(many_overwrite_reclaims, T_UNIT)
     CHECK_OK(wom_region_info_get(r, &info));
     CHECK_MSG(info.bytes < (32u << 20), "bytes %llu", (unsigned long long)info.bytes);
     wom_region_close(r);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(trim_bounded_space, T_UNIT)
+TEST(trim_bounded_space, T_CONFORM)
 {
     /* A log trimmed as it goes runs in constant space: 1 GiB of values
      * through a 64 MiB space. */
-    wom_space *s = NULL;
-    CHECK_OK(wom_open("mem:;size=64M", &s));
+    wom_space *s = open_space(";size=64M");
     wom_region *r;
     CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
     static char val[1024];
@@ -217,7 +217,7 @@ TEST(trim_bounded_space, T_UNIT)
             CHECK_OK(wom_trim(r, i - 1000));
     }
     wom_region_close(r);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
 TEST(errors_are_distinct, T_UNIT)
@@ -236,6 +236,11 @@ TEST(errors_are_distinct, T_UNIT)
             CHECK(codes[i] != codes[j]);
     }
     CHECK(strcmp(wom_err_name(-77777), "WOM_E?") == 0);
+}
+
+/* The mem: URI parser; shm:'s is tested in shm_test.c and by fuzz_uri. */
+TEST(mem_uri_options, T_UNIT)
+{
     wom_space *s;
     CHECK_ERR(wom_open("nope:", &s), WOM_EURI);
     CHECK_ERR(wom_open("mem:;size=banana", &s), WOM_EURI);
@@ -245,19 +250,26 @@ TEST(errors_are_distinct, T_UNIT)
     CHECK_ERR(wom_open("mem:;size=64Q", &s), WOM_EURI);
     CHECK_ERR(wom_open("mem:;size=32M", &s), WOM_EINVAL); /* below the minimum */
     CHECK_OK(wom_open("mem:;size=33M", &s));
+    wom_close(s);
+}
+
+/* Every scope's minimum size (32.5 MiB) holds two regions with values. */
+TEST(space_of_the_minimum_size_holds_two_regions, T_CONFORM)
+{
+    wom_space *s = open_space(";size=33M");
     wom_region *a, *b;
-    CHECK_OK(wom_region_open(s, "a", WOM_ONCE, &a)); /* the minimum holds two regions */
+    CHECK_OK(wom_region_open(s, "a", WOM_ONCE, &a));
     CHECK_OK(wom_region_open(s, "b", WOM_MANY, &b));
     CHECK_OK(wom_put(a, 0, "x", 1));
     CHECK_OK(wom_store(b, 0, "y", 1, NULL));
     wom_region_close(a);
     wom_region_close(b);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(append_at_the_end_of_the_address_space, T_UNIT)
+TEST(append_at_the_end_of_the_address_space, T_CONFORM)
 {
-    wom_space *s = open_mem();
+    wom_space *s = open_space(NULL);
     wom_region *r;
     CHECK_OK(wom_region_open(s, "end", WOM_ONCE, &r));
     uint64_t a, t;
@@ -274,17 +286,15 @@ TEST(append_at_the_end_of_the_address_space, T_UNIT)
     CHECK_ERR(wom_put(q, 5, "y", 1), WOM_ETRIMMED);
     wom_region_close(r);
     wom_region_close(q);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(view_next_streams_and_releases_pins, T_UNIT)
+TEST(view_next_streams_and_releases_pins, T_CONFORM)
 {
     /* 256 MiB of values through a 64 MiB space, read with one reused view:
      * the reused pin must follow the reader from chunk to chunk, or trim
      * could never give the memory back and the writes would hit ENOSPC. */
-    wom_space *s = NULL, *other = NULL;
-    CHECK_OK(wom_open("mem:;size=64M", &s));
-    CHECK_OK(wom_open("mem:;size=64M", &other));
+    wom_space *s = open_space(";size=64M"), *other = open_space(";size=64M");
     wom_region *r, *o;
     CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
     CHECK_OK(wom_region_open(other, "log", WOM_ONCE, &o));
@@ -310,14 +320,13 @@ TEST(view_next_streams_and_releases_pins, T_UNIT)
     wom_view_release(&v);  /* and releasing nothing is fine */
     wom_region_close(r);
     wom_region_close(o);
-    wom_close(s);
-    wom_close(other);
+    wom_test_space_close(s);
+    wom_test_space_close(other);
 }
 
-TEST(loans_publish_in_place, T_UNIT)
+TEST(loans_publish_in_place, T_CONFORM)
 {
-    wom_space *s = NULL;
-    CHECK_OK(wom_open("mem:;size=64M", &s));
+    wom_space *s = open_space(";size=64M");
     wom_region *r, *m;
     wom_region_opts o = WOM_REGION_OPTS_INIT;
     o.max_value = 4096;
@@ -354,5 +363,5 @@ TEST(loans_publish_in_place, T_UNIT)
     }
     wom_region_close(r);
     wom_region_close(m);
-    wom_close(s);
+    wom_test_space_close(s);
 }
