@@ -1,6 +1,9 @@
 /* forms_test.c - channel, subscription, queue group, register over a log and
  * ring over slots: unit tests, the two equivalence checks (register vs MANY
- * cell, ring vs channel on the same scripted histories) and stress tests. */
+ * cell, ring vs channel on the same scripted histories) and stress tests.
+ * The forms use only the public API, so all of these are conformance tests:
+ * they run on the scope of `wom_tests --uri`, and in the stress tests some
+ * threads work through a handle of their own to the space. */
 #include "harness.h"
 #include "wom.h"
 
@@ -10,11 +13,21 @@
 
 #define MS 1000000LL
 
+/* A fresh space of the scope under test; wom_test_space_close closes it. */
 static wom_space *forms_space(void)
 {
     wom_space *s = NULL;
-    CHECK_OK(wom_open("mem:", &s));
+    CHECK_OK(wom_test_space(NULL, &s));
     return s;
+}
+
+/* Another handle to s: on shm: another mapping with a process slot of its
+ * own, as another process would have; on mem: s itself. */
+static wom_space *forms_space_again(wom_space *s)
+{
+    wom_space *t = NULL;
+    CHECK_OK(wom_test_space_again(s, &t));
+    return t;
 }
 
 static wom_chan *chan_bounded(wom_space *s, const char *name, uint64_t bound)
@@ -54,7 +67,7 @@ static void send_u64(wom_chan *c, uint64_t v, int64_t timeout_ns)
 
 /* ---- channel ---- */
 
-TEST(forms_chan_send_recv_replay, T_UNIT)
+TEST(forms_chan_send_recv_replay, T_CONFORM)
 {
     wom_space *s = forms_space();
     wom_chan *c = chan_bounded(s, "ch", 0);
@@ -108,10 +121,10 @@ TEST(forms_chan_send_recv_replay, T_UNIT)
     wom_sub_close(sub);
     wom_chan_close(c2);
     wom_chan_close(c);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(forms_chan_limits_and_names, T_UNIT)
+TEST(forms_chan_limits_and_names, T_CONFORM)
 {
     wom_space *s = forms_space();
     wom_chan_opts o = WOM_CHAN_OPTS_INIT;
@@ -127,10 +140,10 @@ TEST(forms_chan_limits_and_names, T_UNIT)
     memset(name, 'n', WOM_NAME_MAX);
     name[WOM_NAME_MAX] = 0;
     CHECK_ERR(wom_chan_open(s, name, NULL, &c), WOM_ENAMETOOLONG);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(forms_chan_trim_skips, T_UNIT)
+TEST(forms_chan_trim_skips, T_CONFORM)
 {
     wom_space *s = forms_space();
     wom_chan *c = chan_bounded(s, "t", 0);
@@ -149,7 +162,7 @@ TEST(forms_chan_trim_skips, T_UNIT)
     wom_sub_close(late);
     wom_sub_close(sub);
     wom_chan_close(c);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
 struct blocked_send {
@@ -168,7 +181,7 @@ static void *blocked_send_main(void *arg)
     return NULL;
 }
 
-TEST(forms_chan_bounded_blocks_and_releases, T_UNIT)
+TEST(forms_chan_bounded_blocks_and_releases, T_CONFORM)
 {
     wom_space *s = forms_space();
     wom_chan *c = chan_bounded(s, "b", 4);
@@ -214,12 +227,12 @@ TEST(forms_chan_bounded_blocks_and_releases, T_UNIT)
     wom_sub_close(free_rider);
     wom_chan_close(c2);
     wom_chan_close(c);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
 /* ---- queue group ---- */
 
-TEST(forms_queue_each_message_once, T_UNIT)
+TEST(forms_queue_each_message_once, T_CONFORM)
 {
     wom_space *s = forms_space();
     wom_chan *c = chan_bounded(s, "jobs", 0);
@@ -270,12 +283,12 @@ TEST(forms_queue_each_message_once, T_UNIT)
     wom_queue_leave(b);
     wom_queue_leave(a);
     wom_chan_close(c);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
 /* ---- register over a log ---- */
 
-TEST(forms_reg_contract, T_UNIT)
+TEST(forms_reg_contract, T_CONFORM)
 {
     wom_space *s = forms_space();
     wom_reg *g, *g2;
@@ -318,12 +331,12 @@ TEST(forms_reg_contract, T_UNIT)
     wom_region_close(log);
     wom_reg_close(g2);
     wom_reg_close(g);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
 /* ---- ring over slots ---- */
 
-TEST(forms_ring_full_empty_meta, T_UNIT)
+TEST(forms_ring_full_empty_meta, T_CONFORM)
 {
     wom_space *s = forms_space();
     wom_ring *g, *g2;
@@ -381,7 +394,7 @@ TEST(forms_ring_full_empty_meta, T_UNIT)
     wom_ring_close(g3);
     wom_ring_close(g2);
     wom_ring_close(g);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
 /* ---- equivalence: register over a log == one MANY cell ---- */
@@ -464,10 +477,10 @@ static void reg_equiv_run(const struct reg_op *ops, size_t nops, const char *nam
     free(big);
     wom_reg_close(reg);
     wom_region_close(cell);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(forms_equiv_reg_vs_many_scripted, T_UNIT)
+TEST(forms_equiv_reg_vs_many_scripted, T_CONFORM)
 {
     static const struct reg_op ops[] = {
         {R_LOAD, 0, 0, 0},       {R_CAS, 1, 3, 'a'},      {R_CAS, 0, 3, 'a'},
@@ -480,7 +493,7 @@ TEST(forms_equiv_reg_vs_many_scripted, T_UNIT)
     reg_equiv_run(ops, sizeof ops / sizeof ops[0], "reg_scripted");
 }
 
-TEST(forms_equiv_reg_vs_many_random, T_UNIT)
+TEST(forms_equiv_reg_vs_many_random, T_CONFORM)
 {
     uint64_t seed = wom_test_seed();
     size_t nops = (size_t)wom_test_n(3000);
@@ -565,10 +578,10 @@ static void q_equiv_run(const struct q_op *ops, size_t nops)
     wom_ring_close(g);
     wom_sub_close(sub);
     wom_chan_close(c);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(forms_equiv_ring_vs_chan_scripted, T_UNIT)
+TEST(forms_equiv_ring_vs_chan_scripted, T_CONFORM)
 {
     static const struct q_op ops[] = {
         {Q_RECV, 0, 0},      {Q_RECV_WAIT, 0, 0},  {Q_SEND, 3, 'a'},   {Q_SEND, 0, 'b'},
@@ -579,7 +592,7 @@ TEST(forms_equiv_ring_vs_chan_scripted, T_UNIT)
     q_equiv_run(ops, sizeof ops / sizeof ops[0]);
 }
 
-TEST(forms_equiv_ring_vs_chan_random, T_UNIT)
+TEST(forms_equiv_ring_vs_chan_random, T_CONFORM)
 {
     uint64_t seed = wom_test_seed() ^ 0x5eed;
     size_t nops = (size_t)wom_test_n(4000);
@@ -644,7 +657,8 @@ struct chan_worker {
 static void *chan_sender(void *arg)
 {
     struct chan_worker *w = arg;
-    wom_chan *c = chan_bounded(w->st->s, "stress", w->st->bound);
+    wom_space *s = w->id % 2 ? forms_space_again(w->st->s) : w->st->s;
+    wom_chan *c = chan_bounded(s, "stress", w->st->bound);
     for (uint64_t i = 0; i < w->st->n; i++) {
         struct msg m = {w->id, i};
         uint64_t at;
@@ -659,6 +673,8 @@ static void *chan_sender(void *arg)
         }
     }
     wom_chan_close(c);
+    if (s != w->st->s)
+        wom_test_space_close(s);
     return NULL;
 }
 
@@ -711,15 +727,15 @@ static void chan_stress_run(uint64_t nsenders, uint64_t nsubs, uint64_t n, uint6
     for (uint64_t i = 0; i < nsubs; i++)
         wom_sub_close(w[i].sub);
     wom_chan_close(c);
-    wom_close(st.s);
+    wom_test_space_close(st.s);
 }
 
-TEST(forms_stress_chan_fanout, T_CONCURRENT)
+TEST(forms_stress_chan_fanout, T_CONCURRENT | T_CONFORM)
 {
     chan_stress_run(3, 3, wom_test_n(100000), 0);
 }
 
-TEST(forms_stress_chan_bounded_slow_reader, T_CONCURRENT)
+TEST(forms_stress_chan_bounded_slow_reader, T_CONCURRENT | T_CONFORM)
 {
     chan_stress_run(3, 1, wom_test_n(4000), 16);
 }
@@ -742,7 +758,8 @@ static void *queue_member(void *arg)
 {
     struct queue_worker *w = arg;
     struct queue_stress *st = w->st;
-    wom_chan *c = chan_bounded(st->s, "work", 0);
+    wom_space *s = w->id % 2 ? forms_space_again(st->s) : st->s;
+    wom_chan *c = chan_bounded(s, "work", 0);
     wom_queue *q;
     CHECK_OK(wom_queue_join(c, "g", &q));
     uint64_t total = st->nsenders * st->n, last[8];
@@ -766,6 +783,8 @@ static void *queue_member(void *arg)
     }
     wom_queue_leave(q);
     wom_chan_close(c);
+    if (s != st->s)
+        wom_test_space_close(s);
     return NULL;
 }
 
@@ -781,7 +800,7 @@ static void *queue_sender(void *arg)
     return NULL;
 }
 
-TEST(forms_stress_queue_group, T_CONCURRENT)
+TEST(forms_stress_queue_group, T_CONCURRENT | T_CONFORM)
 {
     enum { MEMBERS = 4, SENDERS = 2 };
     struct queue_stress st = {.s = forms_space(), .nsenders = SENDERS, .n = wom_test_n(100000)};
@@ -805,7 +824,7 @@ TEST(forms_stress_queue_group, T_CONCURRENT)
                   "message %" PRIu64 " taken %d times", i,
                   (int)atomic_load_explicit(&st.got[i], memory_order_relaxed));
     free(st.got);
-    wom_close(st.s);
+    wom_test_space_close(st.s);
 }
 
 /* Queue group while its channel is trimmed under the members, in two kinds
@@ -1052,10 +1071,10 @@ static void qtrim_round(uint64_t n, uint64_t retain, uint64_t window)
     }
     free(st.addr);
     free(st.got);
-    wom_close(st.s);
+    wom_test_space_close(st.s);
 }
 
-TEST(forms_stress_queue_trimmed_under_members, T_CONCURRENT)
+TEST(forms_stress_queue_trimmed_under_members, T_CONCURRENT | T_CONFORM)
 {
     uint64_t n = wom_test_n(25000);
     for (uint64_t r = 0; r < wom_test_n(8); r++) {
@@ -1089,13 +1108,16 @@ static wom_ring *ring_handle(wom_space *s)
 static void *ring_producer(void *arg)
 {
     struct ring_worker *w = arg;
-    wom_ring *g = w->id < 2 ? w->st->shared : ring_handle(w->st->s);
+    wom_space *s = w->id < 2 ? w->st->s : forms_space_again(w->st->s);
+    wom_ring *g = w->id < 2 ? w->st->shared : ring_handle(s);
     for (uint64_t i = 0; i < w->st->n; i++) {
         struct msg m = {w->id, i};
         CHECK_OK(wom_ring_send(g, &m, sizeof m, 10 * SECOND));
     }
-    if (g != w->st->shared)
+    if (g != w->st->shared) {
         wom_ring_close(g);
+        wom_test_space_close(s);
+    }
     return NULL;
 }
 
@@ -1103,7 +1125,8 @@ static void *ring_consumer(void *arg)
 {
     struct ring_worker *w = arg;
     struct ring_stress *st = w->st;
-    wom_ring *g = ring_handle(st->s);
+    wom_space *s = w->id % 2 ? forms_space_again(st->s) : st->s;
+    wom_ring *g = ring_handle(s);
     uint64_t total = st->nprod * st->n, last[8];
     memset(last, 0xff, sizeof last);
     /* relaxed: a stop signal only, as in queue_member. */
@@ -1125,10 +1148,12 @@ static void *ring_consumer(void *arg)
         w->count++;
     }
     wom_ring_close(g);
+    if (s != st->s)
+        wom_test_space_close(s);
     return NULL;
 }
 
-TEST(forms_stress_ring_mpmc, T_CONCURRENT)
+TEST(forms_stress_ring_mpmc, T_CONCURRENT | T_CONFORM)
 {
     enum { PROD = 3, CONS = 3 };
     struct ring_stress st = {.s = forms_space(), .nprod = PROD, .n = wom_test_n(30000)};
@@ -1157,7 +1182,7 @@ TEST(forms_stress_ring_mpmc, T_CONCURRENT)
     CHECK_ERR(wom_ring_recv(st.shared, &v, sizeof v, &len, 0), WOM_EEMPTY);
     free(st.got);
     wom_ring_close(st.shared);
-    wom_close(st.s);
+    wom_test_space_close(st.s);
 }
 
 /* Register: concurrent cas increments lose no update. */
@@ -1191,20 +1216,22 @@ static void *reg_incrementer(void *arg)
     return NULL;
 }
 
-TEST(forms_stress_reg_cas, T_CONCURRENT)
+TEST(forms_stress_reg_cas, T_CONCURRENT | T_CONFORM)
 {
     enum { T = 4 };
     wom_space *s = forms_space();
     struct reg_worker w[T];
     pthread_t th[T];
     for (int i = 0; i < T; i++) {
-        w[i] = (struct reg_worker){s, wom_test_n(50000), 0};
+        w[i] = (struct reg_worker){i % 2 ? forms_space_again(s) : s, wom_test_n(50000), 0};
         CHECK(pthread_create(&th[i], NULL, reg_incrementer, &w[i]) == 0);
     }
     uint64_t wins = 0;
     for (int i = 0; i < T; i++) {
         CHECK(pthread_join(th[i], NULL) == 0);
         wins += w[i].wins;
+        if (w[i].s != s)
+            wom_test_space_close(w[i].s);
     }
     wom_reg *g;
     CHECK_OK(wom_reg_open(s, "counter", &g));
@@ -1215,13 +1242,12 @@ TEST(forms_stress_reg_cas, T_CONCURRENT)
     CHECK_EQ(x, wins);
     CHECK(wins >= w[0].tries); /* each round some cas wins */
     wom_reg_close(g);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(forms_chan_retention_trims_behind_sends, T_UNIT)
+TEST(forms_chan_retention_trims_behind_sends, T_CONFORM)
 {
-    wom_space *s;
-    CHECK_OK(wom_open("mem:", &s));
+    wom_space *s = forms_space();
     wom_chan_opts o = WOM_CHAN_OPTS_INIT;
     o.retain = 100;
     wom_chan *c;
@@ -1245,16 +1271,15 @@ TEST(forms_chan_retention_trims_behind_sends, T_UNIT)
     wom_sub_close(sub);
     wom_region_close(log);
     wom_chan_close(c);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
 /* Retention by bytes: 200 MB sent through a channel that keeps 16 MiB holds
  * at most that plus the 8 MiB chunks it fills in and releases whole, and
  * every message it kept is there. */
-TEST(forms_chan_retention_by_bytes, T_UNIT)
+TEST(forms_chan_retention_by_bytes, T_CONFORM)
 {
-    wom_space *s;
-    CHECK_OK(wom_open("mem:", &s));
+    wom_space *s = forms_space();
     wom_chan_opts o = WOM_CHAN_OPTS_INIT;
     o.retain_bytes = 16u << 20;
     wom_chan *c;
@@ -1284,16 +1309,15 @@ TEST(forms_chan_retention_by_bytes, T_UNIT)
     }
     wom_region_close(log);
     wom_chan_close(c);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
 /* Retention by age: once the first batch is older than the limit, the next
  * sends trim it (to within the 64 messages between time marks) and keep
  * the young batch whole. */
-TEST(forms_chan_retention_by_age, T_UNIT)
+TEST(forms_chan_retention_by_age, T_CONFORM)
 {
-    wom_space *s;
-    CHECK_OK(wom_open("mem:", &s));
+    wom_space *s = forms_space();
     wom_chan_opts o = WOM_CHAN_OPTS_INIT;
     o.retain_ns = 20000000; /* 20 ms */
     wom_chan *c;
@@ -1319,13 +1343,12 @@ TEST(forms_chan_retention_by_age, T_UNIT)
     }
     wom_region_close(log);
     wom_chan_close(c);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(forms_chan_loan_send, T_UNIT)
+TEST(forms_chan_loan_send, T_CONFORM)
 {
-    wom_space *s;
-    CHECK_OK(wom_open("mem:", &s));
+    wom_space *s = forms_space();
     wom_chan_opts o = WOM_CHAN_OPTS_INIT;
     o.max_value = 64;
     wom_chan *c;
@@ -1352,13 +1375,12 @@ TEST(forms_chan_loan_send, T_UNIT)
     }
     wom_sub_close(sub);
     wom_chan_close(c);
-    wom_close(s);
+    wom_test_space_close(s);
 }
 
-TEST(forms_queue_over_retained_channel_trims_claims, T_UNIT)
+TEST(forms_queue_over_retained_channel_trims_claims, T_CONFORM)
 {
-    wom_space *s;
-    CHECK_OK(wom_open("mem:", &s));
+    wom_space *s = forms_space();
     wom_chan_opts o = WOM_CHAN_OPTS_INIT;
     o.retain = 1000;
     wom_chan *c;
@@ -1381,5 +1403,5 @@ TEST(forms_queue_over_retained_channel_trims_claims, T_UNIT)
     wom_region_close(claims);
     wom_queue_leave(q);
     wom_chan_close(c);
-    wom_close(s);
+    wom_test_space_close(s);
 }

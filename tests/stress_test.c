@@ -1,7 +1,9 @@
 /*
- * stress_test.c - many threads on one mem: space: exactly-once and per-writer
+ * stress_test.c - many threads on one space: exactly-once and per-writer
  * order through append, first-write-wins agreement, no torn MANY loads,
- * no lost CAS updates, trim racing with readers and pinned views.
+ * no lost CAS updates, trim racing with readers and pinned views. All are
+ * conformance tests: they run on the scope of `wom_tests --uri`, and every
+ * other thread works through a handle of its own to the space.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -17,6 +19,7 @@ struct ctx {
     wom_space *s;
     wom_region *r;
     wom_region *done; /* ONCE cells a thread writes to say "I'm there" */
+    wom_mode mode;  /* r's */
     uint64_t n;     /* operations per thread */
     int writers;
     int id;
@@ -25,19 +28,34 @@ struct ctx {
     void *(*writer)(void *), *(*reader)(void *);
 };
 
+/* Odd-numbered threads open the space again and its regions: on shm: that
+ * is another mapping with a process slot of its own, as another process
+ * would have; on mem: the same space through new region handles. */
 static void *role(void *p)
 {
     struct ctx *c = p;
-    return c->id < c->writers || !c->reader ? c->writer(p) : c->reader(p);
+    int own = c->id % 2;
+    if (own) {
+        CHECK_OK(wom_test_space_again(c->s, &c->s));
+        CHECK_OK(wom_region_open(c->s, "r", c->mode, &c->r));
+        CHECK_OK(wom_region_open(c->s, "done", WOM_ONCE, &c->done));
+    }
+    void *ret = c->id < c->writers || !c->reader ? c->writer(p) : c->reader(p);
+    if (own) {
+        wom_region_close(c->r);
+        wom_region_close(c->done);
+        wom_test_space_close(c->s);
+    }
+    return ret;
 }
 
-/* A stress run on a fresh mem: space: region r of `mode` and ONCE region
- * `done` for threads to signal each other. */
+/* A stress run on a fresh space: region r of `mode` and ONCE region `done`
+ * for threads to signal each other. */
 static void stress_begin(struct ctx *b, atomic_int *failures, wom_mode mode, uint64_t n,
                          int writers)
 {
-    *b = (struct ctx){.n = n, .writers = writers, .failures = failures};
-    CHECK_OK(wom_open("mem:", &b->s));
+    *b = (struct ctx){.n = n, .writers = writers, .failures = failures, .mode = mode};
+    CHECK_OK(wom_test_space(NULL, &b->s));
     CHECK_OK(wom_region_open(b->s, "r", mode, &b->r));
     CHECK_OK(wom_region_open(b->s, "done", WOM_ONCE, &b->done));
 }
@@ -64,7 +82,7 @@ static void stress_end(struct ctx *b)
 {
     wom_region_close(b->r);
     wom_region_close(b->done);
-    wom_close(b->s);
+    wom_test_space_close(b->s);
 }
 
 /* A message: writer id, sequence, and a filler derived from both so a torn
@@ -130,7 +148,7 @@ static void *append_reader(void *p)
     return NULL;
 }
 
-TEST(stress_append_exactly_once_in_order, T_CONCURRENT)
+TEST(stress_append_exactly_once_in_order, T_CONCURRENT | T_CONFORM)
 {
     atomic_int failures = 0;
     struct ctx base;
@@ -161,7 +179,7 @@ static void *racer(void *p)
     return NULL;
 }
 
-TEST(stress_first_write_wins, T_CONCURRENT)
+TEST(stress_first_write_wins, T_CONCURRENT | T_CONFORM)
 {
     atomic_int failures = 0;
     struct ctx base;
@@ -239,7 +257,7 @@ static void *many_reader(void *p)
     return NULL;
 }
 
-TEST(stress_many_never_torn, T_CONCURRENT)
+TEST(stress_many_never_torn, T_CONCURRENT | T_CONFORM)
 {
     atomic_int failures = 0;
     struct ctx base;
@@ -278,7 +296,7 @@ static void *cas_incrementer(void *p)
     return NULL;
 }
 
-TEST(stress_cas_no_lost_update, T_CONCURRENT)
+TEST(stress_cas_no_lost_update, T_CONCURRENT | T_CONFORM)
 {
     atomic_int failures = 0;
     struct ctx base;
@@ -336,7 +354,7 @@ static void *trim_role(void *p)
     return NULL;
 }
 
-TEST(stress_trim_vs_readers_and_views, T_CONCURRENT)
+TEST(stress_trim_vs_readers_and_views, T_CONCURRENT | T_CONFORM)
 {
     atomic_int failures = 0;
     uint64_t out[3] = {0};
@@ -392,7 +410,7 @@ static void *late_writer(void *p)
     return NULL;
 }
 
-TEST(stress_wake_on_write_and_trim, T_CONCURRENT)
+TEST(stress_wake_on_write_and_trim, T_CONCURRENT | T_CONFORM)
 {
     atomic_int failures = 0;
     struct ctx base;
@@ -434,7 +452,7 @@ static void *version_bumper(void *p)
     return NULL;
 }
 
-TEST(stress_many_wait_sees_changes, T_CONCURRENT)
+TEST(stress_many_wait_sees_changes, T_CONCURRENT | T_CONFORM)
 {
     atomic_int failures = 0;
     struct ctx base;
@@ -465,7 +483,7 @@ static void *self_trim_reader(void *p)
     return NULL;
 }
 
-TEST(stress_reader_trims_behind_itself, T_CONCURRENT)
+TEST(stress_reader_trims_behind_itself, T_CONCURRENT | T_CONFORM)
 {
     atomic_int failures = 0;
     struct ctx base;
@@ -514,7 +532,7 @@ static void *pingpong_role(void *p)
     return NULL;
 }
 
-TEST(stress_pingpong_trim_reuses_leaves, T_CONCURRENT)
+TEST(stress_pingpong_trim_reuses_leaves, T_CONCURRENT | T_CONFORM)
 {
     atomic_int failures = 0;
     struct ctx base;
