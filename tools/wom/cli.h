@@ -11,10 +11,13 @@
  *   recv.c     recv: a channel or a plain log, one message per line
  *   stat.c     stat: a live view of a space
  *   batch.c    batch: many commands in one space
- *   demo*.c    demo: producers and consumers over a channel, checked
+ *   demo.c, demo_roles.c (and demo.h between them)
+ *              demo: producers and consumers over a channel, checked
+ *   main.c     the wom program
  *
  * The tool uses only the public API (wom.h), so it works on every scope a
- * URI can name. Names shared between its files start with cli_.
+ * URI can name. Names shared between its files start with cli_ (demo_
+ * between the demo's two).
  */
 #ifndef WOM_CLI_H
 #define WOM_CLI_H
