@@ -27,15 +27,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
+
 #define BENCH_MSG_MIN 16u
 #define BENCH_TAIL_MAGIC 0x9e3779b97f4a7c15ull
 
-static inline int64_t bench_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static inline void bench_relax(void)
 {
@@ -132,7 +128,7 @@ extern int64_t bench_run_limit_ns;
  * run must end with message i (the other thread learns it through j->n). */
 static inline int bench_cut(struct bench_job *j, uint64_t i, int64_t t0)
 {
-    if ((i & 255) != 255 || !bench_run_limit_ns || bench_now_ns() - t0 < bench_run_limit_ns)
+    if ((i & 255) != 255 || !bench_run_limit_ns || wom__now_ns() - t0 < bench_run_limit_ns)
         return 0;
     atomic_store_explicit(&j->n, i + 1, memory_order_relaxed);
     return 1;
@@ -172,7 +168,7 @@ struct bench_transport {
                 j->rc = -1;                                                    \
                 return NULL;                                                   \
             }                                                                  \
-        j->end_ns = bench_now_ns();                                            \
+        j->end_ns = wom__now_ns();                                            \
         return NULL;                                                           \
     }                                                                          \
     static void *P##_echo(void *arg)                                           \
@@ -199,7 +195,7 @@ struct bench_transport {
             return -1;                                                         \
         }                                                                      \
         bench_gate_pass(&j.gate, 2);                                           \
-        int64_t t0 = bench_now_ns();                                           \
+        int64_t t0 = wom__now_ns();                                           \
         int rc = 0, last = 0;                                                  \
         uint64_t i = 0;                                                        \
         while (i < n && !rc && !last) {                                        \
@@ -227,14 +223,14 @@ struct bench_transport {
         bench_gate_pass(&j.gate, 2);                                           \
         int rc = 0, last = 0;                                                  \
         uint64_t i = 0;                                                        \
-        int64_t start = bench_now_ns();                                        \
+        int64_t start = wom__now_ns();                                        \
         while (i < n && !rc && !last) {                                        \
             last = bench_cut(&j, i, start);                                    \
-            int64_t t0 = bench_now_ns();                                       \
+            int64_t t0 = wom__now_ns();                                       \
             rc = P##_send(&c, 0, i);                                           \
             if (!rc)                                                           \
                 rc = P##_recv(&c, 1, i);                                       \
-            samples[i++] = bench_now_ns() - t0;                                \
+            samples[i++] = wom__now_ns() - t0;                                \
         }                                                                      \
         pthread_join(t, NULL);                                                 \
         P##_fini(&c);                                                          \

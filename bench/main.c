@@ -197,7 +197,7 @@ static int read_full(int fd, void *buf, size_t len, int64_t deadline)
 {
     size_t got = 0;
     while (got < len) {
-        int64_t left = (deadline - bench_now_ns()) / 1000000;
+        int64_t left = (deadline - wom__now_ns()) / 1000000;
         if (left <= 0)
             return -2;
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -240,7 +240,7 @@ static int job_in_child(const struct job *j, double *out, const char **why)
     }
     close(fd[1]);
     /* Generous: a healthy job takes ~(runs + 1) * time. */
-    int64_t deadline = bench_now_ns() + (int64_t)((opt_runs + 1) * opt_time * 20e9) + 10000000000;
+    int64_t deadline = wom__now_ns() + (int64_t)((opt_runs + 1) * opt_time * 20e9) + 10000000000;
     int rc = read_full(fd[0], out, 2 * MAX_RUNS * sizeof *out, deadline);
     close(fd[0]);
     if (rc == -2)
@@ -828,7 +828,7 @@ int main(int argc, char **argv)
         return usage();
     signal(SIGPIPE, SIG_IGN);
     bench_run_limit_ns = (int64_t)(3 * opt_time * 1e9);
-    int64_t t0 = bench_now_ns();
+    int64_t t0 = wom__now_ns();
     print_header();
     if (wanted("go chan"))
         run_go();
@@ -850,7 +850,7 @@ int main(int argc, char **argv)
     double load[3] = {0, 0, 0};
     getloadavg(load, 3);
     printf("\ntotal %.0f s; load average at the end %.2f\n",
-           (double)(bench_now_ns() - t0) / 1e9, load[0]);
+           (double)(wom__now_ns() - t0) / 1e9, load[0]);
     load_warning(load[0]);
     return 0;
 }

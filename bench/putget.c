@@ -52,12 +52,12 @@ int bench_putget_fresh(uint64_t n, double *put_ns, double *get_ns)
     char v[VAL], in[VAL];
     val_fill(v, 0, 1);
     int rc = 0;
-    int64_t t0 = bench_now_ns();
+    int64_t t0 = wom__now_ns();
     for (uint64_t a = 0; a < n && !rc; a++) {
         bench_msg_fill(v, VAL, a);
         rc = wom_put(r, a, v, VAL);
     }
-    int64_t t1 = bench_now_ns();
+    int64_t t1 = wom__now_ns();
     if (rc) {
         close_region(s, r);
         return bench_fail("wom put/get", "wom_put", rc, wom_strerror(rc));
@@ -70,7 +70,7 @@ int bench_putget_fresh(uint64_t n, double *put_ns, double *get_ns)
         else
             rc = val_check(in, len, a, &w);
     }
-    int64_t t2 = bench_now_ns();
+    int64_t t2 = wom__now_ns();
     close_region(s, r);
     *put_ns = (double)(t1 - t0) / (double)n;
     *get_ns = (double)(t2 - t1) / (double)n;
@@ -112,7 +112,7 @@ static void *writer_main(void *arg)
             break;
         }
     }
-    w->end_ns = bench_now_ns();
+    w->end_ns = wom__now_ns();
     return NULL;
 }
 
@@ -134,7 +134,7 @@ static void *reader_main(void *arg)
         }
         rd->seen[w]++;
     }
-    rd->end_ns = bench_now_ns();
+    rd->end_ns = wom__now_ns();
     return NULL;
 }
 
@@ -183,7 +183,7 @@ int bench_put_race(uint64_t n, int readers, double *ns)
         }
     }
     bench_gate_pass(&ra.gate, ra.parties);
-    int64_t t0 = bench_now_ns(), end = t0;
+    int64_t t0 = wom__now_ns(), end = t0;
     for (int i = 0; i < nt; i++) {
         pthread_join(t[i].t, NULL);
         if (t[i].end_ns > end)

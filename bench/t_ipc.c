@@ -244,10 +244,10 @@ static int ipc_start(const struct ipc_ops *o, void *c, size_t size, int duplex, 
         if (side == 1) {                                                       \
             for (; i < BENCH_N(r.job) && !rc; i++)                             \
                 rc = P##_recv(&c, 0, i);                                       \
-            r.job->end_ns = bench_now_ns();                                    \
+            r.job->end_ns = wom__now_ns();                                    \
             ipc_child_exit(&P##_ops, &c, rc);                                  \
         }                                                                      \
-        int64_t t0 = bench_now_ns();                                           \
+        int64_t t0 = wom__now_ns();                                           \
         while (i < n && !rc && !last) {                                        \
             last = bench_cut(r.job, i, t0);                                    \
             rc = P##_send(&c, 0, i++);                                         \
@@ -272,14 +272,14 @@ static int ipc_start(const struct ipc_ops *o, void *c, size_t size, int duplex, 
                 rc = P##_recv(&c, 0, i) || P##_send(&c, 1, i);                 \
             ipc_child_exit(&P##_ops, &c, rc);                                  \
         }                                                                      \
-        int64_t start = bench_now_ns();                                        \
+        int64_t start = wom__now_ns();                                        \
         while (i < n && !rc && !last) {                                        \
             last = bench_cut(r.job, i, start);                                 \
-            int64_t t0 = bench_now_ns();                                       \
+            int64_t t0 = wom__now_ns();                                       \
             rc = P##_send(&c, 0, i);                                           \
             if (!rc)                                                           \
                 rc = P##_recv(&c, 1, i);                                       \
-            samples[i++] = bench_now_ns() - t0;                                \
+            samples[i++] = wom__now_ns() - t0;                                \
         }                                                                      \
         *done = i;                                                             \
         return ipc_parent_end(&P##_ops, &c, &r, rc);                           \
@@ -1045,17 +1045,17 @@ int bench_sync_cost(const char *dir, unsigned batch, double seconds, double *us)
     int rc = wom_open(uri, &s);
     if (!rc)
         rc = wom_chan_open(s, "bench.sync", &co, &ch);
-    int64_t spent = 0, start = bench_now_ns();
+    int64_t spent = 0, start = wom__now_ns();
     uint64_t calls = 0, seq = 0;
-    while (!rc && (calls < 3 || bench_now_ns() - start < (int64_t)(seconds * 1e9))) {
+    while (!rc && (calls < 3 || wom__now_ns() - start < (int64_t)(seconds * 1e9))) {
         for (unsigned k = 0; k < batch && !rc; k++) {
             bench_msg_fill(msg, sizeof msg, seq++);
             rc = wom_chan_send(ch, msg, sizeof msg, -1, NULL);
         }
-        int64_t t0 = bench_now_ns();
+        int64_t t0 = wom__now_ns();
         if (!rc)
             rc = wom_sync(s);
-        spent += bench_now_ns() - t0;
+        spent += wom__now_ns() - t0;
         calls++;
     }
     if (ch)

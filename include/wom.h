@@ -58,7 +58,6 @@ extern "C" {
     X(ECONFLICT, -3005, "version moved (compare-and-swap lost)")               \
     X(EABANDONED, -3006, "cell abandoned by a dead writer")                    \
     X(ECORRUPT, -3007, "space data is corrupt")                                \
-    X(ECLOSED, -3008, "channel closed")                                        \
     X(EURI, -3009, "unknown or malformed space URI")                           \
     X(EIO, -5, "input/output error (the disk or file system failed)")        \
     X(ENOTCONN, -107, "connection to the space lost")                          \

@@ -107,7 +107,8 @@ static struct run R; /* one at a time; each test runs in its own process */
 
 /* The documented exit codes. */
 enum { CLI_OK, CLI_USAGE, CLI_IO, CLI_EMPTY, CLI_WRITTEN, CLI_CONFLICT, CLI_TRIMMED, CLI_MODE, CLI_TOOBIG,
-       CLI_NOSPACE, CLI_OTHER, CLI_VERIFY, CLI_OUTPUT, CLI_BUSY, CLI_LAST = CLI_BUSY };
+       CLI_NOSPACE, CLI_OTHER, CLI_VERIFY, CLI_OUTPUT, CLI_BUSY, CLI_EIO, CLI_NOTCONN,
+       CLI_UNKNOWN, CLI_UNAVAIL, CLI_LAST = CLI_UNAVAIL };
 
 static const char *const commands[] = {"put", "get", "append", "recv", "store", "load",
                                        "cas", "ls", "trim", "batch", "demo"};
@@ -133,6 +134,7 @@ TEST(cli_help_lists_commands_and_exit_codes, T_UNIT)
     }
     CHECK_HAS(R.out, "WOM_EWRITTEN");
     CHECK_HAS(R.out, "WOM_EBUSY");
+    CHECK_HAS(R.out, "WOM_EUNKNOWN");
     WOM("help");
     CHECK_EXIT(CLI_OK);
     CHECK_HAS(R.out, "Exit status:");

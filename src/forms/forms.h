@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "util/atomic.h"
+#include "util/clock.h"
 #include "wom.h"
 
 /* Open region `base` + `suffix` with mode and max_value (0 = default; it
@@ -37,18 +38,11 @@ typedef struct {
     int64_t at; /* absolute CLOCK_MONOTONIC ns, when timeout > 0 */
 } form_deadline;
 
-static inline int64_t form_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static inline form_deadline form_deadline_start(int64_t timeout_ns)
 {
     form_deadline dl = {timeout_ns, 0};
     if (timeout_ns > 0)
-        dl.at = form_now_ns() + timeout_ns;
+        dl.at = wom__now_ns() + timeout_ns;
     return dl;
 }
 
@@ -61,7 +55,7 @@ static inline int form_left(const form_deadline *dl, int64_t *left_ns)
         *left_ns = dl->timeout < 0 ? -1 : 0;
         return 0;
     }
-    int64_t left = dl->at - form_now_ns();
+    int64_t left = dl->at - wom__now_ns();
     if (left <= 0)
         return WOM_ETIMEDOUT;
     *left_ns = left;

@@ -9,13 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t wom__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int64_t wom__deadline(int64_t timeout_ns)
 {
     if (timeout_ns < 0)

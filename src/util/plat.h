@@ -7,9 +7,8 @@
 #include <stdint.h>
 
 #include "util/atomic.h"
+#include "util/clock.h"
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-int64_t wom__now_ns(void);
 /* Absolute deadline for a relative timeout (< 0 stays "forever"). */
 int64_t wom__deadline(int64_t timeout_ns);
 

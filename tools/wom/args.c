@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "util/clock.h"
 
 /* ==== Numbers ============================================================= */
 
@@ -29,12 +30,7 @@ int cli_parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-double cli_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+double cli_now_s(void) { return (double)wom__now_ns() / 1e9; }
 
 /* ==== Options ============================================================= */
 
