@@ -23,6 +23,7 @@
  * "# N skipped" line comes before the last line).
  * Environment: WOM_TEST_SEED (the run's seed), WOM_TEST_SCALE (loop counts). */
 #include "harness.h"
+#include "util/clock.h"
 #include "wom.h"
 
 #include <dirent.h>
@@ -91,12 +92,7 @@ uint64_t wom_test_rand(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-int64_t wom_test_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+int64_t wom_test_now_ns(void) { return wom__now_ns(); }
 
 /* ---- the scope under test ---- */
 
