@@ -173,10 +173,12 @@ typedef struct {
     size_t max_value;
 } wom_region_info;
 
-/* Describe r. Never fails on a valid handle. */
+/* Describe r. On mem: and shm: never fails on a valid handle; a remote
+ * scope may fail with its connection errors (WOM_ENOTCONN, ...). */
 WOM_API int wom_region_info_get(wom_region *r, wom_region_info *out);
 /* Call fn for every region of s in creation order; stops early and returns
- * fn's value when fn returns non-zero. */
+ * fn's value when fn returns non-zero. WOM_ENOTSUP on a scope that cannot
+ * list its regions. */
 WOM_API int wom_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), void *arg);
 
 /* ---- ONCE cells ----------------------------------------------------------- */
@@ -216,7 +218,8 @@ typedef struct {
     size_t len;
     uint64_t priv_[2];
 } wom_loan;
-/* Lend len bytes of r (ONCE). Errors: WOM_EMSGSIZE, WOM_ENOSPC, WOM_EMODE.
+/* Lend len bytes of r (ONCE). Errors: WOM_EMSGSIZE, WOM_ENOSPC, WOM_EMODE,
+ * WOM_ENOTSUP (a scope without loans: use wom_put / wom_append).
  * Every successful loan ends with exactly one successful wom_loan_put /
  * wom_loan_append or one wom_loan_cancel. */
 WOM_API int wom_loan_new(wom_region *r, size_t len, wom_loan *l);
@@ -243,7 +246,7 @@ typedef struct {
     int64_t pid;      /* CLAIMED: the appending process (shm:), else -1 */
 } wom_cell_info;
 /* Describe cell addr of r without waiting or changing anything. A snapshot:
- * the cell may move on at once. */
+ * the cell may move on at once. WOM_ENOTSUP on a scope that cannot. */
 WOM_API int wom_inspect(wom_region *r, uint64_t addr, wom_cell_info *out);
 /* The next address wom_append would try (one past the highest address
  * appended or put, saturating at UINT64_MAX). WOM_EMODE on MANY regions. */

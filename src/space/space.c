@@ -163,7 +163,7 @@ int wom_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), void *
 {
     if (!s || !fn)
         return WOM_EINVAL;
-    return s->ops->regions(s, fn, arg);
+    return s->ops->regions ? s->ops->regions(s, fn, arg) : WOM_ENOTSUP;
 }
 
 int wom_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
@@ -236,6 +236,8 @@ int wom_loan_new(wom_region *r, size_t len, wom_loan *l)
         return WOM_EINVAL;
     uint64_t tok;
     void *data;
+    if (!r->s->ops->loan)
+        return WOM_ENOTSUP; /* a scope without loans: wom_put / wom_append copy */
     int rc = r->s->ops->loan(r, len, &tok, &data);
     if (rc)
         return rc;
@@ -287,7 +289,7 @@ int wom_inspect(wom_region *r, uint64_t addr, wom_cell_info *out)
 {
     if (!r || !out)
         return WOM_EINVAL;
-    return r->s->ops->inspect(r, addr, out);
+    return r->s->ops->inspect ? r->s->ops->inspect(r, addr, out) : WOM_ENOTSUP;
 }
 
 int wom_trim(wom_region *r, uint64_t below)

@@ -14,8 +14,10 @@
  * may return besides those named: WOM_ECORRUPT (the space's data is damaged),
  * WOM_ENOTCONN (connection lost; nothing was done), WOM_EUNKNOWN (connection
  * lost after the request went out: it may or may not have taken effect),
- * WOM_EUNAVAIL (the scope cannot serve now; try again). WOM_ENOTSUP where a
- * scope cannot do what the op asks.
+ * WOM_EUNAVAIL (the scope cannot serve now; try again). Optional ops (NULL
+ * in a table: sync, regions, inspect, loan with loan_publish and
+ * loan_cancel) make the public call return WOM_ENOTSUP (wom_sync: 0); every
+ * other op is required.
  */
 #ifndef WOM_SPACE_H
 #define WOM_SPACE_H

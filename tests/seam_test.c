@@ -1,0 +1,156 @@
+/*
+ * seam_test.c - the scope seam (src/space/space.h) with a backend that is
+ * not the engine: every public call reaches the ops table, failures of any
+ * op come back as they are (a holder is never declared dead on doubt), a
+ * view is released by the backend that made it, and optional ops left out
+ * make their calls WOM_ENOTSUP.
+ */
+#include <stdlib.h>
+
+#include "harness.h"
+#include "space/space.h"
+
+/* A backend that keeps one value and counts what it is asked. */
+static struct {
+    int region_closes, releases, closes;
+} seen;
+
+static void fake_release(wom_view *v)
+{
+    seen.releases++;
+    v->pin_[0] = v->pin_[1] = 0;
+}
+
+static const struct wom__view_owner fake_owner = {fake_release};
+
+static void fake_close(wom_space *s)
+{
+    seen.closes++;
+    free(s);
+}
+
+static int fake_holder(wom_space *s, uint64_t *token)
+{
+    (void)s;
+    *token = 42;
+    return 0;
+}
+
+static int fake_holder_alive(wom_space *s, uint64_t token, int *alive)
+{
+    (void)s;
+    if (token == 7)
+        return WOM_ENOTCONN; /* cannot tell */
+    *alive = token == 42;
+    return 0;
+}
+
+static int fake_region_open(wom_space *s, const char *name, wom_mode mode, size_t max_value,
+                            wom_region *r)
+{
+    (void)s;
+    (void)mode;
+    (void)max_value;
+    if (!strcmp(name, "down"))
+        return WOM_EUNAVAIL;
+    *(uint64_t *)r->impl = 0x5eed;
+    return 0;
+}
+
+static void fake_region_close(wom_region *r)
+{
+    CHECK_EQ(*(uint64_t *)r->impl, 0x5eed);
+    seen.region_closes++;
+}
+
+static int fake_info(wom_region *r, wom_region_info *out)
+{
+    (void)r;
+    (void)out;
+    return WOM_ENOTCONN;
+}
+
+static int fake_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
+{
+    (void)r;
+    (void)timeout_ns;
+    if (addr != 3)
+        return WOM_EUNKNOWN;
+    wom__view_release(v); /* one it may have come in with */
+    v->data = "hello";
+    v->len = 5;
+    v->pin_[0] = (uint64_t)(uintptr_t)&fake_owner;
+    return 0;
+}
+
+static int fake_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
+{
+    (void)r;
+    (void)addr;
+    (void)buf;
+    (void)len;
+    return WOM_ENOTCONN;
+}
+
+static int count_region(const wom_region_info *info, void *arg)
+{
+    (void)info;
+    ++*(int *)arg;
+    return 0;
+}
+
+static const struct wom__ops fake_ops = {
+    .region_size = sizeof(uint64_t),
+    .close = fake_close,
+    .holder = fake_holder,
+    .holder_alive = fake_holder_alive,
+    .region_open = fake_region_open,
+    .region_close = fake_region_close,
+    .info = fake_info,
+    .get_view = fake_get_view,
+    .put = fake_put,
+};
+
+TEST(seam_any_backend_behind_the_ops, T_UNIT)
+{
+    wom_space *s = calloc(1, sizeof *s);
+    CHECK(s);
+    s->ops = &fake_ops;
+    wom_region *r;
+    CHECK_ERR(wom_region_open(s, "down", WOM_ONCE, &r), WOM_EUNAVAIL);
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    CHECK_EQ(wom_holder(s), 42);
+    CHECK_EQ(wom_holder_alive(s, 42), 1);
+    CHECK_EQ(wom_holder_alive(s, 9), 0);
+    CHECK_EQ(wom_holder_alive(s, 7), 1); /* a failed call is doubt: alive */
+    wom_region_info info;
+    CHECK_ERR(wom_region_info_get(r, &info), WOM_ENOTCONN);
+    CHECK_ERR(wom_put(r, 0, "x", 1), WOM_ENOTCONN);
+    char b[8];
+    size_t len;
+    CHECK_ERR(wom_get(r, 0, b, sizeof b, &len, 0), WOM_EUNKNOWN);
+    CHECK_OK(wom_get(r, 3, b, sizeof b, &len, 0));
+    CHECK(len == 5 && !memcmp(b, "hello", 5));
+    CHECK_EQ(seen.releases, 1); /* wom_get released its view at the backend */
+    wom_view v = WOM_VIEW_INIT;
+    CHECK_OK(wom_get_view(r, 3, &v, 0));
+    CHECK_OK(wom_get_view_next(r, 3, &v, 0)); /* the held one released first */
+    CHECK_EQ(seen.releases, 2);
+    wom_view_release(&v);
+    CHECK_EQ(seen.releases, 3);
+    wom_view_release(&v); /* nothing held: nothing called */
+    CHECK_EQ(seen.releases, 3);
+    /* Optional ops left out. */
+    wom_loan l;
+    wom_cell_info ci;
+    CHECK_ERR(wom_loan_new(r, 8, &l), WOM_ENOTSUP);
+    CHECK_ERR(wom_inspect(r, 0, &ci), WOM_ENOTSUP);
+    int n = 0;
+    CHECK_ERR(wom_regions(s, count_region, &n), WOM_ENOTSUP);
+    CHECK_EQ(n, 0);
+    CHECK_OK(wom_sync(s)); /* nothing outlives the process */
+    wom_region_close(r);
+    CHECK_EQ(seen.region_closes, 1);
+    wom_close(s);
+    CHECK_EQ(seen.closes, 1);
+}
