@@ -37,6 +37,7 @@ run: $(B)/.built
 
 test: $(B)/.built build-asan/.built build-tsan/.built
 	@sh scripts/deps.sh test
+	@sh scripts/deps.sh cluster || echo "make test: etcd missing, the cluster tests are skipped"
 	@sh scripts/deps.sh fuzz || echo "make test: clang missing, the fuzz step is skipped"
 	@sh scripts/test.sh
 

@@ -2,15 +2,20 @@
 # deps.sh GROUP... - make sure the Debian packages a make target needs are
 # installed, installing the missing ones with apt-get (as root), or naming
 # them exactly when that is impossible.
-#   build: compiler, cmake, pkg-config, xxHash   bench: Go, ck, ZeroMQ, NNG
+#   build: compiler, cmake, pkg-config, xxHash, libcurl and jansson (the
+#          CLI's `wom cluster` talks JSON over HTTP to etcd)
+#   bench: Go, ck, ZeroMQ, NNG
 #   test:  strace (a test reads which files a new space syncs)
+#   cluster: etcd 3.4 (`wom cluster up` runs /usr/bin/etcd) and etcdctl
 #   fuzz:  clang with libFuzzer
 set -eu
 pkgs=""
 for g in "$@"; do
   case "$g" in
-    build) pkgs="$pkgs gcc make cmake pkg-config libc6-dev libxxhash-dev" ;;
+    build) pkgs="$pkgs gcc make cmake pkg-config libc6-dev libxxhash-dev"
+           pkgs="$pkgs libcurl4-openssl-dev libjansson-dev" ;;
     test)  pkgs="$pkgs strace" ;;
+    cluster) pkgs="$pkgs etcd-server etcd-client" ;;
     bench) pkgs="$pkgs golang-go libck-dev libzmq3-dev libnng-dev" ;;
     fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
     *) echo "deps.sh: unknown group $g" >&2; exit 2 ;;

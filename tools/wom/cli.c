@@ -8,6 +8,7 @@
  *   wom CMD SPACE REGION ARGS...   one cell operation on a space URI
  *   wom demo [OPTIONS]             producers and consumers over a channel,
  *                                  checking exactly-once in-order delivery
+ *   wom cluster up|down|status DIR a local etcd cluster for etcd:// spaces
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -154,6 +155,28 @@ static const struct cmd commands[] = {
      "and each message must reach exactly one of them. Prints progress on stderr,\n"
      "then throughput and 'demo: OK: ...'. A delivery violation exits 11 with its\n"
      "reason; a failed wom call exits with the code of its error.\n"},
+    {"cluster", cli_cluster, NEED_NOTHING, 2, 2, OPT(O_MEMBERS) | OPT(O_PORT) | OPT(O_TIMEOUT),
+     "up DIR [--members N] [--port P] [--timeout MS]\n"
+     "       wom cluster down DIR [--timeout MS]\n"
+     "       wom cluster status URI|DIR [--timeout MS]",
+     "a local etcd cluster for etcd:// spaces: up, down, status",
+     "up: starts a local etcd cluster (Debian's etcd-server, /usr/bin/etcd) of N\n"
+     "members (default 3) on 127.0.0.1 in the background, kept in directory DIR\n"
+     "(made with mode 0700): member K's data in DIR/mK, its pid in DIR/mK/pid and\n"
+     "its output in DIR/mK/log. Member K's client port is P+2(K-1) (P: --port,\n"
+     "default 23790), its peer port the next one; a port in use is refused.\n"
+     "Prints the cluster's URI, etcd://127.0.0.1:P,127.0.0.1:P+2,.../ (also in\n"
+     "DIR/uri), once every member answers and all name the same leader; after\n"
+     "MS milliseconds (--timeout, default 30000) it exits 17 naming a member\n"
+     "that does not and what its log says. Run again, it starts exactly the\n"
+     "members that are not running (killed, crashed, after a reboot) with their\n"
+     "data, as DIR/config records them: other --members or --port are refused.\n"
+     "down: stops the members of DIR one at a time (SIGTERM, SIGKILL after MS\n"
+     "milliseconds, default 10000) and removes their pid files; the data stays.\n"
+     "status: one line per member of the cluster at URI (or of DIR): name, id,\n"
+     "client address, role, raft term, revision, raft index, database bytes and\n"
+     "health, each member given MS milliseconds (default 2000) to answer. Exits\n"
+     "0 when a majority of the members name the same leader, else 17.\n"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -13,6 +13,10 @@
  *   batch.c    batch: many commands in one space
  *   demo.c, demo_roles.c (and demo.h between them)
  *              demo: producers and consumers over a channel, checked
+ *   cluster.c  cluster up/down/status: a local etcd cluster
+ *   http.c (and http.h)
+ *              JSON over HTTP to an etcd member (libcurl, jansson), for
+ *              cluster.c
  *   main.c     the wom program
  *
  * The tool uses only the public API (wom.h), so it works on every scope a
@@ -108,7 +112,7 @@ double cli_now_s(void);
 enum opt_id {
     O_HELP, O_TIMEOUT, O_FROM, O_FOLLOW, O_COUNT, O_ADDR, O_VERSION,
     O_URI, O_PRODUCERS, O_CONSUMERS, O_MESSAGES, O_SIZE, O_SECONDS, O_QUEUE,
-    O_INJECT, O_PROCS, O_INTERVAL, O__COUNT
+    O_INJECT, O_PROCS, O_INTERVAL, O_MEMBERS, O_PORT, O__COUNT
 };
 
 #define OPT(id) (1u << (id))
@@ -169,6 +173,7 @@ int cli_ls(struct ctx *c);
 int cli_stat(struct ctx *c);
 int cli_batch(struct ctx *c);
 int cli_demo(struct ctx *c);
+int cli_cluster(struct ctx *c);
 
 enum need { NEED_NOTHING, NEED_SPACE, NEED_ONCE, NEED_MANY };
 
