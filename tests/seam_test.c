@@ -149,6 +149,20 @@ TEST(seam_any_backend_behind_the_ops, T_UNIT)
     CHECK_ERR(wom_regions(s, count_region, &n), WOM_ENOTSUP);
     CHECK_EQ(n, 0);
     CHECK_OK(wom_sync(s)); /* nothing outlives the process */
+    /* A view of this backend handed to a read of an engine-backed space is
+     * released by this backend, then filled by the engine. */
+    CHECK_OK(wom_get_view(r, 3, &v, 0));
+    wom_space *m;
+    wom_region *q;
+    CHECK_OK(wom_open("mem:;size=64M", &m));
+    CHECK_OK(wom_region_open(m, "log", WOM_ONCE, &q));
+    CHECK_OK(wom_put(q, 0, "engine", 6));
+    CHECK_OK(wom_get_view_next(q, 0, &v, 0));
+    CHECK_EQ(seen.releases, 4);
+    CHECK(v.len == 6 && !memcmp(v.data, "engine", 6));
+    wom_view_release(&v);
+    wom_region_close(q);
+    wom_close(m);
     wom_region_close(r);
     CHECK_EQ(seen.region_closes, 1);
     wom_close(s);

@@ -12,6 +12,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -595,5 +597,129 @@ TEST(shm_hostile_bad_paths_and_names, T_UNIT)
     char small[128];
     snprintf(small, sizeof small, "%s/small.wom", ts.dir);
     CHECK(unlink(small) == 0);
+    tspace_remove(&ts);
+}
+
+/* ---- found by review: forks, truncation under read-only readers ---- */
+
+/* Descriptors of this process open on the file at path. */
+static int fds_on(const char *path)
+{
+    struct stat want, st;
+    CHECK(stat(path, &want) == 0);
+    int n = 0;
+    for (int fd = 3; fd < 1024; fd++)
+        n += fstat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino;
+    return n;
+}
+
+struct opener {
+    const char *uri;
+    int slot; /* the slot the open got */
+};
+
+static void *open_once(void *p)
+{
+    struct opener *o = p;
+    wom_space *s;
+    CHECK_OK(wom_open(o->uri, &s));
+    o->slot = (int)wom__eng_of(s)->self;
+    wom_close(s);
+    return NULL;
+}
+
+/* A fork while another thread is inside wom_open (here: waiting for the
+ * set-up lock, which the test holds) must not hand the child that open's
+ * descriptor: the slot lock the open takes on it next would live on in the
+ * child after the parent closed the space, so the parent's next open would
+ * find slot 0 taken. */
+TEST(shm_hostile_fork_during_open_leaks_no_slot, T_UNIT)
+{
+    struct tspace ts;
+    tspace_make(&ts);
+    wom_space *s;
+    CHECK_OK(wom_open(ts.uri, &s));
+    wom_close(s);
+    int lock_fd = open(ts.path, O_RDWR);
+    CHECK(lock_fd >= 0);
+    CHECK(lock_bytes(lock_fd, SETUP_LOCK, 1, F_WRLCK) == 0);
+    int before = fds_on(ts.path);
+    struct opener o = {ts.uri, -1};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, open_once, &o) == 0);
+    /* Wait (bounded by the test's timeout) until the open holds its
+     * descriptor and waits for the lock: that is what the fork must meet. */
+    while (fds_on(ts.path) == before)
+        sched_yield();
+    int hold[2];
+    CHECK(pipe(hold) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char c;
+        close(lock_fd); /* the test's lock, not wom's: the child lets go of it */
+        close(hold[1]);
+        _exit(read(hold[0], &c, 1) == 0 ? 0 : 1); /* until the test lets go */
+    }
+    close(lock_fd); /* the open goes on, takes slot 0, closes */
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK_EQ(o.slot, 0);
+    open_once(&o); /* slot 0 must be free again: no child holds it */
+    close(hold[1]);
+    reap(pid, "child forked during an open");
+    close(hold[0]);
+    CHECK_EQ(o.slot, 0);
+    tspace_remove(&ts);
+}
+
+/* A file truncated to 0 while only read-only processes map it is not
+ * formatted again: they would read the new space's values as the old. */
+TEST(shm_hostile_truncated_under_readers_not_formatted, T_UNIT)
+{
+    struct tspace ts;
+    wom_space *s, *t;
+    wom_region *r;
+    space_with_log(&ts, "", &s, &r);
+    wom_region_close(r);
+    wom_close(s);
+    char ro[160];
+    snprintf(ro, sizeof ro, "%s;ro", ts.uri);
+    CHECK_OK(wom_open(ro, &t));
+    CHECK(truncate(ts.path, 0) == 0);
+    CHECK_ERR(wom_open(ts.uri, &s), WOM_ECORRUPT);
+    struct stat st;
+    CHECK(stat(ts.path, &st) == 0 && st.st_size == 0);
+    wom_close(t);
+    CHECK_OK(wom_open(ts.uri, &s)); /* nobody maps it now: a new space */
+    wom_close(s);
+    tspace_remove(&ts);
+}
+
+/* A child whose fork handler cannot reopen the file (no descriptor left)
+ * may only read, and must not see its live parent as dead. */
+TEST(shm_hostile_fork_without_descriptors, T_UNIT)
+{
+    struct tspace ts;
+    wom_space *s;
+    wom_region *r;
+    space_with_log(&ts, "", &s, &r);
+    uint64_t me = wom_holder(s);
+    CHECK(me != 0);
+    struct rlimit was, low;
+    CHECK(getrlimit(RLIMIT_NOFILE, &was) == 0);
+    int lowest = dup(0);
+    CHECK(lowest >= 0);
+    close(lowest);
+    low = (struct rlimit){(rlim_t)lowest, was.rlim_max};
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0); /* the next open fails */
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        _exit(wom_holder_alive(s, me) != 1 ? 2 : wom_append(r, "z", 1, NULL) != WOM_EROFS ? 3 : 0);
+    CHECK(setrlimit(RLIMIT_NOFILE, &was) == 0);
+    reap(pid, "child without descriptors");
+    CHECK_OK(wom_append(r, "b", 1, NULL));
+    wom_region_close(r);
+    wom_close(s);
     tspace_remove(&ts);
 }

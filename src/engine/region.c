@@ -72,6 +72,10 @@ int wom__eng_format(wom__eng *e, void *base, uint64_t size, const struct wom__ho
     e->hdr->nregions = WOM__NREGIONS;
     /* release: the segment is not shared yet; the backend publishes it */
     st_release(&e->hdr->brk, (sizeof(struct wom__seg_hdr) + WOM__PAGE - 1) & ~(uint64_t)(WOM__PAGE - 1));
+    /* release: every field above is in memory before the magic that
+     * vouches for them (readers look at the file under the set-up lock;
+     * this also keeps the compiler from moving the store earlier). */
+    atomic_thread_fence(memory_order_release);
     e->hdr->magic = WOM__MAGIC; /* last: a half-formatted segment has none */
     return eng_sealing(e);
 }

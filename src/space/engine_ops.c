@@ -82,10 +82,13 @@ static int eo_loan(wom_region *r, size_t len, uint64_t *tok, void **data)
     return rc;
 }
 
+/* A publish that took place ends the loan whatever happened to the space
+ * since: reporting it as failed would have the caller cancel the record of
+ * a published value (the next op reports the broken space). */
 static int eo_loan_publish(wom_region *r, uint64_t tok, int append, uint64_t *addr)
 {
-    return done(r->s, append ? wom__eng_loan_append(reg(r), tok, addr)
-                             : wom__eng_loan_put(reg(r), tok, *addr));
+    int rc = append ? wom__eng_loan_append(reg(r), tok, addr) : wom__eng_loan_put(reg(r), tok, *addr);
+    return rc ? done(r->s, rc) : 0;
 }
 
 static void eo_loan_cancel(wom_region *r, uint64_t tok) { wom__eng_loan_cancel(reg(r), tok); }

@@ -22,6 +22,9 @@ static int mem_open(const char *rest, wom_space **out)
         if (strncmp(rest, ";size=", 6) != 0 || wom__parse_size(rest + 6, &size))
             return WOM_EURI;
     }
+    if (size < WOM__MIN_SEGMENT)
+        return wom__fail(WOM_EINVAL, "mem: ;size= must be at least %llu bytes",
+                         (unsigned long long)WOM__MIN_SEGMENT);
     struct wom__espace *es = calloc(1, sizeof *es);
     if (!es)
         return WOM_ENOMEM;

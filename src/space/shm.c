@@ -68,7 +68,8 @@ struct shm_backend {
     int fd;
     int ro;
     int follow; /* the URI said ;follow */
-    int listed; /* on the fork handler's list */
+    int listed;  /* on the fork handler's list */
+    int opening; /* ... and still being opened (spaces_lock) */
     char path[SHM_PATH_MAX];
     struct shm_backend *next; /* the process's open shm: spaces */
 };
@@ -223,8 +224,10 @@ static int parse_uri(const char *rest, struct shm_uri *u)
             return rc;
         semi = next;
     }
-    if (u->size > SHM_MAX_SIZE)
-        return WOM_EINVAL;
+    if (u->size > SHM_MAX_SIZE || u->size < WOM__MIN_SEGMENT)
+        return wom__fail(WOM_EINVAL, "%s: ;size= must lie between %llu bytes and %llu bytes",
+                         u->path, (unsigned long long)WOM__MIN_SEGMENT,
+                         (unsigned long long)SHM_MAX_SIZE);
     return 0;
 }
 
@@ -310,6 +313,9 @@ static int shm_take_slot(struct shm_backend *b)
     return WOM_EBUSY;
 }
 
+static int above_std(int fd);
+static int reopen_fd(int at, const char *path, int follow, int ro);
+
 /* The open spaces of this process, for the fork handler. */
 static pthread_mutex_t spaces_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shm_backend *spaces;
@@ -318,49 +324,35 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void fork_prepare(void) { pthread_mutex_lock(&spaces_lock); }
 static void fork_parent(void) { pthread_mutex_unlock(&spaces_lock); }
 
-/* A new open file description of b's file: through /proc/self/fd, or by
- * its path when /proc is not mounted, if that is still the same file. */
-static int reopen(const struct shm_backend *b)
-{
-    char self[64];
-    snprintf(self, sizeof self, "/proc/self/fd/%d", b->fd);
-    int fd = open(self, O_RDWR | O_CLOEXEC);
-    if (fd >= 0 || errno != ENOENT)
-        return fd;
-    struct stat was, now;
-    fd = open(b->path, O_RDWR | O_CLOEXEC | O_NONBLOCK | (b->follow ? 0 : O_NOFOLLOW));
-    if (fd >= 0 && (fstat(b->fd, &was) || fstat(fd, &now) || was.st_dev != now.st_dev ||
-                    was.st_ino != now.st_ino)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* In the child: a new open file description per space, so the slot lock
- * taken on it is the child's own and dies with the child. It is opened
- * through /proc/self/fd, so it is the same file even if PATH was replaced
- * since. A child that gets no slot can only read (WOM_EROFS on writes):
- * without one its appends would have no crash recovery. */
+ * taken on it is the child's own and dies with the child (reopen_fd: the
+ * same file even if PATH was replaced since). A child that gets no slot
+ * can only read (WOM_EROFS on writes): without one its appends would have
+ * no crash recovery; it then holds a read lock on RO_LOCK like any
+ * read-only process, so no writable opener formats a truncated file under
+ * it. A space that another thread was still opening or closing at the fork
+ * is never finished in the child: its descriptor (and the parent's locks
+ * on it) must not live on there. */
 static void fork_child(void)
 {
     for (struct shm_backend *b = spaces; b; b = b->next) {
-        if (b->ro)
-            continue; /* no slot; the shared read lock may stay shared */
         wom__eng *e = &b->es.eng;
-        int fd = reopen(b);
+        if (b->opening) {
+            close(b->fd);
+            b->fd = -1;
+            continue;
+        }
+        if (b->ro || e->ro)
+            continue; /* read-only: no slot, and the shared read lock may stay shared */
+        int fd = above_std(reopen_fd(b->fd, b->path, b->follow, 0));
         wom__eng_leave(e);
-        if (fd >= 0 && fd <= 2) { /* never a standard descriptor */
-            int up = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-            close(fd);
-            fd = up;
-        }
-        if (fd >= 0) {
-            close(b->fd); /* the parent's description (and lock) stay the parent's */
-            b->fd = fd;
-            if (shm_take_slot(b) == 0)
-                continue;
-        }
+        close(b->fd); /* the parent's description (and lock) stay the parent's */
+        b->fd = fd;
+        if (fd >= 0 && shm_take_slot(b) == 0)
+            continue;
+        struct flock fl;
+        if (fd >= 0)
+            (void)byte_lock(fd, RO_LOCK, F_OFD_SETLK, F_RDLCK, &fl);
         (void)wom__eng_read_only(e, 0); /* its bitmap: at worst no checksums */
     }
     pthread_mutex_unlock(&spaces_lock);
@@ -368,24 +360,44 @@ static void fork_child(void)
 
 static void atfork_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
-static void spaces_add(struct shm_backend *b)
+/* Put b, with descriptor fd, on the fork handler's list as being opened
+ * (the caller holds spaces_lock, and has held it since fd was made: a fork
+ * in between would hand the child the open file description on which this
+ * process then takes its slot lock, and the child's copy would keep that
+ * lock alive after this process closed or died). */
+static void spaces_add_locked(struct shm_backend *b, int fd)
+{
+    b->fd = fd;
+    b->next = spaces;
+    b->listed = b->opening = 1;
+    spaces = b;
+}
+
+static void spaces_lock_for_open(void)
 {
     pthread_once(&atfork_once, atfork_init);
     pthread_mutex_lock(&spaces_lock);
-    b->next = spaces;
-    b->listed = 1;
-    spaces = b;
+}
+
+static void spaces_opened(struct shm_backend *b)
+{
+    pthread_mutex_lock(&spaces_lock);
+    b->opening = 0;
     pthread_mutex_unlock(&spaces_lock);
 }
 
-static void spaces_remove(struct shm_backend *b)
+/* Take b off the list and close its descriptor in one step, so that no
+ * fork in between hands the descriptor to a child. */
+static void spaces_remove_close(struct shm_backend *b)
 {
     pthread_mutex_lock(&spaces_lock);
-    for (struct shm_backend **p = &spaces; *p; p = &(*p)->next)
+    for (struct shm_backend **p = &spaces; b->listed && *p; p = &(*p)->next)
         if (*p == b) {
             *p = b->next;
             break;
         }
+    if (b->fd >= 0)
+        close(b->fd);
     pthread_mutex_unlock(&spaces_lock);
 }
 
@@ -422,23 +434,28 @@ static int map_space(struct shm_backend *b, const struct shm_uri *u, uint64_t le
 }
 
 /* The directory that holds path, made durable: a file just created there
- * could otherwise vanish with a power loss, whatever wom_sync said. */
+ * could otherwise vanish with a power loss, whatever wom_sync said. Best
+ * effort where the directory cannot be opened for reading (a directory of
+ * mode -wx): its entry then reaches the disk with the next sync of the file
+ * system. */
 static int sync_dir(const char *path)
 {
     char dir[SHM_PATH_MAX];
     memcpy(dir, path, strlen(path) + 1);
     int fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return errno_to_wom(errno);
-    int rc = fsync(fd) && errno != EINVAL && errno != EROFS ? WOM_ECORRUPT : 0;
+        return errno == EACCES || errno == EPERM ? 0 : errno_to_wom(errno);
+    int rc = fsync(fd) && errno != EINVAL && errno != EROFS
+                 ? wom__fail(WOM_EIO, "%s: syncing its directory failed: %s", path, strerror(errno))
+                 : 0;
     close(fd);
     return rc;
 }
 
 /* Format fd (empty, or left half-made by a dead creator) as a new space:
- * the "being formatted" mark first, the magic last, then the header, the
- * file and (when this open made the file) its directory entry on disk. */
-static int shm_format(struct shm_backend *b, const struct shm_uri *u, int created)
+ * the "being formatted" mark first, the magic last, then the header and the
+ * file on disk (the directory entry: shm_open_uri, whoever formats). */
+static int shm_format(struct shm_backend *b, const struct shm_uri *u)
 {
     int fd = b->fd;
     uint64_t forming = SHM_FORMING;
@@ -452,8 +469,6 @@ static int shm_format(struct shm_backend *b, const struct shm_uri *u, int create
         rc = wom__eng_format(&b->es.eng, b->es.map, u->size, &b->host);
     if (!rc && (msync(b->es.map, eng_first(), MS_SYNC) || fdatasync(fd)))
         rc = errno_to_wom(errno);
-    if (!rc && created)
-        rc = sync_dir(u->path);
     return rc;
 }
 
@@ -474,12 +489,13 @@ static int shm_setup(struct shm_backend *b, const struct shm_uri *u, int created
     if ((got == 0 || forming) && u->ro)
         return wom__fail(WOM_ENOENT, "%s holds no space yet (empty, or being created)",
                          u->path); /* a read-only opener cannot make it */
-    if (got == 0 && !created && !none_alive(fd, UINT32_MAX))
+    if (got == 0 && !created &&
+        (!none_alive(fd, UINT32_MAX) || byte_held(fd, RO_LOCK, F_WRLCK) != 0))
         return wom__fail(WOM_ECORRUPT, "%s was truncated to 0 bytes while processes still "
                          "use it: its values are lost; remove it once they have stopped",
                          u->path);
     if (got == 0 || forming) /* new, or a creator died before the magic */
-        return shm_format(b, u, created);
+        return shm_format(b, u);
     uint64_t reserved = wom__eng_reserved(&hdr, (uint64_t)got);
     if (reserved == 0 && hdr.magic == WOM__MAGIC)
         return wom__fail(WOM_ECORRUPT, "%s is shorter than a space header: it was truncated",
@@ -489,10 +505,12 @@ static int shm_setup(struct shm_backend *b, const struct shm_uri *u, int created
                          "empty; wom formats only empty files: choose another path",
                          u->path);
     if (reserved > SHM_MAX_SIZE || (uint64_t)st.st_size > reserved)
-        return WOM_ECORRUPT;
+        return wom__fail(WOM_ECORRUPT, "%s: the header's reserved size (%llu bytes) is "
+                         "damaged", u->path, (unsigned long long)reserved);
     int rc = map_space(b, u, reserved, u->ro);
-    if (!rc)
-        rc = wom__eng_attach(&b->es.eng, b->es.map, reserved, &b->host);
+    if (!rc && (rc = wom__eng_attach(&b->es.eng, b->es.map, reserved, &b->host)) == WOM_ECORRUPT)
+        return wom__fail(rc, "%s: the space's header is damaged, or of another layout version "
+                         "than this wom's (%u)", u->path, WOM__LAYOUT_VERSION);
     if (rc)
         return rc;
     /* Every allocation backs its memory before it moves brk, so the file
@@ -543,55 +561,118 @@ static int open_error(const struct shm_uri *u, int e)
 {
     struct stat st;
     if (e == ELOOP && lstat(u->path, &st) == 0 && S_ISLNK(st.st_mode))
-        return wom__fail(WOM_EPERM, "%s is a symbolic link; wom does not follow it unless "
-                         "the URI says so (add ;follow)", u->path);
+        return wom__fail(WOM_EPERM, stat(u->path, &st) ? "%s is a symbolic link to nothing; "
+                         "wom never creates a space through a link" : "%s is a symbolic link; "
+                         "wom does not follow it unless the URI says so (add ;follow)", u->path);
     if (e == EISDIR)
         return wom__fail(WOM_EINVAL, "%s is a directory; a space is a file in it, e.g. "
                          "%s/space.wom", u->path, u->path);
+    if (e == ENXIO || e == EOPNOTSUPP)
+        return wom__fail(WOM_EINVAL, "%s is not a regular file; a space is a file", u->path);
     if (e == EACCES || e == EPERM)
-        return wom__fail(WOM_EPERM, "no permission to open %s%s", u->path,
-                         u->ro ? "" : " for writing (;ro needs read rights only)");
+        return wom__fail(WOM_EPERM, "no permission to open %s (the rights of the file and of "
+                         "its directories decide)", u->path);
     if (e == ENOENT || e == ENOTDIR)
         return wom__fail(WOM_ENOENT, u->ro ? "%s does not exist" : "the directory of %s does "
                          "not exist", u->path);
     return wom__fail(errno_to_wom(e), "%s: %s", u->path, strerror(e));
 }
 
-/* Open PATH as the URI allows: never through a symbolic link unless
- * ;follow, never creating a file through one (O_EXCL does not follow);
- * never as a standard descriptor (0-2: a program started with one closed
- * would write its output over the space). Sets *created when this call
- * made the file. Returns the descriptor or an error. */
-static int open_file(const struct shm_uri *u, int *created)
+/* A descriptor of at least 3: a program started with 0, 1 or 2 closed
+ * would otherwise write its output over the space. */
+static int above_std(int fd)
 {
-    int flags = O_CLOEXEC | O_NONBLOCK | (u->follow ? 0 : O_NOFOLLOW);
-    int fd = -1;
-    *created = 0;
-    for (int tries = 0; fd < 0 && tries < 16; tries++) {
-        fd = open(u->path, O_RDWR | flags);
-        if (fd < 0 && u->ro && errno != ENOENT && errno != ELOOP && errno != EISDIR)
-            fd = open(u->path, O_RDONLY | flags); /* no wake page then */
-        if (fd >= 0 || errno != ENOENT || u->ro)
-            break;
-        fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, u->mode);
-        *created = fd >= 0;
-        struct stat st;
-        if (fd < 0 && errno == EEXIST && lstat(u->path, &st) == 0 && S_ISLNK(st.st_mode))
-            return wom__fail(WOM_EPERM, "%s is a symbolic link to nothing; wom never creates "
-                             "a space through a link", u->path);
-        if (fd < 0 && errno != EEXIST)
-            break; /* EEXIST: made by another opener meanwhile; open it */
+    if (fd < 0 || fd > 2)
+        return fd;
+    int up = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return up;
+}
+
+/* A new open file description of the regular file behind descriptor `at`
+ * (an O_PATH one, or the parent's in a forked child): through
+ * /proc/self/fd, so it is the very same file; by path (not following a last
+ * link unless follow) when /proc is not mounted, if that is still the same
+ * file (else EAGAIN). ro: fall back to read-only access. */
+static int reopen_fd(int at, const char *path, int follow, int ro)
+{
+    char self[64];
+    struct stat st, now;
+    if (fstat(at, &st))
+        return -1;
+    snprintf(self, sizeof self, "/proc/self/fd/%d", at);
+    int flags = O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+    int fd = open(self, O_RDWR | flags);
+    if (fd < 0 && errno == ENOENT) {
+        fd = open(path, O_RDWR | flags | (follow ? 0 : O_NOFOLLOW));
+        if (fd >= 0 && (fstat(fd, &now) || now.st_dev != st.st_dev || now.st_ino != st.st_ino)) {
+            close(fd);
+            errno = EAGAIN;
+            return -1;
+        }
     }
-    if (fd < 0)
-        return open_error(u, errno);
-    if (fd <= 2) {
-        int up = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        close(fd);
-        if (up < 0)
-            return open_error(u, errno);
-        fd = up;
-    }
+    if (fd < 0 && ro && (errno == EACCES || errno == EPERM || errno == EROFS))
+        fd = open(self, O_RDONLY | flags); /* no wake page then */
     return fd;
+}
+
+/* Open PATH as the URI allows: look at it first without opening it
+ * (O_PATH), so that a symbolic link (unless ;follow), a directory, a device,
+ * a FIFO or a socket is refused without ever being opened (opening a device
+ * can have effects); create it only with O_EXCL, which never follows a
+ * link. The descriptor (never a standard one) goes to b->fd, and b onto the
+ * fork handler's list, under one hold of its lock. Sets *created when this
+ * call made the file. */
+static int open_file(const struct shm_uri *u, struct shm_backend *b, int *created)
+{
+    *created = 0;
+    for (int tries = 0; tries < 16; tries++) {
+        int at = open(u->path, O_PATH | O_CLOEXEC | (u->follow ? 0 : O_NOFOLLOW));
+        if (at < 0 && errno == ENOENT && !u->ro) {
+            spaces_lock_for_open();
+            int fd = above_std(
+                open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, u->mode));
+            int e = errno;
+            if (fd >= 0)
+                spaces_add_locked(b, fd);
+            pthread_mutex_unlock(&spaces_lock);
+            if (fd >= 0) {
+                *created = 1;
+                return 0;
+            }
+            if (e == EEXIST)
+                continue; /* made by another opener meanwhile (or a link): look again */
+            return open_error(u, e);
+        }
+        if (at < 0)
+            return open_error(u, errno);
+        struct stat st;
+        int fd = -1, e = 0;
+        if (fstat(at, &st))
+            e = errno;
+        else if (S_ISLNK(st.st_mode))
+            e = ELOOP;
+        else if (S_ISDIR(st.st_mode))
+            e = EISDIR;
+        else if (!S_ISREG(st.st_mode))
+            e = ENXIO;
+        else {
+            spaces_lock_for_open();
+            fd = above_std(reopen_fd(at, u->path, u->follow, u->ro));
+            e = errno;
+            if (fd >= 0)
+                spaces_add_locked(b, fd);
+            pthread_mutex_unlock(&spaces_lock);
+        }
+        close(at);
+        if (fd >= 0)
+            return 0;
+        if (e != EAGAIN)
+            return open_error(u, e);
+    }
+    return wom__fail(WOM_EBUSY, "%s keeps changing under this open; try again", u->path);
 }
 
 /* The file must be a regular file; unless ;shared, one of this user's that
@@ -631,7 +712,9 @@ static int setup_lock(int fd, const struct shm_uri *u)
         if (byte_lock(fd, SETUP_LOCK, F_OFD_SETLK, u->ro ? F_RDLCK : F_WRLCK, &fl) == 0)
             return 0;
         if (errno != EAGAIN && errno != EACCES)
-            return errno_to_wom(errno);
+            return wom__fail(errno_to_wom(errno), "%s: cannot lock the file (%s): wom needs a "
+                             "file system with open file description locks", u->path,
+                             strerror(errno));
         if (wom__now_ns() >= until)
             return wom__fail(WOM_EBUSY, "%s: another process has held the space's set-up "
                              "lock for %llu ms (a user who may read the file can hold it); "
@@ -662,8 +745,9 @@ static int shm_open_uri(const char *rest, wom_space **out)
     b->follow = u.follow;
     memcpy(b->path, u.path, sizeof b->path);
     int created;
-    b->fd = rc = open_file(&u, &created);
-    if (rc >= 0)
+    b->fd = -1;
+    rc = open_file(&u, b, &created); /* lists b with its descriptor */
+    if (!rc)
         rc = check_file(&u, b->fd, created);
     if (!rc)
         rc = setup_lock(b->fd, &u);
@@ -679,11 +763,13 @@ static int shm_open_uri(const char *rest, wom_space **out)
             wom__eng_opened(&b->es.eng);
         byte_unlock(b->fd, SETUP_LOCK);
     }
+    if (!rc && created)
+        rc = sync_dir(u.path); /* whoever formatted it: this open made the entry */
     if (rc) {
         shm_close(&b->es);
         return rc;
     }
-    spaces_add(b);
+    spaces_opened(b);
     *out = &b->es.pub;
     return 0;
 }
@@ -691,14 +777,12 @@ static int shm_open_uri(const char *rest, wom_space **out)
 static void shm_close(struct wom__espace *es)
 {
     struct shm_backend *b = (struct shm_backend *)es;
-    if (b->listed)
-        spaces_remove(b);
     if (es->map) {
         wom__fault_unwatch(es->map);
         munmap(es->map, es->map_len);
     }
     wom__eng_fini(&es->eng);
-    close(b->fd);
+    spaces_remove_close(b);
     free(b);
 }
 
