@@ -723,3 +723,42 @@ TEST(shm_hostile_fork_without_descriptors, T_UNIT)
     wom_close(s);
     tspace_remove(&ts);
 }
+
+/* A child that releases a view it inherited across fork must not drop the
+ * parent's pin: the parent's view has to stay exact while the chunk under
+ * it is trimmed and the space's chunks are reused. */
+TEST(shm_hostile_inherited_view_keeps_the_parents_pin, T_UNIT)
+{
+    struct tspace ts;
+    tspace_make(&ts);
+    wom_space *s;
+    wom_region *r;
+    CHECK_OK(wom_open(ts.uri, &s));
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    static unsigned char big[1 << 20], want[1 << 20];
+    memset(want, 0x5a, sizeof want - 64);
+    CHECK_OK(wom_append(r, want, sizeof want - 64, NULL));
+    wom_view v = WOM_VIEW_INIT;
+    CHECK_OK(wom_get_view(r, 0, &v, 0));
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        wom_view_release(&v); /* the child's copy of the view */
+        _exit(0);
+    }
+    reap(pid, "child releasing an inherited view");
+    /* Retire the chunk and make the allocator reuse released chunks. */
+    for (int round = 0; round < 6; round++) {
+        uint64_t tail;
+        memset(big, round, sizeof big - 64);
+        for (int i = 0; i < 16; i++)
+            CHECK_OK(wom_append(r, big, sizeof big - 64, NULL));
+        CHECK_OK(wom_tail(r, &tail));
+        CHECK_OK(wom_trim(r, tail));
+    }
+    CHECK(v.len == sizeof want - 64 && memcmp(v.data, want, v.len) == 0);
+    wom_view_release(&v);
+    wom_region_close(r);
+    wom_close(s);
+    tspace_remove(&ts);
+}

@@ -303,7 +303,10 @@ static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
     uint64_t off = w & ~C_LOW;
     if (!wom__rec_at_ok(r->e, off))
         return WOM_ECORRUPT;
-    int held = v->pin_[0] == (uint64_t)(uintptr_t)r->e;
+    /* A pin this process holds: of this engine, in this process's slot (a
+     * view inherited across fork counts in the parent's slot). */
+    int held = v->pin_[0] == (uint64_t)(uintptr_t)r->e &&
+               v->pin_[1] >> VIEW_SLOT_SHIFT == r->e->pin_slot;
     int fresh = !held || !same_chunk(VIEW_OFF(v->pin_[1]), off);
     uint64_t slot = held ? v->pin_[1] >> VIEW_SLOT_SHIFT : r->e->pin_slot;
     if (fresh) {
@@ -592,11 +595,14 @@ void wom__eng_unpin_view(wom_view *v)
         wom__view_release(v); /* another backend's view, handed to an engine read */
         return;
     }
+    uint32_t slot = (uint32_t)(v->pin_[1] >> VIEW_SLOT_SHIFT);
     if (p & 1)
         free((void *)(uintptr_t)v->pin_[1]); /* a read-only view's copy */
-    else if (p)
-        wom__unpin((wom__eng *)(uintptr_t)p, VIEW_OFF(v->pin_[1]),
-                   (uint32_t)(v->pin_[1] >> VIEW_SLOT_SHIFT));
+    else if (p && slot == ((wom__eng *)(uintptr_t)p)->pin_slot)
+        wom__unpin((wom__eng *)(uintptr_t)p, VIEW_OFF(v->pin_[1]), slot);
+    /* else: a view this process inherited across fork; its pin counts in
+     * the parent's slot, and the parent releases it (dropping it here too
+     * would release the chunk under the parent's view). */
     v->pin_[0] = 0;
     v->pin_[1] = 0;
 }
