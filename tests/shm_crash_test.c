@@ -503,8 +503,7 @@ TEST(shm_forked_child_gets_its_own_slot, T_UNIT)
     tspace_make(&ts);
     wom_space *s;
     wom_region *r;
-    CHECK_OK(wom_open(ts.uri, &s));
-    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    open_log(ts.uri, &s, &r);
     wom__eng *e = wom__reg_of(r)->e;
     uint32_t mine = e->self;
     int up[2], down[2];

@@ -42,8 +42,7 @@ static void space_with_log(struct tspace *ts, const char *opts, wom_space **s, w
     char uri[160];
     tspace_make(ts);
     snprintf(uri, sizeof uri, "%s%s", ts->uri, opts);
-    CHECK_OK(wom_open(uri, s));
-    CHECK_OK(wom_region_open(*s, "log", WOM_ONCE, r));
+    open_log(uri, s, r);
     CHECK_OK(wom_append(*r, "a", 1, NULL));
 }
 
@@ -342,8 +341,7 @@ TEST(shm_hostile_read_locks_forge_no_liveness, T_UNIT)
     shared_space(&ts);
     wom_space *s;
     wom_region *r;
-    CHECK_OK(wom_open(ts.uri, &s));
-    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    open_log(ts.uri, &s, &r);
     die_holding_an_address(r, 1);
     off_t slots[2] = {(off_t)dead_slot(r), 1};
     struct hostile h = hostile_start(hostile_slot_locks, ts.path, slots);
@@ -733,8 +731,7 @@ TEST(shm_hostile_inherited_view_keeps_the_parents_pin, T_UNIT)
     tspace_make(&ts);
     wom_space *s;
     wom_region *r;
-    CHECK_OK(wom_open(ts.uri, &s));
-    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    open_log(ts.uri, &s, &r);
     static unsigned char big[1 << 20], want[1 << 20];
     memset(want, 0x5a, sizeof want - 64);
     CHECK_OK(wom_append(r, want, sizeof want - 64, NULL));

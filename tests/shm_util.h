@@ -32,6 +32,13 @@ static inline void tspace_make_ro(struct tspace *t, char *ro, size_t cap)
     snprintf(ro, cap, "%s;ro", t->uri);
 }
 
+/* Open the space at uri and its ONCE region "log". */
+static inline void open_log(const char *uri, wom_space **s, wom_region **r)
+{
+    CHECK_OK(wom_open(uri, s));
+    CHECK_OK(wom_region_open(*s, "log", WOM_ONCE, r));
+}
+
 static inline void tspace_remove(const struct tspace *t)
 {
     CHECK(unlink(t->path) == 0 && rmdir(t->dir) == 0);
