@@ -7,6 +7,9 @@
 #   bench: Go, ck, ZeroMQ, NNG
 #   test:  strace (a test reads which files a new space syncs)
 #   cluster: etcd 3.4 (`wom cluster up` runs /usr/bin/etcd) and etcdctl
+#   etcd:  the wire layer under the etcd:// scope (src/wire): gRPC's C core,
+#          protobuf-c and its compiler, etcd's and protobuf's .proto files
+#          (without them the build leaves the etcd scope out)
 #   fuzz:  clang with libFuzzer
 set -eu
 pkgs=""
@@ -16,6 +19,8 @@ for g in "$@"; do
            pkgs="$pkgs libcurl4-openssl-dev libjansson-dev" ;;
     test)  pkgs="$pkgs strace" ;;
     cluster) pkgs="$pkgs etcd-server etcd-client" ;;
+    etcd)  pkgs="$pkgs libgrpc-dev protobuf-c-compiler libprotobuf-c-dev"
+           pkgs="$pkgs golang-etcd-server-dev libprotobuf-dev" ;;
     bench) pkgs="$pkgs golang-go libck-dev libzmq3-dev libnng-dev" ;;
     fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
     *) echo "deps.sh: unknown group $g" >&2; exit 2 ;;

@@ -1,0 +1,528 @@
+/* etcd_rpc.c - etcd v3 unary calls over the gRPC C core (etcd_rpc.h).
+ *
+ * Shape: c->cur is the channel in use, reference counted so that a caller
+ * may keep using a channel that failover has already replaced; it is
+ * destroyed by whoever drops its last reference. c->mu guards only that
+ * pointer, the counts and the failure count, and is never held while
+ * waiting on the network. Every asynchronous gRPC operation carries a
+ * struct waiter as its tag, on the caller's stack; the completion-queue
+ * thread wakes it, and the caller always waits for its tag before its frame
+ * ends (every operation has a deadline, and the channel's destruction
+ * completes pending watches), so a tag never outlives its waiter. */
+#include "wire/etcd_rpc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/time.h>
+
+#include "util/clock.h"
+#include "wom.h" /* the WOM_E* codes only: libwom_etcd calls nothing of libwom */
+
+#define EP_MAX 256                     /* longest "H:P" endpoint */
+#define BACKOFF_MIN_NS 20000000LL      /* after the first failed round */
+#define BACKOFF_MAX_NS 1000000000LL
+
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, ok;
+};
+
+struct chan {
+    grpc_channel *ch;
+    size_t ep;          /* index into c->eps */
+    unsigned refs;      /* holders, plus one while it is c->cur */
+    int64_t not_before; /* do not connect before (backoff), monotonic ns */
+};
+
+struct wom__etcd {
+    grpc_completion_queue *cq;
+    pthread_t thread;
+    pthread_mutex_t mu; /* guards cur, refs, fails, closing */
+    pthread_cond_t cv;  /* backoff waits (CLOCK_MONOTONIC); broadcast on close */
+    struct chan *cur;   /* NULL once closing */
+    unsigned fails;     /* endpoint failures since the last good answer */
+    size_t n;
+    char **eps;
+};
+
+/* ---- waiters: a caller sleeps, the CQ thread wakes it ------------------- */
+
+static void waiter_init(struct waiter *w)
+{
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->done = w->ok = 0;
+}
+
+/* Wait for the CQ thread's wake, then release w. Returns the event's success. */
+static int waiter_wait(struct waiter *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->done)
+        pthread_cond_wait(&w->cv, &w->mu);
+    int ok = w->ok;
+    pthread_mutex_unlock(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    return ok;
+}
+
+/* The CQ thread: every event's tag is a waiter; after the unlock the waiter
+ * may be gone, so it is not touched again. */
+static void *cq_loop(void *arg)
+{
+    struct wom__etcd *c = arg;
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(c->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            return NULL;
+        if (ev.type != GRPC_OP_COMPLETE)
+            continue;
+        struct waiter *w = ev.tag;
+        pthread_mutex_lock(&w->mu);
+        w->ok = ev.success;
+        w->done = 1;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+/* A gRPC deadline for the monotonic ns deadline (gpr's monotonic clock has
+ * its own origin, so it is converted through the time left). */
+static gpr_timespec gpr_deadline(int64_t deadline)
+{
+    int64_t left = deadline - wom__now_ns();
+    if (left > (int64_t)1e17)
+        return gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                        gpr_time_from_nanos(left < 0 ? 0 : left, GPR_TIMESPAN));
+}
+
+/* ---- channels ------------------------------------------------------------ */
+
+/* A new channel to endpoint ep, connecting no earlier than not_before. Its
+ * own subchannels (a new channel to the same endpoint does not inherit the
+ * failed one's backoff); quick reconnects, since failover is ours; no limit
+ * on answers (a range may be large); keepalive pings find a silent peer. */
+static struct chan *chan_new(struct wom__etcd *c, size_t ep, int64_t not_before)
+{
+    struct chan *ch = calloc(1, sizeof *ch);
+    if (!ch)
+        return NULL;
+    grpc_arg a[] = {
+        {GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = -1}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 100}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = 10000}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = 5000}},
+    };
+    grpc_channel_args args = {sizeof a / sizeof a[0], a};
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    ch->ch = grpc_channel_create(c->eps[ep], creds, &args);
+    grpc_channel_credentials_release(creds);
+    ch->ep = ep;
+    ch->refs = 1;
+    ch->not_before = not_before;
+    return ch;
+}
+
+/* The current channel, with a reference; NULL when c is closing. */
+static struct chan *chan_get(struct wom__etcd *c)
+{
+    pthread_mutex_lock(&c->mu);
+    struct chan *ch = c->cur;
+    if (ch)
+        ch->refs++;
+    pthread_mutex_unlock(&c->mu);
+    return ch;
+}
+
+/* Drop a reference; the last one destroys the channel. */
+static void chan_put(struct wom__etcd *c, struct chan *ch)
+{
+    pthread_mutex_lock(&c->mu);
+    int last = --ch->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (last) {
+        grpc_channel_destroy(ch->ch);
+        free(ch);
+    }
+}
+
+/* ch's endpoint failed: unless another caller already moved on from ch,
+ * replace it by a channel to the next endpoint, which waits a backoff once
+ * every endpoint of a round has failed. Creating a channel does not touch
+ * the network, so it is done under the lock. */
+static void chan_fail(struct wom__etcd *c, struct chan *ch)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->cur == ch) {
+        unsigned rounds = ++c->fails / (unsigned)c->n;
+        int64_t backoff = 0;
+        if (rounds > 0)
+            backoff = rounds > 6 ? BACKOFF_MAX_NS : BACKOFF_MIN_NS << (rounds - 1);
+        if (backoff > BACKOFF_MAX_NS)
+            backoff = BACKOFF_MAX_NS;
+        struct chan *next = chan_new(c, (ch->ep + 1) % c->n, wom__now_ns() + backoff);
+        if (next) {
+            c->cur = next;
+            ch->refs--; /* c->cur's reference; the caller still holds one */
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* A good answer came: the next failure starts a new round. */
+static void chan_ok(struct wom__etcd *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->fails = 0;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Sleep until `until` (monotonic ns) or until c closes. */
+static void backoff_wait(struct wom__etcd *c, int64_t until)
+{
+    struct timespec ts = {(time_t)(until / 1000000000), (long)(until % 1000000000)};
+    pthread_mutex_lock(&c->mu);
+    while (c->cur && wom__now_ns() < until)
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Wait until ch's state leaves st, or the deadline. */
+static void watch(struct wom__etcd *c, struct chan *ch, grpc_connectivity_state st,
+                  int64_t deadline)
+{
+    struct waiter w;
+    waiter_init(&w);
+    grpc_channel_watch_connectivity_state(ch->ch, st, gpr_deadline(deadline), c->cq, &w);
+    waiter_wait(&w);
+}
+
+/* A READY channel into *out (with a reference), failing over while
+ * endpoints fail. WOM_ENOTCONN when none is READY by the deadline, or c is
+ * closing. */
+static int ready(struct wom__etcd *c, int64_t deadline, struct chan **out)
+{
+    for (;;) {
+        struct chan *ch = chan_get(c);
+        if (!ch)
+            return WOM_ENOTCONN;
+        int64_t now = wom__now_ns();
+        if (now < ch->not_before) {
+            chan_put(c, ch);
+            if (now >= deadline)
+                return WOM_ENOTCONN;
+            backoff_wait(c, ch->not_before < deadline ? ch->not_before : deadline);
+            continue;
+        }
+        grpc_connectivity_state st = grpc_channel_check_connectivity_state(ch->ch, 1);
+        if (st == GRPC_CHANNEL_READY) {
+            *out = ch;
+            return 0;
+        }
+        if (st == GRPC_CHANNEL_TRANSIENT_FAILURE || st == GRPC_CHANNEL_SHUTDOWN)
+            chan_fail(c, ch);
+        else if (now < deadline)
+            watch(c, ch, st, deadline);
+        chan_put(c, ch);
+        if (wom__now_ns() >= deadline)
+            return WOM_ENOTCONN;
+    }
+}
+
+/* ---- one unary call ------------------------------------------------------- */
+
+static bool starts(grpc_slice s, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return GRPC_SLICE_LENGTH(s) >= n && !memcmp(GRPC_SLICE_START_PTR(s), prefix, n);
+}
+
+static bool contains(grpc_slice s, const char *sub)
+{
+    size_t n = strlen(sub), len = GRPC_SLICE_LENGTH(s);
+    const uint8_t *p = GRPC_SLICE_START_PTR(s);
+    for (size_t i = 0; i + n <= len; i++)
+        if (!memcmp(p + i, sub, n))
+            return true;
+    return false;
+}
+
+/* The error for a call's status (details: its message); *failed when the
+ * endpoint should be given up. etcd's own errors begin "etcdserver: "
+ * (etcd 3.4, api/v3rpc/rpctypes); gRPC's transport errors do not. */
+static int status_rc(grpc_status_code st, grpc_slice details, bool *failed)
+{
+    bool etcd = starts(details, "etcdserver: ");
+    switch (st) {
+    case GRPC_STATUS_OK:
+        return 0;
+    case GRPC_STATUS_UNAVAILABLE:
+        *failed = true;
+        return etcd ? WOM_EUNAVAIL : WOM_EUNKNOWN;
+    case GRPC_STATUS_RESOURCE_EXHAUSTED: /* etcd: too many requests */
+        return etcd ? WOM_EUNAVAIL : WOM_EMSGSIZE;
+    case GRPC_STATUS_INVALID_ARGUMENT:
+        return contains(details, "too large") ? WOM_EMSGSIZE : WOM_EINVAL;
+    case GRPC_STATUS_DEADLINE_EXCEEDED:
+    case GRPC_STATUS_CANCELLED:
+    case GRPC_STATUS_UNKNOWN:
+    case GRPC_STATUS_INTERNAL:
+        return WOM_EUNKNOWN;
+    case GRPC_STATUS_NOT_FOUND:
+        return WOM_ENOENT;
+    case GRPC_STATUS_OUT_OF_RANGE:
+        return WOM_ETRIMMED;
+    case GRPC_STATUS_PERMISSION_DENIED:
+    case GRPC_STATUS_UNAUTHENTICATED:
+        return WOM_EPERM;
+    case GRPC_STATUS_UNIMPLEMENTED:
+        return WOM_ENOTSUP;
+    default:
+        return WOM_EIO;
+    }
+}
+
+/* Decode an answer's bytes as a message of descriptor d. */
+static int decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d,
+                  ProtobufCMessage **resp)
+{
+    grpc_byte_buffer_reader r;
+    if (!bb || !grpc_byte_buffer_reader_init(&r, bb))
+        return WOM_ECORRUPT;
+    grpc_slice s = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    ProtobufCMessage *m =
+        protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+    grpc_slice_unref(s);
+    if (!m)
+        return WOM_ECORRUPT;
+    *resp = m;
+    return 0;
+}
+
+static bool debug_on(void)
+{
+    static int on = -1; /* a benign race: every thread computes the same */
+    if (on < 0)
+        on = getenv("WOM_ETCD_DEBUG") != NULL;
+    return on;
+}
+
+/* One batch on READY channel ch: send the request (len packed bytes),
+ * receive the answer. *failed when the endpoint should be given up. */
+static int exchange(struct wom__etcd *c, struct chan *ch, const char *method,
+                    const ProtobufCMessage *req, size_t len, const ProtobufCMessageDescriptor *d,
+                    ProtobufCMessage **resp, int64_t deadline, bool *failed)
+{
+    grpc_slice out = grpc_slice_malloc(len);
+    protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(out));
+    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&out, 1), *recv = NULL;
+    grpc_slice_unref(out);
+    grpc_call *call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                               grpc_slice_from_static_string(method), NULL,
+                                               gpr_deadline(deadline), NULL);
+    grpc_metadata_array im, tm;
+    grpc_metadata_array_init(&im);
+    grpc_metadata_array_init(&tm);
+    grpc_status_code st = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &im;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &tm;
+    ops[5].data.recv_status_on_client.status = &st;
+    ops[5].data.recv_status_on_client.status_details = &details;
+    struct waiter w;
+    waiter_init(&w);
+    int rc;
+    if (!call || grpc_call_start_batch(call, ops, 6, &w, NULL) != GRPC_CALL_OK) {
+        w.done = 1; /* never started: nothing will wake it */
+        waiter_wait(&w);
+        rc = WOM_ENOTCONN;
+    } else {
+        waiter_wait(&w);
+        rc = status_rc(st, details, failed);
+        if (rc == 0)
+            rc = decode(recv, d, resp);
+        if (rc && debug_on())
+            fprintf(stderr, "wom etcd %s at %s: status %d %.*s -> %d\n", method, c->eps[ch->ep],
+                    (int)st, (int)GRPC_SLICE_LENGTH(details),
+                    (const char *)GRPC_SLICE_START_PTR(details), rc);
+    }
+    if (call)
+        grpc_call_unref(call);
+    grpc_byte_buffer_destroy(send);
+    if (recv)
+        grpc_byte_buffer_destroy(recv);
+    grpc_metadata_array_destroy(&im);
+    grpc_metadata_array_destroy(&tm);
+    grpc_slice_unref(details);
+    return rc;
+}
+
+static int call(struct wom__etcd *c, const char *method, const void *req,
+                const ProtobufCMessageDescriptor *d, void *resp, int64_t deadline)
+{
+    if (!c || !req || !resp)
+        return WOM_EINVAL;
+    if (wom__now_ns() >= deadline)
+        return WOM_ETIMEDOUT;
+    size_t len = protobuf_c_message_get_packed_size(req);
+    if (len > WOM__ETCD_MAX_REQUEST)
+        return WOM_EMSGSIZE;
+    struct chan *ch;
+    int rc = ready(c, deadline, &ch);
+    if (rc)
+        return rc;
+    if (wom__now_ns() >= deadline) {
+        chan_put(c, ch);
+        return WOM_ETIMEDOUT;
+    }
+    bool failed = false;
+    rc = exchange(c, ch, method, req, len, d, resp, deadline, &failed);
+    if (failed)
+        chan_fail(c, ch);
+    else if (rc != WOM_EUNKNOWN && rc != WOM_ENOTCONN)
+        chan_ok(c);
+    chan_put(c, ch);
+    return rc;
+}
+
+/* ---- the API --------------------------------------------------------------- */
+
+int wom__etcd_connect(const char *const *endpoints, size_t n, int64_t timeout_ns,
+                      struct wom__etcd **out)
+{
+    if (!endpoints || n == 0 || timeout_ns <= 0 || !out)
+        return WOM_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!endpoints[i] || !endpoints[i][0] || strlen(endpoints[i]) >= EP_MAX)
+            return WOM_EINVAL;
+    int64_t deadline = wom__now_ns() + timeout_ns;
+    struct wom__etcd *c = calloc(1, sizeof *c);
+    if (!c || !(c->eps = calloc(n, sizeof *c->eps))) {
+        free(c);
+        return WOM_ENOMEM;
+    }
+    c->n = n;
+    for (size_t i = 0; i < n; i++)
+        if (!(c->eps[i] = strdup(endpoints[i]))) {
+            for (size_t j = 0; j < i; j++)
+                free(c->eps[j]);
+            free(c->eps);
+            free(c);
+            return WOM_ENOMEM;
+        }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&c->mu, NULL);
+    grpc_init();
+    c->cq = grpc_completion_queue_create_for_next(NULL);
+    int started = pthread_create(&c->thread, NULL, cq_loop, c) == 0;
+    c->cur = started ? chan_new(c, 0, 0) : NULL;
+    struct chan *ch;
+    int rc = c->cur ? ready(c, deadline, &ch) : WOM_ENOMEM;
+    if (rc == 0)
+        chan_put(c, ch);
+    if (!started) {
+        grpc_completion_queue_shutdown(c->cq);
+        grpc_completion_queue_destroy(c->cq);
+        c->cq = NULL;
+    }
+    if (rc) {
+        wom__etcd_close(c);
+        return rc == WOM_ENOMEM ? rc : WOM_ENOTCONN;
+    }
+    *out = c;
+    return 0;
+}
+
+void wom__etcd_close(struct wom__etcd *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    struct chan *ch = c->cur;
+    c->cur = NULL;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (ch)
+        chan_put(c, ch);
+    if (c->cq) {
+        grpc_completion_queue_shutdown(c->cq);
+        pthread_join(c->thread, NULL);
+        grpc_completion_queue_destroy(c->cq);
+    }
+    grpc_shutdown();
+    for (size_t i = 0; i < c->n; i++)
+        free(c->eps[i]);
+    free(c->eps);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+size_t wom__etcd_endpoint(struct wom__etcd *c)
+{
+    struct chan *ch = chan_get(c);
+    size_t ep = ch ? ch->ep : 0;
+    if (ch)
+        chan_put(c, ch);
+    return ep;
+}
+
+/* WOM_ETCD_RPC(name, Service/Method, Request type, Response type, lower-case
+ * type prefix): the call and the free function of one unary method. */
+#define WOM_ETCD_RPC(name, path, Req, Resp, lower)                                  \
+    int wom__etcd_##name(struct wom__etcd *c, const Req *req, Resp **resp,            \
+                         int64_t deadline)                                            \
+    {                                                                                 \
+        return call(c, "/etcdserverpb." path, req, &lower##_response__descriptor,     \
+                    resp, deadline);                                                  \
+    }                                                                                 \
+    void wom__etcd_##name##_free(Resp *resp)                                          \
+    {                                                                                 \
+        if (resp)                                                                     \
+            lower##_response__free_unpacked(resp, NULL);                              \
+    }
+
+WOM_ETCD_RPC(range, "KV/Range", Etcdserverpb__RangeRequest, Etcdserverpb__RangeResponse,
+             etcdserverpb__range)
+WOM_ETCD_RPC(put, "KV/Put", Etcdserverpb__PutRequest, Etcdserverpb__PutResponse,
+             etcdserverpb__put)
+WOM_ETCD_RPC(delete_range, "KV/DeleteRange", Etcdserverpb__DeleteRangeRequest,
+             Etcdserverpb__DeleteRangeResponse, etcdserverpb__delete_range)
+WOM_ETCD_RPC(txn, "KV/Txn", Etcdserverpb__TxnRequest, Etcdserverpb__TxnResponse,
+             etcdserverpb__txn)
+WOM_ETCD_RPC(lease_grant, "Lease/LeaseGrant", Etcdserverpb__LeaseGrantRequest,
+             Etcdserverpb__LeaseGrantResponse, etcdserverpb__lease_grant)
+WOM_ETCD_RPC(lease_revoke, "Lease/LeaseRevoke", Etcdserverpb__LeaseRevokeRequest,
+             Etcdserverpb__LeaseRevokeResponse, etcdserverpb__lease_revoke)

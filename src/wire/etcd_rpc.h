@@ -1,0 +1,107 @@
+/* etcd_rpc.h - a client of etcd v3's gRPC API (KV and Lease), the wire the
+ * etcd:// scope stands on: Debian's gRPC C core carries protobuf-c messages
+ * generated at build time from etcd's own .proto files.
+ *
+ * A connection (struct wom__etcd) talks to one endpoint of a cluster at a
+ * time over one gRPC channel (one HTTP/2 connection, many streams), with one
+ * completion-queue thread that wakes the callers. Every call is its own
+ * grpc_call on that channel, so calls from many threads are in flight
+ * together; no lock is held across the network. When the endpoint fails (it
+ * cannot be connected to, the connection breaks, or it answers UNAVAILABLE)
+ * the connection moves on to the next endpoint, and after a whole round of
+ * failed endpoints it waits a growing backoff (20 ms doubling to 1 s) before
+ * connecting again.
+ *
+ * Every call returns 0 or a negative WOM_E* code, and blocks until its
+ * answer or its deadline, an absolute CLOCK_MONOTONIC time in ns
+ * (wom__now_ns, util/clock.h). The errors say what became of the request:
+ *   WOM_ETIMEDOUT  the deadline came before the request was sent;
+ *   WOM_ENOTCONN   not sent: no endpoint could be connected to before the
+ *                  deadline, or the connection is closing;
+ *   WOM_EMSGSIZE   not sent: larger than WOM__ETCD_MAX_REQUEST (etcd's
+ *                  default --max-request-bytes), or etcd refused its size;
+ *   WOM_EUNKNOWN   sent, and no answer came (the connection broke, or the
+ *                  deadline passed while waiting): it may have been applied;
+ *   WOM_EUNAVAIL   etcd answered UNAVAILABLE or too-many-requests (no
+ *                  leader, leader changed, request timed out inside etcd):
+ *                  it too may have been applied;
+ *   WOM_ECORRUPT   an answer that does not decode;
+ *   WOM_EINVAL     etcd rejected the request as malformed (or a bad
+ *                  argument here); WOM_ENOENT (NOT_FOUND: a lease),
+ *                  WOM_ETRIMMED (OUT_OF_RANGE: a compacted revision),
+ *                  WOM_EPERM (auth), WOM_ENOTSUP (UNIMPLEMENTED),
+ *                  WOM_EIO (any other gRPC status).
+ * A failure of a connection that was READY is reported as WOM_EUNKNOWN even
+ * when gRPC could not in fact send (the C core does not say), so the
+ * classification errs towards "may have been applied", never the other way.
+ * Nothing from the network is asserted on.
+ *
+ * Responses are allocated by protobuf-c with the default allocator; the
+ * caller frees each with the matching wom__etcd_*_free (NULL is fine). A
+ * response pointer is written only on success. Requests are borrowed for
+ * the call only.
+ */
+#ifndef WOM_WIRE_ETCD_RPC_H
+#define WOM_WIRE_ETCD_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "etcd/etcdserver/etcdserverpb/rpc.pb-c.h"
+
+/* The largest request sent (packed protobuf bytes): etcd 3.4's default
+ * --max-request-bytes, which `wom cluster up` keeps. */
+#define WOM__ETCD_MAX_REQUEST ((size_t)1572864)
+
+struct wom__etcd;
+
+/* Connect to the cluster whose client endpoints are endpoints[0..n) ("H:P",
+ * copied), trying them in order, for at most timeout_ns; returns once one is
+ * connected (its channel READY). Initialises gRPC (reference counted with
+ * every other user in the process). Errors: WOM_EINVAL (n == 0, an empty or
+ * overlong endpoint, timeout_ns <= 0), WOM_ENOMEM, WOM_ENOTCONN (none could
+ * be connected to within timeout_ns). *out is written only on success and
+ * is closed with wom__etcd_close. */
+int wom__etcd_connect(const char *const *endpoints, size_t n, int64_t timeout_ns,
+                      struct wom__etcd **out);
+
+/* Close c: no call may be in flight or start on it (the caller's to
+ * ensure). Stops its thread, drops its channel and its reference on gRPC.
+ * NULL is a no-op. */
+void wom__etcd_close(struct wom__etcd *c);
+
+/* The endpoint c currently talks to (index into the endpoints given to
+ * wom__etcd_connect); it changes on failover. For tests and diagnostics. */
+size_t wom__etcd_endpoint(struct wom__etcd *c);
+
+/* KV.Range: *resp on success (free with wom__etcd_range_free). */
+int wom__etcd_range(struct wom__etcd *c, const Etcdserverpb__RangeRequest *req,
+                    Etcdserverpb__RangeResponse **resp, int64_t deadline);
+/* KV.Put: *resp on success (free with wom__etcd_put_free). */
+int wom__etcd_put(struct wom__etcd *c, const Etcdserverpb__PutRequest *req,
+                  Etcdserverpb__PutResponse **resp, int64_t deadline);
+/* KV.DeleteRange: *resp on success (free with wom__etcd_delete_range_free). */
+int wom__etcd_delete_range(struct wom__etcd *c, const Etcdserverpb__DeleteRangeRequest *req,
+                           Etcdserverpb__DeleteRangeResponse **resp, int64_t deadline);
+/* KV.Txn: *resp on success (free with wom__etcd_txn_free); resp->succeeded
+ * says which branch ran. */
+int wom__etcd_txn(struct wom__etcd *c, const Etcdserverpb__TxnRequest *req,
+                  Etcdserverpb__TxnResponse **resp, int64_t deadline);
+/* Lease.LeaseGrant: *resp on success (free with wom__etcd_lease_grant_free);
+ * resp->error non-empty is etcd's refusal inside a successful answer. */
+int wom__etcd_lease_grant(struct wom__etcd *c, const Etcdserverpb__LeaseGrantRequest *req,
+                          Etcdserverpb__LeaseGrantResponse **resp, int64_t deadline);
+/* Lease.LeaseRevoke: *resp on success (free with wom__etcd_lease_revoke_free);
+ * WOM_ENOENT when the lease is not (or no longer) there. */
+int wom__etcd_lease_revoke(struct wom__etcd *c, const Etcdserverpb__LeaseRevokeRequest *req,
+                           Etcdserverpb__LeaseRevokeResponse **resp, int64_t deadline);
+
+/* Free a response of the call of the same name (NULL is a no-op). */
+void wom__etcd_range_free(Etcdserverpb__RangeResponse *resp);
+void wom__etcd_put_free(Etcdserverpb__PutResponse *resp);
+void wom__etcd_delete_range_free(Etcdserverpb__DeleteRangeResponse *resp);
+void wom__etcd_txn_free(Etcdserverpb__TxnResponse *resp);
+void wom__etcd_lease_grant_free(Etcdserverpb__LeaseGrantResponse *resp);
+void wom__etcd_lease_revoke_free(Etcdserverpb__LeaseRevokeResponse *resp);
+
+#endif
