@@ -224,3 +224,36 @@ TEST(build_static_and_shared_programs_share_checksums, T_UNIT)
     }
     remove_tmp(&p);
 }
+
+/* A program linked with libwom alone (no gRPC) asked for an etcd:// space
+ * says that this program has no such scope, not "unknown URI". */
+static const char etcd_c[] =
+    "#include <stdio.h>\n"
+    "#include <string.h>\n"
+    "#include <wom.h>\n"
+    "int main(void)\n"
+    "{\n"
+    "    wom_space *s;\n"
+    "    int rc = wom_open(\"etcd://127.0.0.1:1/p\", &s);\n"
+    "    printf(\"%s: %s\\n\", wom_err_name(rc), wom_last_error());\n"
+    "    return rc == WOM_ENOTSUP && strstr(wom_last_error(), \"etcd://\") ? 0 : 1;\n"
+    "}\n";
+
+TEST(build_libwom_alone_says_it_has_no_etcd_scope, T_UNIT)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return;
+#endif
+    struct prefix p;
+    char src[64], out[4096];
+    install_tmp(&p);
+    snprintf(src, sizeof src, "%s/etcd.c", p.dir);
+    FILE *f = fopen(src, "w");
+    CHECK(f && fputs(etcd_c, f) >= 0 && fclose(f) == 0);
+    link_program(&p, src, "etcd", 0);
+    link_program(&p, src, "etcd-static", 1);
+    for (int k = 0; k < 2; k++)
+        CHECK_MSG(sh(out, sizeof out, "'%s/%s'", p.dir, k ? "etcd-static" : "etcd") == 0,
+                  "%s", out);
+    remove_tmp(&p);
+}

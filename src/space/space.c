@@ -10,6 +10,11 @@
 
 #include "space/space.h"
 
+/* The etcd:// scope stands on gRPC, which libwom does not link: programs
+ * that have it link its objects (src/space/etcd.c; the wom CLI and the
+ * tests do), and it is found here through a weak reference. */
+extern const struct wom__scope wom__etcd_scope __attribute__((weak));
+
 static const struct wom__scope *const scopes[] = {&wom__mem_scope, &wom__shm_scope};
 
 const char *wom_strerror(int err)
@@ -88,6 +93,12 @@ int wom_open(const char *uri, wom_space **out)
         size_t n = strlen(scopes[i]->scheme);
         if (strncmp(uri, scopes[i]->scheme, n) == 0)
             return scopes[i]->open(uri + n, out);
+    }
+    if (strncmp(uri, "etcd://", 7) == 0) {
+        if (&wom__etcd_scope != NULL)
+            return wom__etcd_scope.open(uri + strlen(wom__etcd_scope.scheme), out);
+        return wom__fail(WOM_ENOTSUP, "this program has no etcd:// scope: libwom does not "
+                         "link gRPC; the wom CLI and the test suite have it (docs/cluster.md)");
     }
     return WOM_EURI;
 }

@@ -128,6 +128,8 @@ static inline wom__reg *wom__reg_of(wom_region *r) { return r->impl; }
 /* Scopes. */
 extern const struct wom__scope wom__mem_scope;
 extern const struct wom__scope wom__shm_scope;
+/* etcd:// (src/space/etcd.c) is referenced weakly in space.c: only the
+ * programs that link its objects have it. */
 
 /* Record a sentence for wom_last_error (printf format) and return err. */
 int wom__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
