@@ -15,7 +15,10 @@
  *                        out) goes when the test ends, the directory at exit
  *     OPTS are options of that scope given to every space; an option the
  *     test gives itself (";size=64M", which both scopes take) replaces the
- *     template's of that name. Other scopes (etcd://) are not there yet.
+ *     template's of that name.
+ *       etcd://H:P[,H:P...]/PREFIX[;OPTS]  a fresh key prefix per call under
+ *                        PREFIX, on a cluster the caller runs (scripts/test.sh
+ *                        starts one with wom cluster up)
  *   --list         print the names of the selected tests
  *   NAME...        only tests whose name contains one of the NAMEs
  * A test that cannot hold on the scope ends with wom_test_skip: the runner
@@ -97,10 +100,12 @@ int64_t wom_test_now_ns(void) { return wom__now_ns(); }
 /* ---- the scope under test ---- */
 
 static struct {
-    char scope[8];       /* "mem" or "shm" */
+    char scope[8];       /* "mem", "shm" or "etcd" */
     char opts[256];      /* the template's options, with their ';' */
     char dir[PATH_MAX];  /* shm: the run's private directory, "" before */
-} uri = {"mem", "", ""};
+    char base[PATH_MAX]; /* etcd: "//H:P,.../PREFIX", under which each space
+                            gets a prefix of its own */
+} uri = {"mem", "", "", ""};
 
 /* A skip's reason, written by the test's child into memory the runner
  * shares with it (the exit status only says "skipped"). */
@@ -184,6 +189,9 @@ int wom_test_space(const char *opts, wom_space **out)
     pthread_mutex_lock(&handles_lock);
     if (!strcmp(uri.scope, "shm"))
         snprintf(path, sizeof path, "%s/%ld-%u.wom", uri.dir, (long)getpid(), nfiles++);
+    else if (!strcmp(uri.scope, "etcd")) /* a fresh prefix; the cluster is the run's */
+        snprintf(path, sizeof path, "%s/%ld-%ld-%u", uri.base, (long)time(NULL), (long)getpid(),
+                 nfiles++);
     int rc = handle_open(path, opts, out);
     pthread_mutex_unlock(&handles_lock);
     return rc;
@@ -217,7 +225,7 @@ void wom_test_space_close(wom_space *s)
         for (int i = 0; i < MAX_HANDLES; i++)
             if (handles[i].s && !strcmp(handles[i].path, h->path))
                 last = 0;
-        if (last && h->path[0])
+        if (last && h->path[0] && !strcmp(uri.scope, "shm"))
             CHECK_MSG(unlink(h->path) == 0, "cannot remove %s", h->path);
     }
     pthread_mutex_unlock(&handles_lock);
@@ -257,9 +265,20 @@ static int scope_set(const char *t)
     size_t dirlen = semi ? (size_t)(semi - colon - 1) : strlen(colon + 1);
     if (!strcmp(uri.scope, "mem") && dirlen == 0)
         return 0;
+    if (!strcmp(uri.scope, "etcd")) { /* etcd://H:P,.../BASE: the cluster is given */
+        const char *hosts = colon + 1;
+        if (dirlen < 4 || strncmp(hosts, "//", 2) || !memchr(hosts + 2, '/', dirlen - 2) ||
+            dirlen >= sizeof uri.base) {
+            fprintf(stderr, "wom_tests: --uri %s: expected etcd://H:P[,H:P...]/PREFIX\n", t);
+            return -1;
+        }
+        snprintf(uri.base, sizeof uri.base, "%.*s", (int)dirlen, hosts);
+        return 0;
+    }
     char base[PATH_MAX - 32];
     if (strcmp(uri.scope, "shm") || dirlen >= sizeof base) {
-        fprintf(stderr, "wom_tests: --uri %s: scope not testable here (mem: or shm: only)\n", t);
+        fprintf(stderr, "wom_tests: --uri %s: scope not testable here (mem:, shm: or etcd://)\n",
+                t);
         return -1;
     }
     struct stat st;
@@ -390,8 +409,9 @@ static int run_one(const struct test *t)
 static int usage(void)
 {
     fprintf(stderr, "usage: wom_tests [--concurrent] [--conformance] [--uri URI] [--list] "
-                    "[NAME...]\n  URI: mem:[;OPTS] (default) or shm:[DIR][;OPTS], a fresh "
-                    "space per test space (see tests/main.c)\n");
+                    "[NAME...]\n  URI: mem:[;OPTS] (default), shm:[DIR][;OPTS] or "
+                    "etcd://H:P[,H:P...]/PREFIX[;OPTS], a fresh space per test space (see "
+                    "tests/main.c)\n");
     return 2;
 }
 
