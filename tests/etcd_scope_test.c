@@ -1,0 +1,549 @@
+/* etcd_scope_test.c - the etcd:// scope (src/space/etcd.c) through the
+ * public API, against a real 3-member etcd cluster started with `wom
+ * cluster up` (skipped when etcd is not installed: sh scripts/deps.sh
+ * cluster). Each test gets a private cluster directory and ports from its
+ * pid, offset by 6 from the cluster tests'; the body runs in a child (so
+ * gRPC lives only there), and whatever becomes of it, the members are
+ * stopped and the directory removed after. */
+#include "harness.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WOM_BIN WOM_BUILD_DIR "/wom"
+#define ETCD_BIN "/usr/bin/etcd"
+#define SEC 1000000000LL
+
+struct tc {
+    char dir[64];
+    unsigned port;
+    char uri[160]; /* etcd://the three members/ (a prefix follows) */
+};
+
+static char out[16384]; /* output of the last wom() */
+
+__attribute__((format(printf, 1, 2))) static int wom(const char *fmt, ...)
+{
+    char args[512], cmd[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", WOM_BIN, args);
+    FILE *p = popen(cmd, "r");
+    CHECK_MSG(p, "popen %s: %s", cmd, strerror(errno));
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Skip where this program has no etcd:// scope (built without gRPC). */
+static void need_scope(void)
+{
+    wom_space *s = NULL;
+    if (wom_open("etcd://", &s) == WOM_ENOTSUP)
+        wom_test_skip("this build has no etcd:// scope (gRPC not found: sh scripts/deps.sh etcd)");
+}
+
+/* Run body on a fresh 3-member cluster in a child, for at most limit_s
+ * seconds; then stop the members and remove the directory, always. */
+static void with_cluster(void (*body)(const struct tc *), int limit_s)
+{
+    struct tc t;
+    need_scope();
+    if (access(ETCD_BIN, X_OK))
+        wom_test_skip("etcd is not installed (%s; sh scripts/deps.sh cluster installs it)",
+                      ETCD_BIN);
+    snprintf(t.dir, sizeof t.dir, "/tmp/wom-escope-XXXXXX");
+    CHECK(mkdtemp(t.dir));
+    t.port = 20000 + (unsigned)(getpid() % 1500) * 8 + 6;
+    snprintf(t.uri, sizeof t.uri, "etcd://127.0.0.1:%u,127.0.0.1:%u,127.0.0.1:%u/", t.port,
+             t.port + 2, t.port + 4);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int rc = wom("cluster up %s --members 3 --port %u", t.dir, t.port);
+        CHECK_MSG(rc == 0, "cluster up: exit %d: %s", rc, out);
+        body(&t);
+        _exit(0);
+    }
+    int fd = pidfd_open(pid, 0), st;
+    struct pollfd p = {fd, POLLIN, 0};
+    int done = fd >= 0 && poll(&p, 1, limit_s * 1000) == 1;
+    if (!done)
+        kill(pid, SIGKILL);
+    CHECK(waitpid(pid, &st, 0) == pid);
+    if (fd >= 0)
+        close(fd);
+    char cfg[96];
+    snprintf(cfg, sizeof cfg, "%s/config", t.dir);
+    int down = access(cfg, F_OK) ? 0 : wom("cluster down %s --timeout 5000", t.dir);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf %s", t.dir);
+    CHECK(system(rm) == 0);
+    CHECK_MSG(done, "the test took more than %d s", limit_s);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the test failed (above)");
+    CHECK_MSG(down == 0, "cluster down: %s", out);
+}
+
+static wom_space *open_prefix(const struct tc *t, const char *prefix)
+{
+    char uri[256];
+    snprintf(uri, sizeof uri, "%s%s", t->uri, prefix);
+    wom_space *s = NULL;
+    int rc = wom_open(uri, &s);
+    CHECK_MSG(rc == 0, "open %s: %s: %s", uri, wom_err_name(rc), wom_last_error());
+    return s;
+}
+
+static wom_region *region(wom_space *s, const char *name, wom_mode mode)
+{
+    wom_region *r = NULL;
+    CHECK_OK(wom_region_open(s, name, mode, &r));
+    return r;
+}
+
+static void check_value(wom_region *r, uint64_t addr, const char *want)
+{
+    char buf[64];
+    size_t n = 0;
+    CHECK_OK(wom_get(r, addr, buf, sizeof buf, &n, 0));
+    CHECK_MSG(n == strlen(want) && !memcmp(buf, want, n), "addr %" PRIu64 ": %.*s, want %s",
+              addr, (int)n, buf, want);
+}
+
+/* ---- URIs (no cluster needed) ---------------------------------------------- */
+
+TEST_T(etcd_scope_rejects_malformed_uris, T_UNIT, 30)
+{
+    static const char *const bad[] = {
+        "etcd://",                       "etcd://127.0.0.1:1",   "etcd://127.0.0.1:1/",
+        "etcd://127.0.0.1/p",            "etcd://:1/p",          "etcd://127.0.0.1:0/p",
+        "etcd://127.0.0.1:70000/p",      "etcd://a:1,,b:1/p",    "etcd://a:1/p;timeout=0",
+        "etcd://a:1/p;timeout=x",        "etcd://a:1/p;cacert=f", "etcd://a:1/p//q",
+        "etcd://a:1/p/r",                "etcd://a:1/c",          "etcd://a:1/p/",
+        "etcd://a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1,j:1,k:1,l:1,m:1,n:1,o:1,p:1,q:1/p",
+    };
+    need_scope();
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        wom_space *s = NULL;
+        int rc = wom_open(bad[i], &s);
+        CHECK_MSG(rc == WOM_EURI, "%s: %s", bad[i], wom_err_name(rc));
+        CHECK_MSG(wom_last_error()[0], "%s: no sentence", bad[i]);
+        CHECK(s == NULL);
+    }
+}
+
+/* Nothing listening on a reserved-looking port: ENOTCONN within the timeout. */
+TEST_T(etcd_scope_open_without_a_cluster_is_enotconn, T_UNIT, 30)
+{
+    wom_space *s = NULL;
+    need_scope();
+    int64_t t0 = wom_test_now_ns();
+    CHECK_ERR(wom_open("etcd://127.0.0.1:1/p;timeout=300", &s), WOM_ENOTCONN);
+    CHECK(wom_test_now_ns() - t0 < 2 * SEC);
+    CHECK(wom_last_error()[0]);
+}
+
+/* ---- put / get between two handles ----------------------------------------- */
+
+static void put_get(const struct tc *t)
+{
+    wom_space *a = open_prefix(t, "pg"), *b = open_prefix(t, "pg");
+    wom_region *ra = region(a, "log", WOM_ONCE), *rb = region(b, "log", WOM_ONCE);
+    wom_region *bad = NULL;
+    CHECK_ERR(wom_region_open(b, "log", WOM_MANY, &bad), WOM_EMODE);
+    char buf[64];
+    size_t n = 0;
+    CHECK_ERR(wom_get(rb, 7, buf, sizeof buf, &n, 0), WOM_EEMPTY);
+    int64_t t0 = wom_test_now_ns();
+    CHECK_ERR(wom_get(rb, 7, buf, sizeof buf, &n, SEC / 5), WOM_ETIMEDOUT);
+    CHECK(wom_test_now_ns() - t0 >= SEC / 5);
+    CHECK_OK(wom_put(ra, 7, "from a", 6));
+    check_value(rb, 7, "from a");
+    CHECK_ERR(wom_put(rb, 7, "from b", 6), WOM_EWRITTEN);
+    CHECK_ERR(wom_put(ra, 7, "from a", 6), WOM_EWRITTEN); /* a second write, not a retry */
+    check_value(ra, 7, "from a");
+    CHECK_ERR(wom_get(rb, 7, buf, 2, &n, 0), WOM_ENOBUFS);
+    CHECK_EQ(n, 6);
+    /* An empty value is a value. */
+    CHECK_OK(wom_put(rb, 8, "", 0));
+    CHECK_OK(wom_get(ra, 8, buf, sizeof buf, &n, 0));
+    CHECK_EQ(n, 0);
+    /* A view owns its copy. */
+    wom_view v = WOM_VIEW_INIT;
+    CHECK_OK(wom_get_view(ra, 7, &v, 0));
+    CHECK(v.len == 6 && !memcmp(v.data, "from a", 6));
+    CHECK_OK(wom_get_view_next(ra, 8, &v, 0));
+    CHECK_EQ(v.len, 0);
+    wom_view_release(&v);
+    wom_view_release(&v);
+    /* The tail follows puts; appends start above them. */
+    uint64_t tail = 0, at = 0;
+    CHECK_OK(wom_tail(rb, &tail));
+    CHECK_EQ(tail, 9);
+    CHECK_OK(wom_append(ra, "next", 4, &at));
+    CHECK_EQ(at, 9);
+    /* Too large for the region; a mode the region has not. */
+    wom_region_opts o = WOM_REGION_OPTS_INIT;
+    o.max_value = 4;
+    wom_region *small = NULL;
+    CHECK_OK(wom_region_open_opts(a, "small", WOM_ONCE, &o, &small));
+    CHECK_ERR(wom_put(small, 0, "12345", 5), WOM_EMSGSIZE);
+    CHECK_OK(wom_put(small, 0, "1234", 4));
+    uint64_t ver;
+    CHECK_ERR(wom_store(small, 0, "x", 1, &ver), WOM_EMODE);
+    wom_cell_info ci;
+    CHECK_OK(wom_inspect(small, 0, &ci));
+    CHECK(ci.state == WOM_CELL_WRITTEN && ci.len == 4 && ci.version == 1);
+    CHECK_OK(wom_inspect(small, 1, &ci));
+    CHECK(ci.state == WOM_CELL_EMPTY);
+    CHECK_EQ(wom_loan_new(small, 4, &(wom_loan){0}), WOM_ENOTSUP);
+    wom_region_close(small);
+    wom_region_close(ra);
+    wom_region_close(rb);
+    wom_close(a);
+    wom_close(b);
+}
+
+TEST_T(etcd_scope_put_get_between_two_handles, T_UNIT, 90) { with_cluster(put_get, 70); }
+
+/* ---- a blocking get woken by a put ----------------------------------------- */
+
+struct later {
+    wom_region *r;
+};
+
+static void *put_later(void *p)
+{
+    struct timespec ts = {0, 200000000};
+    nanosleep(&ts, NULL); /* the reader should be waiting by now; not synchronisation */
+    CHECK_OK(wom_put(((struct later *)p)->r, 3, "late", 4));
+    return NULL;
+}
+
+static void blocking_get(const struct tc *t)
+{
+    wom_space *a = open_prefix(t, "bg"), *b = open_prefix(t, "bg");
+    struct later l = {region(a, "q", WOM_ONCE)};
+    wom_region *rb = region(b, "q", WOM_ONCE);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, put_later, &l) == 0);
+    char buf[16];
+    size_t n = 0;
+    CHECK_OK(wom_get(rb, 3, buf, sizeof buf, &n, 10 * SEC));
+    CHECK(n == 4 && !memcmp(buf, "late", 4));
+    pthread_join(th, NULL);
+    wom_region_close(l.r);
+    wom_region_close(rb);
+    wom_close(a);
+    wom_close(b);
+}
+
+TEST_T(etcd_scope_blocking_get_sees_a_later_put, T_UNIT, 90) { with_cluster(blocking_get, 70); }
+
+/* ---- 8 threads racing put ------------------------------------------------- */
+
+#define RACE_THREADS 8
+#define RACE_ADDRS 16
+
+struct race {
+    wom_region *r;
+    pthread_barrier_t *go;
+    int id;
+    int won[RACE_ADDRS];
+    char seen[RACE_ADDRS][16];
+};
+
+static void *race_thread(void *p)
+{
+    struct race *a = p;
+    char mine[16];
+    snprintf(mine, sizeof mine, "t%d", a->id);
+    pthread_barrier_wait(a->go);
+    for (int i = 0; i < RACE_ADDRS; i++) {
+        int rc = wom_put(a->r, (uint64_t)i, mine, strlen(mine));
+        CHECK_MSG(rc == 0 || rc == WOM_EWRITTEN, "put %d: %s", i, wom_err_name(rc));
+        a->won[i] = rc == 0;
+        size_t n = 0;
+        CHECK_OK(wom_get(a->r, (uint64_t)i, a->seen[i], sizeof a->seen[i] - 1, &n, 0));
+        a->seen[i][n] = 0;
+        CHECK_MSG(!a->won[i] || !strcmp(a->seen[i], mine), "won %d but read %s", i, a->seen[i]);
+    }
+    return NULL;
+}
+
+static void put_race(const struct tc *t)
+{
+    wom_space *s[2] = {open_prefix(t, "race"), open_prefix(t, "race")};
+    wom_region *r[2] = {region(s[0], "cells", WOM_ONCE), region(s[1], "cells", WOM_ONCE)};
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, RACE_THREADS);
+    static struct race a[RACE_THREADS];
+    pthread_t th[RACE_THREADS];
+    for (int i = 0; i < RACE_THREADS; i++) {
+        a[i] = (struct race){.r = r[i % 2], .go = &go, .id = i};
+        CHECK(pthread_create(&th[i], NULL, race_thread, &a[i]) == 0);
+    }
+    for (int i = 0; i < RACE_THREADS; i++)
+        pthread_join(th[i], NULL);
+    for (int addr = 0; addr < RACE_ADDRS; addr++) {
+        int winners = 0, who = -1;
+        for (int i = 0; i < RACE_THREADS; i++)
+            if (a[i].won[addr])
+                winners++, who = i;
+        CHECK_MSG(winners == 1, "addr %d: %d winners", addr, winners);
+        char want[16];
+        snprintf(want, sizeof want, "t%d", who);
+        for (int i = 0; i < RACE_THREADS; i++)
+            CHECK_MSG(!strcmp(a[i].seen[addr], want), "addr %d: thread %d read %s, winner %s",
+                      addr, i, a[i].seen[addr], want);
+    }
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < 2; i++) {
+        wom_region_close(r[i]);
+        wom_close(s[i]);
+    }
+}
+
+TEST_T(etcd_scope_racing_puts_have_one_winner_each, T_UNIT, 120) { with_cluster(put_race, 100); }
+
+/* ---- append: dense, exactly once, in order per thread ----------------------- */
+
+#define APP_THREADS 4
+#define APP_EACH 50
+
+struct app {
+    wom_region *r;
+    int id;
+    uint64_t at[APP_EACH];
+};
+
+static void *app_thread(void *p)
+{
+    struct app *a = p;
+    for (int i = 0; i < APP_EACH; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d:%d", a->id, i);
+        int rc = wom_append(a->r, v, strlen(v), &a->at[i]);
+        CHECK_MSG(rc == 0, "append %s: %s", v, wom_err_name(rc));
+    }
+    return NULL;
+}
+
+static void appends(const struct tc *t)
+{
+    wom_space *s[2] = {open_prefix(t, "app"), open_prefix(t, "app")};
+    wom_region *r[2] = {region(s[0], "log", WOM_ONCE), region(s[1], "log", WOM_ONCE)};
+    static struct app a[APP_THREADS];
+    pthread_t th[APP_THREADS];
+    for (int i = 0; i < APP_THREADS; i++) {
+        a[i] = (struct app){.r = r[i % 2], .id = i};
+        CHECK(pthread_create(&th[i], NULL, app_thread, &a[i]) == 0);
+    }
+    for (int i = 0; i < APP_THREADS; i++)
+        pthread_join(th[i], NULL);
+    int seen[APP_THREADS][APP_EACH] = {{0}};
+    int last[APP_THREADS];
+    for (int i = 0; i < APP_THREADS; i++)
+        last[i] = -1;
+    for (uint64_t addr = 0; addr < APP_THREADS * APP_EACH; addr++) {
+        char v[16];
+        size_t n = 0;
+        int rc = wom_get(r[addr % 2], addr, v, sizeof v - 1, &n, 0);
+        CHECK_MSG(rc == 0, "addr %" PRIu64 ": %s", addr, wom_err_name(rc));
+        v[n] = 0;
+        int id, i;
+        CHECK_MSG(sscanf(v, "%d:%d", &id, &i) == 2 && id >= 0 && id < APP_THREADS && i >= 0 &&
+                      i < APP_EACH,
+                  "addr %" PRIu64 ": %s", addr, v);
+        CHECK_MSG(!seen[id][i]++, "%s twice", v);
+        CHECK_MSG(i == last[id] + 1, "thread %d: %d after %d", id, i, last[id]);
+        last[id] = i;
+        CHECK_EQ(a[id].at[i], addr);
+    }
+    uint64_t tail = 0;
+    CHECK_OK(wom_tail(r[0], &tail));
+    CHECK_EQ(tail, APP_THREADS * APP_EACH);
+    char v[4];
+    size_t n;
+    CHECK_ERR(wom_get(r[1], APP_THREADS * APP_EACH, v, sizeof v, &n, 0), WOM_EEMPTY);
+    for (int i = 0; i < 2; i++) {
+        wom_region_close(r[i]);
+        wom_close(s[i]);
+    }
+}
+
+TEST_T(etcd_scope_appends_from_4_threads_are_dense_and_ordered, T_UNIT, 120)
+{
+    with_cluster(appends, 100);
+}
+
+/* ---- trim ----------------------------------------------------------------- */
+
+static void trims(const struct tc *t)
+{
+    wom_space *s = open_prefix(t, "trim"), *s2 = open_prefix(t, "trim");
+    wom_region *r = region(s, "log", WOM_ONCE), *r2 = region(s2, "log", WOM_ONCE);
+    for (int i = 0; i < 10; i++) {
+        char v[8];
+        snprintf(v, sizeof v, "v%d", i);
+        uint64_t at;
+        CHECK_OK(wom_append(r, v, strlen(v), &at));
+        CHECK_EQ(at, i);
+    }
+    CHECK_OK(wom_trim(r, 5));
+    char buf[8];
+    size_t n;
+    CHECK_ERR(wom_get(r2, 3, buf, sizeof buf, &n, 0), WOM_ETRIMMED);
+    CHECK_ERR(wom_get(r2, 3, buf, sizeof buf, &n, SEC), WOM_ETRIMMED);
+    CHECK_ERR(wom_put(r2, 2, "x", 1), WOM_ETRIMMED);
+    check_value(r2, 5, "v5");
+    check_value(r2, 9, "v9");
+    wom_cell_info ci;
+    CHECK_OK(wom_inspect(r2, 4, &ci));
+    CHECK_EQ(ci.state, WOM_CELL_TRIMMED);
+    CHECK_OK(wom_trim(r2, 2)); /* lower: a no-op */
+    wom_region_info info;
+    CHECK_OK(wom_region_info_get(r2, &info));
+    CHECK(info.floor == 5 && info.tail == 10 && info.mode == WOM_ONCE && !strcmp(info.name, "log"));
+    /* Past the tail: the tail follows, and appends go on above. */
+    CHECK_OK(wom_trim(r, 20));
+    uint64_t at;
+    CHECK_OK(wom_append(r2, "after", 5, &at));
+    CHECK_EQ(at, 20);
+    CHECK_ERR(wom_get(r, 12, buf, sizeof buf, &n, 0), WOM_ETRIMMED);
+    wom_region_close(r);
+    wom_region_close(r2);
+    wom_close(s);
+    wom_close(s2);
+}
+
+TEST_T(etcd_scope_trim_makes_reads_and_writes_below_etrimmed, T_UNIT, 90)
+{
+    with_cluster(trims, 70);
+}
+
+/* ---- MANY: store, load, cas, wait ------------------------------------------- */
+
+static void many(const struct tc *t)
+{
+    wom_space *s = open_prefix(t, "many"), *s2 = open_prefix(t, "many");
+    wom_region *r = region(s, "regs", WOM_MANY), *r2 = region(s2, "regs", WOM_MANY);
+    char buf[16];
+    size_t n = 99;
+    uint64_t v = 99;
+    CHECK_OK(wom_load(r, 1, buf, sizeof buf, &n, &v));
+    CHECK(n == 0 && v == 0);
+    CHECK_OK(wom_store(r, 1, "one", 3, &v));
+    CHECK_EQ(v, 1);
+    CHECK_OK(wom_load(r2, 1, buf, sizeof buf, &n, &v));
+    CHECK(n == 3 && v == 1 && !memcmp(buf, "one", 3));
+    CHECK_OK(wom_cas(r2, 1, 1, "two", 3, &v));
+    CHECK_EQ(v, 2);
+    CHECK_ERR(wom_cas(r, 1, 1, "old", 3, &v), WOM_ECONFLICT);
+    CHECK_ERR(wom_cas(r, 1, 0, "new", 3, &v), WOM_ECONFLICT);
+    CHECK_OK(wom_cas(r, 2, 0, "fresh", 5, &v)); /* cas(0) creates */
+    CHECK_EQ(v, 1);
+    CHECK_ERR(wom_cas(r2, 2, 0, "again", 5, &v), WOM_ECONFLICT);
+    CHECK_OK(wom_store(r, 1, "three", 5, NULL));
+    CHECK_ERR(wom_load(r2, 1, buf, 2, &n, &v), WOM_ENOBUFS);
+    CHECK_EQ(n, 5);
+    CHECK_OK(wom_load(r2, 1, buf, sizeof buf, &n, &v));
+    CHECK(n == 5 && v == 3 && !memcmp(buf, "three", 5));
+    CHECK_OK(wom_wait(r2, 1, 2, 0)); /* already past 2 */
+    CHECK_ERR(wom_wait(r2, 1, 3, 0), WOM_ETIMEDOUT);
+    CHECK_ERR(wom_wait(r2, 1, 3, SEC / 10), WOM_ETIMEDOUT);
+    wom_cell_info ci;
+    CHECK_OK(wom_inspect(r2, 1, &ci));
+    CHECK(ci.state == WOM_CELL_WRITTEN && ci.version == 3 && ci.len == 5);
+    CHECK_OK(wom_inspect(r2, 9, &ci));
+    CHECK(ci.state == WOM_CELL_EMPTY && ci.version == 0);
+    uint64_t tail;
+    CHECK_ERR(wom_tail(r, &tail), WOM_EMODE);
+    CHECK_ERR(wom_put(r, 0, "x", 1), WOM_EMODE);
+    CHECK_ERR(wom_get(r, 0, buf, sizeof buf, &n, 0), WOM_EMODE);
+    wom_region_close(r);
+    wom_region_close(r2);
+    wom_close(s);
+    wom_close(s2);
+}
+
+TEST_T(etcd_scope_store_load_cas_use_etcd_versions, T_UNIT, 90) { with_cluster(many, 70); }
+
+/* ---- regions and prefixes ------------------------------------------------- */
+
+struct listing {
+    int n;
+    char names[8][WOM_NAME_MAX + 1];
+    wom_mode modes[8];
+};
+
+static int list_fn(const wom_region_info *info, void *arg)
+{
+    struct listing *l = arg;
+    if (l->n < 8) {
+        snprintf(l->names[l->n], sizeof l->names[0], "%s", info->name);
+        l->modes[l->n] = info->mode;
+    }
+    l->n++;
+    return 0;
+}
+
+static int stop_fn(const wom_region_info *info, void *arg)
+{
+    (void)info, (void)arg;
+    return 42;
+}
+
+static void regions(const struct tc *t)
+{
+    wom_space *s = open_prefix(t, "sp/one"), *other = open_prefix(t, "sp/two");
+    static const char *const names[] = {"zeta", "alpha", "mid/with/slashes"};
+    wom_region *r[3];
+    for (int i = 0; i < 3; i++)
+        r[i] = region(s, names[i], i == 1 ? WOM_MANY : WOM_ONCE);
+    CHECK_OK(wom_put(r[0], 0, "in one", 6));
+    struct listing l = {0};
+    CHECK_OK(wom_regions(s, list_fn, &l));
+    CHECK_EQ(l.n, 3);
+    for (int i = 0; i < 3; i++) {
+        CHECK_MSG(!strcmp(l.names[i], names[i]), "region %d: %s, want %s (creation order)", i,
+                  l.names[i], names[i]);
+        CHECK_EQ(l.modes[i], i == 1 ? WOM_MANY : WOM_ONCE);
+    }
+    CHECK_EQ(wom_regions(s, stop_fn, NULL), 42);
+    /* Another prefix is another space: no regions, and zeta is new there. */
+    struct listing none = {0};
+    CHECK_OK(wom_regions(other, list_fn, &none));
+    CHECK_EQ(none.n, 0);
+    wom_region *z = region(other, "zeta", WOM_MANY); /* another mode: no EMODE */
+    wom_region_close(z);
+    z = region(other, "alpha", WOM_ONCE);
+    char buf[8];
+    size_t n;
+    CHECK_ERR(wom_get(z, 0, buf, sizeof buf, &n, 0), WOM_EEMPTY);
+    wom_region_close(z);
+    /* The parent prefix holds neither. */
+    wom_space *parent = open_prefix(t, "sp");
+    struct listing p = {0};
+    CHECK_OK(wom_regions(parent, list_fn, &p));
+    CHECK_EQ(p.n, 0);
+    wom_close(parent);
+    for (int i = 0; i < 3; i++)
+        wom_region_close(r[i]);
+    wom_close(s);
+    wom_close(other);
+}
+
+TEST_T(etcd_scope_regions_list_in_creation_order_per_prefix, T_UNIT, 90)
+{
+    with_cluster(regions, 70);
+}
