@@ -3,7 +3,7 @@
  * when it is not installed: sh scripts/deps.sh cluster). Each test gets a
  * private cluster directory and ports from its pid, and whatever becomes
  * of its body, the members are stopped and the directory removed after. */
-#include "harness.h"
+#include "cluster_util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,34 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define WOM_BIN WOM_BUILD_DIR "/wom"
-#define ETCD_BIN "/usr/bin/etcd"
-#define OUT_CAP (64u << 10)
-
-struct tc {
-    char dir[64];
-    unsigned port; /* member 1's client port; member K's is port + 2(K-1) */
-};
-
-static char out[OUT_CAP]; /* stdout and stderr of the last wom() */
-
-/* Run `wom ARGS` (a shell word list: our paths need no quoting), its
- * stdout and stderr into out; returns its exit status. */
-__attribute__((format(printf, 1, 2))) static int wom(const char *fmt, ...)
-{
-    char args[1024], cmd[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", WOM_BIN, args);
-    FILE *p = popen(cmd, "r");
-    CHECK_MSG(p, "popen %s: %s", cmd, strerror(errno));
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 #define CHECK_WOM(want, ...)                                                   \
     do {                                                                       \
@@ -53,20 +25,6 @@ __attribute__((format(printf, 1, 2))) static int wom(const char *fmt, ...)
                   (want), out);                                                \
     } while (0)
 #define CHECK_HAS(sub) CHECK_MSG(strstr(out, (sub)), "'%s' not in: %s", (sub), out)
-
-/* The pid recorded for member k, or 0 when there is no pid file. */
-static pid_t member_pid(const struct tc *t, unsigned k)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/m%u/pid", t->dir, k);
-    FILE *f = fopen(path, "r");
-    long pid = 0;
-    if (f) {
-        CHECK_MSG(fscanf(f, "%ld", &pid) == 1, "%s holds no pid", path);
-        fclose(f);
-    }
-    return (pid_t)pid;
-}
 
 /* Whether pid runs (a process that has exited, a zombie too, has an empty
  * command line). */
@@ -110,48 +68,6 @@ static void gateway(unsigned port, const char *path, const char *body, char *ans
     char *b = strstr(ans, "\r\n\r\n");
     CHECK(b);
     memmove(ans, b + 4, strlen(b + 4) + 1);
-}
-
-static void skip_without_etcd(void)
-{
-    if (access(ETCD_BIN, X_OK))
-        wom_test_skip("etcd is not installed (%s; sh scripts/deps.sh cluster installs it)",
-                      ETCD_BIN);
-}
-
-/* Run body on a fresh cluster directory in a child, for at most limit_s
- * seconds; then, whatever became of it (a failed check, a hang), stop the
- * members and remove the directory, so that no etcd outlives the test. */
-static void with_cluster(void (*body)(const struct tc *), int limit_s)
-{
-    struct tc t;
-    skip_without_etcd();
-    snprintf(t.dir, sizeof t.dir, "/tmp/wom-cluster-XXXXXX");
-    CHECK(mkdtemp(t.dir));
-    /* Ports by pid, so that runs side by side differ; 20000-31999 stays
-     * below the kernel's ephemeral ports (32768 on). */
-    t.port = 20000 + (unsigned)(getpid() % 1500) * 8;
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        body(&t);
-        _exit(0);
-    }
-    int fd = pidfd_open(pid, 0), st;
-    struct pollfd p = {fd, POLLIN, 0};
-    int done = fd >= 0 && poll(&p, 1, limit_s * 1000) == 1;
-    if (!done)
-        kill(pid, SIGKILL);
-    CHECK(waitpid(pid, &st, 0) == pid);
-    char cfg[96];
-    snprintf(cfg, sizeof cfg, "%s/config", t.dir);
-    int down = access(cfg, F_OK) ? 0 : wom("cluster down %s --timeout 5000", t.dir);
-    char rm[128];
-    snprintf(rm, sizeof rm, "rm -rf %s", t.dir);
-    CHECK(system(rm) == 0);
-    CHECK_MSG(done, "the test took more than %d s", limit_s);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the test failed (above)");
-    CHECK_MSG(down == 0, "cluster down: %s", out);
 }
 
 /* `wom cluster up` with 3 members from t's port; checks the URI. */
@@ -210,7 +126,7 @@ static void up_status_down(const struct tc *t)
     CHECK_HAS("no leader");
 }
 
-TEST_T(cluster_up_status_down, T_UNIT, 90) { with_cluster(up_status_down, 70); }
+TEST_T(cluster_up_status_down, T_UNIT, 90) { with_cluster_at(up_status_down, 70, 0, 0); }
 
 static void restart_killed(const struct tc *t)
 {
@@ -233,7 +149,7 @@ static void restart_killed(const struct tc *t)
 
 TEST_T(cluster_up_restarts_only_the_killed_member, T_UNIT, 90)
 {
-    with_cluster(restart_killed, 70);
+    with_cluster_at(restart_killed, 70, 0, 0);
 }
 
 static void data_kept(const struct tc *t)
@@ -251,7 +167,7 @@ static void data_kept(const struct tc *t)
 
 TEST_T(cluster_keeps_its_data_across_down_and_up, T_UNIT, 90)
 {
-    with_cluster(data_kept, 70);
+    with_cluster_at(data_kept, 70, 0, 0);
 }
 
 static void port_in_use(const struct tc *t)
@@ -268,7 +184,7 @@ static void port_in_use(const struct tc *t)
     close(s);
 }
 
-TEST_T(cluster_refuses_a_port_in_use, T_UNIT, 60) { with_cluster(port_in_use, 40); }
+TEST_T(cluster_refuses_a_port_in_use, T_UNIT, 60) { with_cluster_at(port_in_use, 40, 0, 0); }
 
 TEST_T(cluster_usage_help_and_man_page, T_UNIT, 30)
 {

@@ -6,7 +6,7 @@
  * the cluster tests'; the body runs in a child (so gRPC lives only there),
  * and whatever becomes of it, the members are stopped and the directory
  * removed after. Readiness is polled with deadlines, never slept for. */
-#include "harness.h"
+#include "cluster_util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,86 +24,7 @@
 #include "util/clock.h"
 #include "wire/etcd_rpc.h"
 
-#define WOM_BIN WOM_BUILD_DIR "/wom"
-#define ETCD_BIN "/usr/bin/etcd"
 #define SEC 1000000000LL
-
-struct tc {
-    char dir[64];
-    unsigned port; /* member 1's client port; member K's is port + 2(K-1) */
-    char ep[3][32];
-};
-
-static char out[16384]; /* output of the last wom() */
-
-__attribute__((format(printf, 1, 2))) static int wom(const char *fmt, ...)
-{
-    char args[512], cmd[700];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", WOM_BIN, args);
-    FILE *p = popen(cmd, "r");
-    CHECK_MSG(p, "popen %s: %s", cmd, strerror(errno));
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static pid_t member_pid(const struct tc *t, unsigned k)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/m%u/pid", t->dir, k);
-    FILE *f = fopen(path, "r");
-    long pid = 0;
-    if (f) {
-        CHECK_MSG(fscanf(f, "%ld", &pid) == 1, "%s holds no pid", path);
-        fclose(f);
-    }
-    return (pid_t)pid;
-}
-
-/* Run body on a fresh 3-member cluster in a child, for at most limit_s
- * seconds; then stop the members and remove the directory, always. */
-static void with_cluster(void (*body)(const struct tc *), int limit_s)
-{
-    struct tc t;
-    if (access(ETCD_BIN, X_OK))
-        wom_test_skip("etcd is not installed (%s; sh scripts/deps.sh cluster installs it)",
-                      ETCD_BIN);
-    snprintf(t.dir, sizeof t.dir, "/tmp/wom-rpc-XXXXXX");
-    CHECK(mkdtemp(t.dir));
-    t.port = 20000 + (unsigned)(getpid() % 1500) * 8 + 4;
-    for (unsigned k = 0; k < 3; k++)
-        snprintf(t.ep[k], sizeof t.ep[k], "127.0.0.1:%u", t.port + 2 * k);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        int rc = wom("cluster up %s --members 3 --port %u", t.dir, t.port);
-        CHECK_MSG(rc == 0, "cluster up: exit %d: %s", rc, out);
-        body(&t);
-        _exit(0);
-    }
-    int fd = pidfd_open(pid, 0), st;
-    struct pollfd p = {fd, POLLIN, 0};
-    int done = fd >= 0 && poll(&p, 1, limit_s * 1000) == 1;
-    if (!done)
-        kill(pid, SIGKILL);
-    CHECK(waitpid(pid, &st, 0) == pid);
-    if (fd >= 0)
-        close(fd);
-    char cfg[96];
-    snprintf(cfg, sizeof cfg, "%s/config", t.dir);
-    int down = access(cfg, F_OK) ? 0 : wom("cluster down %s --timeout 5000", t.dir);
-    char rm[128];
-    snprintf(rm, sizeof rm, "rm -rf %s", t.dir);
-    CHECK(system(rm) == 0);
-    CHECK_MSG(done, "the test took more than %d s", limit_s);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the test failed (above)");
-    CHECK_MSG(down == 0, "cluster down: %s", out);
-}
 
 static struct wom__etcd *connect3(const struct tc *t)
 {
@@ -204,7 +125,7 @@ static void round_trip(const struct tc *t)
     wom__etcd_close(c);
 }
 
-TEST_T(etcd_rpc_put_range_round_trip, T_UNIT, 90) { with_cluster(round_trip, 70); }
+TEST_T(etcd_rpc_put_range_round_trip, T_UNIT, 90) { with_cluster_at(round_trip, 70, 4, 1); }
 
 /* ---- create-if-absent by 8 threads ---------------------------------------- */
 
@@ -297,7 +218,7 @@ static void txn_once(const struct tc *t)
     wom__etcd_close(c);
 }
 
-TEST_T(etcd_rpc_txn_create_if_absent_has_one_winner, T_UNIT, 90) { with_cluster(txn_once, 70); }
+TEST_T(etcd_rpc_txn_create_if_absent_has_one_winner, T_UNIT, 90) { with_cluster_at(txn_once, 70, 4, 1); }
 
 /* ---- pipelining: 16 threads on one connection ------------------------------ */
 
@@ -360,7 +281,7 @@ static void pipelined(const struct tc *t)
     wom__etcd_close(c);
 }
 
-TEST_T(etcd_rpc_pipelined_puts_from_16_threads, T_UNIT, 120) { with_cluster(pipelined, 100); }
+TEST_T(etcd_rpc_pipelined_puts_from_16_threads, T_UNIT, 120) { with_cluster_at(pipelined, 100, 4, 1); }
 
 /* ---- failover: SIGKILL the member the connection talks to ------------------ */
 
@@ -472,7 +393,7 @@ static void failover(const struct tc *t)
 
 TEST_T(etcd_rpc_fails_over_when_its_member_is_killed, T_UNIT, 120)
 {
-    with_cluster(failover, 100);
+    with_cluster_at(failover, 100, 4, 1);
 }
 
 /* ---- nothing listening ----------------------------------------------------- */

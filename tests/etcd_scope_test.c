@@ -5,7 +5,7 @@
  * pid, offset by 6 from the cluster tests'; the body runs in a child (so
  * gRPC lives only there), and whatever becomes of it, the members are
  * stopped and the directory removed after. */
-#include "harness.h"
+#include "cluster_util.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -16,33 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define WOM_BIN WOM_BUILD_DIR "/wom"
-#define ETCD_BIN "/usr/bin/etcd"
 #define SEC 1000000000LL
-
-struct tc {
-    char dir[64];
-    unsigned port;
-    char uri[160]; /* etcd://the three members/ (a prefix follows) */
-};
-
-static char out[16384]; /* output of the last wom() */
-
-__attribute__((format(printf, 1, 2))) static int wom(const char *fmt, ...)
-{
-    char args[512], cmd[700];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", WOM_BIN, args);
-    FILE *p = popen(cmd, "r");
-    CHECK_MSG(p, "popen %s: %s", cmd, strerror(errno));
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 /* Skip where this program has no etcd:// scope (built without gRPC). */
 static void need_scope(void)
@@ -52,45 +26,12 @@ static void need_scope(void)
         wom_test_skip("this build has no etcd:// scope (gRPC not found: sh scripts/deps.sh etcd)");
 }
 
-/* Run body on a fresh 3-member cluster in a child, for at most limit_s
- * seconds; then stop the members and remove the directory, always. */
+/* body on a fresh 3-member cluster (ports at slot 6 of cluster_util.h's),
+ * where this program has the scope. */
 static void with_cluster(void (*body)(const struct tc *), int limit_s)
 {
-    struct tc t;
     need_scope();
-    if (access(ETCD_BIN, X_OK))
-        wom_test_skip("etcd is not installed (%s; sh scripts/deps.sh cluster installs it)",
-                      ETCD_BIN);
-    snprintf(t.dir, sizeof t.dir, "/tmp/wom-escope-XXXXXX");
-    CHECK(mkdtemp(t.dir));
-    t.port = 20000 + (unsigned)(getpid() % 1500) * 8 + 6;
-    snprintf(t.uri, sizeof t.uri, "etcd://127.0.0.1:%u,127.0.0.1:%u,127.0.0.1:%u/", t.port,
-             t.port + 2, t.port + 4);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        int rc = wom("cluster up %s --members 3 --port %u", t.dir, t.port);
-        CHECK_MSG(rc == 0, "cluster up: exit %d: %s", rc, out);
-        body(&t);
-        _exit(0);
-    }
-    int fd = pidfd_open(pid, 0), st;
-    struct pollfd p = {fd, POLLIN, 0};
-    int done = fd >= 0 && poll(&p, 1, limit_s * 1000) == 1;
-    if (!done)
-        kill(pid, SIGKILL);
-    CHECK(waitpid(pid, &st, 0) == pid);
-    if (fd >= 0)
-        close(fd);
-    char cfg[96];
-    snprintf(cfg, sizeof cfg, "%s/config", t.dir);
-    int down = access(cfg, F_OK) ? 0 : wom("cluster down %s --timeout 5000", t.dir);
-    char rm[128];
-    snprintf(rm, sizeof rm, "rm -rf %s", t.dir);
-    CHECK(system(rm) == 0);
-    CHECK_MSG(done, "the test took more than %d s", limit_s);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the test failed (above)");
-    CHECK_MSG(down == 0, "cluster down: %s", out);
+    with_cluster_at(body, limit_s, 6, 1);
 }
 
 static wom_space *open_prefix(const struct tc *t, const char *prefix)
