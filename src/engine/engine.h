@@ -129,9 +129,9 @@ void wom__seal(wom__eng *e, uint64_t off);
 int wom__unseal(wom__eng *e, uint64_t c);
 /* The record at off (ONCE, shared segment) is fully written. */
 void wom__rec_filled(wom__eng *e, uint64_t off);
-/* Open or create a region (see wom_region_open). WOM_EINVAL for an empty
- * name or one with control characters; WOM_ECORRUPT for a region stuck in
- * creation with no creator named. */
+/* Open or create a region (see wom_region_open; the caller has checked the
+ * name, the mode and max_value, which is not 0). WOM_ECORRUPT for a region
+ * stuck in creation with no creator named. */
 int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
                     wom__reg *out);
 void wom__eng_info(const wom__reg *r, wom_region_info *out);

@@ -217,28 +217,10 @@ void wom__eng_free_inits(wom__eng *e, uint32_t slot)
     }
 }
 
-/* A name is printable: names are shown by tools and read back from files
- * that others may write, so control bytes are refused at the source. */
-static int name_ok(const char *name, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-            return 0;
-    return n > 0;
-}
-
 int wom__eng_region(wom__eng *e, const char *name, wom_mode mode, size_t max_value,
                     wom__reg *out)
 {
-    size_t n = strlen(name);
-    if (!name_ok(name, n) || (mode != WOM_ONCE && mode != WOM_MANY))
-        return WOM_EINVAL;
-    if (n > WOM_NAME_MAX)
-        return WOM_ENAMETOOLONG;
-    if (max_value == 0)
-        max_value = WOM_MAX_VALUE_DEFAULT;
-    if (max_value > WOM_MAX_VALUE_LIMIT)
-        return WOM_EMSGSIZE;
+    size_t n = strlen(name); /* name, mode and size were checked by space.c */
     uint32_t start = name_hash(name) % WOM__NREGIONS;
     /* Linear probing; a slot another opener has passed never becomes free
      * again, so every opener of one name walks the same sequence and meets

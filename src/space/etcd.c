@@ -460,14 +460,6 @@ static int ec_holder_alive(wom_space *s, uint64_t token, int *alive)
 
 /* ---- regions ---- */
 
-static int name_ok(const char *name, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-            return 0;
-    return n > 0;
-}
-
 /* Create region name with the next id, unless it exists: one transaction
  * that compares the name's absence and the counter's revision as read.
  * Returns 0 when a record is now in *rec (ours or the winner's), 1 when
@@ -528,15 +520,7 @@ static int ec_region_open(wom_space *s, const char *name, wom_mode mode, size_t 
                           wom_region *r)
 {
     struct es *es = es_of(s);
-    size_t n = strlen(name);
-    if (!name_ok(name, n) || (mode != WOM_ONCE && mode != WOM_MANY))
-        return WOM_EINVAL;
-    if (n > WOM_NAME_MAX)
-        return WOM_ENAMETOOLONG;
-    if (max_value == 0)
-        max_value = WOM_MAX_VALUE_DEFAULT;
-    if (max_value > WOM_MAX_VALUE_LIMIT)
-        return WOM_EMSGSIZE;
+    /* name, mode and max_value were checked by space.c */
     int64_t deadline = op_deadline(es), pause = 1 * MS;
     struct er got;
     int rc;
@@ -549,7 +533,7 @@ static int ec_region_open(wom_space *s, const char *name, wom_mode mode, size_t 
         return rc;
     if (got.mode != mode)
         return WOM_EMODE;
-    memcpy(got.name, name, n + 1);
+    memcpy(got.name, name, strlen(name) + 1);
     *er_of(r) = got;
     return 0;
 }
@@ -654,7 +638,7 @@ static int ec_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), 
         if (n > WOM_NAME_MAX || (rc = rec_parse(&kv->value, &er)))
             break;
         memcpy(info.name, kv->key.data + r_k.len, n);
-        if (!name_ok(info.name, n) || memchr(info.name, 0, n)) {
+        if (!wom__name_ok(info.name, n) || memchr(info.name, 0, n)) {
             rc = WOM_ECORRUPT;
             break;
         }

@@ -129,11 +129,31 @@ void wom_close(wom_space *s)
         s->ops->close(s);
 }
 
+/* A name is printable: names are shown by tools and read back from files
+ * and clusters that others may write, so control bytes are refused at the
+ * source. */
+int wom__name_ok(const char *name, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return 0;
+    return n > 0;
+}
+
 int wom_region_open_opts(wom_space *s, const char *name, wom_mode mode,
                          const wom_region_opts *opts, wom_region **out)
 {
     if (!s || !name || !out)
         return WOM_EINVAL;
+    /* The arguments of every scope, checked here once. */
+    size_t n = strlen(name), max_value = opts && opts->max_value ? opts->max_value
+                                                                 : WOM_MAX_VALUE_DEFAULT;
+    if (!wom__name_ok(name, n) || (mode != WOM_ONCE && mode != WOM_MANY))
+        return WOM_EINVAL;
+    if (n > WOM_NAME_MAX)
+        return WOM_ENAMETOOLONG;
+    if (max_value > WOM_MAX_VALUE_LIMIT)
+        return WOM_EMSGSIZE;
     /* The backend's region state right behind the handle: one allocation. */
     size_t head = (sizeof(wom_region) + 7) & ~(size_t)7;
     wom_region *r = calloc(1, head + s->ops->region_size);
@@ -141,7 +161,7 @@ int wom_region_open_opts(wom_space *s, const char *name, wom_mode mode,
         return WOM_ENOMEM;
     r->s = s;
     r->impl = (char *)r + head;
-    int rc = s->ops->region_open(s, name, mode, opts ? opts->max_value : 0, r);
+    int rc = s->ops->region_open(s, name, mode, max_value, r);
     if (rc) {
         free(r);
         return rc;

@@ -54,7 +54,8 @@ struct wom__ops {
     int (*holder)(wom_space *s, uint64_t *token);
     int (*holder_alive)(wom_space *s, uint64_t token, int *alive);
 
-    /* Open or create region name (wom_region_open's contract) into r->impl;
+    /* Open or create region name (wom_region_open's contract; space.c has
+     * checked name, mode and max_value, which is not 0) into r->impl;
      * region_close frees what region_open took (never fails). */
     int (*region_open)(wom_space *s, const char *name, wom_mode mode, size_t max_value,
                        wom_region *r);
@@ -130,6 +131,9 @@ extern const struct wom__scope wom__mem_scope;
 extern const struct wom__scope wom__shm_scope;
 /* etcd:// (src/space/etcd.c) is referenced weakly in space.c: only the
  * programs that link its objects have it. */
+
+/* 1 when name[0, n) may name a region: not empty, no control bytes. */
+int wom__name_ok(const char *name, size_t n);
 
 /* Record a sentence for wom_last_error (printf format) and return err. */
 int wom__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
