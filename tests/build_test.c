@@ -117,6 +117,18 @@ static void link_program(const struct prefix *p, const char *src, const char *na
     CHECK_MSG(rc == 0, "linking %s%s failed:\n%s", name, fully_static ? " -static" : "", out);
 }
 
+/* Write text to DIR/name.c and link it as DIR/name and DIR/name-static. */
+static void link_source(const struct prefix *p, const char *text, const char *name)
+{
+    char src[128], st[64];
+    snprintf(src, sizeof src, "%s/%s.c", p->dir, name);
+    FILE *f = fopen(src, "w");
+    CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0);
+    snprintf(st, sizeof st, "%s-static", name);
+    link_program(p, src, name, 0);
+    link_program(p, src, st, 1);
+}
+
 /* wom.pc: the installed prefix, threads public, xxHash only for a static
  * link (libwom.so brings its own). */
 TEST(build_pkg_config_keeps_xxhash_private, T_UNIT)
@@ -208,13 +220,9 @@ TEST(build_static_and_shared_programs_share_checksums, T_UNIT)
     return;
 #endif
     struct prefix p;
-    char src[64], out[4096];
+    char out[4096];
     install_tmp(&p);
-    snprintf(src, sizeof src, "%s/sums.c", p.dir);
-    FILE *f = fopen(src, "w");
-    CHECK(f && fputs(sums_c, f) >= 0 && fclose(f) == 0);
-    link_program(&p, src, "sums", 0);
-    link_program(&p, src, "sums-static", 1);
+    link_source(&p, sums_c, "sums");
     for (int k = 0; k < 2; k++) {
         const char *writer = k ? "sums" : "sums-static", *reader = k ? "sums-static" : "sums";
         int rc = sh(out, sizeof out, "'%s/%s' write 'shm:%s/%d.wom'", p.dir, writer, p.dir, k);
@@ -245,13 +253,9 @@ TEST(build_libwom_alone_says_it_has_no_etcd_scope, T_UNIT)
     return;
 #endif
     struct prefix p;
-    char src[64], out[4096];
+    char out[4096];
     install_tmp(&p);
-    snprintf(src, sizeof src, "%s/etcd.c", p.dir);
-    FILE *f = fopen(src, "w");
-    CHECK(f && fputs(etcd_c, f) >= 0 && fclose(f) == 0);
-    link_program(&p, src, "etcd", 0);
-    link_program(&p, src, "etcd-static", 1);
+    link_source(&p, etcd_c, "etcd");
     for (int k = 0; k < 2; k++)
         CHECK_MSG(sh(out, sizeof out, "'%s/%s'", p.dir, k ? "etcd-static" : "etcd") == 0,
                   "%s", out);
