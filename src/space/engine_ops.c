@@ -3,8 +3,6 @@
  * right behind its handle. */
 #include "space/space.h"
 
-static struct wom__espace *es_of(wom_space *s) { return s->impl; }
-static wom__reg *reg(wom_region *r) { return r->impl; }
 
 /* A space whose file shrank under its mapping (shm:) reads zeros where the
  * file ended (util/fault.h): whatever an op saw there is not the space's,
@@ -12,61 +10,61 @@ static wom__reg *reg(wom_region *r) { return r->impl; }
  * made before it maps the zero page that this thread may have read. */
 static int done(wom_space *s, int rc)
 {
-    return ld_acquire(&es_of(s)->broken) ? WOM_ECORRUPT : rc;
+    return ld_acquire(&wom__espace_of(s)->broken) ? WOM_ECORRUPT : rc;
 }
 
-static void eo_close(wom_space *s) { es_of(s)->close(es_of(s)); }
+static void eo_close(wom_space *s) { wom__espace_of(s)->close(wom__espace_of(s)); }
 
 static int eo_sync(wom_space *s)
 {
-    struct wom__espace *es = es_of(s);
+    struct wom__espace *es = wom__espace_of(s);
     return done(s, es->sync ? es->sync(es) : 0);
 }
 
 static int eo_holder(wom_space *s, uint64_t *token)
 {
-    *token = wom__eng_holder(&es_of(s)->eng);
+    *token = wom__eng_holder(&wom__espace_of(s)->eng);
     return 0;
 }
 
 static int eo_holder_alive(wom_space *s, uint64_t token, int *alive)
 {
-    *alive = wom__eng_holder_alive(&es_of(s)->eng, token);
+    *alive = wom__eng_holder_alive(&wom__espace_of(s)->eng, token);
     return 0;
 }
 
 static int eo_region_open(wom_space *s, const char *name, wom_mode mode, size_t max_value,
                           wom_region *r)
 {
-    return done(s, wom__eng_region(&es_of(s)->eng, name, mode, max_value, reg(r)));
+    return done(s, wom__eng_region(&wom__espace_of(s)->eng, name, mode, max_value, wom__reg_of(r)));
 }
 
 static void eo_region_close(wom_region *r) { (void)r; /* nothing beyond the handle */ }
 
 static int eo_info(wom_region *r, wom_region_info *out)
 {
-    wom__eng_info(reg(r), out);
+    wom__eng_info(wom__reg_of(r), out);
     return done(r->s, 0);
 }
 
 static int eo_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), void *arg)
 {
-    return done(s, wom__eng_regions(&es_of(s)->eng, fn, arg));
+    return done(s, wom__eng_regions(&wom__espace_of(s)->eng, fn, arg));
 }
 
 static int eo_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
 {
-    return done(r->s, wom__eng_put(reg(r), addr, buf, len));
+    return done(r->s, wom__eng_put(wom__reg_of(r), addr, buf, len));
 }
 
 static int eo_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
 {
-    return done(r->s, wom__eng_append(reg(r), buf, len, addr));
+    return done(r->s, wom__eng_append(wom__reg_of(r), buf, len, addr));
 }
 
 static int eo_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
 {
-    int rc = done(r->s, wom__eng_get_view(reg(r), addr, v, timeout_ns));
+    int rc = done(r->s, wom__eng_get_view(wom__reg_of(r), addr, v, timeout_ns));
     if (rc == WOM_ECORRUPT && v->pin_[0])
         wom__eng_unpin_view(v); /* it may have pinned before the space broke */
     return rc;
@@ -74,9 +72,9 @@ static int eo_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
 
 static int eo_loan(wom_region *r, size_t len, uint64_t *tok, void **data)
 {
-    int rc = wom__eng_loan(reg(r), len, tok, data);
+    int rc = wom__eng_loan(wom__reg_of(r), len, tok, data);
     if (rc == 0 && done(r->s, 0)) {
-        wom__eng_loan_cancel(reg(r), *tok);
+        wom__eng_loan_cancel(wom__reg_of(r), *tok);
         rc = WOM_ECORRUPT;
     }
     return rc;
@@ -87,36 +85,36 @@ static int eo_loan(wom_region *r, size_t len, uint64_t *tok, void **data)
  * a published value (the next op reports the broken space). */
 static int eo_loan_publish(wom_region *r, uint64_t tok, int append, uint64_t *addr)
 {
-    int rc = append ? wom__eng_loan_append(reg(r), tok, addr) : wom__eng_loan_put(reg(r), tok, *addr);
+    int rc = append ? wom__eng_loan_append(wom__reg_of(r), tok, addr) : wom__eng_loan_put(wom__reg_of(r), tok, *addr);
     return rc ? done(r->s, rc) : 0;
 }
 
-static void eo_loan_cancel(wom_region *r, uint64_t tok) { wom__eng_loan_cancel(reg(r), tok); }
+static void eo_loan_cancel(wom_region *r, uint64_t tok) { wom__eng_loan_cancel(wom__reg_of(r), tok); }
 
 static int eo_inspect(wom_region *r, uint64_t addr, wom_cell_info *out)
 {
-    return done(r->s, wom__eng_inspect(reg(r), addr, out));
+    return done(r->s, wom__eng_inspect(wom__reg_of(r), addr, out));
 }
 
-static int eo_tail(wom_region *r, uint64_t *tail) { return done(r->s, wom__eng_tail(reg(r), tail)); }
+static int eo_tail(wom_region *r, uint64_t *tail) { return done(r->s, wom__eng_tail(wom__reg_of(r), tail)); }
 
-static int eo_trim(wom_region *r, uint64_t below) { return done(r->s, wom__eng_trim(reg(r), below)); }
+static int eo_trim(wom_region *r, uint64_t below) { return done(r->s, wom__eng_trim(wom__reg_of(r), below)); }
 
 static int eo_store(wom_region *r, uint64_t addr, const void *buf, size_t len, int has_expect,
                     uint64_t expect, uint64_t *version)
 {
-    return done(r->s, wom__eng_store(reg(r), addr, buf, len, has_expect, expect, version));
+    return done(r->s, wom__eng_store(wom__reg_of(r), addr, buf, len, has_expect, expect, version));
 }
 
 static int eo_load(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *len,
                    uint64_t *version)
 {
-    return done(r->s, wom__eng_load(reg(r), addr, buf, cap, len, version));
+    return done(r->s, wom__eng_load(wom__reg_of(r), addr, buf, cap, len, version));
 }
 
 static int eo_wait(wom_region *r, uint64_t addr, uint64_t version, int64_t timeout_ns)
 {
-    return done(r->s, wom__eng_wait(reg(r), addr, version, timeout_ns));
+    return done(r->s, wom__eng_wait(wom__reg_of(r), addr, version, timeout_ns));
 }
 
 const struct wom__ops wom__engine_ops = {

@@ -159,7 +159,6 @@ struct shm_uri {
     uint64_t size;
     mode_t mode;
     int ro, shared, follow;
-    int size_set;
     uint64_t timeout_ms;
 };
 
@@ -196,7 +195,7 @@ static int parse_uri(const char *rest, struct shm_uri *u)
     u->path[n] = 0;
     u->size = SHM_DEFAULT_SIZE;
     u->mode = 0600;
-    u->ro = u->shared = u->follow = u->size_set = 0;
+    u->ro = u->shared = u->follow = 0;
     u->timeout_ms = SHM_DEFAULT_TIMEOUT_MS;
     char opt[64];
     while (semi) {
@@ -208,7 +207,7 @@ static int parse_uri(const char *rest, struct shm_uri *u)
         opt[k] = 0;
         int rc = WOM_EURI;
         if (!strncmp(opt, "size=", 5))
-            rc = wom__parse_size(opt + 5, &u->size) ? WOM_EURI : set_flag(&u->size_set);
+            rc = wom__parse_size(opt + 5, &u->size) ? WOM_EURI : 0;
         else if (!strncmp(opt, "mode=", 5))
             rc = parse_mode(opt + 5, &u->mode);
         else if (!strncmp(opt, "timeout=", 8))
@@ -458,9 +457,7 @@ static int sync_dir(const char *path)
 static int shm_format(struct shm_backend *b, const struct shm_uri *u)
 {
     int fd = b->fd;
-    uint64_t forming = SHM_FORMING;
-    if (u->size < WOM__MIN_SEGMENT)
-        return WOM_EINVAL;
+    uint64_t forming = SHM_FORMING; /* u->size was checked by parse_uri */
     if (ftruncate(fd, 0) || pwrite(fd, &forming, sizeof forming, 0) != (ssize_t)sizeof forming ||
         ftruncate(fd, (off_t)eng_first()))
         return errno_to_wom(errno);
@@ -627,66 +624,48 @@ static int reopen_fd(int at, const char *path, int follow, int ro)
  * call made the file. */
 static int open_file(const struct shm_uri *u, struct shm_backend *b, int *created)
 {
-    *created = 0;
     for (int tries = 0; tries < 16; tries++) {
         int at = open(u->path, O_PATH | O_CLOEXEC | (u->follow ? 0 : O_NOFOLLOW));
-        if (at < 0 && errno == ENOENT && !u->ro) {
-            spaces_lock_for_open();
-            int fd = above_std(
-                open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, u->mode));
-            int e = errno;
-            if (fd >= 0)
-                spaces_add_locked(b, fd);
-            pthread_mutex_unlock(&spaces_lock);
-            if (fd >= 0) {
-                *created = 1;
-                return 0;
-            }
-            if (e == EEXIST)
-                continue; /* made by another opener meanwhile (or a link): look again */
-            return open_error(u, e);
-        }
-        if (at < 0)
-            return open_error(u, errno);
         struct stat st;
-        int fd = -1, e = 0;
-        if (fstat(at, &st))
+        int fd = -1, e = at < 0 ? errno : 0;
+        *created = at < 0 && e == ENOENT && !u->ro;
+        if (at >= 0 && fstat(at, &st))
             e = errno;
-        else if (S_ISLNK(st.st_mode))
-            e = ELOOP;
-        else if (S_ISDIR(st.st_mode))
-            e = EISDIR;
-        else if (!S_ISREG(st.st_mode))
-            e = ENXIO;
-        else {
+        else if (at >= 0)
+            e = S_ISLNK(st.st_mode) ? ELOOP : S_ISDIR(st.st_mode) ? EISDIR
+              : !S_ISREG(st.st_mode) ? ENXIO : 0;
+        if (*created || (at >= 0 && !e)) {
             spaces_lock_for_open();
-            fd = above_std(reopen_fd(at, u->path, u->follow, u->ro));
+            fd = above_std(*created ? open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+                                                        O_NOFOLLOW, u->mode)
+                                    : reopen_fd(at, u->path, u->follow, u->ro));
             e = errno;
             if (fd >= 0)
                 spaces_add_locked(b, fd);
             pthread_mutex_unlock(&spaces_lock);
         }
-        close(at);
+        if (at >= 0)
+            close(at);
         if (fd >= 0)
             return 0;
-        if (e != EAGAIN)
+        /* EEXIST: made by another opener meanwhile (or a link); EAGAIN:
+         * replaced meanwhile. Look again. */
+        if (e != EEXIST && e != EAGAIN)
             return open_error(u, e);
     }
     return wom__fail(WOM_EBUSY, "%s keeps changing under this open; try again", u->path);
 }
 
-/* The file must be a regular file; unless ;shared, one of this user's that
- * others may not write (its owner, or anyone who may write it, could read
- * and change every value). */
+/* Unless ;shared, the (regular: open_file) file must be one of this user's
+ * that others may not write (its owner, or anyone who may write it, could
+ * read and change every value). */
 static int check_file(const struct shm_uri *u, int fd, int created)
 {
     struct stat st;
-    if (fstat(fd, &st))
-        return errno_to_wom(errno);
-    if (!S_ISREG(st.st_mode))
-        return wom__fail(WOM_EINVAL, "%s is not a regular file; a space is a file", u->path);
     if (created || u->shared)
         return 0;
+    if (fstat(fd, &st))
+        return errno_to_wom(errno);
     if (st.st_uid != geteuid())
         return wom__fail(WOM_EPERM, "%s belongs to user %u, not to you (%u): that user can "
                          "read and change every value; add ;shared to the URI if you trust "

@@ -12,10 +12,14 @@
 
 /* The etcd:// scope stands on gRPC, which libwom does not link: programs
  * that have it link its objects (src/space/etcd.c; the wom CLI and the
- * tests do), and it is found here through a weak reference. */
+ * tests do), and it is found here through a weak reference (NULL without). */
 extern const struct wom__scope wom__etcd_scope __attribute__((weak));
 
-static const struct wom__scope *const scopes[] = {&wom__mem_scope, &wom__shm_scope};
+/* Every scheme wom knows, with its scope where this program has it. */
+static const struct {
+    const char *scheme;
+    const struct wom__scope *scope;
+} scopes[] = {{"mem:", &wom__mem_scope}, {"shm:", &wom__shm_scope}, {"etcd://", &wom__etcd_scope}};
 
 const char *wom_strerror(int err)
 {
@@ -90,15 +94,14 @@ int wom_open(const char *uri, wom_space **out)
     if (!uri || !out)
         return WOM_EINVAL;
     for (size_t i = 0; i < sizeof scopes / sizeof scopes[0]; i++) {
-        size_t n = strlen(scopes[i]->scheme);
-        if (strncmp(uri, scopes[i]->scheme, n) == 0)
-            return scopes[i]->open(uri + n, out);
-    }
-    if (strncmp(uri, "etcd://", 7) == 0) {
-        if (&wom__etcd_scope != NULL)
-            return wom__etcd_scope.open(uri + strlen(wom__etcd_scope.scheme), out);
-        return wom__fail(WOM_ENOTSUP, "this program has no etcd:// scope: libwom does not "
-                         "link gRPC; the wom CLI and the test suite have it (docs/cluster.md)");
+        size_t n = strlen(scopes[i].scheme);
+        if (strncmp(uri, scopes[i].scheme, n) != 0)
+            continue;
+        if (!scopes[i].scope)
+            return wom__fail(WOM_ENOTSUP, "this program has no %s scope: libwom does not link "
+                             "what it needs; the wom CLI and the test suite have it "
+                             "(docs/cluster.md)", scopes[i].scheme);
+        return scopes[i].scope->open(uri + n, out);
     }
     return WOM_EURI;
 }
