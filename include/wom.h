@@ -110,13 +110,17 @@ typedef struct {
  * user's or a world-writable file) or ;follow (follow a symbolic link) says
  * so; a file that is not empty and not a space is never formatted. An open
  * waits at most timeout ms, default 5000, for another process's lock; see
- * docs/shm.md).
+ * docs/shm.md). "etcd://H:P[,H:P...]/PREFIX[;timeout=MS]": cells in an
+ * etcd cluster under a key prefix, being built (docs/cluster.md); only
+ * programs that link the scope have it (the wom CLI does; libwom alone does
+ * not link gRPC and returns WOM_ENOTSUP).
  * Errors: WOM_EURI (bad URI or size), WOM_EINVAL (size below the minimum,
  * PATH not a regular file), WOM_ENOMEM (also: the range cannot be mapped,
  * e.g. under ulimit -v), and for shm: WOM_EPERM (no rights, a symbolic link,
  * someone else's file), WOM_ENOENT, WOM_ECORRUPT (not a space file, a
  * damaged or truncated one), WOM_ENOSPC, WOM_EBUSY (a lock held past the
- * timeout, or all 256 process slots taken). wom_last_error() then says
+ * timeout, or all 256 process slots taken), WOM_ENOTCONN (etcd://: no
+ * member reached), WOM_ENOTSUP (a scope this program lacks). wom_last_error() then says
  * which, and what to do.
  * The caller owns *out and frees it with wom_close. */
 WOM_API int wom_open(const char *uri, wom_space **out);
