@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The search's budget, which bounds its memory and time whatever the
  * history: the distinct (linearized set, state) pairs it records (a 48 MB
@@ -448,5 +449,263 @@ int lincheck_cell(const struct lin_op *ops, int n, wom_mode mode, char *why, siz
     int rc = ok ? 1 : S->gave_up ? -1 : 0;
     free(S->memo);
     free(S);
+    return rc;
+}
+
+/* ==== a log of appends ==================================================== */
+
+/* An append that took effect at a known address, with the bounds of its
+ * point (in doubled time, so that "after a read began" is a strict bound
+ * on integer times: 2 inv + 1) and the ops that set them. */
+struct entry {
+    uint64_t addr;
+    int op;          /* the append */
+    int64_t lo, hi;  /* its point lies in [lo, hi] */
+    int lo_op, hi_op; /* the op that set each bound (op itself at first) */
+};
+
+struct logcheck {
+    const struct lin_logop *ops;
+    size_t n;
+    size_t *by_val;   /* the appends, sorted by value */
+    size_t nappends;
+    uint64_t *where;  /* per op: address + 1 of an append known or seen; 0 */
+    struct entry *e;
+    size_t ne;
+};
+
+static enum effect log_effect(const struct lin_logop *o)
+{
+    switch (o->rc) {
+    case WOM_ENOTCONN:
+        return E_NONE;
+    case WOM_EUNKNOWN:
+    case WOM_EUNAVAIL:
+        return o->kind == LIN_APPEND ? E_MAYBE : E_NONE;
+    case WOM_ETIMEDOUT:
+        return o->kind == LIN_APPEND ? E_MAYBE : E_KNOWN;
+    default:
+        return E_KNOWN;
+    }
+}
+
+/* "op 3 (append of 0x5 in [10, 20]: address 7)" into buf. */
+static void log_describe(const struct lin_logop *ops, size_t i, char *buf, size_t cap)
+{
+    const struct lin_logop *o = &ops[i];
+    unsigned long long val = o->val, addr = o->addr;
+    char out[96];
+    if (o->kind == LIN_APPEND && o->rc == 0)
+        snprintf(out, sizeof out, "address %llu", addr);
+    else if (o->kind == LIN_READ && o->rc == 0)
+        snprintf(out, sizeof out, "read 0x%llx", val);
+    else
+        snprintf(out, sizeof out, "%s", wom_err_name(o->rc));
+    if (o->kind == LIN_APPEND)
+        snprintf(buf, cap, "op %zu (append of 0x%llx in [%lld, %lld]: %s)", i, val,
+                 (long long)o->inv, (long long)o->res, out);
+    else
+        snprintf(buf, cap, "op %zu (read of address %llu in [%lld, %lld]: %s)", i, addr,
+                 (long long)o->inv, (long long)o->res, out);
+}
+
+static const struct lin_logop *sort_ops; /* qsort has no argument */
+
+static int by_value(const void *x, const void *y)
+{
+    uint64_t a = sort_ops[*(const size_t *)x].val, b = sort_ops[*(const size_t *)y].val;
+    return (a > b) - (a < b);
+}
+
+static int by_addr(const void *x, const void *y)
+{
+    const struct entry *a = x, *b = y;
+    return (a->addr > b->addr) - (a->addr < b->addr);
+}
+
+/* The append of value v, or -1. */
+static long append_of(const struct logcheck *L, uint64_t v)
+{
+    size_t lo = 0, hi = L->nappends;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        uint64_t m = L->ops[L->by_val[mid]].val;
+        if (m == v)
+            return (long)L->by_val[mid];
+        if (m < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* The entry at address a, or NULL. */
+static struct entry *entry_at(const struct logcheck *L, uint64_t a)
+{
+    struct entry key = {.addr = a};
+    return bsearch(&key, L->e, L->ne, sizeof *L->e, by_addr);
+}
+
+/* The input as lincheck_log takes it, the appends sorted by value: -1 with
+ * why if it cannot be taken, 0 (an outcome outside the specification) or 1. */
+static int log_input(struct logcheck *L, char *why, size_t cap)
+{
+    char a[192];
+    for (size_t i = 0; i < L->n; i++) {
+        const struct lin_logop *o = &L->ops[i];
+        if (o->kind != LIN_APPEND && o->kind != LIN_READ) {
+            say(why, cap, "op %zu is of kind %d, neither an append nor a read", i, (int)o->kind);
+            return -1;
+        }
+        if (o->res < o->inv) {
+            say(why, cap, "op %zu returned (%lld) before it was invoked (%lld)", i,
+                (long long)o->res, (long long)o->inv);
+            return -1;
+        }
+        if (o->inv < -(INT64_MAX / 4) || o->res > INT64_MAX / 4) {
+            say(why, cap, "op %zu has times beyond +-2^61 ns, which the checker does not take", i);
+            return -1;
+        }
+        if (o->kind == LIN_APPEND && o->val == 0) {
+            say(why, cap, "op %zu appends value 0, which the checker does not take", i);
+            return -1;
+        }
+        int known = log_effect(o) == E_KNOWN;
+        int in_spec = o->kind == LIN_APPEND ? o->rc == 0
+                                            : o->rc == 0 || o->rc == WOM_EEMPTY ||
+                                                  o->rc == WOM_ETIMEDOUT;
+        if (known && !in_spec) {
+            log_describe(L->ops, i, a, sizeof a);
+            say(why, cap, "%s: an outcome the specification of a log does not give", a);
+            return 0;
+        }
+        if (o->kind == LIN_APPEND)
+            L->by_val[L->nappends++] = i;
+    }
+    sort_ops = L->ops;
+    qsort(L->by_val, L->nappends, sizeof *L->by_val, by_value);
+    for (size_t i = 1; i < L->nappends; i++)
+        if (L->ops[L->by_val[i]].val == L->ops[L->by_val[i - 1]].val) {
+            say(why, cap, "ops %zu and %zu append the same value 0x%llx; the checker needs "
+                          "unique values", L->by_val[i - 1], L->by_val[i],
+                (unsigned long long)L->ops[L->by_val[i]].val);
+            return -1;
+        }
+    return 1;
+}
+
+/* Where each append took effect: its own answer, or a read that saw its
+ * value. 0 with why when a read saw a value no append wrote (or one that
+ * did nothing, or one invoked after the read returned), or one value at
+ * two addresses. */
+static int log_places(struct logcheck *L, char *why, size_t cap)
+{
+    char a[192], b[192];
+    for (size_t i = 0; i < L->n; i++)
+        if (L->ops[i].kind == LIN_APPEND && L->ops[i].rc == 0)
+            L->where[i] = L->ops[i].addr + 1;
+    for (size_t i = 0; i < L->n; i++) {
+        const struct lin_logop *o = &L->ops[i];
+        if (o->kind != LIN_READ || o->rc != 0)
+            continue;
+        long w = append_of(L, o->val);
+        log_describe(L->ops, i, a, sizeof a);
+        if (w < 0) {
+            say(why, cap, "%s saw a value no append wrote", a);
+            return 0;
+        }
+        log_describe(L->ops, (size_t)w, b, sizeof b);
+        if (log_effect(&L->ops[w]) == E_NONE || L->ops[w].inv > o->res) {
+            say(why, cap, "%s saw the value of %s, %s", a, b,
+                L->ops[w].inv > o->res ? "invoked only after the read returned"
+                                       : "which did nothing");
+            return 0;
+        }
+        if (L->where[w] && L->where[w] != o->addr + 1) {
+            say(why, cap, "%s saw the value of %s at address %llu too: %s", a, b,
+                (unsigned long long)(L->where[w] - 1),
+                L->ops[w].rc == 0 ? "not where the append said it was" : "appended twice");
+            return 0;
+        }
+        L->where[w] = o->addr + 1;
+    }
+    return 1;
+}
+
+/* The appends that took effect, by address, with their bounds from their
+ * own intervals and from the reads; 0 with why for two at one address. */
+static int log_entries(struct logcheck *L, char *why, size_t cap)
+{
+    char a[192], b[192];
+    for (size_t i = 0; i < L->n; i++) {
+        const struct lin_logop *o = &L->ops[i];
+        if (!L->where[i])
+            continue;
+        int maybe = log_effect(o) == E_MAYBE;
+        L->e[L->ne++] = (struct entry){L->where[i] - 1, (int)i, 2 * o->inv,
+                                       maybe ? INT64_MAX : 2 * o->res, (int)i, (int)i};
+    }
+    qsort(L->e, L->ne, sizeof *L->e, by_addr);
+    for (size_t k = 1; k < L->ne; k++)
+        if (L->e[k].addr == L->e[k - 1].addr) {
+            log_describe(L->ops, (size_t)L->e[k - 1].op, a, sizeof a);
+            log_describe(L->ops, (size_t)L->e[k].op, b, sizeof b);
+            say(why, cap, "%s and %s both wrote address %llu of a ONCE log", a, b,
+                (unsigned long long)L->e[k].addr);
+            return 0;
+        }
+    for (size_t i = 0; i < L->n; i++) {
+        const struct lin_logop *o = &L->ops[i];
+        struct entry *e = o->kind == LIN_READ && log_effect(o) == E_KNOWN ? entry_at(L, o->addr)
+                                                                         : NULL;
+        if (e && o->rc == 0 && 2 * o->res < e->hi)
+            e->hi = 2 * o->res, e->hi_op = (int)i; /* it took effect before this read returned */
+        else if (e && o->rc != 0 && 2 * o->inv + 1 > e->lo)
+            e->lo = 2 * o->inv + 1, e->lo_op = (int)i; /* after this read began */
+    }
+    return 1;
+}
+
+/* Give each append, in address order, the earliest point its bounds and
+ * the order allow; 0 with why at the first that has none. */
+static int log_order(const struct logcheck *L, char *why, size_t cap)
+{
+    char a[192], b[192], c[192];
+    int64_t p = INT64_MIN;
+    int p_op = -1;
+    for (size_t k = 0; k < L->ne; k++) {
+        const struct entry *e = &L->e[k];
+        if (e->lo > p)
+            p = e->lo, p_op = e->lo_op;
+        if (p <= e->hi)
+            continue;
+        log_describe(L->ops, (size_t)e->op, a, sizeof a);
+        log_describe(L->ops, (size_t)p_op, b, sizeof b);
+        log_describe(L->ops, (size_t)e->hi_op, c, sizeof c);
+        say(why, cap, "no order explains the log: %s at address %llu must take effect by the "
+                      "return of %s, but it or an append below it must take effect after %s %s",
+            a, (unsigned long long)e->addr, e->hi_op == e->op ? "itself" : c, b,
+            L->ops[p_op].kind == LIN_READ ? "began (it found its address empty)"
+                                          : "was invoked");
+        return 0;
+    }
+    return 1;
+}
+
+int lincheck_log(const struct lin_logop *ops, size_t n, char *why, size_t cap)
+{
+    say(why, cap, "%s", "");
+    struct logcheck L = {ops, n, calloc(n + 1, sizeof(size_t)), 0, calloc(n + 1, sizeof(uint64_t)),
+                         calloc(n + 1, sizeof(struct entry)), 0};
+    int rc = -1;
+    if (!L.by_val || !L.where || !L.e)
+        say(why, cap, "out of memory");
+    else if ((rc = log_input(&L, why, cap)) == 1 && (rc = log_places(&L, why, cap)) == 1 &&
+             (rc = log_entries(&L, why, cap)) == 1)
+        rc = log_order(&L, why, cap);
+    free(L.by_val);
+    free(L.where);
+    free(L.e);
     return rc;
 }

@@ -72,4 +72,46 @@ int lin_count(const struct lin_history *h);
  * index in ops; on 1 it writes "". Borrows ops for the call only. */
 int lincheck_cell(const struct lin_op *ops, int n, wom_mode mode, char *why, size_t cap);
 
+/* ---- a log: a ONCE region written by appends -------------------------------
+ *
+ * The ops of one ONCE region that only appends write (and any number of
+ * reads of its cells): append(v) writes v at an address above every
+ * address written before it and returns that address; read(a) returns the
+ * value at a, or finds it empty. The order of the appends is then the order
+ * of their addresses, so the check is exact and takes O(n log n) for any
+ * number of ops: every value at one address and every address with one
+ * value (no duplicate append, no two values for one ONCE address), each
+ * read's value written by an append invoked before the read returned, and
+ * a point for each append inside its interval, in address order, after
+ * every read that found its address empty began and before every read that
+ * saw it returned.
+ *
+ * Outcomes as lincheck_cell's: an append with WOM_EUNKNOWN, WOM_EUNAVAIL or
+ * WOM_ETIMEDOUT is indeterminate. Its address is unknown: a read that saw
+ * its value says where it landed (and it then took effect once, at some
+ * point after its invocation); one that no read saw is left out. An op with
+ * WOM_ENOTCONN did nothing, and so did a read with WOM_EUNKNOWN or
+ * WOM_EUNAVAIL; a read with WOM_EEMPTY or WOM_ETIMEDOUT found its cell
+ * empty. So that an indeterminate append that landed is seen, a test reads
+ * every address below the tail at the end (those reads are ops too).
+ */
+enum lin_log_kind { LIN_APPEND, LIN_READ };
+
+struct lin_logop {
+    enum lin_log_kind kind;
+    int rc;           /* the call's return: 0 or a WOM_E* code */
+    uint64_t val;     /* APPEND: the value appended (nonzero, unique per
+                       * append); READ with rc 0: the value read */
+    uint64_t addr;    /* APPEND with rc 0: the address it returned; READ:
+                       * the address read */
+    int64_t inv, res; /* invocation and response times (one monotonic clock) */
+};
+
+/* Check the history ops[0..n) of one log as above. Returns 1 if it is
+ * linearizable, 0 if it is not, -1 if the checker cannot take it (a value
+ * 0 or appended twice, a response before its invocation, out of memory).
+ * why as lincheck_cell's: unless 1, a sentence that names the first problem
+ * found and its ops by index ("op 12 (...)"). Borrows ops for the call. */
+int lincheck_log(const struct lin_logop *ops, size_t n, char *why, size_t cap);
+
 #endif

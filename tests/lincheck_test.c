@@ -481,3 +481,193 @@ TEST(lincheck_bounded_worst_case, T_UNIT)
     CHECK_MSG(ok == 0 || (ok == -1 && strstr(why, "undecided")), "%d: %s", ok, why);
     CHECK_MSG(dt < 3000000000, "%lld ms", (long long)(dt / 1000000));
 }
+
+/* ---- the log checker (lincheck_log) ---- */
+
+#define APP(v, a, rc_, i, r)                                                                       \
+    {.kind = LIN_APPEND, .val = (v), .addr = (a), .rc = (rc_), .inv = (i), .res = (r)}
+#define RD(a, v, rc_, i, r)                                                                        \
+    {.kind = LIN_READ, .addr = (a), .val = (v), .rc = (rc_), .inv = (i), .res = (r)}
+
+static void expect_log(int want, const struct lin_logop *ops, size_t n, int line)
+{
+    char why[512];
+    int got = lincheck_log(ops, n, why, sizeof why);
+    if (got != want)
+        wom_test_fail(__FILE__, line, "lincheck_log gave %d, want %d: %s", got, want, why);
+    if (got != 1 && !strstr(why, "op "))
+        wom_test_fail(__FILE__, line, "the rejection names no op: \"%s\"", why);
+}
+#define LOG_OK(ops) expect_log(1, ops, sizeof ops / sizeof ops[0], __LINE__)
+#define LOG_BAD(ops) expect_log(0, ops, sizeof ops / sizeof ops[0], __LINE__)
+
+/* Acknowledged appends: one address each, in real-time order; reads of
+ * them. */
+TEST(lincheck_log_acknowledged, T_UNIT)
+{
+    struct lin_logop a[5] = {APP(1, 0, 0, 0, 1), APP(2, 1, 0, 2, 3), RD(0, 1, 0, 4, 5),
+                             RD(1, 2, 0, 4, 5), RD(2, 0, WOM_EEMPTY, 4, 5)};
+    LOG_OK(a);
+    /* Concurrent appends may take their addresses in either order. */
+    struct lin_logop b[2] = {APP(1, 1, 0, 0, 5), APP(2, 0, 0, 1, 4)};
+    LOG_OK(b);
+    /* Not when one returned before the other began. */
+    struct lin_logop c[2] = {APP(1, 1, 0, 0, 1), APP(2, 0, 0, 2, 3)};
+    LOG_BAD(c);
+    /* Gaps are allowed by wom_append's contract (addresses only rise). */
+    struct lin_logop d[2] = {APP(1, 0, 0, 0, 1), APP(2, 5, 0, 2, 3)};
+    LOG_OK(d);
+    /* An acknowledged append lost: its address read empty after it
+     * returned, or holding another value. */
+    struct lin_logop e[2] = {APP(1, 0, 0, 0, 1), RD(0, 0, WOM_EEMPTY, 2, 3)};
+    LOG_BAD(e);
+    e[1].rc = WOM_ETIMEDOUT; /* a blocking read that waited in vain */
+    LOG_BAD(e);
+    e[1] = (struct lin_logop)RD(0, 0, WOM_EEMPTY, 0, 3); /* overlapping: fine */
+    LOG_OK(e);
+    struct lin_logop f[3] = {APP(1, 0, 0, 0, 1), APP(2, 1, 0, 0, 1), RD(0, 2, 0, 2, 3)};
+    LOG_BAD(f);
+    /* Two acknowledged appends at one address. */
+    struct lin_logop g[2] = {APP(1, 0, 0, 0, 5), APP(2, 0, 0, 0, 5)};
+    LOG_BAD(g);
+    /* A read of an address once it was empty, while a later address was
+     * already written: the earlier address cannot be filled later. */
+    struct lin_logop h[4] = {APP(1, 1, 0, 0, 1), RD(0, 0, WOM_EEMPTY, 2, 3), APP(2, 0, 0, 0, 9),
+                             RD(0, 2, 0, 10, 11)};
+    LOG_BAD(h);
+    h[0].addr = 2;
+    h[2].addr = 1;
+    h[3].addr = 1; /* the other way round it is fine */
+    LOG_OK(h);
+}
+
+/* Appends of unknown outcome: placed by the reads that saw them, dropped
+ * when none did; never two places. */
+TEST(lincheck_log_indeterminate, T_UNIT)
+{
+    /* Seen: it took effect, after its invocation. */
+    struct lin_logop a[3] = {APP(1, 0, WOM_EUNKNOWN, 0, 1), APP(2, 1, 0, 2, 3),
+                             RD(0, 1, 0, 4, 5)};
+    LOG_OK(a);
+    /* ... even when a read found its address empty after its caller gave
+     * up, if nothing forces it earlier. */
+    struct lin_logop b[3] = {APP(1, 0, WOM_EUNAVAIL, 0, 1), RD(0, 0, WOM_EEMPTY, 2, 3),
+                             RD(0, 1, 0, 4, 5)};
+    LOG_OK(b);
+    /* ... but not when an append at a higher address returned before that
+     * read began: it would have to land below an address already taken. */
+    struct lin_logop c[4] = {APP(1, 0, WOM_EUNKNOWN, 0, 1), APP(2, 1, 0, 2, 3),
+                             RD(0, 0, WOM_EEMPTY, 4, 5), RD(0, 1, 0, 6, 7)};
+    LOG_BAD(c);
+    /* Unseen: it never took effect, and constrains nothing. */
+    struct lin_logop d[3] = {APP(1, 0, WOM_ETIMEDOUT, 0, 1), APP(2, 0, 0, 2, 3),
+                             RD(1, 0, WOM_EEMPTY, 4, 5)};
+    LOG_OK(d);
+    /* A duplicate append: one value at two addresses. */
+    struct lin_logop e[3] = {APP(1, 0, WOM_EUNKNOWN, 0, 1), RD(0, 1, 0, 2, 3), RD(3, 1, 0, 2, 3)};
+    LOG_BAD(e);
+    /* ... also for an acknowledged one, at another address than it said. */
+    struct lin_logop e2[2] = {APP(1, 0, 0, 0, 1), RD(4, 1, 0, 2, 3)};
+    LOG_BAD(e2);
+    /* Two indeterminate appends seen at one address. */
+    struct lin_logop f[4] = {APP(1, 0, WOM_EUNKNOWN, 0, 1), APP(2, 0, WOM_EUNKNOWN, 0, 1),
+                             RD(0, 1, 0, 2, 3), RD(0, 2, 0, 4, 5)};
+    LOG_BAD(f);
+    /* A value from an append that was never sent, or not yet invoked. */
+    struct lin_logop g[2] = {APP(1, 0, WOM_ENOTCONN, 0, 1), RD(0, 1, 0, 2, 3)};
+    LOG_BAD(g);
+    struct lin_logop g2[2] = {RD(0, 1, 0, 0, 1), APP(1, 0, WOM_EUNKNOWN, 2, 3)};
+    LOG_BAD(g2);
+    struct lin_logop g3[1] = {RD(0, 9, 0, 0, 1)};
+    LOG_BAD(g3);
+    /* Failed reads learn nothing; an outcome outside the specification. */
+    struct lin_logop h[3] = {APP(1, 0, 0, 0, 1), RD(0, 5, WOM_EUNKNOWN, 2, 3),
+                             RD(0, 5, WOM_ENOTCONN, 2, 3)};
+    LOG_OK(h);
+    h[1].rc = WOM_EIO;
+    LOG_BAD(h);
+    /* What it cannot take: one value appended twice, time backwards. */
+    struct lin_logop bad[2] = {APP(1, 0, 0, 0, 1), APP(1, 1, 0, 2, 3)};
+    CHECK_EQ(lincheck_log(bad, 2, NULL, 0), -1);
+    bad[1] = (struct lin_logop)APP(2, 1, 0, 3, 2);
+    CHECK_EQ(lincheck_log(bad, 2, NULL, 0), -1);
+    CHECK_EQ(lincheck_log(bad, 0, NULL, 0), 1);
+}
+
+/* A log history by construction, the size a fault test records (20000
+ * ops, 8 clients taking turns at random; each op is invoked, takes effect
+ * on a model log and returns at three ticks of its own; one answer of an
+ * append in 8 lost, one request in 16 never sent; a read of every address
+ * at the end) passes in well under a second. It must fail when two
+ * acknowledged appends, one returned before the other began, swap their
+ * addresses, or when one acknowledged append is found missing at the end. */
+TEST(lincheck_log_bounded_and_exact, T_UNIT)
+{
+    enum { CL = 8 };
+    size_t n = (size_t)wom_test_n(20000), k = 0;
+    struct lin_logop *ops = calloc(2 * n + 2, sizeof *ops);
+    uint64_t *model = calloc(n + 1, sizeof *model); /* the value at each address */
+    struct {
+        struct lin_logop o;
+        int phase;
+    } c[CL];
+    memset(c, 0, sizeof c);
+    uint64_t tail = 0, rng = wom_test_seed() * 131 + 7, val = 0;
+    CHECK(ops && model);
+    for (int64_t t = 1; k < n; t++) {
+        uint64_t x = wom_test_rand(&rng);
+        struct lin_logop *o = &c[x % CL].o;
+        int *phase = &c[x % CL].phase;
+        if (*phase == 0) {
+            *o = (struct lin_logop){.kind = x >> 8 & 1 ? LIN_APPEND : LIN_READ, .inv = t};
+            o->val = o->kind == LIN_APPEND ? ++val : 0;
+            o->addr = o->kind == LIN_READ ? (x >> 16) % (tail + 2) : 0;
+            o->rc = (x >> 24) % 16 == 0 ? WOM_ENOTCONN : 0;
+        } else if (*phase == 1 && o->rc == 0) { /* the effect */
+            if (o->kind == LIN_APPEND)
+                model[o->addr = tail++] = o->val;
+            else if (o->addr < tail)
+                o->val = model[o->addr];
+            else
+                o->rc = WOM_EEMPTY;
+        } else if (*phase == 2) {
+            o->res = t;
+            if ((x >> 32) % 8 == 0 && o->kind == LIN_APPEND && o->rc == 0)
+                o->rc = WOM_EUNKNOWN; /* the answer lost */
+            ops[k++] = *o;
+        }
+        *phase = (*phase + 1) % 3;
+    }
+    int64_t end = INT64_MAX / 8;
+    for (uint64_t a = 0; a <= tail; a++, end += 2)
+        ops[k + a] = a < tail ? (struct lin_logop)RD(a, model[a], 0, end, end + 1)
+                              : (struct lin_logop)RD(a, 0, WOM_EEMPTY, end, end + 1);
+    size_t total = k + tail + 1;
+    char why[512];
+    int64_t t0 = wom_test_now_ns();
+    int ok = lincheck_log(ops, total, why, sizeof why);
+    int64_t dt = wom_test_now_ns() - t0;
+    CHECK_MSG(ok == 1, "%s", why);
+    CHECK_MSG(dt < 1000000000, "%zu ops took %lld ms", total, (long long)(dt / 1000000));
+    /* Two acknowledged appends, one returned before the other began: swap
+     * their addresses (and the final reads of them). */
+    size_t x = k, y = k;
+    for (size_t i = 0; i < k && y == k; i++)
+        for (size_t j = i + 1; j < k && j < i + 64 && y == k; j++)
+            if (ops[i].kind == LIN_APPEND && ops[i].rc == 0 && ops[j].kind == LIN_APPEND &&
+                ops[j].rc == 0 && ops[i].res < ops[j].inv)
+                x = i, y = j;
+    CHECK(y < k);
+    uint64_t ax = ops[x].addr, ay = ops[y].addr;
+    ops[x].addr = ay, ops[y].addr = ax;
+    ops[k + ax].val = ops[y].val, ops[k + ay].val = ops[x].val;
+    CHECK_EQ(lincheck_log(ops, total, why, sizeof why), 0);
+    ops[x].addr = ax, ops[y].addr = ay;
+    ops[k + ax].val = ops[x].val, ops[k + ay].val = ops[y].val;
+    CHECK_EQ(lincheck_log(ops, total, why, sizeof why), 1);
+    /* One acknowledged append lost: its address, read at the end, empty. */
+    ops[k + ax].rc = WOM_EEMPTY;
+    CHECK_EQ(lincheck_log(ops, total, why, sizeof why), 0);
+    free(model);
+    free(ops);
+}
