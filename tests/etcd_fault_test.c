@@ -44,7 +44,7 @@
 #define CELL_MAYBES 6   /* a cell takes no more ops after this many unknown writes */
 #define WINDOW 4        /* the clients contend on this many cells at a time */
 #define LOG_OPS 30000   /* appends and reads of the log, per client */
-#define OP_TIMEOUT_MS 1500
+#define OP_TIMEOUT_MS 1000
 #define RECOVER_NS (12 * SEC)
 _Static_assert(CELL_OPS < LIN_MAX_OPS, "room for the final read");
 
@@ -141,6 +141,7 @@ struct client {
     atomic_llong last_ok; /* when an op of it last succeeded */
     long ops, unknowns, notsent, failed;
     int first_failure;
+    int64_t stall; /* the longest time between two successes */
 };
 
 struct load {
@@ -164,8 +165,12 @@ static uint64_t next_val(struct client *c, unsigned kind)
 static void tally(struct client *c, int rc, int write)
 {
     c->ops++;
-    if (rc == 0 || rc == WOM_EWRITTEN || rc == WOM_EEMPTY || rc == WOM_ECONFLICT)
-        atomic_store_explicit(&c->last_ok, wom_test_now_ns(), memory_order_relaxed);
+    if (rc == 0 || rc == WOM_EWRITTEN || rc == WOM_EEMPTY || rc == WOM_ECONFLICT) {
+        int64_t now = wom_test_now_ns(),
+                gap = now - atomic_load_explicit(&c->last_ok, memory_order_relaxed);
+        c->stall = gap > c->stall ? gap : c->stall;
+        atomic_store_explicit(&c->last_ok, now, memory_order_relaxed);
+    }
     else if (unknown(rc) || (!write && rc == WOM_EUNKNOWN))
         c->unknowns++;
     else if (rc == WOM_ENOTCONN)
@@ -567,15 +572,19 @@ static void check_all(struct load *L, const char *name, int faults)
     check_cells(&L->once, WOM_ONCE, &cells);
     check_cells(&L->many, WOM_MANY, &cells);
     long ops = 0, unk = 0, notsent = 0, failed = 0;
-    int first = 0;
+    int first = 0, off = 0;
+    char stalls[128] = "";
     for (int i = 0; i < CLIENTS; i++) {
-        ops += L->c[i].ops, unk += L->c[i].unknowns, notsent += L->c[i].notsent;
-        failed += L->c[i].failed;
-        first = first ? first : L->c[i].first_failure;
+        const struct client *c = &L->c[i];
+        ops += c->ops, unk += c->unknowns, notsent += c->notsent, failed += c->failed;
+        first = first ? first : c->first_failure;
+        off += snprintf(stalls + off, sizeof stalls - (size_t)off, " %lld",
+                        (long long)(c->stall / MSEC));
     }
-    printf("  # %s: %d faults, %ld ops (%ld of unknown outcome, %ld not sent, %ld other: %s), "
-           "log of %" PRIu64 ", %d cells: linearizable\n", name, faults, ops, unk, notsent, failed,
-           failed ? wom_err_name(first) : "-", F.tail, cells);
+    printf("  # %s: %d faults, %ld ops (%ld of unknown outcome, %ld not sent, %ld other: %s); "
+           "log of %" PRIu64 ", %d cells: linearizable; longest stall of each client, ms:%s\n",
+           name, faults, ops, unk, notsent, failed, failed ? wom_err_name(first) : "-", F.tail,
+           cells, stalls);
     CHECK_MSG(F.tail > 0 && cells > 0, "the load did nothing");
     free(all);
     free(F.reads);
@@ -630,11 +639,11 @@ static void kill_body(const struct tc *t)
     while (wom_test_now_ns() < end) {
         uint64_t x = wom_test_rand(&rng);
         int leader = leader_of(t->dir);
-        int k = leader < 0 || x % 2 ? (int)(x >> 8) % 3 : leader;
+        int k = leader < 0 || x % 2 ? (int)((x >> 8) % 3) : leader;
         kill_member(t, k);
         faults++;
         if ((x >> 16) % 4 == 0) { /* and another: the cluster loses its quorum */
-            kill_member(t, (k + 1 + (int)(x >> 20) % 2) % 3);
+            kill_member(t, (k + 1 + (int)((x >> 20) % 2)) % 3);
             faults++;
         }
         pause_ms(200 + (int64_t)((x >> 24) % 1000)); /* down, under load */
@@ -765,4 +774,55 @@ TEST_T(etcd_fault_partition_leader_from_peers, T_SLOW, 60)
 {
     need_scope();
     with_netns_cluster(isolate_body, 45);
+}
+
+/* ---- failover from a member that does not answer ---- */
+
+/* A client whose first endpoint is a follower that stops answering (SIGSTOP:
+ * its connections stay open, nothing breaks them) while the other two
+ * members serve on: the client must fail over (docs/cluster.md: it "fails
+ * over to the others") and succeed again within a few op timeouts. */
+static void failover_body(const struct tc *t)
+{
+    int leader = leader_of(t->dir);
+    CHECK_MSG(leader >= 0, "no leader: %s", out);
+    int f = (leader + 1) % 3;
+    wom_space *s = open_at(eps(t), f, "failover", OP_TIMEOUT_MS);
+    wom_region *r = region(s, "cells", WOM_MANY);
+    uint8_t buf[VAL_LEN];
+    val_make(buf, 1);
+    CHECK_OK(wom_store(r, 0, buf, VAL_LEN, NULL)); /* connected to m(f+1) */
+    pid_t pid = member_pid(t, (unsigned)f + 1);
+    CHECK(pid > 0 && kill(pid, SIGSTOP) == 0);
+    int64_t t0 = wom_test_now_ns(), limit = 4 * SEC;
+    int rc, tries = 0;
+    do {
+        val_make(buf, (uint64_t)++tries + 1);
+        rc = wom_store(r, 0, buf, VAL_LEN, NULL);
+    } while (rc != 0 && wom_test_now_ns() - t0 < 20 * SEC);
+    int64_t took = wom_test_now_ns() - t0;
+    kill(pid, SIGCONT);
+    CHECK_MSG(rc == 0 && took < limit, "with m%d (the client's endpoint, a follower) stopped, "
+              "the client's first successful store came after %lld ms and %d tries (%s), though "
+              "two members served on; want < %lld ms", f + 1, (long long)(took / MSEC), tries,
+              wom_err_name(rc), (long long)(limit / MSEC));
+    wom_region_close(r);
+    wom_close(s);
+}
+
+/* Known bug (src/wire/etcd_rpc.c): an answer that does not come before its
+ * deadline is not an endpoint failure there, so the client stays on the
+ * stopped member until gRPC's keepalive gives its connection up (10 s
+ * without a ping answer, then 5 s): measured 15.1 s. Also seen in the
+ * load tests above as 4-7 s stalls of the clients of a paused or cut
+ * member. Skipped until the wire layer fails over on such silence; set
+ * WOM_TEST_KNOWN_BUGS=1 to run it. */
+TEST_T(etcd_fault_client_fails_over_from_a_stopped_member, T_SLOW, 60)
+{
+    if (!getenv("WOM_TEST_KNOWN_BUGS"))
+        wom_test_skip("known bug: a client does not fail over from a member that stops "
+                      "answering until gRPC's keepalive (15 s; src/wire/etcd_rpc.c); "
+                      "WOM_TEST_KNOWN_BUGS=1 runs it");
+    need_scope();
+    with_cluster_at(failover_body, 45, 3, 1);
 }
