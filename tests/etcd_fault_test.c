@@ -3,8 +3,9 @@
  *
  * Each test runs a load of CLIENTS threads, each with its own space (its
  * own connection, to the members in its own order), against a real
- * 3-member etcd cluster: ONCE puts and gets on contended cells, appends to
- * one log and reads of it, MANY store / load / cas on contended cells.
+ * 3-member etcd cluster: ONCE puts and gets (half of them blocking for up
+ * to 100 ms) on contended cells, appends to one log and reads of it (the
+ * same), MANY store / load / cas on contended cells.
  * Every operation's invocation, response and outcome is recorded, the
  * unknown ones too (WOM_EUNKNOWN, WOM_EUNAVAIL, WOM_ETIMEDOUT on a write),
  * while the test makes faults: SIGKILL of the leader or of followers and a
@@ -192,8 +193,8 @@ static void once_op(struct client *c, uint64_t x)
         o.arg = next_val(c, 1);
         val_make(buf, o.arg);
         o.rc = wom_put(c->once, (uint64_t)cell, buf, VAL_LEN);
-    } else {
-        o.rc = wom_get(c->once, (uint64_t)cell, buf, sizeof buf, &len, 0);
+    } else { /* half of them block a little (WOM_ETIMEDOUT: it saw the cell empty) */
+        o.rc = wom_get(c->once, (uint64_t)cell, buf, sizeof buf, &len, x & 2 ? 100 * MSEC : 0);
     }
     o.res = wom_test_now_ns();
     if (o.kind == LIN_GET && o.rc == 0)
@@ -250,7 +251,7 @@ static void log_op(struct client *c, uint64_t x)
     } else {
         o->addr = (x >> 8) % (atomic_load_explicit(&c->L->tail_hint, memory_order_relaxed) + 2);
         o->inv = wom_test_now_ns();
-        o->rc = wom_get(c->log, o->addr, buf, sizeof buf, &len, 0);
+        o->rc = wom_get(c->log, o->addr, buf, sizeof buf, &len, x >> 40 & 1 ? 100 * MSEC : 0);
     }
     o->res = wom_test_now_ns();
     if (o->kind == LIN_READ && o->rc == 0)
