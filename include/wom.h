@@ -5,17 +5,18 @@
  * A ONCE region's cells go EMPTY -> WRITTEN exactly once (message passing);
  * a MANY region's cells are versioned registers (shared memory).
  * The communication forms at the end (channel, subscription, queue group,
- * log-backed register, slot ring) are built only on the cell operations above
- * them, so they run unchanged on every scope.
+ * log-backed register, slot ring, consensus, atomic broadcast) are built
+ * only on the cell operations above them, so they run unchanged on every
+ * scope.
  *
  * Conventions for every function below:
  *  - Return 0 on success or a negative WOM_E* code (never sets errno).
  *  - An out parameter is written only on success (and *len on WOM_ENOBUFS).
  *  - Buffers passed in are borrowed for the duration of the call only; values
  *    are copied into the space.
- *  - Handles (wom_space, wom_region, wom_chan, wom_queue, wom_reg, wom_ring)
- *    are thread-safe unless the comment says otherwise; wom_sub is a private
- *    cursor to be used by one thread at a time.
+ *  - Handles (wom_space, wom_region, wom_chan, wom_queue, wom_reg, wom_ring,
+ *    wom_cons) are thread-safe unless the comment says otherwise; wom_sub and
+ *    wom_abcast are private cursors to be used by one thread at a time.
  *  - Timeouts are in nanoseconds: 0 = do not wait, < 0 = wait forever.
  */
 #ifndef WOM_H
@@ -444,6 +445,82 @@ WOM_API int wom_ring_send(wom_ring *g, const void *buf, size_t len, int64_t time
  * as wom_sub_recv). WOM_ENOBUFS with *len when the next message does not fit
  * (nothing is taken). buf is scratch: on failure it may hold other bytes. */
 WOM_API int wom_ring_recv(wom_ring *g, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
+
+/* ---- Consensus and atomic broadcast, each built from the other ----------- */
+/* Consensus from atomic broadcast: consensus object `name` is ONCE region
+ * `name` used as a log (atomic broadcast: every reader reads the same values
+ * in the same order). A proposal appends its value; the decision is the
+ * first value in the log (the lowest written address: a cell whose appender
+ * died before publishing, shm:, holds no proposal and is passed over). The
+ * log is never trimmed by this form; do not wom_trim it (a trimmed decision
+ * is WOM_ETRIMMED, never another value). Every proposer and reader gets the
+ * same decision (agreement), and it is some proposer's value (validity). The
+ * value limit is the region's. wom_cons is thread-safe. */
+typedef struct wom_cons wom_cons;
+WOM_API int wom_cons_open(wom_space *s, const char *name, wom_cons **out);
+WOM_API void wom_cons_close(wom_cons *c);
+/* Propose buf and return the decision (this proposal's or another's) in
+ * out: *outlen gets its size. Proposes nothing when a decision is already
+ * readable. Waits up to timeout_ns for the decision to become readable
+ * (WOM_ETIMEDOUT, also for timeout 0: the proposal stands and may still
+ * win). On a remote scope a proposal whose outcome is unknown (WOM_EUNKNOWN,
+ * WOM_ENOTCONN, WOM_EUNAVAIL) is appended again while the timeout allows (a
+ * second copy changes nothing: the first entry decides), else that error
+ * is returned. WOM_EMSGSIZE above the region's limit; WOM_ENOBUFS with
+ * *outlen when cap is too small (the proposal stands: read the decision
+ * with wom_cons_read); WOM_ETRIMMED if the log was trimmed. */
+WOM_API int wom_cons_propose(wom_cons *c, const void *buf, size_t len, void *out, size_t cap,
+                             size_t *outlen, int64_t timeout_ns);
+/* Learn the decision without proposing: waits up to timeout_ns for one
+ * (WOM_ETIMEDOUT; WOM_EEMPTY at once for timeout 0, as wom_get); other
+ * errors as wom_cons_propose. */
+WOM_API int wom_cons_read(wom_cons *c, void *out, size_t cap, size_t *outlen,
+                          int64_t timeout_ns);
+
+/* Atomic broadcast from consensus: broadcast `name` is ONCE region `name`
+ * whose cell i is consensus instance i (the first put wins; a loser learns
+ * the winner by WOM_EWRITTEN and a get). A sender proposes its message at
+ * the first instance it has not seen decided, and at the next while it
+ * loses. Each proposal carries a 20-byte header {magic, sender id,
+ * sequence} (the id is won by an append to region `name`.ids at the
+ * handle's first send), so a sender recognises its own message even among
+ * identical payloads; receivers get the payload without it. Every receiver
+ * delivers the same messages in the same order (instance order), each
+ * message at most once and, once its send returned 0, exactly once; one
+ * handle's messages in the order it sent them; nothing that was not sent.
+ * A wom_abcast is a sender and a receiver cursor (from instance 0): one
+ * thread at a time. A forked child must open its own. */
+typedef struct wom_abcast wom_abcast;
+/* WOM_ENAMETOOLONG when `name` plus ".ids" does not fit WOM_NAME_MAX. */
+WOM_API int wom_abcast_open(wom_space *s, const char *name, wom_abcast **out);
+/* Closing a handle whose send returned WOM_EUNKNOWN gives that message up:
+ * it is delivered once or never. */
+WOM_API void wom_abcast_close(wom_abcast *b);
+/* Broadcast buf; *index (may be NULL) gets the instance that decided it.
+ * Never waits for receivers; timeout_ns bounds how long errors of a remote
+ * scope (WOM_EUNKNOWN, WOM_ENOTCONN, WOM_EUNAVAIL) are retried (0: not at
+ * all). After an unknown outcome the sender reads the instance before it
+ * proposes there again, and never moves past it until another message won
+ * it. WOM_EUNKNOWN: the message may or may not have been decided, and is
+ * kept pending in b: send the same bytes again to settle it (it returns the
+ * one instance that decided it, whichever attempt won); another message is
+ * WOM_EINVAL until then. WOM_ETRIMMED: the log was trimmed (wom_trim) past
+ * a pending message before its outcome could be read; it may have been
+ * delivered, and is no longer pending. Other errors: the message was not
+ * decided. WOM_EMSGSIZE when len + 20 exceeds the region's limit. */
+WOM_API int wom_abcast_send(wom_abcast *b, const void *buf, size_t len, int64_t timeout_ns,
+                            uint64_t *index);
+/* Deliver the next message into buf, advancing the cursor; *index (may be
+ * NULL) gets its instance. Waits for the next instance to be decided:
+ * WOM_ETIMEDOUT / WOM_EEMPTY (timeout 0) / WOM_ENOBUFS with *len as
+ * wom_get (the cursor stays). An instance whose proposer died before
+ * publishing (shm:) is passed. WOM_ECORRUPT: the instance holds a value no
+ * wom_abcast_send wrote (the cursor passes it). WOM_ETRIMMED: someone
+ * trimmed the log under the cursor, which moves to the floor. */
+WOM_API int wom_abcast_recv(wom_abcast *b, void *buf, size_t cap, size_t *len,
+                            uint64_t *index, int64_t timeout_ns);
+/* The instance the next receive reads. */
+WOM_API uint64_t wom_abcast_cursor(const wom_abcast *b);
 
 #ifdef __cplusplus
 }
