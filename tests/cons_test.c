@@ -227,7 +227,7 @@ static void cons_stress(wom_space *s, uint32_t nprop, uint32_t rounds)
 TEST(cons_stress_agreement_validity, T_CONCURRENT | T_CONFORM)
 {
     wom_space *s = cons_space();
-    cons_stress(s, 4, (uint32_t)cons_n(100, 8));
+    cons_stress(s, 4, (uint32_t)cons_n(100, 30));
     wom_test_space_close(s);
 }
 
@@ -486,14 +486,14 @@ static uint64_t ab_stress(wom_space *s, int again, uint32_t nsend, uint32_t nrec
 TEST(abcast_stress_total_order, T_CONCURRENT | T_CONFORM)
 {
     wom_space *s = cons_space();
-    ab_stress(s, 1, 3, 3, (uint32_t)cons_n(3000, 15), 0, LONG_NS);
+    ab_stress(s, 1, 3, 3, (uint32_t)cons_n(3000, 60), 0, LONG_NS);
     wom_test_space_close(s);
 }
 
 TEST(abcast_stress_identical_payloads, T_CONCURRENT | T_CONFORM)
 {
     wom_space *s = cons_space();
-    ab_stress(s, 1, 4, 2, (uint32_t)cons_n(1500, 10), 1, LONG_NS);
+    ab_stress(s, 1, 4, 2, (uint32_t)cons_n(1500, 40), 1, LONG_NS);
     wom_test_space_close(s);
 }
 
