@@ -216,6 +216,7 @@ static inline void nc_setup(struct nc *n)
     if (nc_sh(why, sizeof why, "command -v ip") != 0)
         wom_test_skip("no `ip` command (iproute2) to make network namespaces with");
     if (nc_sh(why, sizeof why, "ip netns add %s", n->ns[0]) != 0) {
+        why[strcspn(why, "\n")] = 0;
         nc_teardown(n);
         wom_test_skip("cannot make a network namespace (needs root or CAP_NET_ADMIN): %s", why);
     }
@@ -232,7 +233,11 @@ static inline void nc_setup(struct nc *n)
             ok = 0;
         }
     if (ok && await_leader(n->uri, -1, wom_test_now_ns() + 20 * 1000000000LL) < 0) {
-        snprintf(why, sizeof why, "no leader within 20 s: %.600s (logs in %s)", out, n->dir);
+        char log[600];
+        nc_sh(log, sizeof log, "tail -q -n 1 %s/m1.log %s/m2.log %s/m3.log", n->dir, n->dir,
+              n->dir); /* before teardown removes them */
+        snprintf(why, sizeof why, "no leader within 20 s: %.300s; the members' last words: %s",
+                 out, log);
         ok = 0;
     }
     if (!ok) {
