@@ -276,4 +276,29 @@ int bench_sync_cost(const char *dir, unsigned batch, double seconds, double *us)
 int bench_putget_fresh(uint64_t n, double *put_ns, double *get_ns);
 int bench_put_race(uint64_t n, int readers, double *ns);
 
+/* The cluster part (t_etcd.c): wom's etcd:// scope, the same operations as
+ * bench/go/etcdbench.go does with etcd's Go client (see t_etcd.c). */
+enum bench_etcd_op { BE_PUT, BE_APPEND, BE_GET, BE_FIRST, BE_CHAN, BE_KILL };
+struct bench_etcd_job {
+    const char *uri;      /* etcd://...; the space's prefix included */
+    enum bench_etcd_op op;
+    size_t size;          /* value bytes (>= BENCH_MSG_MIN) */
+    int conc;             /* threads (chan: subscribers), 1..256 */
+    int runs;             /* out[0..runs) */
+    double seconds;       /* per run (chan: runs until every message arrived) */
+    double warmup;        /* seconds of one run before, not reported (0: none) */
+    unsigned msgs;        /* chan: messages per run */
+};
+/* One run: completed ops/s (chan: delivered messages/s), latency p50/p99
+ * (chan: send -> delivery), the longest time without a completed op, and
+ * failed calls (kill only: other ops stop at the first failure). */
+struct bench_etcd_run {
+    double ops_s, p50_ns, p99_ns, gap_ns, errors;
+};
+/* NULL, or why this program cannot measure the etcd:// scope. */
+const char *bench_etcd_unavailable(void);
+/* Run job j; 0 with out[0..j->runs) filled, or -1 after saying why on
+ * stderr. */
+int bench_etcd(const struct bench_etcd_job *j, struct bench_etcd_run *out);
+
 #endif

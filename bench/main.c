@@ -17,6 +17,14 @@
  * shared-memory ring, with its own targets and the cost of wom_sync
  * (--sync-dir DIR: measure it there too, besides /dev/shm).
  *
+ * A third part (t_etcd.c, bench/go/etcdbench.go) runs against a cluster that
+ * bench/run.sh starts with `wom cluster up DIR` (--etcd-dir DIR): wom's
+ * etcd:// scope against etcd's own Go client doing the same operations
+ * (--etcd-go PATH), with the issue's cluster targets, and a leader SIGKILLed
+ * under load (--wom-cli PATH finds and restarts it). --etcd-skip REASON
+ * reports the part as skipped; --only cluster runs it alone, --no-cluster
+ * leaves it out.
+ *
  * Every measurement runs in its own child process with a deadline: a
  * transport that crashes, hangs or fails a message check loses its row
  * ("FAILED: ...") and the rest of the run goes on. Missed targets never fail
@@ -34,6 +42,8 @@
 #include "bench.h"
 
 #define MAX_RUNS 15
+/* What a child job hands back: room for MAX_RUNS struct bench_etcd_run. */
+#define JOB_OUT (5 * MAX_RUNS)
 #define SIZES 2
 static const size_t sizes[SIZES] = {64, 4096};
 
@@ -159,12 +169,16 @@ static int measure_op(enum op op, double *out)
 /* ---- child processes ---- */
 
 struct job {
-    int kind; /* 't' throughput, 'r' round trip, 'o' wom op, 's' wom_sync */
+    int kind; /* 't' throughput, 'r' round trip, 'o' wom op, 's' wom_sync,
+                 'e' the cluster part */
     const struct bench_transport *t;
     size_t size;
     enum op op;
     const char *dir; /* 's': where the space file goes */
     unsigned batch;  /* 's': messages written between syncs */
+    const struct bench_etcd_job *etcd; /* 'e' */
+    double budget_s;         /* 'e': the child's deadline */
+    void (*parent)(void);    /* 'e': run by the parent once the child runs */
 };
 
 /* us per wom_sync per run into out[r]. */
@@ -188,6 +202,14 @@ static int job_run(const struct job *j, double *out)
         return measure_rtt(j->t, j->size, out);
     case 's':
         return measure_sync(j->dir, j->batch, out);
+    case 'e': {
+        struct bench_etcd_run r[MAX_RUNS];
+        _Static_assert(sizeof r <= JOB_OUT * sizeof(double), "JOB_OUT holds the runs");
+        if (j->etcd->runs > MAX_RUNS || bench_etcd(j->etcd, r))
+            return -1;
+        memcpy(out, r, (size_t)j->etcd->runs * sizeof *r);
+        return 0;
+    }
     default:
         return measure_op(j->op, out);
     }
@@ -217,7 +239,7 @@ static int read_full(int fd, void *buf, size_t len, int64_t deadline)
     return 0;
 }
 
-/* Run j in a child; 0 with out[2 * MAX_RUNS] filled, or -1 with *why set. */
+/* Run j in a child; 0 with out[JOB_OUT] filled, or -1 with *why set. */
 static int job_in_child(const struct job *j, double *out, const char **why)
 {
     int fd[2];
@@ -232,16 +254,20 @@ static int job_in_child(const struct job *j, double *out, const char **why)
     }
     if (pid == 0) {
         close(fd[0]);
-        double v[2 * MAX_RUNS] = {0};
+        double v[JOB_OUT] = {0};
         if (job_run(j, v))
             _exit(1);
         ssize_t w = write(fd[1], v, sizeof v);
         _exit(w == (ssize_t)sizeof v ? 0 : 1);
     }
     close(fd[1]);
+    if (j->parent)
+        j->parent();
     /* Generous: a healthy job takes ~(runs + 1) * time. */
     int64_t deadline = wom__now_ns() + (int64_t)((opt_runs + 1) * opt_time * 20e9) + 10000000000;
-    int rc = read_full(fd[0], out, 2 * MAX_RUNS * sizeof *out, deadline);
+    if (j->budget_s > 0)
+        deadline = wom__now_ns() + (int64_t)(j->budget_s * 1e9);
+    int rc = read_full(fd[0], out, JOB_OUT * sizeof *out, deadline);
     close(fd[0]);
     if (rc == -2)
         kill(pid, SIGKILL);
@@ -261,7 +287,9 @@ static int job_in_child(const struct job *j, double *out, const char **why)
 struct row {
     const char *name, *how;
     size_t size;
-    int part; /* 1: threads of one process, 2: two processes */
+    int part; /* 1: threads of one process, 2: two processes, 3: a cluster */
+    int conc, nrun; /* part 3: threads / goroutines; runs filled so far */
+    double errs;    /* part 3: failed calls over all runs */
     const char *tput_why, *rtt_why; /* non-NULL: skipped or failed */
     double tput[MAX_RUNS], p50[MAX_RUNS], p99[MAX_RUNS];
 };
@@ -477,11 +505,11 @@ static void run_list(int part, const struct bench_transport *const *list, size_t
                 r->tput_why = r->rtt_why = skip;
                 continue;
             }
-            double v[2 * MAX_RUNS];
-            struct job jt = {'t', t, sizes[s], OP_PUTGET, NULL, 0};
+            double v[JOB_OUT];
+            struct job jt = {'t', t, sizes[s], OP_PUTGET, NULL, 0, NULL, 0, NULL};
             if (!job_in_child(&jt, v, &r->tput_why))
                 memcpy(r->tput, v, sizeof r->tput);
-            struct job jr = {'r', t, sizes[s], OP_PUTGET, NULL, 0};
+            struct job jr = {'r', t, sizes[s], OP_PUTGET, NULL, 0, NULL, 0, NULL};
             if (!job_in_child(&jr, v, &r->rtt_why)) {
                 memcpy(r->p50, v, sizeof r->p50);
                 memcpy(r->p99, v + MAX_RUNS, sizeof r->p99);
@@ -607,9 +635,9 @@ static void print_ops(void)
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         if (!wanted("wom put/get"))
             continue;
-        double v[2 * MAX_RUNS];
+        double v[JOB_OUT];
         const char *why = NULL;
-        struct job j = {'o', NULL, 0, ops[i].op, NULL, 0};
+        struct job j = {'o', NULL, 0, ops[i].op, NULL, 0, NULL, 0, NULL};
         int rc = job_in_child(&j, v, &why);
         for (int k = 0; k < 2 && ops[i].name[k]; k++) {
             printf("  %-66s", ops[i].name[k]);
@@ -712,9 +740,9 @@ static void print_sync(void)
     for (int d = 0; d < 2 && dirs[d]; d++) {
         printf("  %-34s", dirs[d]);
         for (size_t b = 0; b < sizeof batch / sizeof batch[0]; b++) {
-            double v[2 * MAX_RUNS];
+            double v[JOB_OUT];
             const char *why = NULL;
-            struct job j = {'s', NULL, 0, OP_PUTGET, dirs[d], batch[b]};
+            struct job j = {'s', NULL, 0, OP_PUTGET, dirs[d], batch[b], NULL, 0, NULL};
             if (job_in_child(&j, v, &why))
                 printf("  N=%u %s", batch[b], why);
             else
@@ -744,6 +772,431 @@ static void print_ipc_part(void)
             print_ipc_table(t, sizes[s]);
     print_ipc_targets();
     print_sync();
+}
+
+/* ==== part 3: an etcd:// cluster, wom's scope against etcd's Go client ==== */
+
+static const char *opt_etcd_dir;  /* a running cluster (wom cluster up DIR): DIR/uri */
+static const char *opt_etcd_go;   /* bench/go/etcdbench.go, built */
+static const char *opt_wom_cli;   /* the wom CLI, to find and restart the leader */
+static const char *opt_etcd_skip; /* why the runner skips the part */
+static int opt_no_cluster;        /* leave the part out, without a word */
+static int opt_etcd_runs = 3;
+static double opt_etcd_time = 0.4;
+static int opt_etcd_kills = 3;
+static char etcd_uri[1024];       /* DIR/uri */
+static char etcd_space[1100];     /* etcd_uri + this run's key prefix */
+static char etcd_eps[1024];       /* its endpoints, H:P,H:P,... */
+
+#define NCONC 3
+static const int concs[NCONC] = {1, 16, 256};
+#define CHAN_SUBS 64  /* subscribers / watchers */
+#define CHAN_MSGS 64  /* messages per run */
+#define KILL_RUN 5.0  /* seconds of appends around a leader kill */
+#define KILL_AT 1.5   /* seconds into the run */
+#define KILL_CONC 16
+#define KILL_SIZE 64
+
+/* The rows, in the order they run and print; a Go row comes from
+ * etcdbench -op go_op, a wom row from bench_etcd (t_etcd.c). */
+static const struct {
+    const char *name, *how, *go_op; /* go_op NULL: a wom row */
+    enum bench_etcd_op op;
+    const char *base; /* the row its ratio is against (same size, conc) */
+} erows[] = {
+    {"go put-once", "Txn(If create_rev=0,Put)", "put-once", BE_PUT, NULL},
+    {"wom put (ONCE)", "fresh address, 1 txn each", NULL, BE_PUT, "go put-once"},
+    {"go put", "plain Put, fresh key", "put", BE_PUT, NULL},
+    {"wom append", "from conc threads", NULL, BE_APPEND, "go put-once"},
+    {"go get", "linearizable Get", "get", BE_GET, NULL},
+    {"wom get, again", "same written cells", NULL, BE_GET, "go get"},
+    {"wom get, first read", "cells new to the handle", NULL, BE_FIRST, "go get"},
+    {"go get-serializable", "Get WithSerializable()", "get-serializable", BE_GET, NULL},
+    {"go watch", "64 watchers, 1 putter", "watch", BE_CHAN, NULL},
+    {"wom chan", "64 subscribers, 1 sender", NULL, BE_CHAN, "go watch"},
+};
+#define EROWS (int)(sizeof erows / sizeof erows[0])
+
+static struct row *erow_find(const char *name, size_t size, int conc)
+{
+    for (int i = 0; i < nrows; i++)
+        if (rows[i].part == 3 && rows[i].size == size && rows[i].conc == conc &&
+            strcmp(rows[i].name, name) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+static double etput(const char *name, size_t size, int conc)
+{
+    const struct row *r = erow_find(name, size, conc);
+    return r && !r->tput_why ? median(r->tput, opt_etcd_runs) : NAN;
+}
+
+static struct row *erow_new(int i, size_t size, int conc, const char *why)
+{
+    struct row *r = row_new(erows[i].name, erows[i].how, size);
+    r->part = 3;
+    r->conc = conc;
+    r->tput_why = r->rtt_why = why;
+    return r;
+}
+
+/* One Go measurement: every concurrency of one op and size, one process. */
+static void etcd_go(int i, size_t size)
+{
+    int watch = erows[i].op == BE_CHAN;
+    for (int c = 0; c < (watch ? 1 : NCONC); c++)
+        erow_new(i, size, watch ? CHAN_SUBS : concs[c],
+                 opt_etcd_go ? "FAILED: no result from etcdbench (see stderr)"
+                             : "skipped: etcdbench not built (no go, or no "
+                               "golang-etcd-server-dev, at configure time)");
+    if (!opt_etcd_go)
+        return;
+    char cmd[4096], line[512];
+    snprintf(cmd, sizeof cmd, "'%s' -endpoints '%s' -op %s -size %zu -conc 1,16,256 -runs %d "
+             "-time %g -watchers %d -msgs %d", opt_etcd_go, etcd_eps, erows[i].go_op, size,
+             opt_etcd_runs, opt_etcd_time, CHAN_SUBS, CHAN_MSGS);
+    fflush(NULL);
+    FILE *f = popen(cmd, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        char op[32];
+        size_t sz;
+        int conc;
+        double v[5];
+        struct row *r = NULL;
+        if (sscanf(line, "run %31s %zu %d %lf %lf %lf %lf %lf", op, &sz, &conc, &v[0], &v[1],
+                   &v[2], &v[3], &v[4]) == 8)
+            r = erow_find(erows[i].name, sz, conc);
+        if (!r || r->nrun >= opt_etcd_runs) {
+            fprintf(stderr, "wom_bench: unparsed etcdbench output: %s", line);
+            continue;
+        }
+        r->tput[r->nrun] = v[0];
+        r->p50[r->nrun] = v[1];
+        r->p99[r->nrun] = v[2];
+        if (++r->nrun == opt_etcd_runs)
+            r->tput_why = r->rtt_why = NULL;
+    }
+    if (f)
+        pclose(f);
+    fprintf(stderr, ".");
+}
+
+/* One wom measurement in a child (the parent never starts gRPC). */
+static void etcd_wom(int i, size_t size)
+{
+    int chan = erows[i].op == BE_CHAN;
+    for (int c = 0; c < (chan ? 1 : NCONC); c++) {
+        int conc = chan ? CHAN_SUBS : concs[c];
+        struct row *r = erow_new(i, size, conc, NULL);
+        struct bench_etcd_job ej = {etcd_space, erows[i].op, size, conc, opt_etcd_runs,
+                                    opt_etcd_time, opt_etcd_time / 4, CHAN_MSGS};
+        struct job j = {'e', NULL, size, OP_PUTGET, NULL, 0, &ej,
+                        chan ? 60 + 40.0 * opt_etcd_runs
+                             : 60 + opt_etcd_runs * (opt_etcd_time + 5), NULL};
+        double v[JOB_OUT];
+        if (job_in_child(&j, v, &r->tput_why)) {
+            r->rtt_why = r->tput_why;
+            continue;
+        }
+        const struct bench_etcd_run *run = (const void *)v;
+        for (int k = 0; k < opt_etcd_runs; k++) {
+            r->tput[k] = run[k].ops_s;
+            r->p50[k] = run[k].p50_ns;
+            r->p99[k] = run[k].p99_ns;
+            r->errs += run[k].errors;
+        }
+        r->nrun = opt_etcd_runs;
+        fprintf(stderr, ".");
+    }
+}
+
+/* ---- the leader kill ---- */
+
+struct kill_trial {
+    char who[16]; /* the member killed, or why none was */
+    double gap_ns, ops_s, errors;
+    int ok;
+};
+static struct kill_trial kills[2][MAX_RUNS]; /* [0] wom append, [1] go put-once */
+static int nkills[2];
+static struct kill_trial *kill_now;
+
+/* Find the leader (wom cluster status) and SIGKILL it, KILL_AT seconds
+ * from now. kill_now->who says which (or "-" when none was found). */
+static void kill_leader(void)
+{
+    char cmd[2400], line[512], name[16] = "", path[4200];
+    struct timespec ts = {(time_t)KILL_AT, (long)((KILL_AT - (int)KILL_AT) * 1e9)};
+    nanosleep(&ts, NULL);
+    snprintf(kill_now->who, sizeof kill_now->who, "-");
+    snprintf(cmd, sizeof cmd, "'%s' cluster status '%s' 2>/dev/null", opt_wom_cli, etcd_uri);
+    FILE *f = popen(cmd, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "leader %15s (", name) == 1 && name[0] == 'm')
+            break;
+    if (f)
+        pclose(f);
+    snprintf(path, sizeof path, "%s/%s/pid", opt_etcd_dir, name);
+    long pid = 0;
+    FILE *p = name[0] == 'm' ? fopen(path, "r") : NULL;
+    if (p && fscanf(p, "%ld", &pid) == 1 && pid > 1 && kill((pid_t)pid, SIGKILL) == 0)
+        snprintf(kill_now->who, sizeof kill_now->who, "%s", name);
+    if (p)
+        fclose(p);
+}
+
+/* Bring the killed member back (wom cluster up restarts what is missing
+ * and waits for a leader). */
+static void restart_member(void)
+{
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "'%s' cluster up '%s' >/dev/null 2>&1", opt_wom_cli,
+             opt_etcd_dir);
+    fflush(NULL);
+    if (system(cmd) != 0)
+        fprintf(stderr, "wom_bench: `wom cluster up %s` failed after a leader kill\n",
+                opt_etcd_dir);
+    struct timespec ts = {0, 500000000}; /* let it catch up */
+    nanosleep(&ts, NULL);
+}
+
+static void kill_wom(struct kill_trial *t)
+{
+    struct bench_etcd_job ej = {etcd_space, BE_KILL, KILL_SIZE, KILL_CONC, 1, KILL_RUN, 0, 0};
+    struct job j = {'e', NULL, KILL_SIZE, OP_PUTGET, NULL, 0, &ej, KILL_RUN + 60, kill_leader};
+    double v[JOB_OUT];
+    const char *why;
+    kill_now = t;
+    if (job_in_child(&j, v, &why) == 0) {
+        const struct bench_etcd_run *run = (const void *)v;
+        t->gap_ns = run->gap_ns;
+        t->ops_s = run->ops_s;
+        t->errors = run->errors;
+        t->ok = 1;
+    }
+}
+
+static void kill_go(struct kill_trial *t)
+{
+    char cmd[4096], line[512];
+    snprintf(cmd, sizeof cmd, "'%s' -endpoints '%s' -op put-once -size %d -conc %d -runs 1 "
+             "-time %g -warmup 0 -tolerate", opt_etcd_go, etcd_eps, KILL_SIZE, KILL_CONC,
+             KILL_RUN);
+    fflush(NULL);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return;
+    kill_now = t;
+    kill_leader();
+    while (fgets(line, sizeof line, f)) {
+        char op[32];
+        size_t sz;
+        int conc;
+        double v[5];
+        if (sscanf(line, "run %31s %zu %d %lf %lf %lf %lf %lf", op, &sz, &conc, &v[0], &v[1],
+                   &v[2], &v[3], &v[4]) == 8) {
+            t->ops_s = v[0];
+            t->gap_ns = v[3];
+            t->errors = v[4];
+            t->ok = 1;
+        }
+    }
+    pclose(f);
+}
+
+static void run_kills(void)
+{
+    for (int k = 0; k < opt_etcd_kills; k++)
+        for (int g = 0; g < 2; g++) {
+            if (g && !opt_etcd_go)
+                continue;
+            struct kill_trial *t = &kills[g][nkills[g]++];
+            memset(t, 0, sizeof *t);
+            if (g)
+                kill_go(t);
+            else
+                kill_wom(t);
+            restart_member();
+            fprintf(stderr, "k");
+        }
+}
+
+/* etcd://A,B,C/ -> A,B,C; 0 or -1. */
+static int etcd_read_uri(void)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/uri", opt_etcd_dir);
+    FILE *f = fopen(path, "r");
+    int ok = f && fgets(etcd_uri, sizeof etcd_uri, f);
+    if (f)
+        fclose(f);
+    etcd_uri[strcspn(etcd_uri, "\n")] = 0;
+    if (!ok || strncmp(etcd_uri, "etcd://", 7) || !strchr(etcd_uri + 7, '/'))
+        return -1;
+    snprintf(etcd_eps, sizeof etcd_eps, "%.*s", (int)strcspn(etcd_uri + 7, "/"), etcd_uri + 7);
+    snprintf(etcd_space, sizeof etcd_space, "%swom-bench-%ld", etcd_uri, (long)getpid());
+    return 0;
+}
+
+static const char *etcd_why; /* non-NULL: the part was skipped, and why */
+
+static int wanted_cluster(void)
+{
+    if (opt_no_cluster)
+        return 0;
+    return !opt_only || !strcmp(opt_only, "cluster") || !strcmp(opt_only, "etcd");
+}
+
+static void run_etcd(void)
+{
+    if (!wanted_cluster())
+        return;
+    if (opt_etcd_skip)
+        etcd_why = opt_etcd_skip;
+    else if (!opt_etcd_dir)
+        etcd_why = "no cluster given (--etcd-dir DIR of `wom cluster up DIR`; bench/run.sh "
+                   "starts one)";
+    else if ((etcd_why = bench_etcd_unavailable()) == NULL && etcd_read_uri())
+        etcd_why = "cannot read the cluster's URI from DIR/uri";
+    else if (!etcd_why && opt_etcd_go && (access(opt_etcd_go, X_OK) || strchr(opt_etcd_go, '\'')))
+        opt_etcd_go = NULL;
+    if (etcd_why)
+        return;
+    /* The leader kills first, on a cluster that holds little yet: a
+     * restarted member catches up in a second, not in the ten or more it
+     * takes once the rows have written their hundreds of megabytes. */
+    if (opt_wom_cli && opt_etcd_kills > 0)
+        run_kills();
+    for (int s = 0; s < SIZES; s++)
+        for (int i = 0; i < EROWS; i++) {
+            if (erows[i].go_op)
+                etcd_go(i, sizes[s]);
+            else
+                etcd_wom(i, sizes[s]);
+        }
+}
+
+static void print_etcd_table(size_t size)
+{
+    printf("\n%zu-byte values: ops/s = completed ops per second of wall time over all threads "
+           "(goroutines);\nchan/watch: messages delivered per second to all 64 readers; "
+           "ratio = ops/s / the named row's ops/s\n", size);
+    printf("%-20s %-26s %4s %9s %6s %8s %8s %8s  %s\n", "row", "what", "conc", "ops/s",
+           "spread", "p50 ms", "p99 ms", "ratio", "against");
+    for (int i = 0; i < EROWS; i++)
+        for (int k = 0; k < nrows; k++) {
+            const struct row *r = &rows[k];
+            if (r->part != 3 || r->size != size || strcmp(r->name, erows[i].name))
+                continue;
+            printf("%-20s %-26s %4d", r->name, r->how, r->conc);
+            if (r->tput_why) {
+                printf(" %9s  %s\n", "-", r->tput_why);
+                continue;
+            }
+            double x = median(r->tput, opt_etcd_runs);
+            printf(" %9.0f %5.0f%% %8.2f %8.2f", x, 100 * spread(r->tput, opt_etcd_runs),
+                   median(r->p50, opt_etcd_runs) / 1e6, median(r->p99, opt_etcd_runs) / 1e6);
+            if (erows[i].base) {
+                print_ratio(x, etput(erows[i].base, size, r->conc));
+                printf("  %s", erows[i].base);
+            }
+            if (r->errs > 0)
+                printf("  (+%.0f failed calls in %d runs, see stderr)", r->errs, opt_etcd_runs);
+            printf("\n");
+        }
+}
+
+/* One target line per size: the ratio at each concurrency, met or not. */
+static void etcd_target(const char *what, const char *wom, const char *base, double want)
+{
+    printf("  %s\n", what);
+    for (int s = 0; s < SIZES; s++) {
+        printf("    %4zu B:", sizes[s]);
+        int chan = strstr(wom, "chan") != NULL;
+        for (int c = 0; c < (chan ? 1 : NCONC); c++) {
+            int conc = chan ? CHAN_SUBS : concs[c];
+            double x = etput(wom, sizes[s], conc), b = etput(base, sizes[s], conc);
+            printf("%s conc %3d ", c ? "," : "", conc);
+            if (isnan(x) || isnan(b) || b <= 0)
+                printf("   n/a NOT MET (no measurement)");
+            else
+                printf("%7.2fx %s", x / b, x >= want * b ? "MET" : "NOT MET");
+        }
+        printf("\n");
+    }
+}
+
+static void print_kills(const char *what, int g)
+{
+    double gaps[MAX_RUNS];
+    int n = 0;
+    printf("    %-34s", what);
+    for (int k = 0; k < nkills[g]; k++) {
+        const struct kill_trial *t = &kills[g][k];
+        if (!t->ok || t->who[0] != 'm') {
+            printf(" [trial %d: %s]", k + 1, !t->ok ? "FAILED (see stderr)" : "no leader found");
+            continue;
+        }
+        gaps[n++] = t->gap_ns / 1e9;
+        printf(" %s%.2f s (%s killed, %.0f ops/s, %.0f failed calls);",
+               t->gap_ns / 1e9 >= KILL_RUN - KILL_AT - 0.05 ? ">= " : "", t->gap_ns / 1e9,
+               t->who, t->ops_s, t->errors);
+    }
+    if (n)
+        printf(" median %.2f s", median(gaps, n));
+    printf("\n");
+}
+
+static void print_etcd_part(void)
+{
+    if (!wanted_cluster())
+        return;
+    printf("\n==== part 3: an etcd:// cluster: wom's etcd scope against etcd's Go client "
+           "(clientv3) ====\n");
+    if (etcd_why) {
+        printf("skipped: %s\n", etcd_why);
+        return;
+    }
+    printf("cluster: %s (3 etcd members on 127.0.0.1 of this VM, `wom cluster up`: heartbeat "
+           "50 ms,\nelection timeout 500 ms); the members and the client share this VM's %ld "
+           "CPUs, so these\nnumbers are bounded by the cluster's CPU and fsyncs as much as by "
+           "the client. Each row:\nthe MEDIAN of %d runs of ~%.2f s (medians also for p50/p99; "
+           "spread = (max - min) / median\nof ops/s). Go: separate runs after a warm-up run. "
+           "wom put/append/get: %d consecutive windows\nof one load after a %.2f s warm-up "
+           "(calls in flight at the end are waited for once); first\nreads: each run on a new "
+           "space handle reads cells never read by it, at most 2048; chan,\nwatch: %d messages "
+           "per run. One wom_space (one connection) shared by the threads; one\n"
+           "clientv3.Client shared by the goroutines. Go and wom rows interleave, per op and "
+           "size.\n", etcd_uri, sysconf(_SC_NPROCESSORS_ONLN), opt_etcd_runs, opt_etcd_time,
+           opt_etcd_runs, opt_etcd_time / 4, CHAN_MSGS);
+    for (int s = 0; s < SIZES; s++)
+        print_etcd_table(sizes[s]);
+    printf("\ntargets for the cluster part (from the issue; ratios of median ops/s at the same "
+           "value size and\nconcurrency); a missed target is reported, never an error:\n");
+    etcd_target("write-once puts, one per transaction: wom put >= 1x go put-once",
+                "wom put (ONCE)", "go put-once", 1);
+    etcd_target("appends, batched: wom append >= 10x go put-once (one put per transaction)",
+                "wom append", "go put-once", 10);
+    etcd_target("  (the same, against go's plain put)", "wom append", "go put", 10);
+    etcd_target("repeated reads of written ONCE cells: wom get, again >= 100x go linearizable "
+                "get", "wom get, again", "go get", 100);
+    etcd_target("first reads spread over members: wom get, first read >= 2x go linearizable get",
+                "wom get, first read", "go get", 2);
+    etcd_target("1 writer, 64 subscribers, every subscriber gets every message (checked):\n  "
+                "delivered msgs/s >= 1x go (64 watchers of the prefix, one putter)", "wom chan",
+                "go watch", 1);
+    if (!nkills[0] && !nkills[1]) {
+        printf("  leader kill under load: not run (%s)\n",
+               opt_wom_cli ? "--etcd-kills 0" : "no --wom-cli");
+        return;
+    }
+    printf("  leader SIGKILLed under load (%d B values, %d threads/goroutines, %.1f s into a "
+           "%.1f s run):\n  the longest time without a completed op, per trial (measured; "
+           "no target):\n", KILL_SIZE, KILL_CONC, KILL_AT, KILL_RUN);
+    print_kills("wom append (1 txn per append)", 0);
+    if (opt_etcd_go)
+        print_kills("go put-once", 1);
 }
 
 static void print_go_note(void)
@@ -797,7 +1250,10 @@ static void print_header(void)
 static int usage(void)
 {
     fprintf(stderr, "usage: wom_bench [--go PATH] [--gomaxprocs N] [--runs N(1-%d)] "
-            "[--time SECONDS] [--only SUBSTRING] [--sync-dir DIR]\n", MAX_RUNS);
+            "[--time SECONDS] [--only SUBSTRING|cluster] [--sync-dir DIR]\n"
+            "                 [--etcd-dir DIR] [--etcd-go PATH] [--wom-cli PATH] "
+            "[--etcd-skip REASON]\n                 [--etcd-runs N] [--etcd-time SECONDS] "
+            "[--etcd-kills N] [--no-cluster]\n", MAX_RUNS);
     return 2;
 }
 
@@ -805,6 +1261,10 @@ int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--no-cluster") == 0) {
+            opt_no_cluster = 1;
+            continue;
+        }
         if (!v)
             return usage();
         if (strcmp(a, "--go") == 0)
@@ -819,22 +1279,45 @@ int main(int argc, char **argv)
             opt_only = v;
         else if (strcmp(a, "--sync-dir") == 0)
             opt_sync_dir = v;
+        else if (strcmp(a, "--etcd-dir") == 0)
+            opt_etcd_dir = v;
+        else if (strcmp(a, "--etcd-go") == 0)
+            opt_etcd_go = v;
+        else if (strcmp(a, "--wom-cli") == 0)
+            opt_wom_cli = v;
+        else if (strcmp(a, "--etcd-skip") == 0)
+            opt_etcd_skip = v;
+        else if (strcmp(a, "--etcd-runs") == 0)
+            opt_etcd_runs = atoi(v);
+        else if (strcmp(a, "--etcd-time") == 0)
+            opt_etcd_time = atof(v);
+        else if (strcmp(a, "--etcd-kills") == 0)
+            opt_etcd_kills = atoi(v);
         else
             return usage();
         i++;
     }
     if (opt_runs < 1 || opt_runs > MAX_RUNS || !(opt_time > 0 && opt_time < 60) ||
-        opt_gomaxprocs < 1 || opt_gomaxprocs > 1024)
+        opt_gomaxprocs < 1 || opt_gomaxprocs > 1024 || opt_etcd_runs < 1 ||
+        opt_etcd_runs > MAX_RUNS || !(opt_etcd_time > 0 && opt_etcd_time < 60) ||
+        opt_etcd_kills < 0 || opt_etcd_kills > MAX_RUNS)
         return usage();
     signal(SIGPIPE, SIG_IGN);
     bench_run_limit_ns = (int64_t)(3 * opt_time * 1e9);
     int64_t t0 = wom__now_ns();
     print_header();
-    if (wanted("go chan"))
+    /* --only cluster (or etcd): the cluster part alone. */
+    int others = !opt_only || !wanted_cluster();
+    if (others && wanted("go chan"))
         run_go();
-    run_c();
-    run_ipc();
+    if (others) {
+        run_c();
+        run_ipc();
+    }
+    run_etcd();
     fprintf(stderr, "\n");
+    if (!others)
+        goto cluster;
     print_go_note();
     for (int t = 1; t >= 0; t--)
         for (int s = 0; s < SIZES; s++)
@@ -847,6 +1330,8 @@ int main(int argc, char **argv)
     target_rtt(64, "ping-pong RTT p50 <= 0.5x Go's unbuffered channel (64-byte messages)");
     target_rtt(4096, "ping-pong RTT p50 <= 0.5x Go's unbuffered channel (4 KiB messages)");
     print_ipc_part();
+cluster:
+    print_etcd_part();
     double load[3] = {0, 0, 0};
     getloadavg(load, 3);
     printf("\ntotal %.0f s; load average at the end %.2f\n",
