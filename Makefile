@@ -45,6 +45,7 @@ test: $(B)/.built build-asan/.built build-tsan/.built
 
 bench: deps
 	@sh scripts/deps.sh bench
+	@sh scripts/deps.sh cluster || echo "make bench: etcd missing, the cluster part is skipped"
 	@$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DWOM_BENCH=ON >/dev/null
 	@$(CMAKE) --build build-bench -j $(JOBS)
 	@sh bench/run.sh build-bench

@@ -2,6 +2,16 @@
 # run.sh BUILD_DIR [wom_bench options] - run the benchmarks built in
 # BUILD_DIR (by `make bench`: cmake -DWOM_BENCH=ON) and print the table.
 # The output is also kept in BUILD_DIR/bench/results.txt.
+#
+# Two invocations of wom_bench: first the threads and processes parts (with
+# no etcd running, so that its heartbeats do not share the cores with
+# them), then the cluster part, against a fresh 3-member cluster that this
+# script starts with `wom cluster up` in BUILD_DIR/bench/cluster on
+# 127.0.0.1, ports $WOM_BENCH_CLUSTER_PORT (default 23790) to +5, and stops
+# when it ends, however it ends. The cluster part is reported as skipped,
+# with the reason, when etcd-server, the wom CLI or etcd's Go client
+# benchmark (golang-go + golang-etcd-server-dev) is missing.
+# `--only cluster` runs the cluster part alone; another --only skips it.
 set -eu
 b=${1:?usage: run.sh BUILD_DIR [wom_bench options]}
 shift
@@ -10,8 +20,63 @@ if [ ! -x "$bin" ]; then
   echo "run.sh: $bin not built (configure with -DWOM_BENCH=ON)" >&2
   exit 1
 fi
-set -- "$@"
-if [ -x "$b/bench/chanbench" ]; then
-  set -- --go "$b/bench/chanbench" "$@"
+out="$b/bench/results.txt"
+
+only=""
+prev=""
+for a in "$@"; do
+  [ "$prev" = --only ] && only=$a
+  prev=$a
+done
+case "$only" in
+  "") local_part=1 cluster_part=1 ;;
+  cluster|etcd) local_part=0 cluster_part=1 ;;
+  *) local_part=1 cluster_part=0 ;;
+esac
+
+: >"$out"
+if [ "$local_part" = 1 ]; then
+  go=""
+  [ -x "$b/bench/chanbench" ] && go="--go $b/bench/chanbench"
+  # shellcheck disable=SC2086 # $go is empty or two words
+  "$bin" --no-cluster $go --sync-dir "$b/bench" "$@" | tee -a "$out"
 fi
-"$bin" --sync-dir "$b/bench" "$@" | tee "$b/bench/results.txt"
+[ "$cluster_part" = 1 ] || exit 0
+
+wom="$b/wom"
+cdir="$b/bench/cluster"
+port=${WOM_BENCH_CLUSTER_PORT:-23790}
+skip=""
+if [ ! -x /usr/bin/etcd ]; then
+  skip="etcd-server is not installed (/usr/bin/etcd; scripts/deps.sh cluster)"
+elif [ ! -x "$wom" ]; then
+  skip="the wom CLI is not built ($wom)"
+elif [ ! -x "$b/bench/etcdbench" ]; then
+  skip="etcd's Go client benchmark is not built: it needs golang-go and golang-etcd-server-dev at configure time (scripts/deps.sh bench)"
+fi
+
+stop_cluster() {
+  if [ -f "$cdir/config" ]; then
+    "$wom" cluster down "$cdir" >/dev/null 2>&1 || true
+    rm -rf "$cdir"/m*/member # the data: hundreds of MB; the logs stay
+  fi
+}
+
+if [ -z "$skip" ]; then
+  # A cluster left by an interrupted run is stopped, and its data dropped.
+  stop_cluster
+  rm -rf "$cdir"
+  mkdir -p "$cdir"
+  trap stop_cluster EXIT
+  trap 'exit 130' INT TERM
+  echo "run.sh: starting a 3-member etcd cluster in $cdir (ports $port-$((port + 5)))" >&2
+  if ! "$wom" cluster up "$cdir" --port "$port" >/dev/null; then
+    skip="\`wom cluster up $cdir --port $port\` failed (ports in use? set WOM_BENCH_CLUSTER_PORT; logs in $cdir/m*/log)"
+  fi
+fi
+if [ -n "$skip" ]; then
+  "$bin" --etcd-skip "$skip" "$@" --only cluster | tee -a "$out"
+  exit 0
+fi
+"$bin" --etcd-dir "$cdir" --etcd-go "$b/bench/etcdbench" --wom-cli "$wom" "$@" --only cluster |
+  tee -a "$out"

@@ -21,7 +21,7 @@ for g in "$@"; do
     cluster) pkgs="$pkgs etcd-server etcd-client" ;;
     etcd)  pkgs="$pkgs libgrpc-dev protobuf-c-compiler libprotobuf-c-dev"
            pkgs="$pkgs golang-etcd-server-dev libprotobuf-dev" ;;
-    bench) pkgs="$pkgs golang-go libck-dev libzmq3-dev libnng-dev" ;;
+    bench) pkgs="$pkgs golang-go golang-etcd-server-dev libck-dev libzmq3-dev libnng-dev" ;;
     fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
     *) echo "deps.sh: unknown group $g" >&2; exit 2 ;;
   esac
