@@ -605,7 +605,7 @@ TEST(lincheck_log_bounded_and_exact, T_UNIT)
 {
     enum { CL = 8 };
     size_t n = (size_t)wom_test_n(20000), k = 0;
-    struct lin_logop *ops = calloc(2 * n + 2, sizeof *ops);
+    struct lin_logop *ops = calloc(2 * n + CL + 2, sizeof *ops);
     uint64_t *model = calloc(n + 1, sizeof *model); /* the value at each address */
     struct {
         struct lin_logop o;
@@ -638,7 +638,14 @@ TEST(lincheck_log_bounded_and_exact, T_UNIT)
         }
         *phase = (*phase + 1) % 3;
     }
+    /* The ops that took effect but have not returned yet: they return now. */
     int64_t end = INT64_MAX / 8;
+    for (int i = 0; i < CL; i++)
+        if (c[i].phase == 2) {
+            c[i].o.res = end;
+            ops[k++] = c[i].o;
+        }
+    end += 2;
     for (uint64_t a = 0; a <= tail; a++, end += 2)
         ops[k + a] = a < tail ? (struct lin_logop)RD(a, model[a], 0, end, end + 1)
                               : (struct lin_logop)RD(a, 0, WOM_EEMPTY, end, end + 1);
