@@ -146,7 +146,16 @@ static void put_get(const struct tc *t)
     CHECK(ci.state == WOM_CELL_WRITTEN && ci.len == 4 && ci.version == 1);
     CHECK_OK(wom_inspect(small, 1, &ci));
     CHECK(ci.state == WOM_CELL_EMPTY);
-    CHECK_EQ(wom_loan_new(small, 4, &(wom_loan){0}), WOM_ENOTSUP);
+    wom_loan l;
+    CHECK_ERR(wom_loan_new(small, 5, &l), WOM_EMSGSIZE);
+    CHECK_OK(wom_loan_new(small, 4, &l)); /* a loan is a buffer of the client's */
+    memcpy(l.data, "loan", 4);
+    CHECK_ERR(wom_loan_put(&l, 0), WOM_EWRITTEN); /* still the caller's */
+    CHECK_OK(wom_loan_put(&l, 1));
+    CHECK_OK(wom_get(small, 1, buf, sizeof buf, &n, 0));
+    CHECK(n == 4 && !memcmp(buf, "loan", 4));
+    CHECK_OK(wom_loan_new(small, 2, &l));
+    wom_loan_cancel(&l);
     wom_region_close(small);
     wom_region_close(ra);
     wom_region_close(rb);

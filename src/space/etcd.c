@@ -1,12 +1,11 @@
 /* etcd.c - the etcd:// scope: a space's cells in an etcd cluster, under
  * one key prefix (docs/cluster.md has the key layout and each operation's
- * guarantee). This is the first slice: every op is one or a few
- * linearizable requests through the wire layer (src/wire/etcd_rpc.h).
- * Interim, and said so where it shows: a blocking get or wait polls with a
- * bounded backoff (no watches yet), an append is one transaction per value
- * (no batching), the holder is 0 (no leases), written cells are read with
- * linearizable ranges every time (no cache, no serializable reads), and
- * there are no loans.
+ * guarantee). Every op is one or a few linearizable requests through the
+ * wire layer (src/wire/etcd_rpc.h); blocking reads sleep on a watch, and
+ * written ONCE cells are served from a cache (the watch hub, below).
+ * Appends of a process to a region are committed in batches (group
+ * commit, below). Not yet, and said so where it shows: the holder is 0 (no
+ * leases) and first reads are linearizable (no serializable reads).
  *
  * Keys (numbers as 16 lowercase hex digits, so that byte order is number
  * order, both for ranges and for etcd's value comparisons):
@@ -18,14 +17,18 @@
  * Invariants the transactions keep: every cell key is below t (put and
  * trim raise t in the same transaction) and at or above f (trim deletes
  * below it in the same transaction), and f <= t. */
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
+#include "space/ocache.h"
 #include "space/space.h"
 #include "util/atomic.h"
 #include "util/clock.h"
@@ -45,6 +48,19 @@ struct es {
     wom_a64 seq; /* the sequence number of this handle's next ONCE write */
     size_t plen;
     char prefix[MAX_PREFIX + 1];
+    /* the watch hub (below) */
+    pthread_mutex_t hub_mu; /* guards watch, wregs, waiters, watch_ids */
+    pthread_cond_t hub_cv;  /* CLOCK_MONOTONIC; broadcast on every change */
+    struct wom__etcd_watch *watch; /* started by the first blocking read */
+    struct wreg *wregs;     /* the regions watched */
+    struct waitr *waiters;  /* blocked reads */
+    int64_t watch_ids;      /* the last watch id given */
+    struct wom__ocache *cache; /* written ONCE cells; NULL with ;cache=0 */
+    struct wom__view_owner cache_owner; /* views of cached cells */
+    /* appends (group commit, below) */
+    pthread_mutex_t app_mu; /* guards aqs and every queue in it */
+    pthread_cond_t app_cv;  /* a batch ended */
+    struct aq *aqs;         /* one per region appended to */
 };
 
 /* A region (behind its handle). */
@@ -53,6 +69,25 @@ struct er {
     wom_mode mode;
     uint32_t max_value;
     char name[WOM_NAME_MAX + 1];
+};
+
+/* Appends waiting in a process for one region (group commit, below). */
+struct apx { /* one waiting append */
+    struct apx *next;
+    struct cellbuf *b;
+    uint64_t seq;
+    uint64_t addr;
+    int rc, done;
+};
+
+struct aq {
+    struct aq *next;
+    uint64_t rid;
+    struct apx *head, **tailp;
+    int busy;       /* a batch is in flight */
+    int known;      /* tail and mod are what the last batch learnt */
+    uint64_t tail;
+    int64_t mod;
 };
 
 static struct es *es_of(wom_space *s) { return s->impl; }
@@ -434,12 +469,323 @@ static int view_fill(wom_view *v, const uint8_t *val, size_t len)
     return 0;
 }
 
+/* ---- the watch hub: blocking reads, and the cache of written cells ----
+ *
+ * A space keeps one watch stream (wire/etcd_rpc.h), started by its first
+ * blocking read. A region is watched from the first time a read of it
+ * blocks: two watches on the stream, its cells (c/RID/ or m/RID/) and its
+ * floor (f/RID), kept until the stream breaks. Every waiter registers
+ * (region, address) under hub_mu before it reads, and waits until an event
+ * names its cell (or raises the floor past it) or the stream breaks.
+ *
+ * No wake-up is lost: a region is LIVE once etcd has answered both creates,
+ * so its watches report every change after some revision Rc; a waiter
+ * registers, then reads linearizably at a revision Rr >= Rc. A change at
+ * revision <= Rr is in what it read; one after Rr is an event after Rc,
+ * which wakes it. A broken stream wakes everyone, to read again.
+ *
+ * The cache (ocache.h) holds written ONCE cells of LIVE regions only, from
+ * reads and from the watch's events (so that subscribers in this process
+ * read what another wrote without asking etcd). A floor event trims it; an
+ * insert below the floor last seen is refused under hub_mu, so a trim that
+ * raced with the read that found the value cannot leave it cached; a broken
+ * stream empties the region's part (trims made meanwhile are unseen). A
+ * cached read may therefore return a value that another client trimmed
+ * until the trim's event arrives (docs/cluster.md): never a different one. */
+
+enum { W_NONE, W_MAKING, W_LIVE };
+
+struct wreg {
+    struct wreg *next;
+    uint64_t rid;
+    wom_mode mode;
+    uint32_t max_value;
+    int state;       /* W_* */
+    int acks;        /* creates not yet answered */
+    int64_t ids[2];  /* watch ids: the cells, the floor */
+    uint64_t floor;  /* the highest floor seen by its watch */
+};
+
+struct waitr {
+    struct waitr *next;
+    uint64_t rid, addr;
+    int woken;
+};
+
+static struct wreg *wreg_find(struct es *es, uint64_t rid)
+{
+    for (struct wreg *g = es->wregs; g; g = g->next)
+        if (g->rid == rid)
+            return g;
+    return NULL;
+}
+
+/* Wake the waiters of region rid at addresses lo..hi. hub_mu held. */
+static void wake(struct es *es, uint64_t rid, uint64_t lo, uint64_t hi)
+{
+    for (struct waitr *w = es->waiters; w; w = w->next)
+        if (w->rid == rid && w->addr >= lo && w->addr <= hi)
+            w->woken = 1;
+}
+
+/* The address of a cell key of g ("P/c/RID/ADDR"); 0 on success. */
+static int key_addr(const struct es *es, const struct wreg *g, const ProtobufCBinaryData *k,
+                    uint64_t *addr)
+{
+    char head[KEY_MAX];
+    int n = snprintf(head, sizeof head, "%s/%c/%016" PRIx64 "/", es->prefix,
+                     g->mode == WOM_ONCE ? 'c' : 'm', g->rid);
+    if (k->len != (size_t)n + 16 || memcmp(k->data, head, (size_t)n))
+        return WOM_ECORRUPT;
+    ProtobufCBinaryData hex = {16, k->data + n};
+    return hex_parse(&hex, addr);
+}
+
+/* Cache the value of cell addr of g and return the entry held, unless the
+ * floor seen is above it (NULL). hub_mu held. */
+static struct wom__oentry *cache_put(struct es *es, const struct wreg *g, uint64_t addr,
+                                     const uint8_t *val, size_t len)
+{
+    if (!es->cache || g->state != W_LIVE || addr < g->floor)
+        return NULL;
+    return wom__ocache_put(es->cache, g->rid, addr, val, len);
+}
+
+static void hub_event(struct es *es, struct wreg *g, int floor_watch, const Mvccpb__Event *ev)
+{
+    const Mvccpb__KeyValue *kv = ev->kv;
+    if (!kv)
+        return;
+    if (floor_watch) {
+        uint64_t f;
+        if (ev->type != MVCCPB__EVENT__EVENT_TYPE__PUT || hex_parse(&kv->value, &f) ||
+            f <= g->floor)
+            return;
+        g->floor = f;
+        if (es->cache)
+            wom__ocache_trim(es->cache, g->rid, f);
+        wake(es, g->rid, 0, f - 1);
+        return;
+    }
+    uint64_t addr;
+    if (key_addr(es, g, &kv->key, &addr))
+        return; /* not one of ours: nothing to wake */
+    if (ev->type == MVCCPB__EVENT__EVENT_TYPE__PUT && g->mode == WOM_ONCE && kv->version == 1) {
+        const uint8_t *val;
+        size_t n;
+        int mine;
+        struct er r = {g->rid, g->mode, g->max_value, ""};
+        if (!cell_parse(es, &r, &kv->value, UINT64_MAX, &val, &n, &mine)) {
+            struct wom__oentry *e = cache_put(es, g, addr, val, n);
+            if (e)
+                wom__ocache_drop(es->cache, e);
+        }
+    }
+    wake(es, g->rid, addr, addr);
+}
+
+/* The stream's thread: every answer, in order; NULL when the stream broke. */
+static void hub_fn(void *arg, const Etcdserverpb__WatchResponse *r)
+{
+    struct es *es = arg;
+    pthread_mutex_lock(&es->hub_mu);
+    if (!r) {
+        for (struct wreg *g = es->wregs; g; g = g->next) {
+            g->state = W_NONE;
+            if (es->cache)
+                wom__ocache_trim(es->cache, g->rid, UINT64_MAX);
+        }
+        for (struct waitr *w = es->waiters; w; w = w->next)
+            w->woken = 1;
+        pthread_cond_broadcast(&es->hub_cv);
+        pthread_mutex_unlock(&es->hub_mu);
+        return;
+    }
+    struct wreg *g = es->wregs;
+    while (g && (g->state == W_NONE || (g->ids[0] != r->watch_id && g->ids[1] != r->watch_id)))
+        g = g->next;
+    if (g) {
+        int floor_watch = g->ids[1] == r->watch_id;
+        if (r->canceled) { /* refused or ended by etcd: read again, watch again */
+            g->state = W_NONE;
+            if (es->cache)
+                wom__ocache_trim(es->cache, g->rid, UINT64_MAX);
+            wake(es, g->rid, 0, UINT64_MAX);
+        } else if (r->created && g->state == W_MAKING && --g->acks == 0) {
+            g->state = W_LIVE;
+        }
+        for (size_t i = 0; i < r->n_events && g->state == W_LIVE; i++)
+            if (r->events[i])
+                hub_event(es, g, floor_watch, r->events[i]);
+        pthread_cond_broadcast(&es->hub_cv);
+    }
+    pthread_mutex_unlock(&es->hub_mu);
+}
+
+/* Send the two creates of g (ids given). */
+static int hub_create(struct es *es, const struct wreg *g, int64_t deadline)
+{
+    char ck[KEY_MAX], ce[KEY_MAX], fk[KEY_MAX];
+    struct er r = {g->rid, g->mode, g->max_value, ""};
+    ProtobufCBinaryData c_k = key(ck, es, "%c/%016" PRIx64 "/", g->mode == WOM_ONCE ? 'c' : 'm',
+                                  g->rid);
+    ProtobufCBinaryData f_k = f_key(fk, es, &r);
+    memcpy(ce, c_k.data, c_k.len);
+    ce[c_k.len - 1]++; /* '/' + 1: the end of the prefix's range */
+    ProtobufCBinaryData keys[2][2] = {{c_k, {c_k.len, (uint8_t *)ce}}, {f_k, none}};
+    for (int i = 0; i < 2; i++) {
+        Etcdserverpb__WatchCreateRequest cr = ETCDSERVERPB__WATCH_CREATE_REQUEST__INIT;
+        cr.key = keys[i][0];
+        cr.range_end = keys[i][1];
+        cr.watch_id = g->ids[i];
+        Etcdserverpb__WatchRequest req = ETCDSERVERPB__WATCH_REQUEST__INIT;
+        req.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
+        req.create_request = &cr;
+        int rc = wom__etcd_watch_send(es->watch, &req, NULL, deadline);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int hub_timedwait(struct es *es, int64_t deadline)
+{
+    if (deadline < 0)
+        return pthread_cond_wait(&es->hub_cv, &es->hub_mu);
+    struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+    return pthread_cond_timedwait(&es->hub_cv, &es->hub_mu, &ts);
+}
+
+/* Make r's region LIVE and register w for addr. 0, or an error after
+ * which the caller polls instead (no stream, no answer in time). */
+static int hub_arm(struct es *es, const struct er *r, uint64_t addr, struct waitr *w,
+                   int64_t deadline)
+{
+    int64_t d = op_deadline(es); /* a create is answered within an op's time, or never */
+    if (deadline >= 0 && deadline < d)
+        d = deadline;
+    pthread_mutex_lock(&es->hub_mu);
+    int rc = 0;
+    if (!es->watch)
+        rc = wom__etcd_watch_open(es->c, hub_fn, es, &es->watch);
+    struct wreg *g = rc ? NULL : wreg_find(es, r->id);
+    if (!rc && !g) {
+        if ((g = calloc(1, sizeof *g))) {
+            *g = (struct wreg){es->wregs, r->id, r->mode, r->max_value, W_NONE, 0, {0, 0}, 0};
+            es->wregs = g;
+        } else {
+            rc = WOM_ENOMEM;
+        }
+    }
+    while (!rc && g->state != W_LIVE) {
+        if (g->state == W_NONE) {
+            g->state = W_MAKING;
+            g->acks = 2;
+            g->ids[0] = ++es->watch_ids;
+            g->ids[1] = ++es->watch_ids;
+            g->floor = 0;
+            struct wreg copy = *g;
+            pthread_mutex_unlock(&es->hub_mu);
+            rc = hub_create(es, &copy, d);
+            pthread_mutex_lock(&es->hub_mu);
+            if (rc && g->state == W_MAKING && g->ids[0] == copy.ids[0])
+                g->state = W_NONE;
+        } else if (hub_timedwait(es, d) == ETIMEDOUT) {
+            rc = WOM_ETIMEDOUT;
+        }
+    }
+    if (!rc) {
+        *w = (struct waitr){es->waiters, r->id, addr, 0};
+        es->waiters = w;
+    }
+    pthread_mutex_unlock(&es->hub_mu);
+    return rc;
+}
+
+/* Wait until w is woken or the deadline (< 0: none). */
+static void hub_wait(struct es *es, struct waitr *w, int64_t deadline)
+{
+    pthread_mutex_lock(&es->hub_mu);
+    while (!w->woken && hub_timedwait(es, deadline) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&es->hub_mu);
+}
+
+static void hub_disarm(struct es *es, struct waitr *w)
+{
+    pthread_mutex_lock(&es->hub_mu);
+    struct waitr **p = &es->waiters;
+    while (*p != w)
+        p = &(*p)->next;
+    *p = w->next;
+    pthread_mutex_unlock(&es->hub_mu);
+}
+
+/* ---- views of cached cells ---- */
+
+static void cache_view_release(wom_view *v)
+{
+    const struct wom__view_owner *o = (const void *)(uintptr_t)(v->pin_[0] & ~(uint64_t)7);
+    struct es *es = (struct es *)((char *)o - offsetof(struct es, cache_owner));
+    wom__ocache_drop(es->cache, (struct wom__oentry *)(uintptr_t)v->pin_[1]);
+    v->pin_[0] = v->pin_[1] = 0;
+    v->data = NULL;
+    v->len = 0;
+}
+
+static void view_of_entry(struct es *es, struct wom__oentry *e, wom_view *v)
+{
+    v->data = wom__oentry_data(e);
+    v->len = wom__oentry_len(e);
+    v->pin_[0] = (uint64_t)(uintptr_t)&es->cache_owner;
+    v->pin_[1] = (uint64_t)(uintptr_t)e;
+}
+
+/* A view of cell addr of r from the cache: 1 when it was there. */
+static int cache_view(struct es *es, const struct er *r, uint64_t addr, wom_view *v)
+{
+    struct wom__oentry *e = es->cache ? wom__ocache_get(es->cache, r->id, addr) : NULL;
+    if (!e)
+        return 0;
+    view_of_entry(es, e, v);
+    return 1;
+}
+
+/* A view of a value just read: cached when its region is LIVE, else a
+ * copy of its own. */
+static int read_view(struct es *es, const struct er *r, uint64_t addr, const uint8_t *val,
+                     size_t len, wom_view *v)
+{
+    pthread_mutex_lock(&es->hub_mu);
+    struct wreg *g = wreg_find(es, r->id);
+    struct wom__oentry *e = g ? cache_put(es, g, addr, val, len) : NULL;
+    pthread_mutex_unlock(&es->hub_mu);
+    if (!e)
+        return view_fill(v, val, len);
+    view_of_entry(es, e, v);
+    return 0;
+}
+
 /* ---- space ---- */
 
 static void ec_close(wom_space *s)
 {
     struct es *es = es_of(s);
+    wom__etcd_watch_close(es->watch); /* no hub_fn after this */
+    for (struct wreg *g = es->wregs, *n; g; g = n) {
+        n = g->next;
+        free(g);
+    }
+    for (struct aq *q = es->aqs, *n; q; q = n) {
+        n = q->next;
+        free(q);
+    }
+    wom__ocache_free(es->cache);
     wom__etcd_close(es->c);
+    pthread_cond_destroy(&es->app_cv);
+    pthread_mutex_destroy(&es->app_mu);
+    pthread_cond_destroy(&es->hub_cv);
+    pthread_mutex_destroy(&es->hub_mu);
     free(es);
 }
 
@@ -657,19 +1003,30 @@ static int ec_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), 
 
 /* ---- ONCE cells ---- */
 
-/* A ONCE cell's stored form: header and value, malloc'd. */
-static uint8_t *cell_make(struct es *es, uint64_t seq, const void *buf, size_t len)
+/* A cell's header for the next sequence number of es; the value follows
+ * at v + CELL_HDR. Returns the sequence number. */
+static uint64_t cell_head(struct es *es, uint8_t *v, size_t len)
 {
-    uint8_t *v = malloc(CELL_HDR + len);
-    if (!v)
-        return NULL;
+    uint64_t seq = faa_relaxed(&es->seq, 1); /* relaxed: only unique per handle */
     memcpy(v, "WOMC", 4);
     memcpy(v + 4, es->writer, 16);
     be_put(v + 20, seq, 8);
     be_put(v + 28, len, 4);
-    if (len)
-        memcpy(v + CELL_HDR, buf, len);
-    return v;
+    return seq;
+}
+
+/* A loan, and every cell on its way out: the header, then the value. */
+struct cellbuf {
+    size_t len;
+    uint8_t cell[];
+};
+
+static struct cellbuf *cellbuf_new(size_t len)
+{
+    struct cellbuf *b = malloc(sizeof *b + CELL_HDR + len);
+    if (b)
+        b->len = len;
+    return b;
 }
 
 /* What a failed put learnt: c/ADDR and f, read in its failure branch. */
@@ -699,18 +1056,14 @@ static int put_lost(struct es *es, struct er *er, const Etcdserverpb__TxnRespons
  * cell and raise t past addr (nested: only if t is lower); else read c/ADDR
  * and f. After a lost answer the same transaction is sent again: the cell
  * then says whether an earlier send landed (our writer id and sequence). */
-static int ec_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
+/* Put the cell in b (its header not yet made) at addr. */
+static int put_cell(wom_region *r, uint64_t addr, struct cellbuf *b)
 {
     struct es *es = es_of(r->s);
     struct er *er = er_of(r);
-    if (er->mode != WOM_ONCE)
-        return WOM_EMODE;
-    if (len > er->max_value)
-        return WOM_EMSGSIZE;
-    uint64_t seq = faa_relaxed(&es->seq, 1); /* relaxed: only unique per handle */
-    uint8_t *val = cell_make(es, seq, buf, len);
-    if (!val)
-        return WOM_ENOMEM;
+    size_t len = b->len;
+    uint8_t *val = b->cell;
+    uint64_t seq = cell_head(es, val, len);
     char ck[KEY_MAX], fk[KEY_MAX], tk[KEY_MAX], above[17], next[17];
     ProtobufCBinaryData c_k = c_key(ck, es, er, addr), f_k = f_key(fk, es, er),
                         t_k = t_key(tk, es, er);
@@ -744,8 +1097,24 @@ static int ec_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
             break;
         nap(&pause, deadline);
     }
-    free(val);
     return rc && doubt && transient(rc) ? WOM_EUNKNOWN : rc;
+}
+
+static int ec_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
+{
+    struct er *er = er_of(r);
+    if (er->mode != WOM_ONCE)
+        return WOM_EMODE;
+    if (len > er->max_value)
+        return WOM_EMSGSIZE;
+    struct cellbuf *b = cellbuf_new(len);
+    if (!b)
+        return WOM_ENOMEM;
+    if (len)
+        memcpy(b->cell + CELL_HDR, buf, len);
+    int rc = put_cell(r, addr, b);
+    free(b);
+    return rc;
 }
 
 /* Read c/ADDR and f of r in one snapshot (linearizable): *kv NULL when
@@ -770,54 +1139,83 @@ static int cell_read(wom_region *r, uint64_t addr, Etcdserverpb__TxnResponse **r
     return 0;
 }
 
-/* A blocking get polls the cell, 1 ms doubling to 50 ms, until its
- * deadline: the interim until watches exist (docs/cluster.md). It waits
- * for an external server, not for a thread of ours. Each poll may itself
- * take up to the space's op timeout when the cluster does not answer. */
+/* A written cell from the cache, else a linearizable read of the cell
+ * and the floor. A blocking get registers with the hub before each read and
+ * sleeps until the watch names its cell; where no watch can be made (no
+ * stream yet, the cluster slow to answer) it polls instead, 1 ms doubling
+ * to 50 ms. */
 static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
 {
-    wom__view_release(v); /* a view of this backend is never reused: a copy each */
+    wom__view_release(v); /* a view of this backend is never reused */
     v->pin_[0] = v->pin_[1] = 0;
+    struct es *es = es_of(r->s);
     struct er *er = er_of(r);
     if (er->mode != WOM_ONCE)
         return WOM_EMODE;
     int64_t deadline = timeout_ns > 0 ? wom__now_ns() + timeout_ns : -1, pause = 1 * MS;
     for (;;) {
+        if (cache_view(es, er, addr, v))
+            return 0;
+        struct waitr w;
+        int armed = timeout_ns != 0 && hub_arm(es, er, addr, &w, deadline) == 0;
         Etcdserverpb__TxnResponse *resp;
         const Mvccpb__KeyValue *kv;
         uint64_t floor;
         int rc = cell_read(r, addr, &resp, &kv, &floor);
-        if (rc)
-            return rc;
-        if (kv) {
+        if (!rc && kv) {
             const uint8_t *val;
             size_t n;
             int mine;
-            rc = cell_parse(es_of(r->s), er, &kv->value, UINT64_MAX, &val, &n, &mine);
+            rc = cell_parse(es, er, &kv->value, UINT64_MAX, &val, &n, &mine);
             if (!rc)
-                rc = view_fill(v, val, n);
-        } else {
+                rc = read_view(es, er, addr, val, n, v);
+            wom__etcd_txn_free(resp);
+        } else if (!rc) {
             rc = addr < floor ? WOM_ETRIMMED : WOM_EEMPTY;
+            wom__etcd_txn_free(resp);
         }
-        wom__etcd_txn_free(resp);
+        if (rc == WOM_EEMPTY && timeout_ns != 0 && deadline >= 0 && wom__now_ns() >= deadline)
+            rc = WOM_ETIMEDOUT;
+        if (rc == WOM_EEMPTY && timeout_ns != 0) {
+            if (armed)
+                hub_wait(es, &w, deadline);
+            else
+                nap(&pause, deadline);
+        }
+        if (armed)
+            hub_disarm(es, &w);
         if (rc != WOM_EEMPTY || timeout_ns == 0)
             return rc;
-        if (deadline >= 0 && wom__now_ns() >= deadline)
-            return WOM_ETIMEDOUT;
-        nap(&pause, deadline);
     }
 }
 
-/* One append: if t's mod revision is the one read and c/TAIL was never
- * created, put t = TAIL + 1 and the cell; else read t, c/TAIL and f, and
- * go again from the tail learnt. One value per transaction (no batching
- * yet). After a lost answer the same transaction is sent again, so that
- * at most one of its sends can land; a later answer settles it: the cell
- * holds our id and sequence (it landed), or t moved on without it (it
- * never will, since a mod revision never comes back). */
-static int append_lost(struct es *es, struct er *er, const Etcdserverpb__TxnResponse *resp,
-                       ProtobufCBinaryData t_k, ProtobufCBinaryData c_k, ProtobufCBinaryData f_k,
-                       uint64_t seq, int doubt, uint64_t *tail, int64_t *mod)
+/* ---- appends: group commit ----
+ *
+ * The appends of a process to one region go through one queue (struct aq,
+ * per space and region id): whoever finds no batch in flight takes up to
+ * BATCH_MAX waiting cells (and at most BATCH_BYTES) and commits them in
+ * one transaction; the others sleep until theirs is done or it is their
+ * turn. One transaction: if t's mod revision is the one known, put the
+ * cells at TAIL, TAIL+1, ... and t = TAIL + k; else read t, c/TAIL and f
+ * and go again from the tail learnt, at once (contention is not trouble).
+ * No cell can sit at or above t (every put and trim raises t in its own
+ * transaction), so t's revision alone says the addresses are free.
+ *
+ * Exactly once without a dedup window: after a lost answer the same
+ * transaction is sent again, so that at most one of its sends can land (t's
+ * revision never comes back); a later answer settles it: c/TAIL holds our
+ * first cell's writer id and sequence (the whole batch landed), or t moved
+ * on without it (it never will). A batch whose first cell may have landed
+ * and been trimmed since is WOM_EUNKNOWN. */
+
+#define BATCH_MAX 126                 /* etcd's --max-txn-ops is 128: t and the cells */
+#define BATCH_BYTES ((size_t)1 << 20) /* well under --max-request-bytes */
+
+/* What a failed batch learnt from t, c/TAIL and f: 0 when the batch is in
+ * (an earlier send landed), 1 to go again from *tail, or an error. */
+static int batch_lost(struct es *es, struct er *er, const Etcdserverpb__TxnResponse *resp,
+                      ProtobufCBinaryData t_k, ProtobufCBinaryData c_k, ProtobufCBinaryData f_k,
+                      uint64_t seq, int doubt, uint64_t *tail, int64_t *mod)
 {
     const Mvccpb__KeyValue *kv;
     uint64_t tv, floor;
@@ -844,54 +1242,70 @@ static int append_lost(struct es *es, struct er *er, const Etcdserverpb__TxnResp
     return 1;
 }
 
-static int ec_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
+/* Commit cells b[0..k) (headers made, sequence numbers seq[]) as one
+ * batch; *first gets the first's address. q's tail knowledge is used and
+ * kept (the caller holds q's turn, not its lock). */
+static int batch_commit(struct es *es, struct er *er, struct aq *q, struct apx *const *x,
+                        size_t k, uint64_t *first)
 {
-    struct es *es = es_of(r->s);
-    struct er *er = er_of(r);
-    if (er->mode != WOM_ONCE)
-        return WOM_EMODE;
-    if (len > er->max_value)
-        return WOM_EMSGSIZE;
-    char ck[KEY_MAX], fk[KEY_MAX], tk[KEY_MAX], next[17];
-    ProtobufCBinaryData f_k = f_key(fk, es, er), t_k = t_key(tk, es, er), c_k;
-    int64_t deadline = op_deadline(es), pause = 1 * MS, mod;
-    uint64_t tail;
-    struct txn t;
-    txn_init(&t);
-    op_range(&t, 1, t_k, none);
+    char tk[KEY_MAX], fk[KEY_MAX], next[17];
+    ProtobufCBinaryData t_k = t_key(tk, es, er), f_k = f_key(fk, es, er);
+    int64_t deadline = op_deadline(es), pause = 1 * MS;
     Etcdserverpb__TxnResponse *resp = NULL;
-    int rc = read_call(es, &t, &resp, deadline);
-    if (rc)
-        return rc;
-    rc = num_at(resp, 0, t_k, &tail, &mod);
-    wom__etcd_txn_free(resp);
-    if (rc)
-        return rc;
-    uint64_t seq = faa_relaxed(&es->seq, 1); /* relaxed: only unique per handle */
-    uint8_t *val = cell_make(es, seq, buf, len);
-    if (!val)
+    int rc;
+    if (!q->known) {
+        struct txn t;
+        txn_init(&t);
+        op_range(&t, 1, t_k, none);
+        if ((rc = read_call(es, &t, &resp, deadline)))
+            return rc;
+        rc = num_at(resp, 0, t_k, &q->tail, &q->mod);
+        wom__etcd_txn_free(resp);
+        if (rc)
+            return rc;
+        q->known = 1;
+    }
+    char (*keys)[KEY_MAX] = malloc(k * sizeof *keys);
+    struct txn *t = malloc(sizeof *t);
+    if (!keys || !t) {
+        free(keys);
+        free(t);
         return WOM_ENOMEM;
+    }
     int doubt = 0;
     for (;;) {
-        if (tail == UINT64_MAX) {
+        if (q->tail > UINT64_MAX - k) {
             rc = doubt ? WOM_EUNKNOWN : WOM_ENOSPC;
             break;
         }
-        c_k = c_key(ck, es, er, tail);
-        hex16(next, tail + 1);
-        txn_init(&t);
-        cmp_mod(&t, t_k, mod);
-        cmp_create(&t, c_k, 0);
-        op_put(&t, 1, t_k, next, 16);
-        op_put(&t, 1, c_k, val, CELL_HDR + len);
-        op_range(&t, 0, t_k, none);
-        op_range(&t, 0, c_k, none);
-        op_range(&t, 0, f_k, none);
-        rc = txn_call(es, &t, &resp, deadline);
+        ProtobufCBinaryData c0 = c_key(keys[0], es, er, q->tail);
+        hex16(next, q->tail + k);
+        txn_init(t);
+        cmp_mod(t, t_k, q->mod);
+        op_put(t, 1, t_k, next, 16);
+        for (size_t i = 0; i < k; i++)
+            op_put(t, 1, i ? c_key(keys[i], es, er, q->tail + i) : c0, x[i]->b->cell,
+                   CELL_HDR + x[i]->b->len);
+        op_range(t, 0, t_k, none);
+        op_range(t, 0, c0, none);
+        op_range(t, 0, f_k, none);
+        rc = txn_call(es, t, &resp, deadline);
         if (!rc) {
-            rc = resp->succeeded ? 0
-                                 : append_lost(es, er, resp, t_k, c_k, f_k, seq, doubt, &tail, &mod);
+            uint64_t at = q->tail;
+            if (resp->succeeded) {
+                if (!resp->header || resp->header->revision <= 0)
+                    rc = WOM_ECORRUPT;
+                else
+                    q->mod = resp->header->revision; /* t's mod revision now */
+                q->tail += k;
+            } else {
+                rc = batch_lost(es, er, resp, t_k, c0, f_k, x[0]->seq, doubt, &q->tail, &q->mod);
+                if (rc == 0)
+                    q->known = 0; /* in, but where t is now is not known */
+            }
             wom__etcd_txn_free(resp);
+            if (rc == 0)
+                *first = at;
             if (rc != 1)
                 break;
             doubt = 0;
@@ -907,10 +1321,117 @@ static int ec_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
         if (rc != 1)
             nap(&pause, deadline); /* trouble on the wire; contention retries at once */
     }
-    free(val);
-    if (rc == 0)
-        *addr = tail;
+    if (rc)
+        q->known = 0;
+    free(keys);
+    free(t);
     return rc;
+}
+
+/* Append the cell in b (header not yet made): join r's queue, and commit
+ * batches while it is our turn, until ours is done. */
+static int append_cell(wom_region *r, struct cellbuf *b, uint64_t *addr)
+{
+    struct es *es = es_of(r->s);
+    struct er *er = er_of(r);
+    struct apx me = {NULL, b, cell_head(es, b->cell, b->len), 0, 0, 0};
+    pthread_mutex_lock(&es->app_mu);
+    struct aq *q = es->aqs;
+    while (q && q->rid != er->id)
+        q = q->next;
+    if (!q) {
+        if (!(q = calloc(1, sizeof *q))) {
+            pthread_mutex_unlock(&es->app_mu);
+            return WOM_ENOMEM;
+        }
+        q->next = es->aqs;
+        q->rid = er->id;
+        q->tailp = &q->head;
+        es->aqs = q;
+    }
+    *q->tailp = &me;
+    q->tailp = &me.next;
+    while (!me.done) {
+        if (q->busy) {
+            pthread_cond_wait(&es->app_cv, &es->app_mu);
+            continue;
+        }
+        struct apx *x[BATCH_MAX];
+        size_t k = 0, bytes = 0;
+        while (q->head && k < BATCH_MAX &&
+               (k == 0 || bytes + q->head->b->len + CELL_HDR + KEY_MAX <= BATCH_BYTES)) {
+            x[k] = q->head;
+            bytes += x[k]->b->len + CELL_HDR + KEY_MAX;
+            q->head = x[k++]->next;
+        }
+        if (!q->head)
+            q->tailp = &q->head;
+        q->busy = 1;
+        pthread_mutex_unlock(&es->app_mu);
+        uint64_t first = 0;
+        int rc = batch_commit(es, er, q, x, k, &first);
+        pthread_mutex_lock(&es->app_mu);
+        for (size_t i = 0; i < k; i++) {
+            x[i]->rc = rc;
+            x[i]->addr = first + i;
+            x[i]->done = 1;
+        }
+        q->busy = 0;
+        pthread_cond_broadcast(&es->app_cv);
+    }
+    pthread_mutex_unlock(&es->app_mu);
+    if (!me.rc)
+        *addr = me.addr;
+    return me.rc;
+}
+
+static int ec_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
+{
+    struct er *er = er_of(r);
+    if (er->mode != WOM_ONCE)
+        return WOM_EMODE;
+    if (len > er->max_value)
+        return WOM_EMSGSIZE;
+    struct cellbuf *b = cellbuf_new(len);
+    if (!b)
+        return WOM_ENOMEM;
+    if (len)
+        memcpy(b->cell + CELL_HDR, buf, len);
+    int rc = append_cell(r, b, addr);
+    free(b);
+    return rc;
+}
+
+/* ---- loans: a buffer of ours, published as a put or an append ---- */
+
+static int ec_loan(wom_region *r, size_t len, uint64_t *token, void **data)
+{
+    struct er *er = er_of(r);
+    if (er->mode != WOM_ONCE)
+        return WOM_EMODE;
+    if (len > er->max_value)
+        return WOM_EMSGSIZE;
+    struct cellbuf *b = cellbuf_new(len);
+    if (!b)
+        return WOM_ENOMEM;
+    *token = (uint64_t)(uintptr_t)b;
+    *data = b->cell + CELL_HDR;
+    return 0;
+}
+
+static int ec_loan_publish(wom_region *r, uint64_t token, int append, uint64_t *addr)
+{
+    struct cellbuf *b = (struct cellbuf *)(uintptr_t)token;
+    int rc = append ? append_cell(r, b, addr) : put_cell(r, *addr, b);
+    if (!rc)
+        free(b);
+    return rc;
+}
+
+static void ec_loan_cancel(wom_region *r, uint64_t token)
+{
+    (void)r;
+    free((void *)(uintptr_t)token);
 }
 
 static int ec_tail(wom_region *r, uint64_t *tail)
@@ -951,8 +1472,16 @@ static int ec_trim(wom_region *r, uint64_t below)
         Etcdserverpb__TxnResponse *resp = NULL;
         rc = txn_call(es, &t, &resp, deadline);
         wom__etcd_txn_free(resp);
-        if (!rc)
-            return 0; /* done now, or the floor was already there */
+        if (!rc) { /* done now, or the floor was already there */
+            pthread_mutex_lock(&es->hub_mu);
+            struct wreg *g = wreg_find(es, er->id);
+            if (g && g->floor < below)
+                g->floor = below; /* no read of ours caches below it again */
+            if (es->cache)
+                wom__ocache_trim(es->cache, er->id, below);
+            pthread_mutex_unlock(&es->hub_mu);
+            return 0;
+        }
         doubt |= rc == WOM_EUNKNOWN || rc == WOM_EUNAVAIL;
         if (!transient(rc) || wom__now_ns() >= deadline)
             return doubt && transient(rc) ? WOM_EUNKNOWN : rc;
@@ -1080,25 +1609,36 @@ static int ec_load(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *
     return rc;
 }
 
-/* Polls like a blocking get (interim, until watches exist). */
+/* Like a blocking get: registered with the hub before each read, woken
+ * by the watch of the region's cells (or polling where none can be made). */
 static int ec_wait(wom_region *r, uint64_t addr, uint64_t version, int64_t timeout_ns)
 {
+    struct es *es = es_of(r->s);
     if (er_of(r)->mode != WOM_MANY)
         return WOM_EMODE;
     int64_t deadline = timeout_ns > 0 ? wom__now_ns() + timeout_ns : -1, pause = 1 * MS;
     for (;;) {
+        struct waitr w;
+        int armed = timeout_ns != 0 && hub_arm(es, er_of(r), addr, &w, deadline) == 0;
         Etcdserverpb__TxnResponse *resp;
         const Mvccpb__KeyValue *kv;
         int rc = many_read(r, addr, &resp, &kv);
-        if (rc)
+        if (!rc) {
+            uint64_t v = kv ? (uint64_t)kv->version : 0;
+            wom__etcd_txn_free(resp);
+            rc = v != version ? 0 : WOM_ETIMEDOUT;
+        }
+        if (rc == WOM_ETIMEDOUT && timeout_ns != 0 && (deadline < 0 || wom__now_ns() < deadline)) {
+            if (armed)
+                hub_wait(es, &w, deadline);
+            else
+                nap(&pause, deadline);
+            rc = 1; /* read again */
+        }
+        if (armed)
+            hub_disarm(es, &w);
+        if (rc != 1)
             return rc;
-        uint64_t v = kv ? (uint64_t)kv->version : 0;
-        wom__etcd_txn_free(resp);
-        if (v != version)
-            return 0;
-        if (timeout_ns == 0 || (deadline >= 0 && wom__now_ns() >= deadline))
-            return WOM_ETIMEDOUT;
-        nap(&pause, deadline);
     }
 }
 
@@ -1118,7 +1658,9 @@ static const struct wom__ops etcd_ops = {
     .trim = ec_trim,
     .inspect = ec_inspect,
     .get_view = ec_get_view,
-    /* no loans yet: wom_loan_new is WOM_ENOTSUP */
+    .loan = ec_loan,
+    .loan_publish = ec_loan_publish,
+    .loan_cancel = ec_loan_cancel,
     .store = ec_store,
     .load = ec_load,
     .wait = ec_wait,
@@ -1149,24 +1691,52 @@ static int endpoint_ok(const char *p, size_t n)
     return digits > 0 && port > 0;
 }
 
-static int parse_opts(const char *uri, const char *o, int64_t *op_ns)
+/* A number of 1 to max (0 too when zero_ok), with an optional k/M/G
+ * suffix when units: 0, or -1 when it is not one. */
+static int opt_num(const char *o, size_t n, uint64_t max, int zero_ok, int units, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; i < n && o[i] >= '0' && o[i] <= '9' && v <= max; i++)
+        v = v * 10 + (uint64_t)(o[i] - '0');
+    if (i == 0)
+        return -1;
+    if (units && i + 1 == n) {
+        unsigned shift = o[i] == 'k' ? 10 : o[i] == 'M' ? 20 : o[i] == 'G' ? 30 : 64;
+        if (shift == 64 || v > (max >> shift))
+            return -1;
+        v <<= shift;
+        i++;
+    }
+    if (i != n || v > max || (v == 0 && !zero_ok))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+#define CACHE_DEFAULT ((uint64_t)64 << 20)
+#define CACHE_MAX ((uint64_t)1 << 40)
+
+static int parse_opts(const char *uri, const char *o, int64_t *op_ns, uint64_t *cache)
 {
     while (*o == ';') {
         o++;
         size_t n = strcspn(o, ";");
+        uint64_t v;
         if (n > 8 && !strncmp(o, "timeout=", 8)) {
-            uint64_t ms = 0;
-            size_t i = 8;
-            for (; i < n && o[i] >= '0' && o[i] <= '9' && ms <= 86400000; i++)
-                ms = ms * 10 + (uint64_t)(o[i] - '0');
-            if (i != n || ms == 0 || ms > 86400000)
+            if (opt_num(o + 8, n - 8, 86400000, 0, 0, &v))
                 return wom__fail(WOM_EURI, "etcd://%s: timeout= takes milliseconds, 1 to "
                                  "86400000", uri);
-            *op_ns = (int64_t)ms * MS;
+            *op_ns = (int64_t)v * MS;
+        } else if (n > 6 && !strncmp(o, "cache=", 6)) {
+            if (opt_num(o + 6, n - 6, CACHE_MAX, 1, 1, &v))
+                return wom__fail(WOM_EURI, "etcd://%s: cache= takes bytes (suffix k, M or G), "
+                                 "0 to 1T; 0 turns the cache of written cells off", uri);
+            *cache = v;
         } else {
             return wom__fail(WOM_EURI, "etcd://%s: unknown option ';%.*s' (this build of the "
-                             "etcd:// scope takes ;timeout=MS only; TLS and user options are "
-                             "not built yet)", uri, (int)n, o);
+                             "etcd:// scope takes ;timeout=MS and ;cache=BYTES; TLS and user "
+                             "options are not built yet)", uri, (int)n, o);
         }
         o += n;
     }
@@ -1227,14 +1797,30 @@ static int ec_open(const char *rest, wom_space **out)
                          "non-empty, without control characters, and none of r, t, f, c, m "
                          "or nextid (so that no space's keys fall among another's)", rest);
     int64_t op_ns = 5000 * MS;
-    int rc = parse_opts(rest, prefix + plen, &op_ns);
+    uint64_t cache = CACHE_DEFAULT;
+    int rc = parse_opts(rest, prefix + plen, &op_ns, &cache);
     if (rc)
         return rc;
     struct es *es = calloc(1, sizeof *es);
     if (!es)
         return WOM_ENOMEM;
-    if (getrandom(es->writer, sizeof es->writer, 0) != (ssize_t)sizeof es->writer) {
+    es->pub.ops = &etcd_ops;
+    es->pub.impl = es;
+    if (cache && wom__ocache_new((size_t)cache, &es->cache)) {
         free(es);
+        return WOM_ENOMEM;
+    }
+    es->cache_owner.release = cache_view_release;
+    pthread_mutex_init(&es->app_mu, NULL);
+    pthread_cond_init(&es->app_cv, NULL);
+    pthread_mutex_init(&es->hub_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&es->hub_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (getrandom(es->writer, sizeof es->writer, 0) != (ssize_t)sizeof es->writer) {
+        ec_close(&es->pub);
         return wom__fail(WOM_EIO, "etcd://%s: getrandom failed (a writer id is random)", rest);
     }
     memcpy(es->prefix, prefix, plen);
@@ -1242,12 +1828,10 @@ static int ec_open(const char *rest, wom_space **out)
     es->op_ns = op_ns;
     rc = wom__etcd_connect(ep, n, op_ns, &es->c);
     if (rc) {
-        free(es);
+        ec_close(&es->pub);
         return wom__fail(rc, "etcd://%s: no endpoint could be connected to within %lld ms (%s)",
                          rest, (long long)(op_ns / MS), wom_err_name(rc));
     }
-    es->pub.ops = &etcd_ops;
-    es->pub.impl = es;
     *out = &es->pub;
     return 0;
 }

@@ -535,3 +535,231 @@ WOM_ETCD_RPC(lease_grant, "Lease/LeaseGrant", Etcdserverpb__LeaseGrantRequest,
              Etcdserverpb__LeaseGrantResponse, etcdserverpb__lease_grant)
 WOM_ETCD_RPC(lease_revoke, "Lease/LeaseRevoke", Etcdserverpb__LeaseRevokeRequest,
              Etcdserverpb__LeaseRevokeResponse, etcdserverpb__lease_revoke)
+
+/* ---- the watch stream -------------------------------------------------------
+ *
+ * One thread per stream: connect (ready), start the call, then receive one
+ * message at a time and hand it to fn. Senders start their own SEND_MESSAGE
+ * batch on the live call (gRPC allows one receive and one send batch in
+ * flight together; send_mu keeps sends one at a time). w->mu guards call,
+ * gen and closing; a sender takes its own reference on the call, so the
+ * thread may drop the stream while a send is still on it. */
+
+struct wom__etcd_watch {
+    struct wom__etcd *c;
+    wom__etcd_watch_fn *fn;
+    void *arg;
+    pthread_t thread;
+    pthread_mutex_t mu;      /* guards call, gen, closing */
+    pthread_mutex_t send_mu; /* one SEND_MESSAGE batch at a time */
+    grpc_call *call;         /* the live stream, NULL between streams */
+    uint64_t gen;            /* streams broken so far */
+    bool closing;
+};
+
+#define WATCH_METHOD "/etcdserverpb.Watch/Watch"
+
+/* Start one batch of n ops on call and wait for it: its success. */
+static int batch(grpc_call *call, grpc_op *ops, size_t n)
+{
+    struct waiter w;
+    waiter_init(&w);
+    if (grpc_call_start_batch(call, ops, n, waiter_arm(&w), NULL) != GRPC_CALL_OK) {
+        w.done = 1; /* never started: nothing will wake it */
+        waiter_wait(&w);
+        return 0;
+    }
+    return waiter_wait(&w);
+}
+
+static bool watch_closing(struct wom__etcd_watch *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool closing = w->closing;
+    pthread_mutex_unlock(&w->mu);
+    return closing;
+}
+
+/* One stream on READY channel ch, from its start to its end. */
+static void watch_stream(struct wom__etcd_watch *w, struct chan *ch)
+{
+    struct wom__etcd *c = w->c;
+    grpc_call *call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                               grpc_slice_from_static_string(WATCH_METHOD), NULL,
+                                               gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (!call)
+        return;
+    grpc_metadata md = {0};
+    md.key = grpc_slice_from_static_string("hasleader");
+    md.value = grpc_slice_from_static_string("true");
+    grpc_op op[2];
+    memset(op, 0, sizeof op);
+    op[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    op[0].data.send_initial_metadata.count = 1;
+    op[0].data.send_initial_metadata.metadata = &md;
+    if (!batch(call, op, 1)) {
+        grpc_call_unref(call);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    bool up = !w->closing;
+    if (up)
+        w->call = call;
+    pthread_mutex_unlock(&w->mu);
+    grpc_metadata_array im, tm;
+    grpc_metadata_array_init(&im);
+    grpc_metadata_array_init(&tm);
+    bool first = true, good = false;
+    while (up) {
+        grpc_byte_buffer *recv = NULL;
+        memset(op, 0, sizeof op);
+        size_t n = 0;
+        if (first) {
+            op[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+            op[n++].data.recv_initial_metadata.recv_initial_metadata = &im;
+        }
+        op[n].op = GRPC_OP_RECV_MESSAGE;
+        op[n++].data.recv_message.recv_message = &recv;
+        first = false;
+        if (!batch(call, op, n) || !recv)
+            break; /* the stream ended: its status follows */
+        ProtobufCMessage *m = NULL;
+        int rc = decode(recv, &etcdserverpb__watch_response__descriptor, &m);
+        grpc_byte_buffer_destroy(recv);
+        if (rc)
+            break; /* garbage from the member: this stream is done */
+        if (!good) {
+            chan_ok(c);
+            good = true;
+        }
+        w->fn(w->arg, (const Etcdserverpb__WatchResponse *)m);
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
+    pthread_mutex_lock(&w->mu);
+    w->call = NULL;
+    w->gen++;
+    bool closing = w->closing;
+    pthread_mutex_unlock(&w->mu);
+    grpc_call_cancel(call, NULL); /* ends a stream left for garbage; no-op otherwise */
+    grpc_status_code st = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+    memset(op, 0, sizeof op);
+    op[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op[0].data.recv_status_on_client.trailing_metadata = &tm;
+    op[0].data.recv_status_on_client.status = &st;
+    op[0].data.recv_status_on_client.status_details = &details;
+    batch(call, op, 1);
+    bool failed = false;
+    status_rc(st, details, &failed);
+    if (c->debug)
+        fprintf(stderr, "wom etcd watch stream at %s ended: status %d %.*s\n", c->eps[ch->ep],
+                (int)st, (int)GRPC_SLICE_LENGTH(details),
+                (const char *)GRPC_SLICE_START_PTR(details));
+    /* A member without a leader ends the stream with UNAVAILABLE: move on.
+     * So does any stream that ends while nobody asked it to. */
+    if (!closing && (failed || !good))
+        chan_fail(c, ch);
+    grpc_slice_unref(details);
+    grpc_metadata_array_destroy(&im);
+    grpc_metadata_array_destroy(&tm);
+    grpc_call_unref(call);
+    if (up)
+        w->fn(w->arg, NULL);
+}
+
+static void *watch_loop(void *arg)
+{
+    struct wom__etcd_watch *w = arg;
+    while (!watch_closing(w)) {
+        struct chan *ch;
+        /* short rounds, so that a close is seen soon */
+        if (ready(w->c, wom__now_ns() + 100000000LL, &ch))
+            continue;
+        watch_stream(w, ch);
+        chan_put(w->c, ch);
+    }
+    return NULL;
+}
+
+int wom__etcd_watch_open(struct wom__etcd *c, wom__etcd_watch_fn *fn, void *arg,
+                         struct wom__etcd_watch **out)
+{
+    if (!c || !fn || !out)
+        return WOM_EINVAL;
+    struct wom__etcd_watch *w = calloc(1, sizeof *w);
+    if (!w)
+        return WOM_ENOMEM;
+    w->c = c;
+    w->fn = fn;
+    w->arg = arg;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->send_mu, NULL);
+    if (pthread_create(&w->thread, NULL, watch_loop, w)) {
+        pthread_mutex_destroy(&w->send_mu);
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return WOM_ENOMEM;
+    }
+    *out = w;
+    return 0;
+}
+
+int wom__etcd_watch_send(struct wom__etcd_watch *w, const Etcdserverpb__WatchRequest *req,
+                         uint64_t *gen, int64_t deadline)
+{
+    if (!w || !req)
+        return WOM_EINVAL;
+    if (wom__now_ns() >= deadline)
+        return WOM_ETIMEDOUT;
+    size_t len = protobuf_c_message_get_packed_size(&req->base);
+    if (len > WOM__ETCD_MAX_REQUEST)
+        return WOM_EMSGSIZE;
+    pthread_mutex_lock(&w->send_mu);
+    pthread_mutex_lock(&w->mu);
+    grpc_call *call = w->call;
+    uint64_t g = w->gen;
+    if (call)
+        grpc_call_ref(call);
+    pthread_mutex_unlock(&w->mu);
+    int rc = WOM_ENOTCONN;
+    if (call) {
+        grpc_slice s = grpc_slice_malloc(len);
+        protobuf_c_message_pack(&req->base, GRPC_SLICE_START_PTR(s));
+        grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+        grpc_slice_unref(s);
+        grpc_op op;
+        memset(&op, 0, sizeof op);
+        op.op = GRPC_OP_SEND_MESSAGE;
+        op.data.send_message.send_message = bb;
+        rc = batch(call, &op, 1) ? 0 : WOM_ENOTCONN;
+        grpc_byte_buffer_destroy(bb);
+        grpc_call_unref(call);
+    }
+    pthread_mutex_unlock(&w->send_mu);
+    if (gen)
+        *gen = g;
+    return rc;
+}
+
+uint64_t wom__etcd_watch_gen(struct wom__etcd_watch *w)
+{
+    pthread_mutex_lock(&w->mu);
+    uint64_t g = w->gen;
+    pthread_mutex_unlock(&w->mu);
+    return g;
+}
+
+void wom__etcd_watch_close(struct wom__etcd_watch *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->closing = true;
+    if (w->call)
+        grpc_call_cancel(w->call, NULL);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->send_mu);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}

@@ -96,6 +96,37 @@ int wom__etcd_lease_grant(struct wom__etcd *c, const Etcdserverpb__LeaseGrantReq
 int wom__etcd_lease_revoke(struct wom__etcd *c, const Etcdserverpb__LeaseRevokeRequest *req,
                            Etcdserverpb__LeaseRevokeResponse **resp, int64_t deadline);
 
+/* ---- Watch: one bidirectional stream ------------------------------------
+
+ * A watch stream runs etcd's Watch service on c with a thread of its own.
+ * Every WatchResponse that arrives is given, in order, to fn(arg, r) on that
+ * thread (r is freed after fn returns). When the stream breaks (its member
+ * failed, lost its leader, or the connection moved), fn(arg, NULL) says so:
+ * every watch created on it is gone, and the thread starts a new stream on
+ * c's current channel (with c's failover and backoff). Creating watches is
+ * the caller's: wom__etcd_watch_send, typically when it needs one. The
+ * stream is opened with etcd's "hasleader" metadata, so a member cut off
+ * from its leader ends it rather than going silent. */
+struct wom__etcd_watch;
+typedef void wom__etcd_watch_fn(void *arg, const Etcdserverpb__WatchResponse *r);
+
+/* Start a watch stream on c: 0, WOM_EINVAL or WOM_ENOMEM; the stream itself
+ * connects in the background. Close with wom__etcd_watch_close before c. */
+int wom__etcd_watch_open(struct wom__etcd *c, wom__etcd_watch_fn *fn, void *arg,
+                         struct wom__etcd_watch **out);
+/* Send req on the stream as it is now; *gen (if not NULL) gets the stream's
+ * generation, which grows by one each time a stream breaks, so that the
+ * caller can tell which stream a later answer belongs to. WOM_ENOTCONN
+ * when no stream is up (try again after a while), WOM_ETIMEDOUT at the
+ * deadline, WOM_EMSGSIZE, WOM_ENOMEM. Any thread, fn's included. */
+int wom__etcd_watch_send(struct wom__etcd_watch *w, const Etcdserverpb__WatchRequest *req,
+                         uint64_t *gen, int64_t deadline);
+/* The stream's current generation (see wom__etcd_watch_send). */
+uint64_t wom__etcd_watch_gen(struct wom__etcd_watch *w);
+/* Stop the stream and its thread (fn is not called after this returns).
+ * NULL is a no-op. */
+void wom__etcd_watch_close(struct wom__etcd_watch *w);
+
 /* Free a response of the call of the same name (NULL is a no-op). */
 void wom__etcd_range_free(Etcdserverpb__RangeResponse *resp);
 void wom__etcd_put_free(Etcdserverpb__PutResponse *resp);
