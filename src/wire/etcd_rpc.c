@@ -32,6 +32,7 @@
 #define EP_MAX 256                     /* longest "H:P" endpoint */
 #define BACKOFF_MIN_NS 20000000LL      /* after the first failed round */
 #define BACKOFF_MAX_NS 1000000000LL
+#define FAIL_AFTER_NS 500000000LL      /* a call unanswered this long fails its member */
 
 struct waiter {
     pthread_mutex_t mu;
@@ -141,8 +142,11 @@ static struct chan *chan_new(struct wom__etcd *c, size_t ep, int64_t not_before)
         {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 100}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = 10000}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = 5000}},
+        /* etcd refuses pings more often than every 5 s (its
+         * --grpc-keepalive-min-time); a silent member is left in 7 s */
+        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = 5000}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = 2000}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, {.integer = 0}},
     };
     grpc_channel_args args = {sizeof a / sizeof a[0], a};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
@@ -412,7 +416,14 @@ static int call(struct wom__etcd *c, const char *method, const void *req,
         return WOM_ETIMEDOUT;
     }
     bool failed = false;
+    int64_t allotted = deadline - wom__now_ns();
     rc = exchange(c, ch, method, req, len, d, resp, deadline, &failed);
+    /* No answer in a generous time: the member is paused, cut off or
+     * overloaded, while its connection may look alive for seconds more
+     * (keepalive). Later calls go to the next member. A short deadline
+     * (a caller's brief wait) says nothing of the member. */
+    if (rc == WOM_EUNKNOWN && allotted >= FAIL_AFTER_NS && wom__now_ns() >= deadline)
+        failed = true;
     if (failed)
         chan_fail(c, ch);
     else if (rc != WOM_EUNKNOWN && rc != WOM_ENOTCONN)
