@@ -142,7 +142,7 @@ static inline int nc_link(struct nc *n, int k, char *why, size_t cap)
  * up` gives its members (quick failover, pre-vote, no compaction). */
 static inline int nc_start(struct nc *n, int k)
 {
-    char name[8], data[96], log[96], client[64], peer[64], ic[256], token[32];
+    char name[16], data[96], log[96], client[64], peer[64], ic[256], token[32];
     snprintf(name, sizeof name, "m%d", k + 1);
     snprintf(data, sizeof data, "%s/m%d", n->dir, k + 1);
     snprintf(log, sizeof log, "%s/m%d.log", n->dir, k + 1);
