@@ -546,6 +546,10 @@ WOM_ETCD_RPC(lease_grant, "Lease/LeaseGrant", Etcdserverpb__LeaseGrantRequest,
              Etcdserverpb__LeaseGrantResponse, etcdserverpb__lease_grant)
 WOM_ETCD_RPC(lease_revoke, "Lease/LeaseRevoke", Etcdserverpb__LeaseRevokeRequest,
              Etcdserverpb__LeaseRevokeResponse, etcdserverpb__lease_revoke)
+WOM_ETCD_RPC(lease_keep_alive, "Lease/LeaseKeepAlive", Etcdserverpb__LeaseKeepAliveRequest,
+             Etcdserverpb__LeaseKeepAliveResponse, etcdserverpb__lease_keep_alive)
+WOM_ETCD_RPC(lease_time_to_live, "Lease/LeaseTimeToLive", Etcdserverpb__LeaseTimeToLiveRequest,
+             Etcdserverpb__LeaseTimeToLiveResponse, etcdserverpb__lease_time_to_live)
 
 /* ---- the watch stream -------------------------------------------------------
  *

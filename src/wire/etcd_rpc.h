@@ -96,6 +96,17 @@ int wom__etcd_lease_grant(struct wom__etcd *c, const Etcdserverpb__LeaseGrantReq
 int wom__etcd_lease_revoke(struct wom__etcd *c, const Etcdserverpb__LeaseRevokeRequest *req,
                            Etcdserverpb__LeaseRevokeResponse **resp, int64_t deadline);
 
+/* Lease.LeaseKeepAlive, one request and its answer (the method is a
+ * stream; a call of its own per renewal keeps this a plain request):
+ * *resp on success; resp->TTL <= 0 when the lease is gone. */
+int wom__etcd_lease_keep_alive(struct wom__etcd *c, const Etcdserverpb__LeaseKeepAliveRequest *req,
+                               Etcdserverpb__LeaseKeepAliveResponse **resp, int64_t deadline);
+/* Lease.LeaseTimeToLive: *resp on success; resp->TTL == -1 when the lease
+ * is gone (expired or revoked). */
+int wom__etcd_lease_time_to_live(struct wom__etcd *c,
+                                 const Etcdserverpb__LeaseTimeToLiveRequest *req,
+                                 Etcdserverpb__LeaseTimeToLiveResponse **resp, int64_t deadline);
+
 /* ---- Watch: one bidirectional stream ------------------------------------
 
  * A watch stream runs etcd's Watch service on c with a thread of its own.
@@ -134,5 +145,7 @@ void wom__etcd_delete_range_free(Etcdserverpb__DeleteRangeResponse *resp);
 void wom__etcd_txn_free(Etcdserverpb__TxnResponse *resp);
 void wom__etcd_lease_grant_free(Etcdserverpb__LeaseGrantResponse *resp);
 void wom__etcd_lease_revoke_free(Etcdserverpb__LeaseRevokeResponse *resp);
+void wom__etcd_lease_keep_alive_free(Etcdserverpb__LeaseKeepAliveResponse *resp);
+void wom__etcd_lease_time_to_live_free(Etcdserverpb__LeaseTimeToLiveResponse *resp);
 
 #endif
