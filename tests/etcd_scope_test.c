@@ -497,3 +497,49 @@ TEST_T(etcd_scope_regions_list_in_creation_order_per_prefix, T_UNIT, 90)
 {
     with_cluster(regions, 70);
 }
+
+/* Holders are leases: alive to everyone while the space is open, dead at
+ * once when it closes (revoked), and dead within the lease's TTL (5 s) when
+ * its process dies without closing. */
+static void holders(const struct tc *t)
+{
+    /* The process that dies holding its lease is forked before this one
+     * uses gRPC (a gRPC process must not fork and go on using it). */
+    int fd[2], go[2];
+    CHECK(pipe(fd) == 0 && pipe(go) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        wom_space *c = open_prefix(t, "h");
+        uint64_t tc = wom_holder(c);
+        char x;
+        if (write(fd[1], &tc, sizeof tc) != (ssize_t)sizeof tc || read(go[0], &x, 1) != 1)
+            _exit(1);
+        _exit(0); /* without wom_close: the lease is not revoked */
+    }
+    uint64_t tc = 0;
+    CHECK(read(fd[0], &tc, sizeof tc) == (ssize_t)sizeof tc && tc != 0);
+
+    wom_space *a = open_prefix(t, "h"), *b = open_prefix(t, "h");
+    uint64_t ta = wom_holder(a);
+    CHECK(ta != 0 && ta != tc);
+    CHECK_EQ(wom_holder(a), ta); /* one lease per space */
+    CHECK(wom_holder_alive(b, ta) == 1);
+    CHECK(wom_holder_alive(a, ta) == 1);
+    CHECK(wom_holder_alive(b, (uint64_t)1 << 63) == 0); /* no lease has such an id */
+    wom_close(a);
+    CHECK(wom_holder_alive(b, ta) == 0);
+
+    CHECK(wom_holder_alive(b, tc) == 1);
+    CHECK(write(go[1], "x", 1) == 1);
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    int64_t died = wom_test_now_ns();
+    while (wom_holder_alive(b, tc) && wom_test_now_ns() - died < 10 * SEC)
+        CHECK(poll(NULL, 0, 50) == 0); /* etcd expires the lease on its own clock */
+    CHECK_MSG(!wom_holder_alive(b, tc), "a dead process's lease still alive after 10 s");
+    wom_close(b);
+    close(fd[0]), close(fd[1]), close(go[0]), close(go[1]);
+}
+
+TEST_T(etcd_scope_holders_are_leases, T_UNIT, 60) { with_cluster(holders, 45); }

@@ -31,7 +31,8 @@ void wom_test_register(const char *name, int flags, int timeout_s, wom_test_fn f
 void wom_test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 3, 4)));
 /* Scale for loop counts: 1.0 normally, smaller under sanitizers
- * (environment WOM_TEST_SCALE). Never below 1 iteration. */
+ * (environment WOM_TEST_SCALE) and much smaller on etcd:// (tests/main.c's
+ * ETCD_SCALE). Never below 1 iteration. */
 uint64_t wom_test_n(uint64_t n);
 /* A per-run seed (WOM_TEST_SEED or time), printed by a failing test. */
 uint64_t wom_test_seed(void);

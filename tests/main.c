@@ -24,7 +24,8 @@
  * A test that cannot hold on the scope ends with wom_test_skip: the runner
  * prints "skip NAME  skipped on SCOPE: why" and counts it as passed (a
  * "# N skipped" line comes before the last line).
- * Environment: WOM_TEST_SEED (the run's seed), WOM_TEST_SCALE (loop counts). */
+ * Environment: WOM_TEST_SEED (the run's seed), WOM_TEST_SCALE (loop counts;
+ * on etcd:// they are also scaled by ETCD_SCALE). */
 #include "harness.h"
 #include "util/clock.h"
 #include "wom.h"
@@ -76,10 +77,16 @@ void wom_test_fail(const char *file, int line, const char *fmt, ...)
     _exit(1);
 }
 
+/* A cluster round trip costs what a thousand of a local scope's operations
+ * do: loop counts on etcd:// are scaled down by this much more. */
+#define ETCD_SCALE 0.002
+
 uint64_t wom_test_n(uint64_t n)
 {
     const char *s = getenv("WOM_TEST_SCALE");
     double k = s ? atof(s) : 1.0;
+    if (!strcmp(wom_test_scope(), "etcd"))
+        k *= ETCD_SCALE;
     uint64_t m = (uint64_t)((double)n * k);
     return m ? m : 1;
 }

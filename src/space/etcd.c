@@ -4,8 +4,9 @@
  * wire layer (src/wire/etcd_rpc.h); blocking reads sleep on a watch, and
  * written ONCE cells are served from a cache (the watch hub, below).
  * Appends of a process to a region are committed in batches (group
- * commit, below). Not yet, and said so where it shows: the holder is 0 (no
- * leases) and first reads are linearizable (no serializable reads).
+ * commit, below). A holder is an etcd lease kept alive by the client.
+ * Not yet, and said so where it shows: first reads are linearizable (no
+ * serializable reads).
  *
  * Keys (numbers as 16 lowercase hex digits, so that byte order is number
  * order, both for ranges and for etcd's value comparisons):
@@ -61,6 +62,12 @@ struct es {
     pthread_mutex_t app_mu; /* guards aqs and every queue in it */
     pthread_cond_t app_cv;  /* a batch ended */
     struct aq *aqs;         /* one per region appended to */
+    /* the holder's lease (below) */
+    pthread_mutex_t lease_mu; /* guards lease, lease_stop */
+    pthread_cond_t lease_cv;  /* CLOCK_MONOTONIC; broadcast on close */
+    int64_t lease;            /* 0: none granted (yet, or it expired) */
+    int lease_stop, lease_thread_on;
+    pthread_t lease_thread;
 };
 
 /* A region (behind its handle). */
@@ -766,11 +773,129 @@ static int read_view(struct es *es, const struct er *r, uint64_t addr, const uin
     return 0;
 }
 
+/* ---- holders: etcd leases ----
+ *
+ * A space's holder token is a lease of its own, granted at the first
+ * wom_holder and renewed by a thread every LEASE_TTL_S / 3 seconds; closing
+ * the space revokes it. A process that dies (or is cut off from the
+ * cluster for LEASE_TTL_S) loses its lease, and wom_holder_alive says so to
+ * everyone: a channel's senders then release its seat. A lease that
+ * expired while this process lived (a long partition) is replaced by a new
+ * one for later holders; what the old token holds counts as dead, as it
+ * would for a process that restarted. */
+
+#define LEASE_TTL_S 5
+
+static void *lease_loop(void *arg)
+{
+    struct es *es = arg;
+    pthread_mutex_lock(&es->lease_mu);
+    while (!es->lease_stop) {
+        int64_t next = wom__now_ns() + LEASE_TTL_S * 1000 * MS / 3;
+        struct timespec ts = {(time_t)(next / 1000000000), (long)(next % 1000000000)};
+        while (!es->lease_stop && pthread_cond_timedwait(&es->lease_cv, &es->lease_mu, &ts) !=
+                                       ETIMEDOUT)
+            ;
+        if (es->lease_stop)
+            break;
+        int64_t id = es->lease;
+        pthread_mutex_unlock(&es->lease_mu);
+        Etcdserverpb__LeaseKeepAliveRequest req = ETCDSERVERPB__LEASE_KEEP_ALIVE_REQUEST__INIT;
+        req.id = id;
+        Etcdserverpb__LeaseKeepAliveResponse *resp = NULL;
+        int rc = wom__etcd_lease_keep_alive(es->c, &req, &resp, op_deadline(es));
+        int gone = !rc && resp->ttl <= 0;
+        wom__etcd_lease_keep_alive_free(resp);
+        pthread_mutex_lock(&es->lease_mu);
+        if (gone && es->lease == id)
+            es->lease = 0; /* the next wom_holder grants a new one */
+    }
+    pthread_mutex_unlock(&es->lease_mu);
+    return NULL;
+}
+
+static int ec_holder(wom_space *s, uint64_t *token)
+{
+    struct es *es = es_of(s);
+    pthread_mutex_lock(&es->lease_mu);
+    int rc = 0;
+    if (!es->lease) {
+        Etcdserverpb__LeaseGrantRequest req = ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
+        req.ttl = LEASE_TTL_S;
+        Etcdserverpb__LeaseGrantResponse *resp = NULL;
+        rc = wire_err(wom__etcd_lease_grant(es->c, &req, &resp, op_deadline(es)));
+        if (!rc && (resp->id <= 0 || (resp->error && *resp->error)))
+            rc = WOM_EIO;
+        if (!rc)
+            es->lease = resp->id;
+        wom__etcd_lease_grant_free(resp);
+        if (!rc && !es->lease_thread_on) {
+            if (pthread_create(&es->lease_thread, NULL, lease_loop, es))
+                rc = WOM_ENOMEM;
+            else
+                es->lease_thread_on = 1;
+        }
+    }
+    *token = (uint64_t)es->lease;
+    pthread_mutex_unlock(&es->lease_mu);
+    return rc;
+}
+
+/* Alive unless etcd says the lease is gone (TTL -1). */
+static int ec_holder_alive(wom_space *s, uint64_t token, int *alive)
+{
+    struct es *es = es_of(s);
+    if (token == 0) {
+        *alive = 1;
+        return 0;
+    }
+    if (token > INT64_MAX) {
+        *alive = 0; /* no lease has such an id: a damaged seat */
+        return 0;
+    }
+    pthread_mutex_lock(&es->lease_mu);
+    int mine = es->lease == (int64_t)token;
+    pthread_mutex_unlock(&es->lease_mu);
+    if (mine) {
+        *alive = 1;
+        return 0;
+    }
+    Etcdserverpb__LeaseTimeToLiveRequest req = ETCDSERVERPB__LEASE_TIME_TO_LIVE_REQUEST__INIT;
+    req.id = (int64_t)token;
+    Etcdserverpb__LeaseTimeToLiveResponse *resp = NULL;
+    int rc = wire_err(wom__etcd_lease_time_to_live(es->c, &req, &resp, op_deadline(es)));
+    if (!rc)
+        *alive = resp->ttl != -1;
+    wom__etcd_lease_time_to_live_free(resp);
+    return rc;
+}
+
+/* Stop renewing, and give the lease back (its holdings count as dead at
+ * once rather than after its TTL). */
+static void lease_end(struct es *es)
+{
+    pthread_mutex_lock(&es->lease_mu);
+    es->lease_stop = 1;
+    pthread_cond_broadcast(&es->lease_cv);
+    int64_t id = es->lease;
+    pthread_mutex_unlock(&es->lease_mu);
+    if (es->lease_thread_on)
+        pthread_join(es->lease_thread, NULL);
+    if (id && es->c) {
+        Etcdserverpb__LeaseRevokeRequest req = ETCDSERVERPB__LEASE_REVOKE_REQUEST__INIT;
+        req.id = id;
+        Etcdserverpb__LeaseRevokeResponse *resp = NULL;
+        wom__etcd_lease_revoke(es->c, &req, &resp, op_deadline(es)); /* else it expires */
+        wom__etcd_lease_revoke_free(resp);
+    }
+}
+
 /* ---- space ---- */
 
 static void ec_close(wom_space *s)
 {
     struct es *es = es_of(s);
+    lease_end(es);
     wom__etcd_watch_close(es->watch); /* no hub_fn after this */
     for (struct wreg *g = es->wregs, *n; g; g = n) {
         n = g->next;
@@ -784,24 +909,11 @@ static void ec_close(wom_space *s)
     wom__etcd_close(es->c);
     pthread_cond_destroy(&es->app_cv);
     pthread_mutex_destroy(&es->app_mu);
+    pthread_cond_destroy(&es->lease_cv);
+    pthread_mutex_destroy(&es->lease_mu);
     pthread_cond_destroy(&es->hub_cv);
     pthread_mutex_destroy(&es->hub_mu);
     free(es);
-}
-
-/* No leases yet: no holder token, so every holder counts as alive. */
-static int ec_holder(wom_space *s, uint64_t *token)
-{
-    (void)s;
-    *token = 0;
-    return 0;
-}
-
-static int ec_holder_alive(wom_space *s, uint64_t token, int *alive)
-{
-    (void)s, (void)token;
-    *alive = 1;
-    return 0;
 }
 
 /* ---- regions ---- */
@@ -1694,10 +1806,12 @@ static int ec_open(const char *rest, wom_space **out)
     pthread_mutex_init(&es->app_mu, NULL);
     pthread_cond_init(&es->app_cv, NULL);
     pthread_mutex_init(&es->hub_mu, NULL);
+    pthread_mutex_init(&es->lease_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&es->hub_cv, &ca);
+    pthread_cond_init(&es->lease_cv, &ca);
     pthread_condattr_destroy(&ca);
     if (getrandom(es->writer, sizeof es->writer, 0) != (ssize_t)sizeof es->writer) {
         ec_close(&es->pub);
