@@ -9,6 +9,7 @@
  *   wom demo [OPTIONS]             producers and consumers over a channel,
  *                                  checking exactly-once in-order delivery
  *   wom cluster up|down|status DIR a local etcd cluster for etcd:// spaces
+ *   wom mirror SRC REGION DEST     follow a region into another space
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -155,6 +156,25 @@ static const struct cmd commands[] = {
      "and each message must reach exactly one of them. Prints progress on stderr,\n"
      "then throughput and 'demo: OK: ...'. A delivery violation exits 11 with its\n"
      "reason; a failed wom call exits with the code of its error.\n"},
+    {"mirror", cli_mirror, NEED_NOTHING, 3, 3, OPT(O_COUNT) | OPT(O_TIMEOUT),
+     "SOURCE REGION DEST [--count N] [--timeout MS]",
+     "follow a region into a local shm: space, for read-only readers",
+     "Copies ONCE region REGION of space SOURCE (an etcd:// cluster, typically)\n"
+     "into the region of the same name in space DEST (a shm: file), cell A of the\n"
+     "source to address A of the destination, and keeps following it, so that\n"
+     "processes on this host read it (wom recv 'DEST;ro' REGION --follow, or\n"
+     "wom_chan_open and wom_sub_open on DEST;ro) at shared-memory speed, zero-copy.\n"
+     "The destination region is created with the source's value limit. The\n"
+     "mirror resumes at the destination's tail: kill it at any instant, start it\n"
+     "again, and nothing is lost or copied twice. A cell already written with the\n"
+     "same bytes counts as copied; with other bytes the destination is not a\n"
+     "mirror of SOURCE, and it exits 4. Trims are mirrored (the destination's\n"
+     "floor follows the source's). A channel needs only its log REGION. Errors\n"
+     "of a cluster that cannot answer (a lost member, an election) are retried,\n"
+     "10 ms doubling to 1 s apart, said once on stderr. It stops after N cells\n"
+     "(--count; fewer exits 3) or when none arrived for MS milliseconds\n"
+     "(--timeout; default: never; 0 copies what is there and exits), printing\n"
+     "how many cells it copied and the next address.\n"},
     {"cluster", cli_cluster, NEED_NOTHING, 2, 2, OPT(O_MEMBERS) | OPT(O_PORT) | OPT(O_TIMEOUT),
      "up DIR [--members N] [--port P] [--timeout MS]\n"
      "       wom cluster down DIR [--timeout MS]\n"

@@ -14,6 +14,7 @@
  *   demo.c, demo_roles.c (and demo.h between them)
  *              demo: producers and consumers over a channel, checked
  *   cluster.c  cluster up/down/status: a local etcd cluster
+ *   mirror.c   mirror: follow a region into another space (a host's shm:)
  *   http.c (and http.h)
  *              JSON over HTTP to an etcd member (libcurl, jansson), for
  *              cluster.c
@@ -174,6 +175,7 @@ int cli_stat(struct ctx *c);
 int cli_batch(struct ctx *c);
 int cli_demo(struct ctx *c);
 int cli_cluster(struct ctx *c);
+int cli_mirror(struct ctx *c);
 
 enum need { NEED_NOTHING, NEED_SPACE, NEED_ONCE, NEED_MANY };
 
