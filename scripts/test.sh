@@ -6,10 +6,31 @@
 set -u
 # The scopes the conformance suite runs on besides mem:, as wom_tests --uri
 # templates (tests/main.c): "shm:" is a fresh file per space under /dev/shm
-# (or $TMPDIR), removed after each test. An etcd:// template joins here once
-# that scope exists.
+# (or $TMPDIR), removed after each test; "etcd://H:P,.../conformance" a
+# fresh key prefix per space under that one, on a 3-member cluster this
+# script starts (below) and stops however it ends.
 uris=${WOM_CONFORMANCE_URIS:-shm:}
 total_p=0; total_f=0
+
+# etcd:// joins when etcd is installed and the build has the scope: a local
+# cluster with its data on tmpfs (etcd syncs every commit; on /dev/shm that
+# costs nothing, and these tests are about the client), ports from the pid.
+cluster=""
+if [ -z "${WOM_CONFORMANCE_URIS:-}" ] && [ -x /usr/bin/etcd ] &&
+   ! build/wom ls 'etcd://127.0.0.1:1/probe;timeout=100' 2>&1 | grep -q 'has no etcd'; then
+  cluster=$(mktemp -d /dev/shm/wom-test-cluster-XXXXXX)
+  trap 'build/wom cluster down "$cluster" >/dev/null 2>&1; rm -rf "$cluster"' EXIT INT TERM
+  port=$((32000 + ($$ % 110) * 6))
+  if u=$(build/wom cluster up "$cluster" --port "$port" 2>&1 | tail -n 1) &&
+     [ "${u#etcd://}" != "$u" ]; then
+    uris="$uris ${u}conformance"
+    echo "== a 3-member etcd cluster for the conformance suite: $u"
+  else
+    echo "== etcd cluster did not start: $u"; total_f=$((total_f + 1))
+  fi
+else
+  echo "== conformance on etcd://: skipped (no /usr/bin/etcd, or a build without the scope)"
+fi
 run() {
   label=$1; shift
   echo "== $label"
