@@ -1082,8 +1082,8 @@ static void print_etcd_table(size_t size)
     printf("\n%zu-byte values: ops/s = completed ops per second of wall time over all threads "
            "(goroutines);\nchan/watch: messages delivered per second to all 64 readers; "
            "ratio = ops/s / the named row's ops/s\n", size);
-    printf("%-20s %-26s %4s %9s %6s %8s %8s %8s  %s\n", "row", "what", "conc", "ops/s",
-           "spread", "p50 ms", "p99 ms", "ratio", "against");
+    printf("%-20s %-26s %4s %9s %6s %9s %9s %8s  %s\n", "row", "what", "conc", "ops/s",
+           "spread", "p50 us", "p99 us", "ratio", "against");
     for (int i = 0; i < EROWS; i++)
         for (int k = 0; k < nrows; k++) {
             const struct row *r = &rows[k];
@@ -1095,8 +1095,8 @@ static void print_etcd_table(size_t size)
                 continue;
             }
             double x = median(r->tput, opt_etcd_runs);
-            printf(" %9.0f %5.0f%% %8.2f %8.2f", x, 100 * spread(r->tput, opt_etcd_runs),
-                   median(r->p50, opt_etcd_runs) / 1e6, median(r->p99, opt_etcd_runs) / 1e6);
+            printf(" %9.0f %5.0f%% %9.1f %9.1f", x, 100 * spread(r->tput, opt_etcd_runs),
+                   median(r->p50, opt_etcd_runs) / 1e3, median(r->p99, opt_etcd_runs) / 1e3);
             if (erows[i].base) {
                 print_ratio(x, etput(erows[i].base, size, r->conc));
                 printf("  %s", erows[i].base);
@@ -1194,7 +1194,7 @@ static void print_etcd_part(void)
     printf("  leader SIGKILLed under load (%d B values, %d threads/goroutines, %.1f s into a "
            "%.1f s run):\n  the longest time without a completed op, per trial (measured; "
            "no target):\n", KILL_SIZE, KILL_CONC, KILL_AT, KILL_RUN);
-    print_kills("wom append (1 txn per append)", 0);
+    print_kills("wom append", 0);
     if (opt_etcd_go)
         print_kills("go put-once", 1);
 }

@@ -9,7 +9,8 @@
  *   put     wom_put on a ONCE region at fresh addresses (one transaction
  *           each).
  *   append  wom_append from conc threads on one region.
- *   get     wom_get of written cells again and again: thread k reads cell k.
+ *   get     wom_get of written cells again and again: thread k reads cell k
+ *           (a get that may wait, GET_TIMEOUT_NS; the cell is written).
  *   first   wom_get of cells this space handle never read: a fresh space
  *           per run (so no client cache has them), each address read once,
  *           at most FIRST_CELLS per run (written once per value size).
@@ -40,6 +41,11 @@
 #define SAMPLES (1u << 20) /* latencies (and completion times) kept per run */
 #define FIRST_CELLS 2048u  /* cells written for the first-read rows */
 #define RECV_TIMEOUT_NS 30000000000LL
+/* Gets wait (the cells are written, so they return at once): a reader of
+ * a log or a channel reads that way, and the scope may watch a region that
+ * is read that way and keep its written cells (a get that must not wait is
+ * WOM_EEMPTY on an empty cell, and needs no watch). */
+#define GET_TIMEOUT_NS 5000000000LL
 
 const char *bench_etcd_unavailable(void)
 {
@@ -111,7 +117,7 @@ static int one_op(struct load *L, struct worker *w, uint64_t i, char *buf, uint6
         addr = L->job->op == BE_GET ? w->k : i;
         if (addr >= L->limit)
             return 1;
-        rc = wom_get(L->r, addr, buf, size, &len, 0);
+        rc = wom_get(L->r, addr, buf, size, &len, GET_TIMEOUT_NS);
         if (!rc && !bench_msg_ok(buf, len, size, addr)) {
             bench_bad_msg("wom etcd get", buf, len, size, addr);
             atomic_store_explicit(&L->failed, 1, memory_order_relaxed);
