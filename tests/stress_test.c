@@ -377,7 +377,10 @@ static void *blocked_reader(void *p)
     for (uint64_t a = 0; a < c->n; a++) {
         uint64_t v;
         size_t len;
+        int64_t t0 = wom_test_now_ns();
         int rc = wom_get(c->r, a, &v, sizeof v, &len, 10000000000ll);
+        if (wom_test_now_ns() - t0 >= 10000000000ll)
+            atomic_fetch_add(c->failures, 1); /* a lost wake-up: only the deadline woke it */
         if (rc == WOM_ETRIMMED && a >= c->n / 2)
             continue;
         if (rc || v != a * 3)

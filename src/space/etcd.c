@@ -5,8 +5,7 @@
  * written ONCE cells are served from a cache (the watch hub, below).
  * Appends of a process to a region are committed in batches (group
  * commit, below). A holder is an etcd lease kept alive by the client.
- * Not yet, and said so where it shows: first reads are linearizable (no
- * serializable reads).
+ * A first read of a written cell is serializable (any member answers).
  *
  * Keys (numbers as 16 lowercase hex digits, so that byte order is number
  * order, both for ranges and for etcd's value comparisons):
@@ -565,10 +564,10 @@ static void hub_event(struct es *es, struct wreg *g, int floor_watch, const Mvcc
         return;
     if (floor_watch) {
         uint64_t f;
-        if (ev->type != MVCCPB__EVENT__EVENT_TYPE__PUT || hex_parse(&kv->value, &f) ||
-            f <= g->floor)
+        if (ev->type != MVCCPB__EVENT__EVENT_TYPE__PUT || hex_parse(&kv->value, &f) || f == 0)
             return;
-        g->floor = f;
+        if (f > g->floor)
+            g->floor = f; /* (a trim of this process's may have raised it already) */
         if (es->cache)
             wom__ocache_trim(es->cache, g->rid, f);
         wake(es, g->rid, 0, f - 1);
@@ -1230,9 +1229,12 @@ static int ec_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
 }
 
 /* Read c/ADDR and f of r in one snapshot (linearizable): *kv NULL when
- * the cell is absent; free *resp after use of *kv. */
-static int cell_read(wom_region *r, uint64_t addr, Etcdserverpb__TxnResponse **resp,
-                     const Mvccpb__KeyValue **kv, uint64_t *floor)
+ * the cell is absent; free *resp after use of *kv. serializable: c/ADDR
+ * alone, from the member's own state (no quorum; it may lag, so only a
+ * found cell means anything: *floor is then 0). */
+static int cell_read_as(wom_region *r, uint64_t addr, int serializable,
+                        Etcdserverpb__TxnResponse **resp, const Mvccpb__KeyValue **kv,
+                        uint64_t *floor)
 {
     struct es *es = es_of(r->s);
     char ck[KEY_MAX], fk[KEY_MAX];
@@ -1240,19 +1242,44 @@ static int cell_read(wom_region *r, uint64_t addr, Etcdserverpb__TxnResponse **r
     struct txn t;
     txn_init(&t);
     op_range(&t, 1, c_k, none);
-    op_range(&t, 1, f_k, none);
+    if (serializable)
+        t.range[1][0].serializable = 1; /* only serializable ranges: one member answers */
+    else
+        op_range(&t, 1, f_k, none);
     int rc = read_call(es, &t, resp, op_deadline(es));
     if (rc)
         return rc;
-    if ((rc = kv_at(*resp, 0, c_k, kv)) || (rc = num_at(*resp, 1, f_k, floor, NULL))) {
+    *floor = 0;
+    if ((rc = kv_at(*resp, 0, c_k, kv)) ||
+        (!serializable && (rc = num_at(*resp, 1, f_k, floor, NULL)))) {
         wom__etcd_txn_free(*resp);
         return rc;
     }
     return 0;
 }
 
-/* A written cell from the cache, else a linearizable read of the cell
- * and the floor. A blocking get registers with the hub before each read and
+static int cell_read(wom_region *r, uint64_t addr, Etcdserverpb__TxnResponse **resp,
+                     const Mvccpb__KeyValue **kv, uint64_t *floor)
+{
+    return cell_read_as(r, addr, 0, resp, kv, floor);
+}
+
+/* Whether r's region is watched (a blocking read of an unwritten cell is
+ * then the likely case, not worth a serializable try first). */
+static int hub_live(struct es *es, const struct er *r)
+{
+    pthread_mutex_lock(&es->hub_mu);
+    struct wreg *g = wreg_find(es, r->id);
+    int live = g && g->state == W_LIVE;
+    pthread_mutex_unlock(&es->hub_mu);
+    return live;
+}
+
+/* A written cell from the cache, else a serializable read of the cell
+ * (any member: a written value is final), else a linearizable read of the
+ * cell and the floor, the only kind that may report a cell unwritten or
+ * trimmed. The serializable try is skipped for blocking reads of a watched
+ * region, which mostly wait at its tail. A blocking get registers with the hub before each read and
  * sleeps until the watch names its cell; where no watch can be made (no
  * stream yet, the cluster slow to answer) it polls instead, 1 ms doubling
  * to 50 ms. */
@@ -1265,15 +1292,22 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
     if (er->mode != WOM_ONCE)
         return WOM_EMODE;
     int64_t deadline = timeout_ns > 0 ? wom__now_ns() + timeout_ns : -1, pause = 1 * MS;
+    int serializable = timeout_ns == 0 || !hub_live(es, er);
     for (;;) {
         if (cache_view(es, er, addr, v))
             return 0;
         struct waitr w;
-        int armed = timeout_ns != 0 && hub_arm(es, er, addr, &w, deadline) == 0;
+        int armed = !serializable && timeout_ns != 0 && hub_arm(es, er, addr, &w, deadline) == 0;
         Etcdserverpb__TxnResponse *resp;
         const Mvccpb__KeyValue *kv;
         uint64_t floor;
-        int rc = cell_read(r, addr, &resp, &kv, &floor);
+        int rc = cell_read_as(r, addr, serializable, &resp, &kv, &floor);
+        if (serializable && !rc && !kv) { /* not on that member: ask the quorum */
+            wom__etcd_txn_free(resp);
+            serializable = 0;
+            continue;
+        }
+        serializable = 0;
         if (!rc && kv) {
             const uint8_t *val;
             size_t n;
@@ -1591,6 +1625,8 @@ static int ec_trim(wom_region *r, uint64_t below)
                 g->floor = below; /* no read of ours caches below it again */
             if (es->cache)
                 wom__ocache_trim(es->cache, er->id, below);
+            wake(es, er->id, 0, below - 1); /* ours below it: now ETRIMMED */
+            pthread_cond_broadcast(&es->hub_cv);
             pthread_mutex_unlock(&es->hub_mu);
             return 0;
         }
@@ -1820,11 +1856,19 @@ static int ec_open(const char *rest, wom_space **out)
     memcpy(es->prefix, prefix, plen);
     es->plen = plen;
     es->op_ns = op_ns;
-    rc = wom__etcd_connect(ep, n, op_ns, &es->c);
+    struct wom__etcd_creds cr; /* the files of ;cacert= ;cert= ;key= ;password-file= */
+    rc = wom__etcd_creds_load(&u, rest, &cr);
     if (rc) {
         ec_close(&es->pub);
-        return wom__fail(rc, "etcd://%s: no endpoint could be connected to within %lld ms (%s)",
-                         rest, (long long)(op_ns / MS), wom_err_name(rc));
+        return rc; /* wom_last_error() names the file and the problem */
+    }
+    struct wom__etcd_auth auth = {cr.cacert, cr.cert, cr.key, u.user[0] ? u.user : NULL,
+                                  cr.password};
+    rc = wom__etcd_connect(ep, n, op_ns, &auth, &es->c);
+    wom__etcd_creds_free(&cr); /* connect keeps copies; this zeroes the key and password */
+    if (rc) {
+        ec_close(&es->pub);
+        return wom__fail(rc, "etcd://%s: %s", rest, wom__etcd_connect_error());
     }
     *out = &es->pub;
     return 0;
