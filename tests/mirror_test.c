@@ -172,26 +172,64 @@ static void check_mirror(const char *uri_ro, uint64_t n, size_t max_value)
 
 /* ---- children: a producer on the source, a subscriber on the mirror ---- */
 
+/* Errors of a remote scope after which a request may or may not have
+ * taken effect, or was not answered. */
+static int transient(int rc)
+{
+    return rc == WOM_EUNKNOWN || rc == WOM_ENOTCONN || rc == WOM_EUNAVAIL || rc == WOM_ETIMEDOUT;
+}
+
+/* Settle the send of key k whose outcome is unknown: the only sender, it
+ * knows that the send could only have taken address k, so a put of the
+ * same value there either lands or finds it (the same bytes) landed. */
+static int settle(wom_region *log, uint64_t k, const unsigned char *b, size_t len)
+{
+    int64_t deadline = wom_test_now_ns() + 15 * SEC;
+    for (;;) {
+        unsigned char got[VAL_MAX];
+        size_t n;
+        int rc = wom_put(log, k, b, len);
+        if (rc == WOM_EWRITTEN && !(rc = wom_get(log, k, got, sizeof got, &n, 0)))
+            return n == len && !memcmp(got, b, len) ? 0 : WOM_ECORRUPT;
+        if (!transient(rc) || wom_test_now_ns() > deadline)
+            return rc;
+        nanosleep(&(struct timespec){0, 50000000}, NULL); /* a backoff */
+    }
+}
+
 /* Send n values (keys from..n-1) over channel "log" of uri; the address
- * each gets must be its key (the only sender). Exit status 0 = ok. */
+ * each gets must be its key (the only sender). A send of unknown outcome
+ * (a remote scope) is settled by settle(). Exit status 0 = ok. */
 static int produce(const char *uri, uint64_t from, uint64_t n)
 {
     wom_space *s;
     wom_chan *c;
+    wom_region *log;
     wom_chan_opts o = WOM_CHAN_OPTS_INIT;
     o.max_value = 4096;
-    if (wom_open(uri, &s) || wom_chan_open(s, "log", &o, &c))
+    if (wom_open(uri, &s) || wom_chan_open(s, "log", &o, &c) ||
+        wom_region_open(s, "log", WOM_ONCE, &log))
         return 2;
     for (uint64_t k = from; k < n; k++) {
         unsigned char b[VAL_MAX];
-        uint64_t at;
-        int rc = wom_chan_send(c, b, val_make(k, b), -1, &at);
+        uint64_t at = k;
+        size_t len = val_make(k, b);
+        int64_t t0 = wom_test_now_ns();
+        int rc = wom_chan_send(c, b, len, -1, &at);
+        if (transient(rc)) {
+            fprintf(stderr, "produce %" PRIu64 ": %s after %.2f s; settled by a put: ", k,
+                    wom_err_name(rc), (double)(wom_test_now_ns() - t0) / 1e9);
+            rc = settle(log, k, b, len);
+            fprintf(stderr, "%s after %.2f s\n", rc ? wom_err_name(rc) : "ok",
+                    (double)(wom_test_now_ns() - t0) / 1e9);
+        }
         if (rc || at != k) {
             fprintf(stderr, "produce %" PRIu64 ": %s, address %" PRIu64 "\n", k,
                     wom_err_name(rc), at);
             return 3;
         }
     }
+    wom_region_close(log);
     wom_chan_close(c);
     wom_close(s);
     return 0;
@@ -345,4 +383,127 @@ TEST_T(mirror_follows_trims_and_refuses_a_foreign_destination, T_UNIT, 30)
     CHECK_EQ(wom("ls %s", d.src), 0);
     CHECK_MSG(!strstr(out, "nosuch"), "the mirror created a region in its source: %s", out);
     dirs_remove(&d);
+}
+
+/* ---- etcd:// to shm: ---- */
+
+/* The member (0-2) that `wom cluster status` says leads; -1 when none. */
+static int leader(const struct tc *t)
+{
+    unsigned k = 0;
+    const char *l;
+    if (wom("cluster status %s --timeout 1000", t->dir) != 0 || !(l = strstr(out, "\nleader m")) ||
+        sscanf(l, "\nleader m%u", &k) != 1 || k < 1 || k > 3)
+        return -1;
+    return (int)k - 1;
+}
+
+/* SIGKILL member k (0-2) and wait until it has died. */
+static void kill_member(const struct tc *t, int k)
+{
+    pid_t pid = member_pid(t, (unsigned)k + 1);
+    CHECK_MSG(pid > 0, "m%d has no pid", k + 1);
+    int fd = pidfd_open(pid, 0);
+    CHECK_MSG(fd >= 0 && kill(pid, SIGKILL) == 0, "kill m%d: %s", k + 1, strerror(errno));
+    struct pollfd p = {fd, POLLIN, 0};
+    CHECK_MSG(poll(&p, 1, 5000) == 1, "m%d did not die of SIGKILL", k + 1);
+    close(fd);
+}
+
+#define ETCD_N 600
+#define ETCD_A 400 /* sent before the whole cluster is killed, the rest after */
+
+/* Whether the file at path holds the string what. */
+static int file_has(const char *path, const char *what)
+{
+    char buf[8192];
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = 0;
+    if (f)
+        fclose(f);
+    return strstr(buf, what) != NULL;
+}
+
+static void cluster_up(const struct tc *t)
+{
+    int rc = wom("cluster up %s --timeout 20000", t->dir);
+    CHECK_MSG(rc == 0, "cluster up: exit %d: %s", rc, out);
+}
+
+/* Wait until the region exists: the mirror opens only a region its source
+ * lists (it never creates one there). */
+static void await_region(const char *src, int64_t deadline)
+{
+    while (wom("ls %s", src) != 0 || !strstr(out, "log ")) {
+        CHECK_MSG(wom_test_now_ns() < deadline, "no region: %s", out);
+        nanosleep(&(struct timespec){0, 20000000}, NULL); /* poll the cluster */
+    }
+}
+
+/* A producer appends ETCD_A values to a cluster region while `wom mirror`
+ * follows it into a shm: space; the leader is SIGKILLed mid-mirror, the
+ * mirror must go on with two members, and the leader is restarted with
+ * `wom cluster up`. Then every member is SIGKILLed while the mirror waits
+ * (it must say it retries), the cluster restarted, and the producer sends
+ * the rest. The mirror then holds exactly the ETCD_N values, at their
+ * addresses, once each; run again it copies nothing. */
+static void etcd_body(const struct tc *t)
+{
+    struct dirs d;
+    char src[200], log[96];
+    dirs_make(&d);
+    snprintf(src, sizeof src, "%smirror", t->uri);
+    snprintf(log, sizeof log, "%s/mirror.log", d.dir);
+    int64_t t0 = wom_test_now_ns();
+    pid_t p = fork_produce(src, 0, ETCD_A);
+    await_region(src, t0 + 10 * SEC);
+    pid_t m = mirror_start(log, src, d.dst, "--count", "600", "--timeout", "30000");
+
+    /* The leader, mid-mirror. */
+    uint64_t at_kill = await_tail(d.dst_ro, ETCD_A / 4, t0 + 15 * SEC);
+    int k = leader(t);
+    kill_member(t, k < 0 ? 0 : k);
+    CHECK_MSG(at_kill >= ETCD_A / 4 && at_kill < ETCD_A, "tail %" PRIu64 " at the kill", at_kill);
+    uint64_t tail = await_tail(d.dst_ro, at_kill + ETCD_A / 8, t0 + 20 * SEC);
+    CHECK_MSG(tail >= at_kill + ETCD_A / 8, "the mirror stopped at %" PRIu64 " with two members",
+              tail);
+    cluster_up(t);
+    int pr = reap_within(p, t0 + 20 * SEC - wom_test_now_ns());
+    CHECK_MSG(pr == 0, "the producer: status %d", pr);
+    CHECK_EQ(await_tail(d.dst_ro, ETCD_A, t0 + 20 * SEC), ETCD_A);
+
+    /* The whole cluster, while the mirror waits for more. */
+    int64_t t1 = wom_test_now_ns();
+    for (int j = 0; j < 3; j++)
+        kill_member(t, j);
+    while (!file_has(log, "retrying")) {
+        CHECK_MSG(wom_test_now_ns() - t1 < 12 * SEC, "the mirror did not notice the cluster gone");
+        nanosleep(&(struct timespec){0, 20000000}, NULL); /* poll its output */
+    }
+    double noticed = (double)(wom_test_now_ns() - t1) / 1e9;
+    cluster_up(t);
+    pr = reap_within(fork_produce(src, ETCD_A, ETCD_N), 15 * SEC);
+    int mr = reap_within(m, 10 * SEC);
+    print_file(log); /* what the mirror said of the kills */
+    CHECK_MSG(pr == 0, "the producer: status %d", pr);
+    CHECK_MSG(mr == 0, "the mirror: status %d", mr);
+    CHECK_MSG(file_has(log, "answered again"), "the mirror did not say it went on");
+    check_mirror(d.dst_ro, ETCD_N, 4096);
+    int rc = wom("mirror %s log %s --timeout 0", src, d.dst);
+    CHECK_MSG(rc == 0 && strstr(out, "0 cells copied, next address 600\n"), "%d: %s", rc, out);
+    fprintf(stderr, "mirror: %d cells from etcd; m%d (leader: %s) killed at %" PRIu64
+                    ", %" PRIu64 " copied with two members; all killed at %d, noticed in "
+                    "%.2f s; %.2f s\n",
+            ETCD_N, (k < 0 ? 0 : k) + 1, k < 0 ? "none named" : "yes", at_kill, tail, ETCD_A,
+            noticed, (double)(wom_test_now_ns() - t0) / 1e9);
+    dirs_remove(&d);
+}
+
+TEST_T(mirror_etcd_member_killed_mid_mirror, T_UNIT, 60)
+{
+    wom_space *s = NULL;
+    if (wom_open("etcd://", &s) == WOM_ENOTSUP)
+        wom_test_skip("this build has no etcd:// scope (gRPC not found: sh scripts/deps.sh etcd)");
+    with_cluster_at(etcd_body, 45, 5, 1);
 }

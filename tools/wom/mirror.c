@@ -107,7 +107,7 @@ static int retry_or_fail(struct mirror *m, const char *what, int err)
 static void retry_ended(struct mirror *m)
 {
     if (m->quiet_retry)
-        fprintf(stderr, "wom: %s: going on at address %" PRIu64 "\n", m->cmd, m->next);
+        fprintf(stderr, "wom: %s: answered again; next address %" PRIu64 "\n", m->cmd, m->next);
     m->fail_ns = 0;
     m->quiet_retry = 0;
 }
