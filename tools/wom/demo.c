@@ -66,15 +66,38 @@ void demo_err(struct demo *d, int err, const char *fmt, ...)
 
 /* ---- Setup and teardown -------------------------------------------------- */
 
-static int demo_open(struct demo *d)
+/* What the roles share, before any space is open: the run id and the
+ * producers' and consumers' records (in the arena with --procs). */
+static int demo_alloc(struct demo *d)
 {
     unsigned P = d->cfg.producers;
-    int err = wom_open(d->cfg.uri, &d->s);
-    if (err)
-        return err;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     d->run = ((uint64_t)getpid() << 40) ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)ts.tv_nsec;
+    d->prod = demo_calloc(d, P, sizeof *d->prod);
+    d->cons = demo_calloc(d, d->cfg.consumers, sizeof *d->cons);
+    d->bm = d->cfg.queue ? demo_calloc(d, P, sizeof *d->bm) : NULL;
+    if (!d->prod || !d->cons || (d->cfg.queue && !d->bm))
+        return WOM_ENOMEM;
+    for (unsigned i = 0; i < d->cfg.consumers; i++) {
+        struct consumer *c = &d->cons[i];
+        c->d = d;
+        c->id = i;
+        c->next = demo_calloc(d, P, sizeof *c->next);
+        c->got = demo_calloc(d, P, sizeof *c->got);
+        if (!c->next || !c->got)
+            return WOM_ENOMEM;
+    }
+    return 0;
+}
+
+/* The main process's space: the channel (for the stop messages), its
+ * region (for trimming) and the claims of queue mode. */
+static int demo_open(struct demo *d)
+{
+    int err = wom_open(d->cfg.uri, &d->s);
+    if (err)
+        return err;
     /* The channel keeps the default value limit, which fits every --size,
      * so whichever run creates it, later runs fit too. */
     if ((err = wom_chan_open(d->s, DEMO_CHANNEL, NULL, &d->ch)))
@@ -87,39 +110,36 @@ static int demo_open(struct demo *d)
         (err = wom_region_open(d->s, DEMO_CHANNEL "." DEMO_GROUP ".claims", WOM_ONCE,
                                &d->claims)))
         return err;
-    d->prod = demo_calloc(d, P, sizeof *d->prod);
-    d->cons = demo_calloc(d, d->cfg.consumers, sizeof *d->cons);
-    d->bm = d->cfg.queue ? demo_calloc(d, P, sizeof *d->bm) : NULL;
-    if (!d->prod || !d->cons || (d->cfg.queue && !d->bm))
-        return WOM_ENOMEM;
     return 0;
 }
 
-/* Subscribe or join consumer i (before any message is sent). */
-static int consumer_open(struct demo *d, unsigned i)
+/* Subscribe consumer c to ch from address `from`, or join the queue group
+ * (before any message of the run is sent). */
+static int consumer_join(struct consumer *c, wom_chan *ch, uint64_t from)
 {
-    struct consumer *c = &d->cons[i];
-    c->d = d;
-    c->id = i;
-    c->next = demo_calloc(d, d->cfg.producers, sizeof *c->next);
-    c->got = demo_calloc(d, d->cfg.producers, sizeof *c->got);
-    if (!c->next || !c->got)
-        return WOM_ENOMEM;
-    if (d->cfg.queue)
-        return wom_queue_join(d->ch, DEMO_GROUP, &c->q);
+    if (c->d->cfg.queue)
+        return wom_queue_join(ch, DEMO_GROUP, &c->q);
     wom_sub_opts so = WOM_SUB_OPTS_INIT;
-    so.from = d->start;
-    return wom_sub_open(d->ch, &so, &c->sub);
+    so.from = from;
+    return wom_sub_open(ch, &so, &c->sub);
+}
+
+static void consumer_leave(struct consumer *c)
+{
+    if (c->sub)
+        wom_sub_close(c->sub);
+    if (c->q)
+        wom_queue_leave(c->q);
+    c->sub = NULL;
+    c->q = NULL;
 }
 
 static void demo_close(struct demo *d)
 {
     for (unsigned i = 0; d->cons && i < d->cfg.consumers; i++) {
         struct consumer *c = &d->cons[i];
-        if (c->sub)
-            wom_sub_close(c->sub);
-        if (c->q)
-            wom_queue_leave(c->q);
+        if (!d->cfg.own_space) /* else the handles were its process's */
+            consumer_leave(c);
         demo_free(d, c->next);
         demo_free(d, c->got);
     }
@@ -172,23 +192,105 @@ static void join_role(struct demo *d, pthread_t th, pid_t pid)
         demo_fail(d, "a role process died (status %d)", st);
 }
 
+/* ---- Roles with a space of their own (--procs on etcd://) ----------------- */
+
+/* A forked child cannot use its parent's gRPC connection (its threads stay
+ * behind), so these roles are forked before the main process opens
+ * anything, and each opens the space and the channel itself. A consumer
+ * subscribes from the tail it reads, and the producers start sending only
+ * once every consumer has: so every message of the run is above every
+ * consumer's start, as when the main process subscribes them all first. */
+struct role_space {
+    wom_space *s;
+    wom_chan *ch;
+    wom_region *log;
+};
+
+static int role_attach(struct demo *d, struct role_space *r)
+{
+    int err = wom_open(d->cfg.uri, &r->s);
+    if (!err)
+        err = wom_chan_open(r->s, DEMO_CHANNEL, NULL, &r->ch);
+    return err;
+}
+
+static void role_detach(struct role_space *r)
+{
+    if (r->log)
+        wom_region_close(r->log);
+    if (r->ch)
+        wom_chan_close(r->ch);
+    if (r->s)
+        wom_close(r->s);
+}
+
+static void *own_consumer(void *arg)
+{
+    struct consumer *c = arg;
+    struct demo *d = c->d;
+    struct role_space r = {0};
+    uint64_t from = 0;
+    int err = role_attach(d, &r);
+    if (!err && !d->cfg.queue &&
+        !(err = wom_region_open(r.s, DEMO_CHANNEL, WOM_ONCE, &r.log)))
+        err = wom_tail(r.log, &from);
+    if (!err)
+        err = consumer_join(c, r.ch, from);
+    if (err) {
+        demo_err(d, err, "consumer %u: open %s", c->id, ESC(d->cfg.uri));
+        atomic_fetch_add_explicit(&d->consumers_done, 1, memory_order_release);
+    } else {
+        /* release pairs with own_producer's acquire: subscribed. */
+        atomic_fetch_add_explicit(&d->consumers_joined, 1, memory_order_release);
+        demo_consumer(c);
+    }
+    consumer_leave(c);
+    role_detach(&r);
+    return NULL;
+}
+
+static void *own_producer(void *arg)
+{
+    struct producer *p = arg;
+    struct demo *d = p->d;
+    struct role_space r = {0};
+    int err = role_attach(d, &r);
+    if (err)
+        demo_err(d, err, "producer %u: open %s", p->id, ESC(d->cfg.uri));
+    p->ch = r.ch;
+    const struct timespec nap = {0, 1000000};
+    /* acquire pairs with own_consumer's release: every consumer is in. */
+    while (!demo_aborted(d) &&
+           atomic_load_explicit(&d->consumers_joined, memory_order_acquire) < d->cfg.consumers)
+        nanosleep(&nap, NULL);
+    demo_producer(p); /* returns at once after an abort, counted as done */
+    role_detach(&r);
+    return NULL;
+}
+
+/* Start the consumers, then the producers: threads or processes on the
+ * main process's space (consumers subscribed here first), or processes
+ * with their own (own_space). */
 static int start_threads(struct demo *d)
 {
-    for (unsigned i = 0; i < d->cfg.consumers; i++) {
-        int err = consumer_open(d, i);
+    int own = d->cfg.own_space;
+    for (unsigned i = 0; !own && i < d->cfg.consumers; i++) {
+        int err = consumer_join(&d->cons[i], d->ch, d->start);
         if (err)
             return err;
     }
     for (unsigned i = 0; i < d->cfg.consumers; i++, d->started_c++)
-        if (start_role(d, demo_consumer, &d->cons[i], &d->cons[i].th, &d->cons[i].pid))
+        if (start_role(d, own ? own_consumer : demo_consumer, &d->cons[i], &d->cons[i].th,
+                       &d->cons[i].pid))
             return WOM_ENOMEM;
     uint64_t n = d->cfg.messages, P = d->cfg.producers;
     for (unsigned i = 0; i < P; i++) {
         struct producer *p = &d->prod[i];
         p->d = d;
         p->id = i;
+        p->ch = d->ch; /* NULL with own_space: own_producer sets it */
         p->quota = n == UINT64_MAX ? UINT64_MAX : n / P + (i < n % P);
-        if (start_role(d, demo_producer, p, &p->th, &p->pid))
+        if (start_role(d, own ? own_producer : demo_producer, p, &p->th, &p->pid))
             return WOM_ENOMEM;
         d->started_p++;
     }
@@ -226,11 +328,32 @@ static void trim_behind(struct demo *d)
         hi = cur > hi ? cur : hi;
     }
     uint64_t below = d->cfg.queue ? hi : lo;
+    /* A trim that releases nothing new is skipped: on etcd:// each one is
+     * a transaction of the cluster. */
+    if (below == d->trimmed && lo == d->trimmed_claims)
+        return;
     int err = wom_trim(d->log, below);
     if (!err && d->claims)
         err = wom_trim(d->claims, lo);
     if (err)
-        demo_err(d, err, "trim below %" PRIu64, below);
+        return demo_err(d, err, "trim below %" PRIu64, below);
+    d->trimmed = below;
+    d->trimmed_claims = lo;
+}
+
+/* A rate of n things per second in secs, in millions (M msg/s, MB/s) from
+ * 100 000 a second, else in units or thousands (an etcd:// run does a few
+ * hundred messages a second). */
+static const char *rate(char *buf, size_t cap, double n, double secs, int bytes)
+{
+    double r = secs > 0 ? n / secs : 0.0;
+    if (r >= 1e5)
+        snprintf(buf, cap, bytes ? "%.1f MB/s" : "%.2f M msg/s", r / 1e6);
+    else if (bytes)
+        snprintf(buf, cap, "%.1f kB/s", r / 1e3);
+    else
+        snprintf(buf, cap, "%.0f msg/s", r);
+    return buf;
 }
 
 static void progress(struct demo *d, double t0, int tty)
@@ -238,11 +361,11 @@ static void progress(struct demo *d, double t0, int tty)
     uint64_t sent, recvd;
     demo_counts(d, &sent, &recvd);
     double dt = cli_now_s() - t0;
-    char of[32] = "";
+    char of[32] = "", r[32];
     if (d->cfg.messages != UINT64_MAX)
         snprintf(of, sizeof of, "/%" PRIu64, d->cfg.messages);
-    fprintf(stderr, "%sdemo: %.1f s: %" PRIu64 "%s sent, %" PRIu64 " received, %.2f M msg/s%s",
-            tty ? "\r" : "", dt, sent, of, recvd, dt > 0 ? (double)recvd / dt / 1e6 : 0.0,
+    fprintf(stderr, "%sdemo: %.1f s: %" PRIu64 "%s sent, %" PRIu64 " received, %s%s",
+            tty ? "\r" : "", dt, sent, of, recvd, rate(r, sizeof r, (double)recvd, dt, 0),
             tty ? "\033[K" : "\n");
 }
 
@@ -262,7 +385,7 @@ static void send_stops(struct demo *d)
     }
     unsigned stops = d->cfg.queue ? d->cfg.consumers : 1;
     for (unsigned i = 0; i < stops; i++) {
-        int err = demo_send(d, m, len);
+        int err = demo_send(d, d->ch, m, len);
         if (err)
             demo_err(d, err, "stop message");
     }
@@ -326,9 +449,12 @@ static void report(struct demo *d, double secs)
     printf("demo: %" PRIu64 " messages of %zu bytes, %u producers -> %u consumers (%s) on %s "
            "in %.2f s\n", sent, c->size, c->producers, c->consumers,
            c->queue ? "queue group" : "channel", ESC(c->uri), secs);
-    printf("demo: throughput %.2f M msg/s, %.1f MB/s sent; %.2f M msg/s, %.1f MB/s delivered\n",
-           (double)sent / secs / 1e6, (double)sent * (double)c->size / secs / 1e6,
-           (double)deliveries / secs / 1e6, (double)deliveries * (double)c->size / secs / 1e6);
+    char r[4][32];
+    printf("demo: throughput %s, %s sent; %s, %s delivered\n",
+           rate(r[0], sizeof r[0], (double)sent, secs, 0),
+           rate(r[1], sizeof r[1], (double)sent * (double)c->size, secs, 1),
+           rate(r[2], sizeof r[2], (double)deliveries, secs, 0),
+           rate(r[3], sizeof r[3], (double)deliveries * (double)c->size, secs, 1));
     printf("demo: OK: %" PRIu64 " messages, exactly once, in order (%s%u consumer%s)\n", sent,
            c->queue ? "queue group of " : "", c->consumers, c->consumers == 1 ? "" : "s");
 }
@@ -342,15 +468,23 @@ static void join_started(struct demo *d)
         join_role(d, d->prod[i].th, d->prod[i].pid);
 }
 
+/* Set up, start the roles, supervise, check, report. With own_space the
+ * roles are forked first and the main process opens its space after. */
 static int demo_run(struct demo *d)
 {
-    int err = demo_open(d);
+    int own = d->cfg.own_space;
+    int err = demo_alloc(d);
+    if (!err && !own)
+        err = demo_open(d);
     if (err) /* the space itself, or what the demo opens in it */
-        return d->s ? cli_fail("demo", err) : cli_open_failed(d->cfg.uri, err);
+        return d->s || err == WOM_ENOMEM ? cli_fail("demo", err)
+                                         : cli_open_failed(d->cfg.uri, err);
     double t0 = cli_now_s();
-    if ((err = start_threads(d))) {
+    if ((err = start_threads(d)) || (own && (err = demo_open(d)))) {
         demo_err(d, err, "start");
         join_started(d);
+        if (own && !d->s)
+            return cli_open_failed(d->cfg.uri, err);
         return cli_fail("demo", err);
     }
     int joined = supervise(d, t0);
@@ -403,8 +537,10 @@ int cli_demo(struct ctx *c)
         return EX_USAGE;
     int procs = has(a, O_PROCS);
     const char *uri = has(a, O_URI) ? a->str[O_URI] : "mem:";
-    if (procs && strncmp(uri, "shm:", 4) != 0)
-        return cli_usage_error(a->cmd, "--procs needs a space processes share (--uri shm:PATH)");
+    int own = procs && !strncmp(uri, "etcd://", 7);
+    if (procs && !own && strncmp(uri, "shm:", 4) != 0)
+        return cli_usage_error(a->cmd, "--procs needs a space processes share "
+                                       "(--uri shm:PATH or etcd://...)");
     struct demo *d = procs ? demo_arena() : calloc(1, sizeof *d);
     if (!d)
         return cli_fail("demo", WOM_ENOMEM);
@@ -418,6 +554,7 @@ int cli_demo(struct ctx *c)
         .queue = has(a, O_QUEUE),
         .fault = (enum fault)fault,
         .procs = procs,
+        .own_space = own,
     };
     pthread_mutexattr_t ma;
     pthread_mutexattr_init(&ma);

@@ -56,6 +56,9 @@ struct demo_cfg {
     int queue;
     enum fault fault; /* --inject */
     int procs;        /* roles are processes sharing the demo's state */
+    int own_space;    /* --procs on etcd://: each role process opens the space
+                         itself (a gRPC connection does not survive fork), so
+                         the roles are forked before anything is opened */
 };
 
 /* Queue mode's global record of delivered sequence numbers: one bit per
@@ -88,6 +91,8 @@ struct producer {
     unsigned id;
     pthread_t th;
     pid_t pid; /* --procs */
+    wom_chan *ch; /* the channel it sends on: the run's, or with own_space
+                     its own process's (meaningful there only) */
     uint64_t quota;
     _Atomic uint64_t sent;
 };
@@ -100,6 +105,7 @@ struct demo {
     wom_region *claims; /* queue mode: the group's claims (wom.h names it) */
     uint64_t run;    /* this run's id, in every message */
     uint64_t start;  /* the channel's tail when this run began */
+    uint64_t trimmed, trimmed_claims; /* main thread: the last trims made */
     struct producer *prod;
     struct consumer *cons;
     struct bitmap *bm; /* queue mode: one per producer */
@@ -107,6 +113,8 @@ struct demo {
     _Atomic int abort;
     unsigned started_p, started_c; /* threads created */
     _Atomic unsigned producers_done, consumers_done;
+    _Atomic unsigned consumers_joined; /* own_space: subscribed or joined; the
+                                          producers send only once all are */
     pthread_mutex_t lock;
     char error[256]; /* the first failure */
     int exit;        /* its exit code */
@@ -138,9 +146,10 @@ static inline int demo_aborted(struct demo *d)
     return atomic_load_explicit(&d->abort, memory_order_relaxed);
 }
 
-/* Send len bytes over the channel, waiting for room in slices (to notice
- * an abort) when someone else created it with a bound. */
-int demo_send(struct demo *d, const void *m, size_t len);
+/* Send len bytes over channel ch (the run's or a role's own), waiting for
+ * room in slices (to notice an abort) when someone else created it with a
+ * bound. */
+int demo_send(struct demo *d, wom_chan *ch, const void *m, size_t len);
 /* The roles, as thread or process bodies: arg is a struct producer or a
  * struct consumer. */
 void *demo_producer(void *arg);

@@ -46,11 +46,11 @@ static void pace(struct demo *d)
 }
 
 /* A channel someone else created with a bound may make senders wait. */
-int demo_send(struct demo *d, const void *m, size_t len)
+int demo_send(struct demo *d, wom_chan *ch, const void *m, size_t len)
 {
     int err;
     do
-        err = wom_chan_send(d->ch, m, len, RECV_POLL_NS, NULL);
+        err = wom_chan_send(ch, m, len, RECV_POLL_NS, NULL);
     while (err == WOM_ETIMEDOUT && !demo_aborted(d));
     return err;
 }
@@ -58,7 +58,7 @@ int demo_send(struct demo *d, const void *m, size_t len)
 /* Send one message; `m` holds message `seq` of producer p. */
 static int send_message(struct producer *p, unsigned char *m, uint64_t seq)
 {
-    int err = demo_send(p->d, m, p->d->cfg.size);
+    int err = demo_send(p->d, p->ch, m, p->d->cfg.size);
     if (err)
         demo_err(p->d, err, "producer %u: send of message %" PRIu64, p->id, seq);
     return err;
