@@ -28,6 +28,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "space/etcd_codec.h"
 #include "space/etcd_uri.h"
 #include "space/ocache.h"
 #include "space/space.h"
@@ -99,45 +100,23 @@ struct aq {
 static struct es *es_of(wom_space *s) { return s->impl; }
 static struct er *er_of(wom_region *r) { return r->impl; }
 
-/* ---- records ---- */
+/* ---- records (etcd_codec.h) ---- */
 
-#define REC_LEN 17  /* "WOMR", id, mode, max_value */
-#define CELL_HDR 32 /* "WOMC", writer, seq, len */
-
-static void be_put(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t be_get(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void rec_make(uint8_t *p, uint64_t id, wom_mode mode, uint32_t max_value)
-{
-    memcpy(p, "WOMR", 4);
-    be_put(p + 4, id, 8);
-    p[12] = (uint8_t)mode;
-    be_put(p + 13, max_value, 4);
-}
+#define REC_LEN WOM__EC_REC_LEN
+#define CELL_HDR WOM__EC_CELL_HDR
+#define hex16 wom__ec_hex16
+#define hex_parse wom__ec_hex_parse
+#define kv_at wom__ec_kv_at
+#define num_at wom__ec_num_at
+#define same_key wom__ec_same_key
 
 static int rec_parse(const ProtobufCBinaryData *v, struct er *out)
 {
-    if (v->len != REC_LEN || memcmp(v->data, "WOMR", 4))
-        return WOM_ECORRUPT;
-    uint8_t mode = v->data[12];
-    uint32_t max = (uint32_t)be_get(v->data + 13, 4);
-    if ((mode != WOM_ONCE && mode != WOM_MANY) || max == 0 || max > WOM_MAX_VALUE_LIMIT)
-        return WOM_ECORRUPT;
-    out->id = be_get(v->data + 4, 8);
-    out->mode = (wom_mode)mode;
-    out->max_value = max;
-    return 0;
+    struct wom__ec_rec rec;
+    int rc = wom__ec_rec_parse(v, &rec);
+    if (!rc)
+        out->id = rec.id, out->mode = rec.mode, out->max_value = rec.max_value;
+    return rc;
 }
 
 /* A ONCE cell's value, checked: *val and *len the bytes after the header;
@@ -145,34 +124,7 @@ static int rec_parse(const ProtobufCBinaryData *v, struct er *out)
 static int cell_parse(const struct es *es, const struct er *r, const ProtobufCBinaryData *v,
                       uint64_t seq, const uint8_t **val, size_t *len, int *mine)
 {
-    if (v->len < CELL_HDR || memcmp(v->data, "WOMC", 4))
-        return WOM_ECORRUPT;
-    uint64_t n = be_get(v->data + 28, 4);
-    if (n != v->len - CELL_HDR || n > r->max_value)
-        return WOM_ECORRUPT;
-    *val = v->data + CELL_HDR;
-    *len = (size_t)n;
-    *mine = !memcmp(v->data + 4, es->writer, 16) && be_get(v->data + 20, 8) == seq;
-    return 0;
-}
-
-/* "0123456789abcdef" and back; parse is strict (exactly 16 lowercase). */
-static void hex16(char *out, uint64_t v) { snprintf(out, 17, "%016" PRIx64, v); }
-
-static int hex_parse(const ProtobufCBinaryData *v, uint64_t *out)
-{
-    uint64_t x = 0;
-    if (v->len != 16)
-        return WOM_ECORRUPT;
-    for (int i = 0; i < 16; i++) {
-        int c = v->data[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return WOM_ECORRUPT;
-        x = x << 4 | (uint64_t)d;
-    }
-    *out = x;
-    return 0;
+    return wom__ec_cell_parse(v, r->max_value, es->writer, seq, val, len, mine);
 }
 
 /* ---- keys ---- */
@@ -203,11 +155,6 @@ static ProtobufCBinaryData c_key(char *b, const struct es *es, const struct er *
 static ProtobufCBinaryData m_key(char *b, const struct es *es, const struct er *r, uint64_t a)
 {
     return key(b, es, "m/%016" PRIx64 "/%016" PRIx64, r->id, a);
-}
-
-static int same_key(const Mvccpb__KeyValue *kv, ProtobufCBinaryData k)
-{
-    return kv->key.len == k.len && !memcmp(kv->key.data, k.data, k.len);
 }
 
 /* ---- requests ---- */
@@ -383,25 +330,9 @@ static int txn_call(struct es *es, struct txn *t, Etcdserverpb__TxnResponse **re
     int rc = wom__etcd_txn(es->c, &t->req, &r, deadline);
     if (rc)
         return wire_err(rc);
-    size_t want = r->succeeded ? t->req.n_success : t->req.n_failure;
-    if (r->n_responses != want) {
+    if (wom__ec_txn_check(&t->req, r)) {
         wom__etcd_txn_free(r);
         return WOM_ECORRUPT;
-    }
-    for (size_t i = 0; i < want; i++) {
-        Etcdserverpb__RequestOp *op = r->succeeded ? t->req.success[i] : t->req.failure[i];
-        int want_case = op->request_case == ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE
-                            ? ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_RANGE
-                        : op->request_case == ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT
-                            ? ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_PUT
-                        : op->request_case == ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_TXN
-                            ? ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_TXN
-                            : ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_DELETE_RANGE;
-        const Etcdserverpb__ResponseOp *ro = r->responses[i];
-        if (!ro || (int)ro->response_case != want_case || !ro->response_range) {
-            wom__etcd_txn_free(r);
-            return WOM_ECORRUPT;
-        }
     }
     *resp = r;
     return 0;
@@ -419,33 +350,6 @@ static int read_call(struct es *es, struct txn *t, Etcdserverpb__TxnResponse **r
             return rc;
         nap(&pause, deadline);
     }
-}
-
-/* The one key-value of range response i of r, NULL when absent; ECORRUPT
- * when there are several or it is not the key asked for. */
-static int kv_at(const Etcdserverpb__TxnResponse *r, size_t i, ProtobufCBinaryData k,
-                 const Mvccpb__KeyValue **kv)
-{
-    const Etcdserverpb__RangeResponse *rr = r->responses[i]->response_range;
-    if (rr->n_kvs > 1 || (rr->n_kvs == 1 && (!rr->kvs[0] || !same_key(rr->kvs[0], k))))
-        return WOM_ECORRUPT;
-    *kv = rr->n_kvs ? rr->kvs[0] : NULL;
-    return 0;
-}
-
-/* A hex number that must be there (t, f). */
-static int num_at(const Etcdserverpb__TxnResponse *r, size_t i, ProtobufCBinaryData k,
-                  uint64_t *v, int64_t *mod)
-{
-    const Mvccpb__KeyValue *kv;
-    int rc = kv_at(r, i, k, &kv);
-    if (rc)
-        return rc;
-    if (!kv)
-        return WOM_ECORRUPT;
-    if (mod)
-        *mod = kv->mod_revision;
-    return hex_parse(&kv->value, v);
 }
 
 static int64_t op_deadline(const struct es *es) { return wom__now_ns() + es->op_ns; }
@@ -538,13 +442,7 @@ static void wake(struct es *es, uint64_t rid, uint64_t lo, uint64_t hi)
 static int key_addr(const struct es *es, const struct wreg *g, const ProtobufCBinaryData *k,
                     uint64_t *addr)
 {
-    char head[KEY_MAX];
-    int n = snprintf(head, sizeof head, "%s/%c/%016" PRIx64 "/", es->prefix,
-                     g->mode == WOM_ONCE ? 'c' : 'm', g->rid);
-    if (k->len != (size_t)n + 16 || memcmp(k->data, head, (size_t)n))
-        return WOM_ECORRUPT;
-    ProtobufCBinaryData hex = {16, k->data + n};
-    return hex_parse(&hex, addr);
+    return wom__ec_key_addr(es->prefix, g->mode == WOM_ONCE ? 'c' : 'm', g->rid, k, addr);
 }
 
 /* Cache the value of cell addr of g and return the entry held, unless the
@@ -950,7 +848,7 @@ static int region_try(struct es *es, const char *name, wom_mode mode, uint32_t m
     struct er made = {id, mode, max, ""};
     uint8_t recv[REC_LEN];
     char next_hex[17], zero[17];
-    rec_make(recv, id, mode, max);
+    wom__ec_rec_make(recv, id, mode, max);
     hex16(next_hex, id + 1);
     hex16(zero, 0);
     txn_init(&t);
@@ -1119,10 +1017,7 @@ static int ec_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), 
 static uint64_t cell_head(struct es *es, uint8_t *v, size_t len)
 {
     uint64_t seq = faa_relaxed(&es->seq, 1); /* relaxed: only unique per handle */
-    memcpy(v, "WOMC", 4);
-    memcpy(v + 4, es->writer, 16);
-    be_put(v + 20, seq, 8);
-    be_put(v + 28, len, 4);
+    wom__ec_cell_head(v, es->writer, seq, len);
     return seq;
 }
 
