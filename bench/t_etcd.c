@@ -38,7 +38,8 @@
 #include "wom_io.h"
 
 #define MAX_THREADS 256
-#define SAMPLES (1u << 20) /* latencies (and completion times) kept per run */
+#define SAMPLES (1u << 20) /* latencies (and completion times) kept per load */
+#define MAX_WIN 16         /* windows (runs) of one load */
 #define FIRST_CELLS 2048u  /* cells written for the first-read rows */
 #define RECV_TIMEOUT_NS 30000000000LL
 /* Gets wait (the cells are written, so they return at once): a reader of
@@ -65,12 +66,14 @@ struct load {
     atomic_int go;       /* 1: start; the threads read start_ns/end_ns after it */
     int64_t start_ns, end_ns;
     _Alignas(64) atomic_uint_fast64_t next; /* next op index (= address for put, first) */
-    _Alignas(64) atomic_uint_fast64_t nsamp;
+    int64_t warm_ns, win_ns; /* the windows: [warm + k win, warm + (k+1) win) */
+    int nwin;
+    uint64_t per;            /* samples kept per window: slots [k per, (k+1) per) */
+    _Alignas(64) atomic_uint_fast64_t count[MAX_WIN], fails[MAX_WIN], nsamp[MAX_WIN];
     atomic_int said;     /* the first failed append was reported */
     atomic_int failed;
     int abandoned;       /* run_load left threads blocked in calls */
-    int64_t *lat, *done; /* SAMPLES each: latency (-1: failed), completion */
-    int64_t *tmp_lat, *tmp_done;
+    int64_t *lat, *done; /* SAMPLES each: latency, completion (-1: none) */
 };
 
 struct worker {
@@ -84,16 +87,25 @@ static int fail_rc(const char *what, int rc)
     return bench_fail("wom etcd", what, rc, wom_strerror(rc));
 }
 
-/* One completed call (lat -1: a failed one, counted as such). The
- * completion time is stored last, atomically: a sample whose time the
- * summary reads as -1 is in no window, so samples of threads abandoned
- * in a call (run_load) never count half-written. */
+/* One call that ended at t1: counted in its window (a failed one as
+ * such), and its latency and completion time kept while the window has
+ * room (a cached get may complete millions a second). The completion time
+ * is stored last, atomically: a slot whose time reads -1 is not used, so
+ * the samples of threads abandoned in a call (run_load) never count half
+ * written. */
 static void record(struct load *L, int64_t t0, int64_t t1, int failed)
 {
-    uint64_t i = atomic_fetch_add_explicit(&L->nsamp, 1, memory_order_relaxed);
-    if (i < SAMPLES) {
-        L->lat[i] = failed ? -1 : t1 - t0;
-        __atomic_store_n(&L->done[i], t1 - L->start_ns, __ATOMIC_RELEASE);
+    int64_t t = t1 - L->start_ns - L->warm_ns;
+    if (t < 0 || t / L->win_ns >= L->nwin)
+        return; /* the warm-up, or after the end */
+    int w = (int)(t / L->win_ns);
+    atomic_fetch_add_explicit(failed ? &L->fails[w] : &L->count[w], 1, memory_order_relaxed);
+    if (failed)
+        return;
+    uint64_t i = atomic_fetch_add_explicit(&L->nsamp[w], 1, memory_order_relaxed);
+    if (i < L->per) {
+        L->lat[w * L->per + i] = t1 - t0;
+        __atomic_store_n(&L->done[w * L->per + i], t1 - L->start_ns, __ATOMIC_RELEASE);
     }
 }
 
@@ -199,30 +211,27 @@ static double max_gap(int64_t *done, uint64_t n, int64_t a, int64_t b)
     return (double)(b - last > gap ? b - last : gap);
 }
 
-/* Fill *out from the ops of L that completed in [a, b) (ns after start):
- * ops/s, latency quantiles, the longest gap, failed calls. */
-static void window(struct load *L, uint64_t kept, int64_t a, int64_t b,
-                   struct bench_etcd_run *out)
+/* Fill *out from window w of L, [a, b) ns after the start: ops/s, the
+ * latency quantiles and the longest gap of the samples kept (all of the
+ * window's ops unless it had more than L->per), failed calls. */
+static void window(struct load *L, int w, int64_t a, int64_t b, struct bench_etcd_run *out)
 {
-    uint64_t n = 0;
-    double errs = 0;
-    for (uint64_t i = 0; i < kept; i++) {
-        int64_t t = __atomic_load_n(&L->done[i], __ATOMIC_RELAXED);
-        if (t < a || t >= b)
-            continue;
-        if (L->lat[i] < 0) {
-            errs++;
-            continue;
+    uint64_t n = atomic_load_explicit(&L->nsamp[w], memory_order_relaxed), k = 0;
+    int64_t *lat = L->lat + w * L->per, *done = L->done + w * L->per;
+    n = n < L->per ? n : L->per;
+    for (uint64_t i = 0; i < n; i++)
+        if (__atomic_load_n(&done[i], __ATOMIC_ACQUIRE) >= 0) {
+            lat[k] = lat[i];
+            done[k++] = done[i];
         }
-        L->tmp_lat[n] = L->lat[i];
-        L->tmp_done[n++] = t;
-    }
-    qsort(L->tmp_lat, n, sizeof *L->tmp_lat, cmp_i64);
-    *out = (struct bench_etcd_run){.ops_s = b > a ? (double)n * 1e9 / (double)(b - a) : 0,
-                                   .p50_ns = quantile(L->tmp_lat, n, 0.50),
-                                   .p99_ns = quantile(L->tmp_lat, n, 0.99),
-                                   .gap_ns = max_gap(L->tmp_done, n, a, b),
-                                   .errors = errs};
+    qsort(lat, k, sizeof *lat, cmp_i64);
+    uint64_t c = atomic_load_explicit(&L->count[w], memory_order_relaxed);
+    *out = (struct bench_etcd_run){
+        .ops_s = b > a ? (double)c * 1e9 / (double)(b - a) : 0,
+        .p50_ns = quantile(lat, k, 0.50),
+        .p99_ns = quantile(lat, k, 0.99),
+        .gap_ns = max_gap(done, k, a, b),
+        .errors = (double)atomic_load_explicit(&L->fails[w], memory_order_relaxed)};
 }
 
 /* Run L's op on conc threads for warm + nwin * secs seconds (or until the
@@ -238,7 +247,17 @@ static int run_load(struct load *L, int conc, double warm, int nwin, double secs
 {
     struct worker w[MAX_THREADS];
     int started = 0;
-    atomic_store_explicit(&L->nsamp, 0, memory_order_relaxed);
+    if (nwin < 1 || nwin > MAX_WIN)
+        return -1;
+    for (int k = 0; k < MAX_WIN; k++) {
+        atomic_store_explicit(&L->count[k], 0, memory_order_relaxed);
+        atomic_store_explicit(&L->fails[k], 0, memory_order_relaxed);
+        atomic_store_explicit(&L->nsamp[k], 0, memory_order_relaxed);
+    }
+    L->warm_ns = (int64_t)(warm * 1e9);
+    L->win_ns = (int64_t)(secs * 1e9);
+    L->nwin = nwin;
+    L->per = SAMPLES / (uint64_t)nwin;
     atomic_store_explicit(&L->next, 0, memory_order_relaxed);
     atomic_store_explicit(&L->go, 0, memory_order_relaxed);
     memset(L->done, 0xff, SAMPLES * sizeof *L->done); /* -1: in no window */
@@ -265,11 +284,9 @@ static int run_load(struct load *L, int conc, double warm, int nwin, double secs
     int64_t ns = L->abandoned ? len : wom__now_ns() - L->start_ns;
     if (atomic_load_explicit(&L->failed, memory_order_relaxed))
         return -1;
-    uint64_t n = atomic_load_explicit(&L->nsamp, memory_order_relaxed);
-    uint64_t kept = n < SAMPLES ? n : SAMPLES;
     for (int k = 0; k < nwin && out; k++) {
-        int64_t a = (int64_t)((warm + k * secs) * 1e9), b = a + (int64_t)(secs * 1e9);
-        window(L, kept, a, b < ns ? b : ns, &out[k]);
+        int64_t a = L->warm_ns + k * L->win_ns, b = a + L->win_ns;
+        window(L, k, a, b < ns ? b : ns, &out[k]);
     }
     return 0;
 }
@@ -533,9 +550,7 @@ int bench_etcd(const struct bench_etcd_job *j, struct bench_etcd_run *out)
     struct load L = {.job = j, .limit = UINT64_MAX};
     L.lat = malloc(SAMPLES * sizeof *L.lat);
     L.done = malloc(SAMPLES * sizeof *L.done);
-    L.tmp_lat = malloc(SAMPLES * sizeof *L.tmp_lat);
-    L.tmp_done = malloc(SAMPLES * sizeof *L.tmp_done);
-    int rc = L.lat && L.done && L.tmp_lat && L.tmp_done ? 0 : -1;
+    int rc = L.lat && L.done ? 0 : -1;
     char name[48];
     if (!rc && j->op == BE_CHAN) {
         /* No warm-up run: opening the 64 subscribers warms enough. */
@@ -566,8 +581,6 @@ int bench_etcd(const struct bench_etcd_job *j, struct bench_etcd_run *out)
         return rc; /* threads are still in calls on s and use L */
     free(L.lat);
     free(L.done);
-    free(L.tmp_lat);
-    free(L.tmp_done);
     wom_close(s);
     return rc;
 }
