@@ -30,7 +30,7 @@ static struct wom__etcd *connect3(const struct tc *t)
 {
     const char *eps[3] = {t->ep[0], t->ep[1], t->ep[2]};
     struct wom__etcd *c = NULL;
-    int rc = wom__etcd_connect(eps, 3, 10 * SEC, &c);
+    int rc = wom__etcd_connect(eps, 3, 10 * SEC, NULL, &c);
     CHECK_MSG(rc == 0, "connect: %s", wom_err_name(rc));
     return c;
 }
@@ -413,11 +413,11 @@ TEST_T(etcd_rpc_connect_to_nothing_is_enotconn, T_UNIT, 30)
     const char *eps[2] = {ep, ep};
     struct wom__etcd *c = NULL;
     int64_t t0 = wom__now_ns();
-    CHECK_EQ(wom__etcd_connect(eps, 2, SEC / 2, &c), WOM_ENOTCONN);
+    CHECK_EQ(wom__etcd_connect(eps, 2, SEC / 2, NULL, &c), WOM_ENOTCONN);
     int64_t took = wom__now_ns() - t0;
     CHECK(c == NULL);
     CHECK_MSG(took < SEC / 2 + SEC / 4, "connect took %.3f s for a 0.5 s timeout",
               (double)took / 1e9);
-    CHECK_EQ(wom__etcd_connect(eps, 0, SEC, &c), WOM_EINVAL);
+    CHECK_EQ(wom__etcd_connect(eps, 0, SEC, NULL, &c), WOM_EINVAL);
     close(s);
 }

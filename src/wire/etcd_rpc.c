@@ -8,15 +8,25 @@
  * struct waiter as its tag, on the caller's stack; the completion-queue
  * thread wakes it, and the caller always waits for its tag before its frame
  * ends (every operation has a deadline, and the channel's destruction
- * completes pending watches), so a tag never outlives its waiter. */
+ * completes pending watches), so a tag never outlives its waiter.
+ *
+ * Authentication: c->token (under c->mu) is copied into each call's
+ * metadata; c->token_gen counts the tokens fetched, so that of many callers
+ * refused for the same token only the first fetches a new one (under
+ * c->auth_mu, which only re-authenticators take, across the network). */
 #include "wire/etcd_rpc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -33,6 +43,8 @@
 #define BACKOFF_MIN_NS 20000000LL      /* after the first failed round */
 #define BACKOFF_MAX_NS 1000000000LL
 #define FAIL_AFTER_NS 500000000LL      /* a call unanswered this long fails its member */
+#define PROBE_NS 250000000LL           /* the TCP probe of a failed connect, in all */
+#define AUTH_METHOD "/etcdserverpb.Auth/Authenticate"
 
 struct waiter {
     pthread_mutex_t mu;
@@ -58,7 +70,32 @@ struct wom__etcd {
     size_t n;
     char **eps;
     bool debug; /* WOM_ETCD_DEBUG set: failed calls are told on stderr */
+    bool tls;
+    grpc_channel_credentials *creds; /* TLS or plaintext, for every channel */
+    int64_t timeout_ns;              /* connect's: bounds a watch's re-authentication */
+    char *user, *password;           /* NULL without a user; the password zeroed at close */
+    pthread_mutex_t auth_mu;         /* one (re-)authentication at a time */
+    char *token;                     /* guarded by mu; NULL until authenticated */
+    uint64_t token_gen;              /* guarded by mu: tokens fetched so far */
 };
+
+/* One request of a call, as exchange sends it. */
+struct rpc {
+    const char *method;
+    const ProtobufCMessage *req;
+    size_t len;                          /* req's packed size */
+    const ProtobufCMessageDescriptor *d; /* the answer's */
+    bool secret;                         /* req holds a password: zero its bytes after */
+};
+
+/* What became of an exchange, beyond its error code. */
+struct outcome {
+    bool failed;      /* the endpoint should be given up */
+    bool stale;       /* etcd refused the token: nothing was applied */
+    char detail[160]; /* etcd's or gRPC's message for a failure */
+};
+
+static _Thread_local char connect_why[512];
 
 /* ---- waiters: a caller sleeps, the CQ thread wakes it ------------------- */
 
@@ -149,9 +186,7 @@ static struct chan *chan_new(struct wom__etcd *c, size_t ep, int64_t not_before)
         {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, {.integer = 0}},
     };
     grpc_channel_args args = {sizeof a / sizeof a[0], a};
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-    ch->ch = grpc_channel_create(c->eps[ep], creds, &args);
-    grpc_channel_credentials_release(creds);
+    ch->ch = grpc_channel_create(c->eps[ep], c->creds, &args);
     ch->ep = ep;
     ch->refs = 1;
     ch->not_before = not_before;
@@ -284,6 +319,31 @@ static bool contains(grpc_slice s, const char *sub)
     return false;
 }
 
+/* Whether text (n bytes) is etcd's refusal of a call's token, which
+ * etcd makes before it applies anything: the token lapsed or its member
+ * restarted, the auth store moved on since it was issued, or no token came
+ * (etcd 3.4, etcdserver/api/v3rpc/rpctypes). A call's status details are
+ * the message itself; a watch's cancel_reason wraps it ("rpc error: code =
+ * Unauthenticated desc = etcdserver: invalid auth token"). */
+static bool stale_text(const void *text, size_t n)
+{
+    static const char *const why[] = {"etcdserver: invalid auth token",
+                                      "etcdserver: revision of auth store is old",
+                                      "etcdserver: user name is empty"};
+    for (size_t i = 0; i < sizeof why / sizeof why[0]; i++)
+        if (memmem(text, n, why[i], strlen(why[i])))
+            return true;
+    return false;
+}
+
+/* Whether an etcd message is about authentication or permissions. */
+static bool auth_text(grpc_slice details)
+{
+    return starts(details, "etcdserver: ") &&
+           (contains(details, "auth") || contains(details, "user") ||
+            contains(details, "role") || contains(details, "permission"));
+}
+
 /* The error for a call's status (details: its message); *failed when the
  * endpoint should be given up. etcd's own errors begin "etcdserver: "
  * (etcd 3.4, api/v3rpc/rpctypes); gRPC's transport errors do not. */
@@ -298,8 +358,11 @@ static int status_rc(grpc_status_code st, grpc_slice details, bool *failed)
         return etcd ? WOM_EUNAVAIL : WOM_EUNKNOWN;
     case GRPC_STATUS_RESOURCE_EXHAUSTED: /* etcd: too many requests */
         return etcd ? WOM_EUNAVAIL : WOM_EMSGSIZE;
-    case GRPC_STATUS_INVALID_ARGUMENT:
-        return contains(details, "too large") ? WOM_EMSGSIZE : WOM_EINVAL;
+    case GRPC_STATUS_INVALID_ARGUMENT: /* also a wrong password, an empty user */
+        return auth_text(details) ? WOM_EPERM
+               : contains(details, "too large") ? WOM_EMSGSIZE : WOM_EINVAL;
+    case GRPC_STATUS_FAILED_PRECONDITION: /* also authentication off, a missing role */
+        return auth_text(details) ? WOM_EPERM : WOM_EIO;
     case GRPC_STATUS_DEADLINE_EXCEEDED:
     case GRPC_STATUS_CANCELLED:
     case GRPC_STATUS_UNKNOWN:
@@ -337,19 +400,31 @@ static int decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d,
     return 0;
 }
 
-/* One batch on READY channel ch: send the request (len packed bytes),
- * receive the answer. *failed when the endpoint should be given up. */
-static int exchange(struct wom__etcd *c, struct chan *ch, const char *method,
-                    const ProtobufCMessage *req, size_t len, const ProtobufCMessageDescriptor *d,
-                    ProtobufCMessage **resp, int64_t deadline, bool *failed)
+/* The current token as call metadata (an empty slice without one), and
+ * its generation into *gen. The caller unrefs the slice. */
+static grpc_slice token_get(struct wom__etcd *c, uint64_t *gen)
 {
-    grpc_slice out = grpc_slice_malloc(len);
-    protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(out));
+    pthread_mutex_lock(&c->mu);
+    grpc_slice t = c->token ? grpc_slice_from_copied_string(c->token) : grpc_empty_slice();
+    *gen = c->token_gen;
+    pthread_mutex_unlock(&c->mu);
+    return t;
+}
+
+/* One batch on READY channel ch: send r's request with token (if not
+ * empty) as metadata, receive the answer. */
+static int exchange(struct wom__etcd *c, struct chan *ch, const struct rpc *r, grpc_slice token,
+                    ProtobufCMessage **resp, int64_t deadline, struct outcome *o)
+{
+    grpc_slice out = grpc_slice_malloc(r->len);
+    protobuf_c_message_pack(r->req, GRPC_SLICE_START_PTR(out));
     grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&out, 1), *recv = NULL;
-    grpc_slice_unref(out);
     grpc_call *call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                               grpc_slice_from_static_string(method), NULL,
+                                               grpc_slice_from_static_string(r->method), NULL,
                                                gpr_deadline(deadline), NULL);
+    grpc_metadata md = {0};
+    md.key = grpc_slice_from_static_string("token");
+    md.value = token;
     grpc_metadata_array im, tm;
     grpc_metadata_array_init(&im);
     grpc_metadata_array_init(&tm);
@@ -358,6 +433,8 @@ static int exchange(struct wom__etcd *c, struct chan *ch, const char *method,
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = GRPC_SLICE_LENGTH(token) ? 1 : 0;
+    ops[0].data.send_initial_metadata.metadata = &md;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = send;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -378,22 +455,107 @@ static int exchange(struct wom__etcd *c, struct chan *ch, const char *method,
         rc = WOM_ENOTCONN;
     } else {
         waiter_wait(&w);
-        rc = status_rc(st, details, failed);
+        rc = status_rc(st, details, &o->failed);
+        o->stale = rc && stale_text(GRPC_SLICE_START_PTR(details), GRPC_SLICE_LENGTH(details));
         if (rc == 0)
-            rc = decode(recv, d, resp);
+            rc = decode(recv, r->d, resp);
+        /* etcd's and gRPC's messages hold no secret of ours */
+        snprintf(o->detail, sizeof o->detail, "%.*s", (int)GRPC_SLICE_LENGTH(details),
+                 (const char *)GRPC_SLICE_START_PTR(details));
         if (rc && c->debug)
-            fprintf(stderr, "wom etcd %s at %s: status %d %.*s -> %d\n", method, c->eps[ch->ep],
-                    (int)st, (int)GRPC_SLICE_LENGTH(details),
-                    (const char *)GRPC_SLICE_START_PTR(details), rc);
+            fprintf(stderr, "wom etcd %s at %s: status %d %s -> %d\n", r->method,
+                    c->eps[ch->ep], (int)st, o->detail, rc);
     }
     if (call)
         grpc_call_unref(call);
     grpc_byte_buffer_destroy(send);
+    if (r->secret) /* the call is over: only our reference is left */
+        explicit_bzero(GRPC_SLICE_START_PTR(out), r->len);
+    grpc_slice_unref(out);
     if (recv)
         grpc_byte_buffer_destroy(recv);
     grpc_metadata_array_destroy(&im);
     grpc_metadata_array_destroy(&tm);
     grpc_slice_unref(details);
+    return rc;
+}
+
+/* r once, on the current member (failing over as it fails). */
+static int call_once(struct wom__etcd *c, const struct rpc *r, grpc_slice token,
+                     ProtobufCMessage **resp, int64_t deadline, struct outcome *o)
+{
+    struct chan *ch;
+    int rc = ready(c, deadline, &ch);
+    if (rc)
+        return rc;
+    if (wom__now_ns() >= deadline) {
+        chan_put(c, ch);
+        return WOM_ETIMEDOUT;
+    }
+    int64_t allotted = deadline - wom__now_ns();
+    rc = exchange(c, ch, r, token, resp, deadline, o);
+    /* No answer in a generous time: the member is paused, cut off or
+     * overloaded, while its connection may look alive for seconds more
+     * (keepalive). Later calls go to the next member. A short deadline
+     * (a caller's brief wait) says nothing of the member. */
+    if (rc == WOM_EUNKNOWN && allotted >= FAIL_AFTER_NS && wom__now_ns() >= deadline)
+        o->failed = true;
+    if (o->failed)
+        chan_fail(c, ch);
+    else if (rc != WOM_EUNKNOWN && rc != WOM_ENOTCONN)
+        chan_ok(c);
+    chan_put(c, ch);
+    return rc;
+}
+
+/* Fetch a token for c's user (Auth.Authenticate) and make it c's: 0, or
+ * the call's error (WOM_EPERM: etcd refused; o->detail says why). */
+static int authenticate(struct wom__etcd *c, int64_t deadline, struct outcome *o)
+{
+    Etcdserverpb__AuthenticateRequest req = ETCDSERVERPB__AUTHENTICATE_REQUEST__INIT;
+    req.name = c->user;
+    req.password = c->password;
+    struct rpc r = {AUTH_METHOD, &req.base, protobuf_c_message_get_packed_size(&req.base),
+                    &etcdserverpb__authenticate_response__descriptor, true};
+    Etcdserverpb__AuthenticateResponse *resp = NULL;
+    int rc = call_once(c, &r, grpc_empty_slice(), (ProtobufCMessage **)&resp, deadline, o);
+    char *t = NULL;
+    if (rc == 0 && (!resp->token || !resp->token[0]))
+        rc = WOM_ECORRUPT;
+    else if (rc == 0 && !(t = strdup(resp->token)))
+        rc = WOM_ENOMEM;
+    if (t) {
+        pthread_mutex_lock(&c->mu);
+        char *old = c->token;
+        c->token = t;
+        c->token_gen++;
+        pthread_mutex_unlock(&c->mu);
+        free(old);
+    }
+    if (resp) {
+        explicit_bzero(resp->token, strlen(resp->token));
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+    }
+    return rc;
+}
+
+/* The token of generation gen was refused: fetch a new one, unless another
+ * caller already has. 0 or authenticate's error (WOM_ETIMEDOUT when the
+ * deadline comes while another caller authenticates). */
+static int reauth(struct wom__etcd *c, uint64_t gen, int64_t deadline)
+{
+    struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+    if (pthread_mutex_clocklock(&c->auth_mu, CLOCK_MONOTONIC, &ts))
+        return WOM_ETIMEDOUT;
+    pthread_mutex_lock(&c->mu);
+    bool fresh = c->token_gen != gen;
+    pthread_mutex_unlock(&c->mu);
+    struct outcome o = {0};
+    int rc = fresh ? 0 : authenticate(c, deadline, &o);
+    pthread_mutex_unlock(&c->auth_mu);
+    if (rc && c->debug)
+        fprintf(stderr, "wom etcd: re-authenticating user %s failed: %d %s\n", c->user, rc,
+                o.detail);
     return rc;
 }
 
@@ -404,39 +566,131 @@ static int call(struct wom__etcd *c, const char *method, const void *req,
         return WOM_EINVAL;
     if (wom__now_ns() >= deadline)
         return WOM_ETIMEDOUT;
-    size_t len = protobuf_c_message_get_packed_size(req);
-    if (len > WOM__ETCD_MAX_REQUEST)
+    struct rpc r = {method, req, protobuf_c_message_get_packed_size(req), d, false};
+    if (r.len > WOM__ETCD_MAX_REQUEST)
         return WOM_EMSGSIZE;
-    struct chan *ch;
-    int rc = ready(c, deadline, &ch);
-    if (rc)
-        return rc;
-    if (wom__now_ns() >= deadline) {
-        chan_put(c, ch);
-        return WOM_ETIMEDOUT;
+    for (int tries = 0;; tries++) {
+        uint64_t gen;
+        grpc_slice token = token_get(c, &gen);
+        struct outcome o = {0};
+        int rc = call_once(c, &r, token, resp, deadline, &o);
+        grpc_slice_unref(token);
+        /* refused for its token, so not applied: safe to send again */
+        if (!o.stale || !c->user || tries > 0)
+            return rc;
+        rc = reauth(c, gen, deadline);
+        if (rc)
+            return rc;
     }
-    bool failed = false;
-    int64_t allotted = deadline - wom__now_ns();
-    rc = exchange(c, ch, method, req, len, d, resp, deadline, &failed);
-    /* No answer in a generous time: the member is paused, cut off or
-     * overloaded, while its connection may look alive for seconds more
-     * (keepalive). Later calls go to the next member. A short deadline
-     * (a caller's brief wait) says nothing of the member. */
-    if (rc == WOM_EUNKNOWN && allotted >= FAIL_AFTER_NS && wom__now_ns() >= deadline)
-        failed = true;
-    if (failed)
-        chan_fail(c, ch);
-    else if (rc != WOM_EUNKNOWN && rc != WOM_ENOTCONN)
-        chan_ok(c);
-    chan_put(c, ch);
-    return rc;
 }
 
 /* ---- the API --------------------------------------------------------------- */
 
-int wom__etcd_connect(const char *const *endpoints, size_t n, int64_t timeout_ns,
-                      struct wom__etcd **out)
+/* Whether endpoint ep ("H:P", "[V6]:P") accepts a TCP connection within
+ * budget_ns: tells an unreachable member from one whose TLS (or plaintext
+ * gRPC) failed, which gRPC's channel states do not. */
+static bool tcp_reachable(const char *ep, int64_t budget_ns)
 {
+    char host[EP_MAX];
+    const char *colon = strrchr(ep, ':');
+    if (!colon || (size_t)(colon - ep) >= sizeof host)
+        return false;
+    size_t hl = (size_t)(colon - ep);
+    const char *h = ep;
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
+    if (getaddrinfo(host, colon + 1, &hints, &ai))
+        return false;
+    bool ok = false;
+    int s = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s >= 0 && (connect(s, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)) {
+        struct pollfd p = {s, POLLOUT, 0};
+        int err = 0;
+        socklen_t len = sizeof err;
+        ok = poll(&p, 1, (int)(budget_ns / 1000000)) == 1 &&
+             !getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) && err == 0;
+    }
+    if (s >= 0)
+        close(s);
+    freeaddrinfo(ai);
+    return ok;
+}
+
+/* connect_why for a connect that found no READY member by its deadline. */
+static void why_unreached(struct wom__etcd *c, int64_t timeout_ns)
+{
+    size_t i = 0;
+    int64_t end = wom__now_ns() + PROBE_NS;
+    while (i < c->n && !tcp_reachable(c->eps[i], (end - wom__now_ns()) / (int64_t)(c->n - i)))
+        i++;
+    int n = snprintf(connect_why, sizeof connect_why, "no endpoint could be connected to "
+                     "within %lld ms", (long long)(timeout_ns / 1000000));
+    if (i == c->n)
+        return;
+    snprintf(connect_why + n, sizeof connect_why - (size_t)n, c->tls
+             ? ": %s accepts TCP connections, but no TLS session could be set up with it "
+               "(its certificate is not signed by a CA of the CA bundle or does not name its "
+               "host, it refused the client certificate, or it does not speak TLS)"
+             : ": %s accepts TCP connections, but gave no answer in plaintext gRPC (a cluster "
+               "that uses TLS needs ;cacert=)", c->eps[i]);
+}
+
+/* Copy auth into c (creds for every channel, the user and password).
+ * WOM_EINVAL for half a pair, WOM_ENOMEM. */
+static int auth_init(struct wom__etcd *c, const struct wom__etcd_auth *auth)
+{
+    static const struct wom__etcd_auth none = {0};
+    if (!auth)
+        auth = &none;
+    if (!auth->cert_pem != !auth->key_pem || (auth->cert_pem && !auth->ca_pem) ||
+        !auth->user != !auth->password || (auth->user && !auth->user[0])) {
+        snprintf(connect_why, sizeof connect_why, "a client certificate needs its key and a "
+                 "CA bundle, and a user a password");
+        return WOM_EINVAL;
+    }
+    c->tls = auth->ca_pem != NULL;
+    grpc_ssl_pem_key_cert_pair pair = {auth->key_pem, auth->cert_pem};
+    /* gRPC copies the PEM text */
+    c->creds = c->tls ? grpc_ssl_credentials_create(auth->ca_pem, auth->cert_pem ? &pair : NULL,
+                                                    NULL, NULL)
+                      : grpc_insecure_credentials_create();
+    if (auth->user && (!(c->user = strdup(auth->user)) || !(c->password = strdup(auth->password))))
+        return WOM_ENOMEM;
+    return c->creds ? 0 : WOM_ENOMEM;
+}
+
+/* The first token, at connect: 0, WOM_EPERM or WOM_ENOTCONN, with
+ * connect_why set on failure. */
+static int auth_first(struct wom__etcd *c, int64_t deadline)
+{
+    struct outcome o = {0};
+    pthread_mutex_lock(&c->auth_mu);
+    int rc = authenticate(c, deadline, &o);
+    pthread_mutex_unlock(&c->auth_mu);
+    if (rc == WOM_EPERM)
+        snprintf(connect_why, sizeof connect_why, "etcd refused to authenticate user '%s': %s",
+                 c->user, o.detail[0] ? o.detail : "(no reason given)");
+    else if (rc)
+        snprintf(connect_why, sizeof connect_why, "connected, but authenticating user '%s' "
+                 "failed before the deadline: %s", c->user,
+                 o.detail[0] ? o.detail : "no answer");
+    return rc == 0 || rc == WOM_EPERM || rc == WOM_ENOMEM ? rc : WOM_ENOTCONN;
+}
+
+const char *wom__etcd_connect_error(void)
+{
+    return connect_why;
+}
+
+int wom__etcd_connect(const char *const *endpoints, size_t n, int64_t timeout_ns,
+                      const struct wom__etcd_auth *auth, struct wom__etcd **out)
+{
+    connect_why[0] = 0;
     if (!endpoints || n == 0 || timeout_ns <= 0 || !out)
         return WOM_EINVAL;
     for (size_t i = 0; i < n; i++)
@@ -449,6 +703,7 @@ int wom__etcd_connect(const char *const *endpoints, size_t n, int64_t timeout_ns
         return WOM_ENOMEM;
     }
     c->n = n;
+    c->timeout_ns = timeout_ns;
     c->debug = getenv("WOM_ETCD_DEBUG") != NULL;
     for (size_t i = 0; i < n; i++)
         if (!(c->eps[i] = strdup(endpoints[i]))) {
@@ -464,14 +719,22 @@ int wom__etcd_connect(const char *const *endpoints, size_t n, int64_t timeout_ns
     pthread_cond_init(&c->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->auth_mu, NULL);
     grpc_init();
     c->cq = grpc_completion_queue_create_for_next(NULL);
-    int started = pthread_create(&c->thread, NULL, cq_loop, c) == 0;
-    c->cur = started ? chan_new(c, 0, 0) : NULL;
+    int rc = auth_init(c, auth);
+    int started = !rc && pthread_create(&c->thread, NULL, cq_loop, c) == 0;
+    if (!rc)
+        c->cur = started ? chan_new(c, 0, 0) : NULL;
     struct chan *ch;
-    int rc = c->cur ? ready(c, deadline, &ch) : WOM_ENOMEM;
+    if (!rc)
+        rc = c->cur ? ready(c, deadline, &ch) : WOM_ENOMEM;
     if (rc == 0)
         chan_put(c, ch);
+    else if (rc == WOM_ENOTCONN)
+        why_unreached(c, timeout_ns);
+    if (rc == 0 && c->user)
+        rc = auth_first(c, deadline);
     if (!started) {
         grpc_completion_queue_shutdown(c->cq);
         grpc_completion_queue_destroy(c->cq);
@@ -479,7 +742,7 @@ int wom__etcd_connect(const char *const *endpoints, size_t n, int64_t timeout_ns
     }
     if (rc) {
         wom__etcd_close(c);
-        return rc == WOM_ENOMEM ? rc : WOM_ENOTCONN;
+        return rc == WOM_ENOMEM || rc == WOM_EINVAL || rc == WOM_EPERM ? rc : WOM_ENOTCONN;
     }
     *out = c;
     return 0;
@@ -501,11 +764,21 @@ void wom__etcd_close(struct wom__etcd *c)
         pthread_join(c->thread, NULL);
         grpc_completion_queue_destroy(c->cq);
     }
+    if (c->creds)
+        grpc_channel_credentials_release(c->creds);
     grpc_shutdown();
     for (size_t i = 0; i < c->n; i++)
         free(c->eps[i]);
     free(c->eps);
+    if (c->password)
+        explicit_bzero(c->password, strlen(c->password));
+    if (c->token)
+        explicit_bzero(c->token, strlen(c->token));
+    free(c->password);
+    free(c->token);
+    free(c->user);
     pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->auth_mu);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -604,15 +877,21 @@ static void watch_stream(struct wom__etcd_watch *w, struct chan *ch)
                                                gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (!call)
         return;
-    grpc_metadata md = {0};
-    md.key = grpc_slice_from_static_string("hasleader");
-    md.value = grpc_slice_from_static_string("true");
+    uint64_t token_gen;
+    grpc_metadata md[2];
+    memset(md, 0, sizeof md);
+    md[0].key = grpc_slice_from_static_string("hasleader");
+    md[0].value = grpc_slice_from_static_string("true");
+    md[1].key = grpc_slice_from_static_string("token");
+    md[1].value = token_get(c, &token_gen);
     grpc_op op[2];
     memset(op, 0, sizeof op);
     op[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    op[0].data.send_initial_metadata.count = 1;
-    op[0].data.send_initial_metadata.metadata = &md;
-    if (!batch(call, op, 1)) {
+    op[0].data.send_initial_metadata.count = GRPC_SLICE_LENGTH(md[1].value) ? 2 : 1;
+    op[0].data.send_initial_metadata.metadata = md;
+    int sent = batch(call, op, 1);
+    grpc_slice_unref(md[1].value);
+    if (!sent) {
         grpc_call_unref(call);
         return;
     }
@@ -624,7 +903,7 @@ static void watch_stream(struct wom__etcd_watch *w, struct chan *ch)
     grpc_metadata_array im, tm;
     grpc_metadata_array_init(&im);
     grpc_metadata_array_init(&tm);
-    bool first = true, good = false;
+    bool first = true, good = false, stale = false;
     while (up) {
         grpc_byte_buffer *recv = NULL;
         memset(op, 0, sizeof op);
@@ -647,7 +926,19 @@ static void watch_stream(struct wom__etcd_watch *w, struct chan *ch)
             chan_ok(c);
             good = true;
         }
-        w->fn(w->arg, (const Etcdserverpb__WatchResponse *)m);
+        const Etcdserverpb__WatchResponse *r = (const Etcdserverpb__WatchResponse *)m;
+        if (c->user && r->canceled && r->cancel_reason &&
+            stale_text(r->cancel_reason, strlen(r->cancel_reason))) {
+            /* etcd reads a stream's token at each create: a new stream, a new token */
+            if (c->debug)
+                fprintf(stderr, "wom etcd watch stream at %s: a create refused for the "
+                        "stream's token (%s); a new token, a new stream\n", c->eps[ch->ep],
+                        r->cancel_reason);
+            stale = true;
+            protobuf_c_message_free_unpacked(m, NULL);
+            break;
+        }
+        w->fn(w->arg, r);
         protobuf_c_message_free_unpacked(m, NULL);
     }
     pthread_mutex_lock(&w->mu);
@@ -674,6 +965,8 @@ static void watch_stream(struct wom__etcd_watch *w, struct chan *ch)
      * So does any stream that ends while nobody asked it to. */
     if (!closing && (failed || !good))
         chan_fail(c, ch);
+    if (stale && !closing)
+        reauth(c, token_gen, wom__now_ns() + c->timeout_ns);
     grpc_slice_unref(details);
     grpc_metadata_array_destroy(&im);
     grpc_metadata_array_destroy(&tm);

@@ -31,6 +31,15 @@
  *                  WOM_ETRIMMED (OUT_OF_RANGE: a compacted revision),
  *                  WOM_EPERM (auth), WOM_ENOTSUP (UNIMPLEMENTED),
  *                  WOM_EIO (any other gRPC status).
+ * With a user (struct wom__etcd_auth), every call and watch stream carries
+ * the token etcd's Auth.Authenticate gave for the user's password, as the
+ * metadata "token". A token ends (etcd's simple tokens lapse after 5
+ * unused minutes, and a restarted member forgets them); a call that etcd
+ * refuses for its token ("invalid auth token", "revision of auth store is
+ * old", "user name is empty": refused before anything is applied) gets a
+ * new token and is sent once more; a failed re-authentication returns its
+ * own error. Neither the password nor a token is ever printed, the
+ * WOM_ETCD_DEBUG output included.
  * A failure of a connection that was READY is reported as WOM_EUNKNOWN even
  * when gRPC could not in fact send (the C core does not say), so the
  * classification errs towards "may have been applied", never the other way.
@@ -55,15 +64,37 @@
 
 struct wom__etcd;
 
+/* TLS and etcd's authentication for wom__etcd_connect. A NULL pointer, or
+ * every field NULL, is plaintext without a user (what `wom cluster up`
+ * makes). NUL-terminated strings, borrowed for the call to
+ * wom__etcd_connect only: it copies what it keeps (the caller may zero its
+ * copies of the key and the password when it returns). */
+struct wom__etcd_auth {
+    const char *ca_pem;   /* CA bundle (PEM): TLS, members verified against it */
+    const char *cert_pem; /* the client's certificate chain (PEM) and its */
+    const char *key_pem;  /* private key: both or neither, and only with ca_pem */
+    const char *user;     /* an etcd user and its password: both or neither */
+    const char *password;
+};
+
 /* Connect to the cluster whose client endpoints are endpoints[0..n) ("H:P",
  * copied), trying them in order, for at most timeout_ns; returns once one is
- * connected (its channel READY). Initialises gRPC (reference counted with
- * every other user in the process). Errors: WOM_EINVAL (n == 0, an empty or
- * overlong endpoint, timeout_ns <= 0), WOM_ENOMEM, WOM_ENOTCONN (none could
- * be connected to within timeout_ns). *out is written only on success and
- * is closed with wom__etcd_close. */
+ * connected (its channel READY) and, with auth->user, authenticated.
+ * Initialises gRPC (reference counted with every other user in the
+ * process). Errors: WOM_EINVAL (n == 0, an empty or overlong endpoint,
+ * timeout_ns <= 0, half a pair of auth), WOM_ENOMEM, WOM_ENOTCONN (none
+ * could be connected to, over TLS when ca_pem is given, or authenticated
+ * with, within timeout_ns), WOM_EPERM (etcd refused the user or password,
+ * or has authentication off). After a failure wom__etcd_connect_error()
+ * says why. *out is written only on success and is closed with
+ * wom__etcd_close. */
 int wom__etcd_connect(const char *const *endpoints, size_t n, int64_t timeout_ns,
-                      struct wom__etcd **out);
+                      const struct wom__etcd_auth *auth, struct wom__etcd **out);
+
+/* A sentence saying why the last failed wom__etcd_connect of this thread
+ * failed (which endpoint, TLS or authentication; never a secret), "" if
+ * none failed. Valid until the thread's next wom__etcd_connect. */
+const char *wom__etcd_connect_error(void);
 
 /* Close c: no call may be in flight or start on it (the caller's to
  * ensure). Stops its thread, drops its channel and its reference on gRPC.
@@ -117,7 +148,10 @@ int wom__etcd_lease_time_to_live(struct wom__etcd *c,
  * c's current channel (with c's failover and backoff). Creating watches is
  * the caller's: wom__etcd_watch_send, typically when it needs one. The
  * stream is opened with etcd's "hasleader" metadata, so a member cut off
- * from its leader ends it rather than going silent. */
+ * from its leader ends it rather than going silent. With a user, a create
+ * that etcd cancels for the stream's token is not given to fn: the stream
+ * breaks (fn(arg, NULL)), a new token is fetched, and the next stream
+ * carries it. */
 struct wom__etcd_watch;
 typedef void wom__etcd_watch_fn(void *arg, const Etcdserverpb__WatchResponse *r);
 
