@@ -18,7 +18,7 @@ for g in "$@"; do
     build) pkgs="$pkgs gcc make cmake pkg-config libc6-dev libxxhash-dev"
            pkgs="$pkgs libcurl4-openssl-dev libjansson-dev" ;;
     test)  pkgs="$pkgs strace" ;;
-    cluster) pkgs="$pkgs etcd-server etcd-client" ;;
+    cluster) pkgs="$pkgs etcd-server etcd-client openssl" ;;
     etcd)  pkgs="$pkgs libgrpc-dev protobuf-c-compiler libprotobuf-c-dev"
            pkgs="$pkgs golang-etcd-server-dev libprotobuf-dev" ;;
     bench) pkgs="$pkgs golang-go golang-etcd-server-dev libck-dev libzmq3-dev libnng-dev" ;;
