@@ -114,7 +114,11 @@ typedef struct {
  * docs/shm.md). "etcd://H:P[,H:P...]/PREFIX[;timeout=MS]": cells in an
  * etcd cluster under a key prefix, being built (docs/cluster.md); only
  * programs that link the scope have it (the wom CLI does; libwom alone does
- * not link gRPC and returns WOM_ENOTSUP).
+ * not link gRPC and returns WOM_ENOTSUP). Its security options name files,
+ * read at open and never shown: ;cacert=FILE (TLS), ;cert=FILE;key=FILE (a
+ * client certificate), ;user=NAME;password-file=FILE (etcd's users; a wrong
+ * password is WOM_EPERM); a missing or bad file is WOM_ENOENT, WOM_EPERM or
+ * WOM_EINVAL (docs/cluster.md, "Security options").
  * Errors: WOM_EURI (bad URI or size), WOM_EINVAL (size below the minimum,
  * PATH not a regular file), WOM_ENOMEM (also: the range cannot be mapped,
  * e.g. under ulimit -v), and for shm: WOM_EPERM (no rights, a symbolic link,
