@@ -394,15 +394,33 @@ static void send_stops(struct demo *d)
 
 /* Wait for producers, send the stops, wait for consumers; show progress
  * and trim meanwhile. Returns 1 when the producers were joined. */
+/* Track the longest time the slowest consumer (queue mode: the group)
+ * went without a message while messages were still due: what a fault such
+ * as a lost etcd leader costs the run. */
+static void watch_pause(struct demo *d, double now, uint64_t *seen, double *since)
+{
+    uint64_t sent, recvd;
+    demo_counts(d, &sent, &recvd);
+    if (recvd != *seen || recvd >= d->cfg.messages) {
+        *seen = recvd;
+        *since = now;
+    } else if (now - *since > d->pause) {
+        d->pause = now - *since;
+        d->pause_at = *since;
+    }
+}
+
 static int supervise(struct demo *d, double t0)
 {
     int tty = isatty(STDERR_FILENO);
-    double tick = tty ? 0.2 : 1.0, next = t0 + tick;
+    double tick = tty ? 0.2 : 1.0, next = t0 + tick, since = t0;
     int stopped = 0;
+    uint64_t seen = 0;
     const struct timespec nap = {0, 20000000};
     while (atomic_load_explicit(&d->consumers_done, memory_order_acquire) < d->cfg.consumers) {
         nanosleep(&nap, NULL);
         double now = cli_now_s();
+        watch_pause(d, now, &seen, &since);
         if (d->cfg.seconds && now - t0 >= (double)d->cfg.seconds)
             atomic_store_explicit(&d->stop_sending, 1, memory_order_relaxed);
         if (!stopped && atomic_load_explicit(&d->producers_done, memory_order_acquire) ==
@@ -440,7 +458,7 @@ static void check_queue_totals(struct demo *d)
     }
 }
 
-static void report(struct demo *d, double secs)
+static void report(struct demo *d, double t0, double secs)
 {
     uint64_t sent, recvd;
     demo_counts(d, &sent, &recvd);
@@ -455,6 +473,17 @@ static void report(struct demo *d, double secs)
            rate(r[1], sizeof r[1], (double)sent * (double)c->size, secs, 1),
            rate(r[2], sizeof r[2], (double)deliveries, secs, 0),
            rate(r[3], sizeof r[3], (double)deliveries * (double)c->size, secs, 1));
+    if (d->pause >= 0.5)
+        printf("demo: longest wait for a message: %.1f s, from %.1f s into the run\n", d->pause,
+               d->pause_at - t0);
+    unsigned slow = 0;
+    for (unsigned i = 1; i < c->producers; i++)
+        slow = d->prod[i].slowest > d->prod[slow].slowest ? i : slow;
+    const struct producer *p = &d->prod[slow];
+    if (c->remote)
+        printf("demo: slowest send: %.2f s, producer %u's message %" PRIu64
+               ", from %.1f s into the run\n", p->slowest, slow, p->slowest_seq,
+               p->slowest_at - t0);
     printf("demo: OK: %" PRIu64 " messages, exactly once, in order (%s%u consumer%s)\n", sent,
            c->queue ? "queue group of " : "", c->consumers, c->consumers == 1 ? "" : "s");
 }
@@ -499,7 +528,7 @@ static int demo_run(struct demo *d)
         fprintf(stderr, "wom: demo: FAILED: %s\n", d->error);
         return d->exit;
     }
-    report(d, secs);
+    report(d, t0, secs);
     return cli_finish_stdout();
 }
 
@@ -537,7 +566,7 @@ int cli_demo(struct ctx *c)
         return EX_USAGE;
     int procs = has(a, O_PROCS);
     const char *uri = has(a, O_URI) ? a->str[O_URI] : "mem:";
-    int own = procs && !strncmp(uri, "etcd://", 7);
+    int remote = !strncmp(uri, "etcd://", 7), own = procs && remote;
     if (procs && !own && strncmp(uri, "shm:", 4) != 0)
         return cli_usage_error(a->cmd, "--procs needs a space processes share "
                                        "(--uri shm:PATH or etcd://...)");
@@ -554,6 +583,7 @@ int cli_demo(struct ctx *c)
         .queue = has(a, O_QUEUE),
         .fault = (enum fault)fault,
         .procs = procs,
+        .remote = remote,
         .own_space = own,
     };
     pthread_mutexattr_t ma;

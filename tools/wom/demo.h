@@ -56,6 +56,7 @@ struct demo_cfg {
     int queue;
     enum fault fault; /* --inject */
     int procs;        /* roles are processes sharing the demo's state */
+    int remote;       /* an etcd:// space: each send is timed */
     int own_space;    /* --procs on etcd://: each role process opens the space
                          itself (a gRPC connection does not survive fork), so
                          the roles are forked before anything is opened */
@@ -95,6 +96,9 @@ struct producer {
                      its own process's (meaningful there only) */
     uint64_t quota;
     _Atomic uint64_t sent;
+    double slowest;           /* remote: the longest send, in seconds */
+    uint64_t slowest_seq;     /* and its message */
+    double slowest_at;        /* and when it began (cli_now_s) */
 };
 
 struct demo {
@@ -106,6 +110,8 @@ struct demo {
     uint64_t run;    /* this run's id, in every message */
     uint64_t start;  /* the channel's tail when this run began */
     uint64_t trimmed, trimmed_claims; /* main thread: the last trims made */
+    double pause, pause_at; /* main thread: the longest wait for a message, and
+                               when it began (cli_now_s) */
     struct producer *prod;
     struct consumer *cons;
     struct bitmap *bm; /* queue mode: one per producer */
