@@ -267,8 +267,9 @@ TEST_T(etcd_scope_racing_puts_have_one_winner_each, T_UNIT, 120) { with_cluster(
 
 /* ---- append: dense, exactly once, in order per thread ----------------------- */
 
-#define APP_THREADS 4
-#define APP_EACH 50
+/* 150 threads per space: more appends at once than one batch takes (126) */
+#define APP_THREADS 300
+#define APP_EACH 4
 
 struct app {
     wom_region *r;
@@ -331,7 +332,7 @@ static void appends(const struct tc *t)
     }
 }
 
-TEST_T(etcd_scope_appends_from_4_threads_are_dense_and_ordered, T_UNIT, 120)
+TEST_T(etcd_scope_appends_from_300_threads_are_dense_and_ordered, T_UNIT, 120)
 {
     with_cluster(appends, 100);
 }

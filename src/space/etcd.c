@@ -161,29 +161,79 @@ static ProtobufCBinaryData m_key(char *b, const struct es *es, const struct er *
 
 /* One transaction under construction: compares and both branches, with
  * room for the messages they point at (borrowed for one call). */
-#define TXN_MAX 6
+#define TXN_MAX 6 /* compares, and ops per branch, of an ordinary transaction */
+struct txn_room {    /* the messages one branch's ops point at */
+    Etcdserverpb__RequestOp op[TXN_MAX], *opp[TXN_MAX];
+    Etcdserverpb__PutRequest put[TXN_MAX];
+    Etcdserverpb__RangeRequest range[TXN_MAX];
+    Etcdserverpb__DeleteRangeRequest del[TXN_MAX];
+};
 struct txn {
     Etcdserverpb__TxnRequest req;
     Etcdserverpb__Compare cmp[TXN_MAX], *cmpp[TXN_MAX];
-    Etcdserverpb__RequestOp op[2][TXN_MAX], *opp[2][TXN_MAX];
-    Etcdserverpb__PutRequest put[2][TXN_MAX];
-    Etcdserverpb__RangeRequest range[2][TXN_MAX];
-    Etcdserverpb__DeleteRangeRequest del[2][TXN_MAX];
+    struct txn_room *room[2]; /* [branch]: in_ below, or txn_room_big's */
+    size_t cap[2];
+    struct txn_room in_[2];
+};
+
+/* Room for n puts in branch (a batch of appends), until txn_room_free.
+ * Only puts: the big branch has no ranges or deletes. */
+struct txn_big {
+    Etcdserverpb__RequestOp *op, **opp;
+    Etcdserverpb__PutRequest *put;
 };
 
 static void txn_init(struct txn *t)
 {
     t->req = (Etcdserverpb__TxnRequest)ETCDSERVERPB__TXN_REQUEST__INIT;
     t->req.compare = t->cmpp;
-    t->req.success = t->opp[1];
-    t->req.failure = t->opp[0];
+    for (int b = 0; b < 2; b++) {
+        t->room[b] = &t->in_[b];
+        t->cap[b] = TXN_MAX;
+    }
+    t->req.success = t->in_[1].opp;
+    t->req.failure = t->in_[0].opp;
+}
+
+/* A transaction whose success branch holds up to n puts (from big, which
+ * the caller made with big_new and frees with big_free). */
+static void txn_init_big(struct txn *t, struct txn_big *big, size_t n)
+{
+    txn_init(t);
+    t->cap[1] = n;
+    t->req.success = big->opp;
+}
+
+static int big_new(struct txn_big *big, size_t n)
+{
+    big->op = calloc(n, sizeof *big->op);
+    big->opp = calloc(n, sizeof *big->opp);
+    big->put = calloc(n, sizeof *big->put);
+    return big->op && big->opp && big->put ? 0 : WOM_ENOMEM;
+}
+
+static void big_free(struct txn_big *big)
+{
+    free(big->op);
+    free(big->opp);
+    free(big->put);
 }
 
 /* Compare target of key with result against v (one of the union's cases). */
+/* The capacities are fixed by the code that builds each transaction, so
+ * running out is a bug here: stopped before it writes. */
+static void room_out(void)
+{
+    fprintf(stderr, "wom etcd: a transaction outgrew its room\n");
+    abort();
+}
+
 static Etcdserverpb__Compare *cmp_add(struct txn *t, ProtobufCBinaryData k,
                                       Etcdserverpb__Compare__CompareResult result,
                                       Etcdserverpb__Compare__CompareTarget target)
 {
+    if (t->req.n_compare >= TXN_MAX)
+        room_out();
     size_t i = t->req.n_compare++;
     Etcdserverpb__Compare *c = &t->cmp[i];
     *c = (Etcdserverpb__Compare)ETCDSERVERPB__COMPARE__INIT;
@@ -228,21 +278,24 @@ static void cmp_less(struct txn *t, ProtobufCBinaryData k, const char *hex)
     c->value = (ProtobufCBinaryData){16, (uint8_t *)hex};
 }
 
-static Etcdserverpb__RequestOp *op_add(struct txn *t, int branch)
+/* The next op of branch (in big's room when given). */
+static Etcdserverpb__RequestOp *op_add(struct txn *t, int branch, struct txn_big *big)
 {
     size_t *n = branch ? &t->req.n_success : &t->req.n_failure;
-    Etcdserverpb__RequestOp *op = &t->op[branch][*n];
+    if (*n >= t->cap[branch])
+        room_out();
+    Etcdserverpb__RequestOp *op = big ? &big->op[*n] : &t->room[branch]->op[*n];
     *op = (Etcdserverpb__RequestOp)ETCDSERVERPB__REQUEST_OP__INIT;
-    t->opp[branch][(*n)++] = op;
+    (big ? big->opp : t->room[branch]->opp)[(*n)++] = op;
     return op;
 }
 
-static Etcdserverpb__PutRequest *op_put(struct txn *t, int branch, ProtobufCBinaryData k,
-                                        const void *v, size_t n)
+static Etcdserverpb__PutRequest *put_in(struct txn *t, int branch, struct txn_big *big,
+                                        ProtobufCBinaryData k, const void *v, size_t n)
 {
     size_t i = branch ? t->req.n_success : t->req.n_failure;
-    Etcdserverpb__RequestOp *op = op_add(t, branch);
-    Etcdserverpb__PutRequest *p = &t->put[branch][i];
+    Etcdserverpb__RequestOp *op = op_add(t, branch, big);
+    Etcdserverpb__PutRequest *p = big ? &big->put[i] : &t->room[branch]->put[i];
     *p = (Etcdserverpb__PutRequest)ETCDSERVERPB__PUT_REQUEST__INIT;
     p->key = k;
     p->value = (ProtobufCBinaryData){n, (uint8_t *)v};
@@ -251,24 +304,32 @@ static Etcdserverpb__PutRequest *op_put(struct txn *t, int branch, ProtobufCBina
     return p;
 }
 
+static Etcdserverpb__PutRequest *op_put(struct txn *t, int branch, ProtobufCBinaryData k,
+                                        const void *v, size_t n)
+{
+    return put_in(t, branch, NULL, k, v, n);
+}
+
 /* Range [k, end) (end.len 0: k alone). */
-static void op_range(struct txn *t, int branch, ProtobufCBinaryData k, ProtobufCBinaryData end)
+static Etcdserverpb__RangeRequest *op_range(struct txn *t, int branch, ProtobufCBinaryData k,
+                                            ProtobufCBinaryData end)
 {
     size_t i = branch ? t->req.n_success : t->req.n_failure;
-    Etcdserverpb__RequestOp *op = op_add(t, branch);
-    Etcdserverpb__RangeRequest *r = &t->range[branch][i];
+    Etcdserverpb__RequestOp *op = op_add(t, branch, NULL);
+    Etcdserverpb__RangeRequest *r = &t->room[branch]->range[i];
     *r = (Etcdserverpb__RangeRequest)ETCDSERVERPB__RANGE_REQUEST__INIT;
     r->key = k;
     r->range_end = end;
     op->request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
     op->request_range = r;
+    return r;
 }
 
 static void op_delete(struct txn *t, int branch, ProtobufCBinaryData k, ProtobufCBinaryData end)
 {
     size_t i = branch ? t->req.n_success : t->req.n_failure;
-    Etcdserverpb__RequestOp *op = op_add(t, branch);
-    Etcdserverpb__DeleteRangeRequest *d = &t->del[branch][i];
+    Etcdserverpb__RequestOp *op = op_add(t, branch, NULL);
+    Etcdserverpb__DeleteRangeRequest *d = &t->room[branch]->del[i];
     *d = (Etcdserverpb__DeleteRangeRequest)ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
     d->key = k;
     d->range_end = end;
@@ -279,7 +340,7 @@ static void op_delete(struct txn *t, int branch, ProtobufCBinaryData k, Protobuf
 /* A nested transaction as an op of branch. */
 static void op_txn(struct txn *t, int branch, struct txn *inner)
 {
-    Etcdserverpb__RequestOp *op = op_add(t, branch);
+    Etcdserverpb__RequestOp *op = op_add(t, branch, NULL);
     op->request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_TXN;
     op->request_txn = &inner->req;
 }
@@ -1136,9 +1197,9 @@ static int cell_read_as(wom_region *r, uint64_t addr, int serializable,
     ProtobufCBinaryData c_k = c_key(ck, es, er_of(r), addr), f_k = f_key(fk, es, er_of(r));
     struct txn t;
     txn_init(&t);
-    op_range(&t, 1, c_k, none);
+    Etcdserverpb__RangeRequest *c_r = op_range(&t, 1, c_k, none);
     if (serializable)
-        t.range[1][0].serializable = 1; /* only serializable ranges: one member answers */
+        c_r->serializable = 1; /* only serializable ranges: one member answers */
     else
         op_range(&t, 1, f_k, none);
     int rc = read_call(es, &t, resp, op_deadline(es));
@@ -1308,9 +1369,11 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct apx *
     }
     char (*keys)[KEY_MAX] = malloc(k * sizeof *keys);
     struct txn *t = malloc(sizeof *t);
-    if (!keys || !t) {
+    struct txn_big big = {NULL, NULL, NULL};
+    if (!keys || !t || big_new(&big, k + 1)) {
         free(keys);
         free(t);
+        big_free(&big);
         return WOM_ENOMEM;
     }
     int doubt = 0;
@@ -1321,11 +1384,11 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct apx *
         }
         ProtobufCBinaryData c0 = c_key(keys[0], es, er, q->tail);
         hex16(next, q->tail + k);
-        txn_init(t);
+        txn_init_big(t, &big, k + 1);
         cmp_mod(t, t_k, q->mod);
-        op_put(t, 1, t_k, next, 16);
+        put_in(t, 1, &big, t_k, next, 16);
         for (size_t i = 0; i < k; i++)
-            op_put(t, 1, i ? c_key(keys[i], es, er, q->tail + i) : c0, x[i]->b->cell,
+            put_in(t, 1, &big, i ? c_key(keys[i], es, er, q->tail + i) : c0, x[i]->b->cell,
                    CELL_HDR + x[i]->b->len);
         op_range(t, 0, t_k, none);
         op_range(t, 0, c0, none);
@@ -1366,6 +1429,7 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct apx *
         q->known = 0;
     free(keys);
     free(t);
+    big_free(&big);
     return rc;
 }
 
