@@ -1054,12 +1054,14 @@ static void qtrim_round(uint64_t n, uint64_t retain, uint64_t window)
     uint64_t skipped = qtrim_check(&st, m);
     /* Behind the group nothing unclaimed is trimmed, so nothing is skipped. */
     CHECK_MSG(!trimmer || skipped == 0, "%" PRIu64 " messages lost", skipped);
-    /* The members trimmed the claims behind the log. */
+    /* The members trimmed the claims behind the log: by the take of address
+     * 4095 at the latest (a round smaller than that, as on etcd:// or under
+     * a sanitizer's scale, may trim none). */
     wom_region *claims;
     wom_region_info info;
     CHECK_OK(wom_region_open(st.s, "trimmed.g.claims", WOM_ONCE, &claims));
     CHECK_OK(wom_region_info_get(claims, &info));
-    CHECK(info.floor > 0);
+    CHECK(info.floor > 0 || total < 4096);
     wom_region_close(claims);
     for (uint64_t k = 0; k < QT_MEMBERS; k++) {
         wom_queue_leave(m[k].q);
