@@ -416,7 +416,9 @@ static grpc_slice token_get(struct wom__etcd *c, uint64_t *gen)
 static int exchange(struct wom__etcd *c, struct chan *ch, const struct rpc *r, grpc_slice token,
                     ProtobufCMessage **resp, int64_t deadline, struct outcome *o)
 {
-    grpc_slice out = grpc_slice_malloc(r->len);
+    /* a secret goes in a slice of its own memory (a small one would be
+     * inlined, and copied where it cannot be zeroed) */
+    grpc_slice out = r->secret ? grpc_slice_malloc_large(r->len) : grpc_slice_malloc(r->len);
     protobuf_c_message_pack(r->req, GRPC_SLICE_START_PTR(out));
     grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&out, 1), *recv = NULL;
     grpc_call *call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
@@ -612,7 +614,7 @@ static bool tcp_reachable(const char *ep, int64_t budget_ns)
         struct pollfd p = {s, POLLOUT, 0};
         int err = 0;
         socklen_t len = sizeof err;
-        ok = poll(&p, 1, (int)(budget_ns / 1000000)) == 1 &&
+        ok = poll(&p, 1, budget_ns > 1000000 ? (int)(budget_ns / 1000000) : 1) == 1 &&
              !getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) && err == 0;
     }
     if (s >= 0)
@@ -626,8 +628,13 @@ static void why_unreached(struct wom__etcd *c, int64_t timeout_ns)
 {
     size_t i = 0;
     int64_t end = wom__now_ns() + PROBE_NS;
-    while (i < c->n && !tcp_reachable(c->eps[i], (end - wom__now_ns()) / (int64_t)(c->n - i)))
-        i++;
+    for (; i < c->n; i++) {
+        int64_t left = end - wom__now_ns();
+        if (left <= 0)
+            i = c->n; /* out of time: said as unreachable */
+        else if (tcp_reachable(c->eps[i], left / (int64_t)(c->n - i)))
+            break;
+    }
     int n = snprintf(connect_why, sizeof connect_why, "no endpoint could be connected to "
                      "within %lld ms", (long long)(timeout_ns / 1000000));
     if (i == c->n)
