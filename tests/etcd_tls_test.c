@@ -603,7 +603,12 @@ static void users(const struct tls *t)
     CHECK_OK(wom_region_open(b, "users", WOM_ONCE, &rb));
     CHECK_OK(wom_put(ra, 1, "as root", 7));
     check_value(rb, 1, "as root", 0);
-    blocked_get_sees_put(ra, rb, 2, "watched as root"); /* a's watch stream, token 1 */
+    char buf[8];
+    size_t n;
+    /* a's watch stream, made with the first token (a get that blocks until
+     * its timeout has waited on a watch) */
+    CHECK_ERR(wom_get(ra, 99, buf, sizeof buf, &n, SEC / 2), WOM_ETIMEDOUT);
+    blocked_get_sees_put(ra, rb, 2, "watched as root");
 
     /* a wrong password: WOM_EPERM, said plainly, no password shown */
     snprintf(opts, sizeof opts, "%s;user=root;password-file=%s", t->base, bad);
@@ -635,9 +640,7 @@ static void users(const struct tls *t)
     wom_region *ra2 = NULL, *rb2 = NULL;
     CHECK_OK(wom_region_open(a, "later", WOM_ONCE, &ra2));
     CHECK_OK(wom_region_open(b, "later", WOM_ONCE, &rb2));
-    char buf[8];
-    size_t n;
-    CHECK_ERR(wom_get(ra2, 9, buf, sizeof buf, &n, SEC / 2), WOM_ETIMEDOUT); /* it watched */
+    CHECK_ERR(wom_get(ra2, 9, buf, sizeof buf, &n, SEC / 2), WOM_ETIMEDOUT);
     blocked_get_sees_put(ra2, rb2, 0, "watched on a new stream");
     wom_region_close(ra);
     wom_region_close(rb);
