@@ -68,9 +68,10 @@ TEST_T(etcd_scope_rejects_malformed_uris, T_UNIT, 30)
         "etcd://",                       "etcd://127.0.0.1:1",   "etcd://127.0.0.1:1/",
         "etcd://127.0.0.1/p",            "etcd://:1/p",          "etcd://127.0.0.1:0/p",
         "etcd://127.0.0.1:70000/p",      "etcd://a:1,,b:1/p",    "etcd://a:1/p;timeout=0",
-        "etcd://a:1/p;timeout=x",        "etcd://a:1/p;cacert=f", "etcd://a:1/p//q",
+        "etcd://a:1/p;timeout=x",        "etcd://a:1/p;cert=f",   "etcd://a:1/p//q",
         "etcd://a:1/p/r",                "etcd://a:1/c",          "etcd://a:1/p/",
         "etcd://a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1,j:1,k:1,l:1,m:1,n:1,o:1,p:1,q:1/p",
+        "etcd://a:1/p;cache=1T1",        "etcd://a:1/p;bogus=1",
     };
     need_scope();
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

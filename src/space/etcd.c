@@ -474,13 +474,17 @@ struct wreg {
     int state;       /* W_* */
     int acks;        /* creates not yet answered */
     int64_t ids[2];  /* watch ids: the cells, the floor */
-    uint64_t floor;  /* the highest floor seen by its watch */
+    uint64_t floor;  /* the highest floor seen by its watch (or a read) */
+    uint64_t epoch;  /* LIVE periods so far: a read learns only for its own */
+    uint64_t hi;     /* with hi_known: no cell at or above hi but evented ones */
+    int hi_known;
 };
 
 struct waitr {
     struct waitr *next;
     uint64_t rid, addr;
     int woken;
+    uint64_t epoch; /* the region's LIVE period it registered in */
 };
 
 static struct wreg *wreg_find(struct es *es, uint64_t rid)
@@ -546,6 +550,10 @@ static void hub_event(struct es *es, struct wreg *g, int floor_watch, const Mvcc
                 wom__ocache_drop(es->cache, e);
         }
     }
+    if (addr == UINT64_MAX)
+        g->hi_known = 0; /* no bound above it: reads decide from now on */
+    else if (addr >= g->hi)
+        g->hi = addr + 1;
     wake(es, g->rid, addr, addr);
 }
 
@@ -578,6 +586,8 @@ static void hub_fn(void *arg, const Etcdserverpb__WatchResponse *r)
             wake(es, g->rid, 0, UINT64_MAX);
         } else if (r->created && g->state == W_MAKING && --g->acks == 0) {
             g->state = W_LIVE;
+            g->epoch++;
+            g->hi_known = 0; /* until a read after this says where the tail is */
         }
         for (size_t i = 0; i < r->n_events && g->state == W_LIVE; i++)
             if (r->events[i])
@@ -622,9 +632,14 @@ static int hub_timedwait(struct es *es, int64_t deadline)
 }
 
 /* Make r's region LIVE and register w for addr. 0, or an error after
- * which the caller polls instead (no stream, no answer in time). */
+ * which the caller polls instead (no stream, no answer in time). *need_read
+ * 0 when the hub knows the cell was not written as of the last event (it
+ * is at or above the tail a read learnt in this LIVE period, at or above
+ * the floor, and no event has named it): the caller then only waits, and
+ * the event that writes it wakes it. This is what lets every subscriber of
+ * a process wait at a channel's tail without asking etcd per message. */
 static int hub_arm(struct es *es, const struct er *r, uint64_t addr, struct waitr *w,
-                   int64_t deadline)
+                   int64_t deadline, int *need_read)
 {
     int64_t d = op_deadline(es); /* a create is answered within an op's time, or never */
     if (deadline >= 0 && deadline < d)
@@ -636,7 +651,7 @@ static int hub_arm(struct es *es, const struct er *r, uint64_t addr, struct wait
     struct wreg *g = rc ? NULL : wreg_find(es, r->id);
     if (!rc && !g) {
         if ((g = calloc(1, sizeof *g))) {
-            *g = (struct wreg){es->wregs, r->id, r->mode, r->max_value, W_NONE, 0, {0, 0}, 0};
+            *g = (struct wreg){es->wregs, r->id, r->mode, r->max_value, W_NONE, 0, {0, 0}, 0, 0, 0, 0};
             es->wregs = g;
         } else {
             rc = WOM_ENOMEM;
@@ -660,11 +675,32 @@ static int hub_arm(struct es *es, const struct er *r, uint64_t addr, struct wait
         }
     }
     if (!rc) {
-        *w = (struct waitr){es->waiters, r->id, addr, 0};
+        *w = (struct waitr){es->waiters, r->id, addr, 0, g->epoch};
         es->waiters = w;
+        *need_read = !(r->mode == WOM_ONCE && g->hi_known && addr >= g->hi && addr >= g->floor);
     }
     pthread_mutex_unlock(&es->hub_mu);
     return rc;
+}
+
+/* What a linearizable read made after w registered says of its region:
+ * no cell at or above tail, none below floor. Kept only if the region has
+ * stayed LIVE since (the read's revision is then after the watches began). */
+static void hub_learn(struct es *es, const struct waitr *w, uint64_t tail, uint64_t floor)
+{
+    pthread_mutex_lock(&es->hub_mu);
+    struct wreg *g = wreg_find(es, w->rid);
+    if (g && g->state == W_LIVE && g->epoch == w->epoch) {
+        if (!g->hi_known || tail > g->hi)
+            g->hi = tail;
+        g->hi_known = 1;
+        if (floor > g->floor) {
+            g->floor = floor;
+            if (es->cache)
+                wom__ocache_trim(es->cache, g->rid, floor);
+        }
+    }
+    pthread_mutex_unlock(&es->hub_mu);
 }
 
 /* Wait until w is woken or the deadline (< 0: none). */
@@ -1190,11 +1226,12 @@ static int ec_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
  * found cell means anything: *floor is then 0). */
 static int cell_read_as(wom_region *r, uint64_t addr, int serializable,
                         Etcdserverpb__TxnResponse **resp, const Mvccpb__KeyValue **kv,
-                        uint64_t *floor)
+                        uint64_t *floor, uint64_t *tail)
 {
     struct es *es = es_of(r->s);
-    char ck[KEY_MAX], fk[KEY_MAX];
-    ProtobufCBinaryData c_k = c_key(ck, es, er_of(r), addr), f_k = f_key(fk, es, er_of(r));
+    char ck[KEY_MAX], fk[KEY_MAX], tk[KEY_MAX];
+    ProtobufCBinaryData c_k = c_key(ck, es, er_of(r), addr), f_k = f_key(fk, es, er_of(r)),
+                        t_k = t_key(tk, es, er_of(r));
     struct txn t;
     txn_init(&t);
     Etcdserverpb__RangeRequest *c_r = op_range(&t, 1, c_k, none);
@@ -1202,12 +1239,15 @@ static int cell_read_as(wom_region *r, uint64_t addr, int serializable,
         c_r->serializable = 1; /* only serializable ranges: one member answers */
     else
         op_range(&t, 1, f_k, none);
+    if (!serializable && tail)
+        op_range(&t, 1, t_k, none);
     int rc = read_call(es, &t, resp, op_deadline(es));
     if (rc)
         return rc;
     *floor = 0;
     if ((rc = kv_at(*resp, 0, c_k, kv)) ||
-        (!serializable && (rc = num_at(*resp, 1, f_k, floor, NULL)))) {
+        (!serializable && (rc = num_at(*resp, 1, f_k, floor, NULL))) ||
+        (!serializable && tail && (rc = num_at(*resp, 2, t_k, tail, NULL)))) {
         wom__etcd_txn_free(*resp);
         return rc;
     }
@@ -1217,7 +1257,7 @@ static int cell_read_as(wom_region *r, uint64_t addr, int serializable,
 static int cell_read(wom_region *r, uint64_t addr, Etcdserverpb__TxnResponse **resp,
                      const Mvccpb__KeyValue **kv, uint64_t *floor)
 {
-    return cell_read_as(r, addr, 0, resp, kv, floor);
+    return cell_read_as(r, addr, 0, resp, kv, floor, NULL);
 }
 
 /* Whether r's region is watched (a blocking read of an unwritten cell is
@@ -1253,17 +1293,25 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
         if (cache_view(es, er, addr, v))
             return 0;
         struct waitr w;
-        int armed = !serializable && timeout_ns != 0 && hub_arm(es, er, addr, &w, deadline) == 0;
+        int need_read = 1;
+        int armed = !serializable && timeout_ns != 0 &&
+                    hub_arm(es, er, addr, &w, deadline, &need_read) == 0;
         Etcdserverpb__TxnResponse *resp;
-        const Mvccpb__KeyValue *kv;
-        uint64_t floor;
-        int rc = cell_read_as(r, addr, serializable, &resp, &kv, &floor);
+        const Mvccpb__KeyValue *kv = NULL;
+        uint64_t floor = 0, tail = 0;
+        int rc = 0;
+        if (need_read)
+            rc = cell_read_as(r, addr, serializable, &resp, &kv, &floor, armed ? &tail : NULL);
+        else
+            resp = NULL; /* the hub knows it is not written: wait for its event */
         if (serializable && !rc && !kv) { /* not on that member: ask the quorum */
             wom__etcd_txn_free(resp);
             serializable = 0;
             continue;
         }
         serializable = 0;
+        if (armed && need_read && !rc && !kv)
+            hub_learn(es, &w, tail, floor);
         if (!rc && kv) {
             const uint8_t *val;
             size_t n;
@@ -1726,7 +1774,8 @@ static int ec_wait(wom_region *r, uint64_t addr, uint64_t version, int64_t timeo
     int64_t deadline = timeout_ns > 0 ? wom__now_ns() + timeout_ns : -1, pause = 1 * MS;
     for (;;) {
         struct waitr w;
-        int armed = timeout_ns != 0 && hub_arm(es, er_of(r), addr, &w, deadline) == 0;
+        int need_read; /* always read here: a version, not a write, is waited for */
+        int armed = timeout_ns != 0 && hub_arm(es, er_of(r), addr, &w, deadline, &need_read) == 0;
         Etcdserverpb__TxnResponse *resp;
         const Mvccpb__KeyValue *kv;
         int rc = many_read(r, addr, &resp, &kv);
