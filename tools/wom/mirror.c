@@ -302,17 +302,27 @@ static int run(struct mirror *m, uint64_t want)
     return err;
 }
 
-static int mirror(struct mirror *m, const struct args *a)
+/* Open both regions and find where to resume; each step is done once, so
+ * that a transient error of a cluster is retried from where it happened. */
+static int start(struct mirror *m)
 {
-    int err = open_source(m);
-    if (!err)
+    int err = m->sr ? 0 : open_source(m);
+    if (!err && !m->dr)
         err = open_dest(m);
     if (!err)
         err = check_resume(m);
-    if (!err)
-        err = follow_floor(m);
+    return err ? err : follow_floor(m);
+}
+
+static int mirror(struct mirror *m, const struct args *a)
+{
+    int err;
+    while ((err = start(m)) && transient(err))
+        if ((err = retry_or_fail(m, "starting", err)))
+            return err;
     if (err)
         return err;
+    retry_ended(m);
     fprintf(stderr, "wom: %s: '%s' from address %" PRIu64 "\n", m->cmd, ESC(m->name), m->next);
     uint64_t want = num_or(a, O_COUNT, UINT64_MAX);
     err = run(m, want);
@@ -331,7 +341,11 @@ int cli_mirror(struct ctx *c)
     struct mirror m = {.cmd = a->cmd, .name = a->pos[1]};
     m.idle_ns = ms_to_ns(num_or(a, O_TIMEOUT, MS_FOREVER));
     m.last_ns = wom__now_ns();
-    int err = wom_open(a->pos[0], &m.src);
+    int err;
+    /* A mirror started before its cluster (at boot) waits for it. */
+    while ((err = wom_open(a->pos[0], &m.src)) && transient(err))
+        if (retry_or_fail(&m, "opening the source", err))
+            break;
     if (err)
         return cli_open_failed(a->pos[0], err);
     if ((err = wom_open(a->pos[2], &m.dst))) {
