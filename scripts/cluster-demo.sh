@@ -15,14 +15,14 @@
 #     two members, the dead one is restarted with `wom cluster up`;
 #  4. the demo's exit status and its verdict line decide; the cluster is
 #     stopped and its data removed however the script ends.
-# Environment: WOM_CLUSTER_DEMO_MESSAGES (default 6000),
+# Environment: WOM_CLUSTER_DEMO_MESSAGES (default 8000),
 # WOM_CLUSTER_DEMO_PORT (member 1's client port; default 23890, the
 # members use it and the 5 ports above), WOM_CLUSTER_DEMO_DIR (the cluster
 # directory, default BUILD_DIR/cluster-demo; removed first and after).
 # shellcheck disable=SC2016 # conditions and sh -c bodies expand when run
 set -u
 b=${1:-build}
-n=${WOM_CLUSTER_DEMO_MESSAGES:-6000}
+n=${WOM_CLUSTER_DEMO_MESSAGES:-8000}
 port=${WOM_CLUSTER_DEMO_PORT:-23890}
 wom="$b/wom"
 dir=${WOM_CLUSTER_DEMO_DIR:-$b/cluster-demo}
