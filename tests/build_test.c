@@ -261,3 +261,51 @@ TEST(build_libwom_alone_says_it_has_no_etcd_scope, T_UNIT)
                   "%s", out);
     remove_tmp(&p);
 }
+
+/* A program linked with libwom_etcd (pkg-config wom-etcd) has the etcd://
+ * scope: nothing listens on port 1, so the open fails as a connection
+ * does (WOM_ENOTCONN), and the scope's sentence reaches wom_last_error
+ * (the shared libwom_etcd keeps its own copy and hands it over). Linked
+ * against the shared libraries, and against the archives of both. */
+static const char etcd_linked_c[] =
+    "#include <stdio.h>\n"
+    "#include <string.h>\n"
+    "#include <wom.h>\n"
+    "int main(void)\n"
+    "{\n"
+    "    wom_space *s;\n"
+    "    int rc = wom_open(\"etcd://127.0.0.1:1/p;timeout=300\", &s);\n"
+    "    printf(\"%s: %s\\n\", wom_err_name(rc), wom_last_error());\n"
+    "    return rc == WOM_ENOTCONN && strstr(wom_last_error(), \"no endpoint\") ? 0 : 1;\n"
+    "}\n";
+
+TEST(build_libwom_etcd_brings_the_etcd_scope, T_UNIT)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return;
+#endif
+    if (access(WOM_BUILD_DIR "/libwom_etcd.so", F_OK))
+        wom_test_skip("this build has no etcd:// scope (gRPC not found: sh scripts/deps.sh etcd)");
+    struct prefix p;
+    char out[8192], src[128];
+    install_tmp(&p);
+    snprintf(src, sizeof src, "%s/etcd_linked.c", p.dir);
+    FILE *f = fopen(src, "w");
+    CHECK(f && fputs(etcd_linked_c, f) >= 0 && fclose(f) == 0);
+    int rc = sh(out, sizeof out,
+                "export %s; cc '%s' $(pkg-config --cflags --libs wom-etcd) -Wl,-rpath,'%s' "
+                "-o '%s/etcd_linked'",
+                p.env, src, p.libdir, p.dir);
+    CHECK_MSG(rc == 0, "linking with wom-etcd failed:\n%s", out);
+    rc = sh(out, sizeof out,
+            "export %s; cc '%s' $(pkg-config --cflags wom-etcd) -Wl,-u,wom__etcd_scope "
+            "'%s/libwom_etcd.a' '%s/libwom.a' $(pkg-config --libs grpc libprotobuf-c libxxhash) "
+            "-pthread -o '%s/etcd_linked_archives'",
+            p.env, src, p.libdir, p.libdir, p.dir);
+    CHECK_MSG(rc == 0, "linking the archives failed:\n%s", out);
+    for (int k = 0; k < 2; k++)
+        CHECK_MSG(sh(out, sizeof out, "'%s/%s'", p.dir,
+                     k ? "etcd_linked_archives" : "etcd_linked") == 0,
+                  "%s", out);
+    remove_tmp(&p);
+}

@@ -1882,4 +1882,7 @@ static int ec_open(const char *rest, wom_space **out)
     return 0;
 }
 
-const struct wom__scope wom__etcd_scope = {"etcd://", ec_open};
+/* Default visibility: in libwom_etcd.so it is what libwom's weak reference
+ * (space.c) finds. */
+__attribute__((visibility("default"))) const struct wom__scope wom__etcd_scope = {
+    "etcd://", ec_open, wom__last_error_text};

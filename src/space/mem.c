@@ -47,4 +47,4 @@ static int mem_open(const char *rest, wom_space **out)
     return 0;
 }
 
-const struct wom__scope wom__mem_scope = {"mem:", mem_open};
+const struct wom__scope wom__mem_scope = {"mem:", mem_open, NULL};

@@ -781,4 +781,4 @@ static int shm_sync(struct wom__espace *es)
     return 0;
 }
 
-const struct wom__scope wom__shm_scope = {"shm:", shm_open_uri};
+const struct wom__scope wom__shm_scope = {"shm:", shm_open_uri, NULL};

@@ -3,7 +3,6 @@
  * scope implements the zero-copy path only. Nothing here knows what a
  * backend keeps. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +10,9 @@
 #include "space/space.h"
 
 /* The etcd:// scope stands on gRPC, which libwom does not link: programs
- * that have it link its objects (src/space/etcd.c; the wom CLI and the
- * tests do), and it is found here through a weak reference (NULL without). */
+ * that have it link libwom_etcd (pkg-config wom-etcd) or its objects (the
+ * wom CLI and the tests), and it is found here through a weak reference
+ * (NULL without). */
 extern const struct wom__scope wom__etcd_scope __attribute__((weak));
 
 /* Every scheme wom knows, with its scope where this program has it. */
@@ -51,19 +51,7 @@ const char *wom_err_name(int err)
     }
 }
 
-/* The explanation of this thread's last failed wom_open. */
-static _Thread_local char last_error[512];
-
-const char *wom_last_error(void) { return last_error; }
-
-int wom__fail(int err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
-    va_end(ap);
-    return err;
-}
+const char *wom_last_error(void) { return wom__last_error_text(); }
 
 int wom__parse_size(const char *s, uint64_t *out)
 {
@@ -90,7 +78,7 @@ int wom__parse_size(const char *s, uint64_t *out)
 
 int wom_open(const char *uri, wom_space **out)
 {
-    last_error[0] = 0;
+    wom__last_error_buf()[0] = 0;
     if (!uri || !out)
         return WOM_EINVAL;
     for (size_t i = 0; i < sizeof scopes / sizeof scopes[0]; i++) {
@@ -98,10 +86,17 @@ int wom_open(const char *uri, wom_space **out)
         if (strncmp(uri, scopes[i].scheme, n) != 0)
             continue;
         if (!scopes[i].scope)
-            return wom__fail(WOM_ENOTSUP, "this program has no %s scope: libwom does not link "
-                             "what it needs; the wom CLI and the test suite have it "
-                             "(docs/cluster.md)", scopes[i].scheme);
-        return scopes[i].scope->open(uri + n, out);
+            return wom__fail(WOM_ENOTSUP, "this program has no %s scope: it is in libwom_etcd "
+                             "(link with `pkg-config --libs wom-etcd`; docs/cluster.md), "
+                             "which libwom alone does not bring", scopes[i].scheme);
+        const struct wom__scope *sc = scopes[i].scope;
+        int rc = sc->open(uri + n, out);
+        /* A scope of a library of its own explains itself in its own copy
+         * of the sentence (report.c). */
+        const char *why = rc && sc->why ? sc->why() : NULL;
+        if (why && why != wom__last_error_text())
+            wom__fail(rc, "%s", why);
+        return rc;
     }
     return WOM_EURI;
 }
@@ -130,17 +125,6 @@ void wom_close(wom_space *s)
 {
     if (s)
         s->ops->close(s);
-}
-
-/* A name is printable: names are shown by tools and read back from files
- * and clusters that others may write, so control bytes are refused at the
- * source. */
-int wom__name_ok(const char *name, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-            return 0;
-    return n > 0;
 }
 
 int wom_region_open_opts(wom_space *s, const char *name, wom_mode mode,

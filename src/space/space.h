@@ -33,6 +33,10 @@ struct wom__scope {
      * impl set, owned by the caller until ops->close. Never blocks past the
      * scope's own open timeout. Explains a failure with wom__fail. */
     int (*open)(const char *rest, wom_space **out);
+    /* The sentence of the scope's last failed open on this thread, where
+     * the scope keeps its own (a scope in a library of its own: report.c
+     * is compiled into it); NULL when it uses libwom's. */
+    const char *(*why)(void);
 };
 
 /* The operations of a space. Blocking ops take a timeout (0: never block,
@@ -135,6 +139,10 @@ extern const struct wom__scope wom__shm_scope;
 /* 1 when name[0, n) may name a region: not empty, no control bytes. */
 int wom__name_ok(const char *name, size_t n);
 
+/* The sentence of this thread's last failed open (report.c): the buffer,
+ * and the same as text. */
+char *wom__last_error_buf(void);
+const char *wom__last_error_text(void);
 /* Record a sentence for wom_last_error (printf format) and return err. */
 int wom__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
