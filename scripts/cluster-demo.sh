@@ -70,13 +70,9 @@ say "3-member etcd cluster in $dir -> $data (tmpfs), ports $port-$((port + 5))"
 "$wom" cluster up "$dir" --members 3 --port "$port" >/dev/null 2>"$data/up.err" ||
   die "wom cluster up failed (ports in use? set WOM_CLUSTER_DEMO_PORT): $(cat "$data/up.err")"
 base=$(cat "$dir/uri") || die "no $dir/uri"
-# ;timeout=20000: how long one operation may retry (default 5 s). A write
-# that reaches a follower in the half second before it notices the leader
-# is gone is forwarded to the dead leader and lost; etcd answers it only
-# when its request timeout (5 s + two election timeouts: 6 s here) ends,
-# and the scope gives each attempt the operation's whole deadline, so with
-# the default the operation would fail (WOM_EUNKNOWN) instead of retrying.
-space="${base}demo-$(date +%s)-$$;timeout=20000"
+# The default operation timeout (5 s): a write forwarded to the dead leader
+# is given up after a quarter of it and sent again to another member.
+space="${base}demo-$(date +%s)-$$"
 "$wom" ls "$space" >/dev/null 2>"$data/ls.err" ||
   die "$wom cannot use the cluster (built without the etcd scope? sh scripts/deps.sh etcd," \
     "then make): $(cat "$data/ls.err")"

@@ -399,14 +399,28 @@ static int txn_call(struct es *es, struct txn *t, Etcdserverpb__TxnResponse **re
     return 0;
 }
 
+/* One attempt's deadline within an op's (deadline < 0: none). etcd holds
+ * a proposal that a follower forwarded to a leader that has just died
+ * until its own request timeout (5 s and two elections), so an answer not
+ * come in a quarter of the op's time (500 ms at least) is given up and the
+ * request sent again; the wire meanwhile moves to the next member (it
+ * fails a member over after 500 ms of silence). Only for requests that are
+ * safe to send again: reads, and the writes whose resend this file settles
+ * (put, append, trim, region creation). */
+static int64_t attempt_deadline(const struct es *es, int64_t deadline)
+{
+    int64_t slice = es->op_ns / 4 > 500 * MS ? es->op_ns / 4 : 500 * MS;
+    int64_t d = wom__now_ns() + slice;
+    return deadline >= 0 && deadline < d ? deadline : d;
+}
+
 /* A read-only transaction, sent again on transient errors until deadline. */
 static int read_call(struct es *es, struct txn *t, Etcdserverpb__TxnResponse **resp,
                      int64_t deadline)
 {
     int64_t pause = 1 * MS;
     for (;;) {
-        int64_t d = es->op_ns + wom__now_ns();
-        int rc = txn_call(es, t, resp, deadline < 0 || d < deadline ? d : deadline);
+        int rc = txn_call(es, t, resp, attempt_deadline(es, deadline));
         if (!transient(rc) || (deadline >= 0 && wom__now_ns() >= deadline))
             return rc;
         nap(&pause, deadline);
@@ -958,7 +972,7 @@ static int region_try(struct es *es, const char *name, wom_mode mode, uint32_t m
     op_put(&t, 1, n_k, next_hex, 16);
     op_put(&t, 1, t_key(tk, es, &made), zero, 16);
     op_put(&t, 1, f_key(fk, es, &made), zero, 16);
-    rc = txn_call(es, &t, &resp, deadline);
+    rc = txn_call(es, &t, &resp, attempt_deadline(es, deadline));
     if (rc)
         return transient(rc) ? 1 : rc; /* read again: whoever won left a record */
     int won = resp->succeeded;
@@ -1189,7 +1203,7 @@ static int put_cell(wom_region *r, uint64_t addr, struct cellbuf *b)
     int doubt = 0, rc;
     for (;;) {
         Etcdserverpb__TxnResponse *resp = NULL;
-        rc = txn_call(es, &t, &resp, deadline);
+        rc = txn_call(es, &t, &resp, attempt_deadline(es, deadline));
         if (!rc) {
             rc = resp->succeeded ? 0 : put_lost(es, er, resp, c_k, f_k, addr, seq, doubt);
             wom__etcd_txn_free(resp);
@@ -1441,7 +1455,7 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct apx *
         op_range(t, 0, t_k, none);
         op_range(t, 0, c0, none);
         op_range(t, 0, f_k, none);
-        rc = txn_call(es, t, &resp, deadline);
+        rc = txn_call(es, t, &resp, attempt_deadline(es, deadline));
         if (!rc) {
             uint64_t at = q->tail;
             if (resp->succeeded) {
@@ -1623,7 +1637,7 @@ static int ec_trim(wom_region *r, uint64_t below)
     int doubt = 0, rc;
     for (;;) {
         Etcdserverpb__TxnResponse *resp = NULL;
-        rc = txn_call(es, &t, &resp, deadline);
+        rc = txn_call(es, &t, &resp, attempt_deadline(es, deadline));
         wom__etcd_txn_free(resp);
         if (!rc) { /* done now, or the floor was already there */
             pthread_mutex_lock(&es->hub_mu);
