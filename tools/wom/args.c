@@ -69,7 +69,7 @@ static const struct opt_spec opt_specs[O__COUNT] = {
     [O_INTERVAL] = {"interval", OK_NUM, 10, 3600000, "MS",
                     "refresh every MS milliseconds (default 1000)"},
     [O_PROCS] = {"procs", OK_FLAG, 0, 0, NULL,
-                 "run producers and consumers as processes (needs a shm: space)"},
+                 "run producers and consumers as processes (a shm: or etcd:// space)"},
     [O_MEMBERS] = {"members", OK_NUM, 1, 9, "N", "cluster members (default 3)"},
     [O_PORT] = {"port", OK_NUM, 1024, 65535, "P",
                 "first client port (default 23790); member K: P+2(K-1), peer +1"},
