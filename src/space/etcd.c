@@ -1217,7 +1217,9 @@ static int put_cell(wom_region *r, uint64_t addr, struct cellbuf *b)
     return rc && doubt && transient(rc) ? WOM_EUNKNOWN : rc;
 }
 
-static int ec_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
+/* Room for a cell of len bytes of r (a ONCE region that takes them), with
+ * buf's bytes when buf is given: a put's, an append's or a loan's. */
+static int cell_new(wom_region *r, const void *buf, size_t len, struct cellbuf **out)
 {
     struct er *er = er_of(r);
     if (er->mode != WOM_ONCE)
@@ -1227,10 +1229,20 @@ static int ec_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
     struct cellbuf *b = cellbuf_new(len);
     if (!b)
         return WOM_ENOMEM;
-    if (len)
+    if (buf && len)
         memcpy(b->cell + CELL_HDR, buf, len);
-    int rc = put_cell(r, addr, b);
-    free(b);
+    *out = b;
+    return 0;
+}
+
+static int ec_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
+{
+    struct cellbuf *b;
+    int rc = cell_new(r, buf, len, &b);
+    if (!rc) {
+        rc = put_cell(r, addr, b);
+        free(b);
+    }
     return rc;
 }
 
@@ -1554,18 +1566,12 @@ static int append_cell(wom_region *r, struct cellbuf *b, uint64_t *addr)
 
 static int ec_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
 {
-    struct er *er = er_of(r);
-    if (er->mode != WOM_ONCE)
-        return WOM_EMODE;
-    if (len > er->max_value)
-        return WOM_EMSGSIZE;
-    struct cellbuf *b = cellbuf_new(len);
-    if (!b)
-        return WOM_ENOMEM;
-    if (len)
-        memcpy(b->cell + CELL_HDR, buf, len);
-    int rc = append_cell(r, b, addr);
-    free(b);
+    struct cellbuf *b;
+    int rc = cell_new(r, buf, len, &b);
+    if (!rc) {
+        rc = append_cell(r, b, addr);
+        free(b);
+    }
     return rc;
 }
 
@@ -1573,17 +1579,13 @@ static int ec_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
 
 static int ec_loan(wom_region *r, size_t len, uint64_t *token, void **data)
 {
-    struct er *er = er_of(r);
-    if (er->mode != WOM_ONCE)
-        return WOM_EMODE;
-    if (len > er->max_value)
-        return WOM_EMSGSIZE;
-    struct cellbuf *b = cellbuf_new(len);
-    if (!b)
-        return WOM_ENOMEM;
-    *token = (uint64_t)(uintptr_t)b;
-    *data = b->cell + CELL_HDR;
-    return 0;
+    struct cellbuf *b;
+    int rc = cell_new(r, NULL, len, &b);
+    if (!rc) {
+        *token = (uint64_t)(uintptr_t)b;
+        *data = b->cell + CELL_HDR;
+    }
+    return rc;
 }
 
 static int ec_loan_publish(wom_region *r, uint64_t token, int append, uint64_t *addr)
