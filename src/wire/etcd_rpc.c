@@ -12,8 +12,9 @@
  *
  * Authentication: c->token (under c->mu) is copied into each call's
  * metadata; c->token_gen counts the tokens fetched, so that of many callers
- * refused for the same token only the first fetches a new one (under
- * c->auth_mu, which only re-authenticators take, across the network). */
+ * refused for the same token only the first fetches a new one (it sets
+ * c->authenticating; the others wait on c->cv, no lock held across the
+ * network). */
 #include "wire/etcd_rpc.h"
 
 #include <errno.h>
@@ -63,8 +64,9 @@ struct chan {
 struct wom__etcd {
     grpc_completion_queue *cq;
     pthread_t thread;
-    pthread_mutex_t mu; /* guards cur, refs, fails, closing */
-    pthread_cond_t cv;  /* backoff waits (CLOCK_MONOTONIC); broadcast on close */
+    pthread_mutex_t mu; /* guards cur, refs, fails, closing, token, authenticating */
+    pthread_cond_t cv;  /* backoff and authentication waits (CLOCK_MONOTONIC);
+                           broadcast on close and when an authentication ends */
     struct chan *cur;   /* NULL once closing */
     unsigned fails;     /* endpoint failures since the last good answer */
     size_t n;
@@ -74,9 +76,9 @@ struct wom__etcd {
     grpc_channel_credentials *creds; /* TLS or plaintext, for every channel */
     int64_t timeout_ns;              /* connect's: bounds a watch's re-authentication */
     char *user, *password;           /* NULL without a user; the password zeroed at close */
-    pthread_mutex_t auth_mu;         /* one (re-)authentication at a time */
-    char *token;                     /* guarded by mu; NULL until authenticated */
-    uint64_t token_gen;              /* guarded by mu: tokens fetched so far */
+    char *token;                     /* NULL until authenticated */
+    uint64_t token_gen;              /* tokens fetched so far */
+    bool authenticating;             /* a caller is fetching a token */
 };
 
 /* One request of a call, as exchange sends it. */
@@ -542,19 +544,30 @@ static int authenticate(struct wom__etcd *c, int64_t deadline, struct outcome *o
 }
 
 /* The token of generation gen was refused: fetch a new one, unless another
- * caller already has. 0 or authenticate's error (WOM_ETIMEDOUT when the
- * deadline comes while another caller authenticates). */
+ * caller already has (or is: then wait for it). 0 or authenticate's error
+ * (WOM_ETIMEDOUT when the deadline comes while another caller
+ * authenticates, WOM_ENOTCONN when c is closing). */
 static int reauth(struct wom__etcd *c, uint64_t gen, int64_t deadline)
 {
     struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
-    if (pthread_mutex_clocklock(&c->auth_mu, CLOCK_MONOTONIC, &ts))
-        return WOM_ETIMEDOUT;
+    int rc = 0;
     pthread_mutex_lock(&c->mu);
-    bool fresh = c->token_gen != gen;
+    while (c->authenticating && c->token_gen == gen && c->cur && !rc)
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT)
+            rc = WOM_ETIMEDOUT;
+    bool mine = !rc && c->cur && c->token_gen == gen;
+    if (!rc && !c->cur)
+        rc = WOM_ENOTCONN;
+    c->authenticating |= mine;
     pthread_mutex_unlock(&c->mu);
+    if (!mine)
+        return rc;
     struct outcome o = {0};
-    int rc = fresh ? 0 : authenticate(c, deadline, &o);
-    pthread_mutex_unlock(&c->auth_mu);
+    rc = authenticate(c, deadline, &o);
+    pthread_mutex_lock(&c->mu);
+    c->authenticating = false;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
     if (rc && c->debug)
         fprintf(stderr, "wom etcd: re-authenticating user %s failed: %d %s\n", c->user, rc,
                 o.detail);
@@ -676,9 +689,7 @@ static int auth_init(struct wom__etcd *c, const struct wom__etcd_auth *auth)
 static int auth_first(struct wom__etcd *c, int64_t deadline)
 {
     struct outcome o = {0};
-    pthread_mutex_lock(&c->auth_mu);
-    int rc = authenticate(c, deadline, &o);
-    pthread_mutex_unlock(&c->auth_mu);
+    int rc = authenticate(c, deadline, &o); /* nobody else uses c yet */
     if (rc == WOM_EPERM)
         snprintf(connect_why, sizeof connect_why, "etcd refused to authenticate user '%s': %s",
                  c->user, o.detail[0] ? o.detail : "(no reason given)");
@@ -726,7 +737,6 @@ int wom__etcd_connect(const char *const *endpoints, size_t n, int64_t timeout_ns
     pthread_cond_init(&c->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&c->mu, NULL);
-    pthread_mutex_init(&c->auth_mu, NULL);
     grpc_init();
     c->cq = grpc_completion_queue_create_for_next(NULL);
     int rc = auth_init(c, auth);
@@ -785,7 +795,6 @@ void wom__etcd_close(struct wom__etcd *c)
     free(c->token);
     free(c->user);
     pthread_cond_destroy(&c->cv);
-    pthread_mutex_destroy(&c->auth_mu);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
