@@ -426,8 +426,8 @@ static void with_tls(void (*body)(const struct tls *), int limit_s, int tokens_r
 /* Open t's space with extra options (each with its ';'), or fail. */
 static wom_space *open_tls(const struct tls *t, const char *opts)
 {
-    char uri[1200];
-    snprintf(uri, sizeof uri, "%s%s", t->base, opts);
+    char uri[2400];
+    CHECK(snprintf(uri, sizeof uri, "%s%s", t->base, opts) < (int)sizeof uri);
     wom_space *s = NULL;
     int rc = wom_open(uri, &s);
     CHECK_MSG(rc == 0, "open %s: %s: %s", uri, wom_err_name(rc), wom_last_error());
