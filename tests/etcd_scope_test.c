@@ -545,3 +545,41 @@ static void holders(const struct tc *t)
 }
 
 TEST_T(etcd_scope_holders_are_leases, T_UNIT, 60) { with_cluster(holders, 45); }
+
+/* A written cell, once read from a watched region, is served from the
+ * client's cache: with every member stopped it still reads, while a read
+ * of an unwritten cell (which etcd must confirm) cannot. */
+static void cached(const struct tc *t)
+{
+    char uri[256];
+    snprintf(uri, sizeof uri, "%scache;timeout=500", t->uri);
+    wom_space *s = NULL;
+    CHECK_OK(wom_open(uri, &s));
+    wom_region *r = region(s, "log", WOM_ONCE);
+    CHECK_OK(wom_put(r, 0, "kept", 4));
+    char buf[8];
+    size_t n;
+    /* a blocking read watches the region; the next read of 0 is cached */
+    CHECK_ERR(wom_get(r, 1, buf, sizeof buf, &n, SEC / 10), WOM_ETIMEDOUT);
+    CHECK_OK(wom_get(r, 0, buf, sizeof buf, &n, 0));
+    pid_t pid[3];
+    for (unsigned k = 0; k < 3; k++) {
+        pid[k] = member_pid(t, k + 1);
+        CHECK(pid[k] > 0 && kill(pid[k], SIGSTOP) == 0);
+    }
+    int64_t t0 = wom_test_now_ns();
+    int cached_rc = wom_get(r, 0, buf, sizeof buf, &n, 0);
+    int64_t took = wom_test_now_ns() - t0;
+    int empty_rc = wom_get(r, 2, buf, sizeof buf, &n, 0);
+    for (unsigned k = 0; k < 3; k++)
+        kill(pid[k], SIGCONT);
+    CHECK_MSG(cached_rc == 0 && n == 4 && !memcmp(buf, "kept", 4),
+              "cached read with the cluster stopped: %s", wom_err_name(cached_rc));
+    CHECK_MSG(took < SEC / 10, "the cached read took %lld ms", (long long)(took / 1000000));
+    CHECK_MSG(empty_rc != 0 && empty_rc != WOM_EEMPTY,
+              "an unwritten cell read as %s with every member stopped", wom_err_name(empty_rc));
+    wom_region_close(r);
+    wom_close(s);
+}
+
+TEST_T(etcd_scope_written_cells_are_served_from_the_cache, T_UNIT, 60) { with_cluster(cached, 45); }

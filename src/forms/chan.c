@@ -427,23 +427,22 @@ static int sub_next(wom_sub *sub, wom_view *v, uint64_t *at, uint64_t *skipped,
      * a caller's view is output only. */
     int (*get)(wom_region *, uint64_t, wom_view *, int64_t) =
         v == &sub->held ? wom_get_view_next : wom_get_view;
-    for (;;) {
-        int64_t left;
-        int rc = get(log, a, v, 0);
-        if (rc == WOM_EEMPTY && timeout_ns != 0) {
-            /* Publish before waiting, so a sender never waits on a reader
-             * that is itself waiting for that sender. A sender waits on
-             * this reader only while the tail is `bound` past its published
-             * cursor, and a reader waiting at the tail with less than
-             * `every` (<= bound) unpublished cannot be that reader, so a
-             * reader that keeps up does not store its cursor on every
-             * catch-up (a MANY store on each message of a ping-pong). */
-            if (sub->holds && a - sub->published >= sub->every)
-                sub_publish(sub, a);
-            if ((rc = form_left(&dl, &left)))
-                return rc;
+    for (int first = 1;; first = 0) {
+        /* Publish before a get that may wait, so a sender never waits on a
+         * reader that is itself waiting for that sender. A sender waits on
+         * this reader only while the tail is `bound` past its published
+         * cursor, and a reader with less than `every` (<= bound)
+         * unpublished cannot be that reader, so a reader that keeps up
+         * does not store its cursor on every catch-up (a MANY store on
+         * each message of a ping-pong). One get, that waits: a probe
+         * without waiting first would cost a remote scope a second read
+         * per message (etcd:// must confirm "not written" with a quorum). */
+        if (timeout_ns != 0 && sub->holds && a - sub->published >= sub->every)
+            sub_publish(sub, a);
+        int64_t left = timeout_ns;
+        int rc = first ? 0 : form_left(&dl, &left);
+        if (!rc)
             rc = get(log, a, v, left);
-        }
         if (rc == 0) {
             *at = a;
             return 0;

@@ -652,13 +652,16 @@ static int hub_timedwait(struct es *es, int64_t deadline)
  * the floor, and no event has named it): the caller then only waits, and
  * the event that writes it wakes it. This is what lets every subscriber of
  * a process wait at a channel's tail without asking etcd per message. */
-static int hub_arm(struct es *es, const struct er *r, uint64_t addr, struct waitr *w,
-                   int64_t deadline, int *need_read)
+/* With hub_mu held: r's region's watch record, made LIVE (wait) or only
+ * asked for (!wait: the creates are sent, their answers come later). 0,
+ * or an error after which the caller does without (no stream yet, no
+ * answer in time, no memory). May drop and retake hub_mu. */
+static int hub_start(struct es *es, const struct er *r, int wait, int64_t deadline,
+                     struct wreg **out)
 {
     int64_t d = op_deadline(es); /* a create is answered within an op's time, or never */
     if (deadline >= 0 && deadline < d)
         d = deadline;
-    pthread_mutex_lock(&es->hub_mu);
     int rc = 0;
     if (!es->watch)
         rc = wom__etcd_watch_open(es->c, hub_fn, es, &es->watch);
@@ -684,10 +687,29 @@ static int hub_arm(struct es *es, const struct er *r, uint64_t addr, struct wait
             pthread_mutex_lock(&es->hub_mu);
             if (rc && g->state == W_MAKING && g->ids[0] == copy.ids[0])
                 g->state = W_NONE;
+        } else if (!wait) {
+            break;
         } else if (hub_timedwait(es, d) == ETIMEDOUT) {
             rc = WOM_ETIMEDOUT;
         }
     }
+    *out = g;
+    return rc;
+}
+
+/* Make r's region LIVE and register w for addr. 0, or an error after
+ * which the caller polls instead (no stream, no answer in time). *need_read
+ * 0 when the hub knows the cell was not written as of the last event (it
+ * is at or above the tail a read learnt in this LIVE period, at or above
+ * the floor, and no event has named it): the caller then only waits, and
+ * the event that writes it wakes it. This is what lets every subscriber of
+ * a process wait at a channel's tail without asking etcd per message. */
+static int hub_arm(struct es *es, const struct er *r, uint64_t addr, struct waitr *w,
+                   int64_t deadline, int *need_read)
+{
+    pthread_mutex_lock(&es->hub_mu);
+    struct wreg *g;
+    int rc = hub_start(es, r, 1, deadline, &g);
     if (!rc) {
         *w = (struct waitr){es->waiters, r->id, addr, 0, g->epoch};
         es->waiters = w;
@@ -695,6 +717,17 @@ static int hub_arm(struct es *es, const struct er *r, uint64_t addr, struct wait
     }
     pthread_mutex_unlock(&es->hub_mu);
     return rc;
+}
+
+/* The LIVE period of r's region now, 0 when it is not LIVE. A value read
+ * after this is cached only if the period has not ended by then. */
+static uint64_t hub_epoch(struct es *es, const struct er *r)
+{
+    pthread_mutex_lock(&es->hub_mu);
+    struct wreg *g = wreg_find(es, r->id);
+    uint64_t ep = g && g->state == W_LIVE ? g->epoch : 0;
+    pthread_mutex_unlock(&es->hub_mu);
+    return ep;
 }
 
 /* What a linearizable read made after w registered says of its region:
@@ -766,14 +799,21 @@ static int cache_view(struct es *es, const struct er *r, uint64_t addr, wom_view
     return 1;
 }
 
-/* A view of a value just read: cached when its region is LIVE, else a
- * copy of its own. */
+/* A view of a value just read: cached when its region was LIVE before the
+ * read began (ep, from hub_epoch) and still is, so that no trim can have
+ * come unseen between the read and the insert; else a copy of its own.
+ * A region not watched yet is asked to be, without waiting, so that later
+ * reads of it are served from the cache. */
 static int read_view(struct es *es, const struct er *r, uint64_t addr, const uint8_t *val,
-                     size_t len, wom_view *v)
+                     size_t len, wom_view *v, uint64_t ep)
 {
     pthread_mutex_lock(&es->hub_mu);
     struct wreg *g = wreg_find(es, r->id);
-    struct wom__oentry *e = g ? cache_put(es, g, addr, val, len) : NULL;
+    struct wom__oentry *e = NULL;
+    if (ep && g && g->epoch == ep)
+        e = cache_put(es, g, addr, val, len);
+    else if (!ep && es->cache)
+        (void)hub_start(es, r, 0, -1, &g); /* a failure only leaves it uncached */
     pthread_mutex_unlock(&es->hub_mu);
     if (!e)
         return view_fill(v, val, len);
@@ -1286,16 +1326,6 @@ static int cell_read(wom_region *r, uint64_t addr, Etcdserverpb__TxnResponse **r
     return cell_read_as(r, addr, 0, resp, kv, floor, NULL);
 }
 
-/* Whether r's region is watched (a blocking read of an unwritten cell is
- * then the likely case, not worth a serializable try first). */
-static int hub_live(struct es *es, const struct er *r)
-{
-    pthread_mutex_lock(&es->hub_mu);
-    struct wreg *g = wreg_find(es, r->id);
-    int live = g && g->state == W_LIVE;
-    pthread_mutex_unlock(&es->hub_mu);
-    return live;
-}
 
 /* A written cell from the cache, else a serializable read of the cell
  * (any member: a written value is final), else a linearizable read of the
@@ -1314,7 +1344,8 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
     if (er->mode != WOM_ONCE)
         return WOM_EMODE;
     int64_t deadline = timeout_ns > 0 ? wom__now_ns() + timeout_ns : -1, pause = 1 * MS;
-    int serializable = timeout_ns == 0 || !hub_live(es, er);
+    uint64_t ep = hub_epoch(es, er);
+    int serializable = timeout_ns == 0 || !ep;
     for (;;) {
         if (cache_view(es, er, addr, v))
             return 0;
@@ -1326,6 +1357,7 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
         const Mvccpb__KeyValue *kv = NULL;
         uint64_t floor = 0, tail = 0;
         int rc = 0;
+        ep = hub_epoch(es, er); /* before the read: what it finds may be cached */
         if (need_read)
             rc = cell_read_as(r, addr, serializable, &resp, &kv, &floor, armed ? &tail : NULL);
         else
@@ -1344,7 +1376,7 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
             int mine;
             rc = cell_parse(es, er, &kv->value, UINT64_MAX, &val, &n, &mine);
             if (!rc)
-                rc = read_view(es, er, addr, val, n, v);
+                rc = read_view(es, er, addr, val, n, v, ep);
             wom__etcd_txn_free(resp);
         } else if (!rc) {
             rc = addr < floor ? WOM_ETRIMMED : WOM_EEMPTY;
