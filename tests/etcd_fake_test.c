@@ -616,18 +616,13 @@ TEST_T(etcd_fake_bad_cells_are_ecorrupt, T_UNIT, 60)
     expect_get(A_TOO_BIG, WOM_ECORRUPT);
 }
 
-/* Known bug (fuzz/README.md, etcd finding 1): an answer of 0 bytes decodes as a
- * TxnResponse with succeeded = false and no responses, which passes
- * wom__ec_txn_check for a read (its failure branch is empty); etcd.c then
- * reads responses[0]: SIGSEGV in wom__ec_kv_at. WOM_TEST_KNOWN_BUGS=1 runs
- * it. */
+/* Found here (fuzz/README.md, etcd finding 1; fixed): an answer of 0 bytes
+ * decodes as a TxnResponse with succeeded = false and no responses, which
+ * passed wom__ec_txn_check for a read (its failure branch is empty), and
+ * etcd.c then read responses[0]: SIGSEGV. A transaction without compares
+ * always runs its success branch, so the check now refuses such answers. */
 TEST_T(etcd_fake_empty_or_failed_read_answers_are_ecorrupt, T_UNIT, 60)
 {
-    const char *k = getenv("WOM_TEST_KNOWN_BUGS");
-    if (!k || strcmp(k, "1"))
-        wom_test_skip("known bug: a read answered with succeeded=false and no responses (or "
-                      "an empty message) passes wom__ec_txn_check and etcd.c reads "
-                      "responses[0] (NULL): SIGSEGV; WOM_TEST_KNOWN_BUGS=1 runs it");
     expect_get(A_EMPTY_MSG, WOM_ECORRUPT);
     expect_get(A_FAILED_EMPTY, WOM_ECORRUPT);
 }
@@ -643,17 +638,14 @@ TEST_T(etcd_fake_odd_statuses_give_documented_codes, T_UNIT, 60)
     CHECK_MSG(o.rc == WOM_EUNKNOWN || o.rc == WOM_ENOTCONN, "INTERNAL: %s", wom_err_name(o.rc));
 }
 
-/* Known bug (fuzz/README.md, etcd finding 3): an answer whose status details
- * exceed gRPC's metadata limit (8 KiB) fails in the client with
- * RESOURCE_EXHAUSTED, which status_rc maps to WOM_EMSGSIZE, "not sent"
- * (etcd_rpc.h), though the request was sent and, were it a write, may have
- * been applied. */
+/* Found here (fuzz/README.md, etcd finding 3; fixed): an answer whose
+ * status details exceed gRPC's metadata limit (8 KiB) fails in the client
+ * with RESOURCE_EXHAUSTED, which status_rc mapped to WOM_EMSGSIZE, "not
+ * sent" (etcd_rpc.h), though the request was sent and, were it a write,
+ * may have been applied. gRPC's own RESOURCE_EXHAUSTED is now
+ * WOM_EUNKNOWN (requests are sized before they are sent). */
 TEST_T(etcd_fake_oversized_status_is_eunknown, T_UNIT, 60)
 {
-    const char *k = getenv("WOM_TEST_KNOWN_BUGS");
-    if (!k || strcmp(k, "1"))
-        wom_test_skip("known bug: an answer with 64 KiB of status details gives WOM_EMSGSIZE "
-                      "(not sent) for a request that was sent; WOM_TEST_KNOWN_BUGS=1 runs it");
     expect_get(A_HUGE_DETAILS, WOM_EUNKNOWN);
 }
 
@@ -686,18 +678,13 @@ static void client_regions(int port, struct seen *out)
     wom_close(s);
 }
 
-/* Known bug (fuzz/README.md, etcd finding 2): ec_regions takes the name of a
- * record as the bytes of its key after the length of PREFIX/r/, without
- * checking that the key starts with PREFIX/r/ (a key "q/x/evil" lists a
- * region "evil"), and a key shorter than that (size_t underflow, taken as
- * a name too long) ends the listing with 0 and no error. */
+/* Found here (fuzz/README.md, etcd finding 2; fixed): ec_regions took the
+ * name of a record as the bytes of its key after the length of PREFIX/r/,
+ * without checking that the key starts with PREFIX/r/ (a key "q/x/evil"
+ * listed a region "evil"), and a key shorter than that (size_t underflow,
+ * taken as a name too long) ended the listing with 0 and no error. */
 TEST_T(etcd_fake_regions_with_foreign_keys_are_ecorrupt, T_UNIT, 60)
 {
-    const char *k = getenv("WOM_TEST_KNOWN_BUGS");
-    if (!k || strcmp(k, "1"))
-        wom_test_skip("known bug: wom_regions on etcd:// lists a record under a key outside "
-                      "PREFIX/r/ by the key's tail, and stops without an error at a key "
-                      "shorter than PREFIX/r/; WOM_TEST_KNOWN_BUGS=1 runs it");
     need_scope();
     static const enum cell_answer modes[] = {A_REGIONS_SHORT_KEY, A_REGIONS_FOREIGN_KEY};
     struct seen o[2];

@@ -388,7 +388,13 @@ static int txn_call(struct es *es, struct txn *t, Etcdserverpb__TxnResponse **re
                     int64_t deadline)
 {
     Etcdserverpb__TxnResponse *r = NULL;
-    int rc = wom__etcd_txn(es->c, &t->req, &r, deadline);
+    /* serializable ranges only: any member may answer, so they spread */
+    int any = t->req.n_compare == 0 && t->req.n_failure == 0 && t->req.n_success > 0;
+    for (size_t i = 0; any && i < t->req.n_success; i++)
+        any = t->req.success[i]->request_case == ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE &&
+              t->req.success[i]->request_range->serializable;
+    int rc = any ? wom__etcd_txn_spread(es->c, &t->req, &r, deadline)
+                 : wom__etcd_txn(es->c, &t->req, &r, deadline);
     if (rc)
         return wire_err(rc);
     if (wom__ec_txn_check(&t->req, r)) {
@@ -419,10 +425,13 @@ static int read_call(struct es *es, struct txn *t, Etcdserverpb__TxnResponse **r
                      int64_t deadline)
 {
     int64_t pause = 1 * MS;
+    int answered = 0; /* the last trouble that was an answer, or its absence */
     for (;;) {
         int rc = txn_call(es, t, resp, attempt_deadline(es, deadline));
+        if (rc == WOM_EUNKNOWN || rc == WOM_EUNAVAIL)
+            answered = rc;
         if (!transient(rc) || (deadline >= 0 && wom__now_ns() >= deadline))
-            return rc;
+            return rc == WOM_ENOTCONN && answered ? answered : rc; /* not "ran out of time" */
         nap(&pause, deadline);
     }
 }
@@ -720,12 +729,17 @@ static int hub_arm(struct es *es, const struct er *r, uint64_t addr, struct wait
 }
 
 /* The LIVE period of r's region now, 0 when it is not LIVE. A value read
- * after this is cached only if the period has not ended by then. */
-static uint64_t hub_epoch(struct es *es, const struct er *r)
+ * after this is cached only if the period has not ended by then. *at_tail
+ * (if given) 1 when addr is at or past the tail the hub knows: not
+ * written as of the last event, so not worth a serializable try. */
+static uint64_t hub_epoch(struct es *es, const struct er *r, uint64_t addr, int *at_tail)
 {
     pthread_mutex_lock(&es->hub_mu);
     struct wreg *g = wreg_find(es, r->id);
-    uint64_t ep = g && g->state == W_LIVE ? g->epoch : 0;
+    int live = g && g->state == W_LIVE;
+    uint64_t ep = live ? g->epoch : 0;
+    if (at_tail)
+        *at_tail = live && g->hi_known && addr >= g->hi;
     pthread_mutex_unlock(&es->hub_mu);
     return ep;
 }
@@ -1137,11 +1151,17 @@ static int ec_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), 
         qsort(rr->kvs, rr->n_kvs, sizeof *rr->kvs, kv_cmp); /* creation order */
     for (size_t i = 0; !rc && i < rr->n_kvs; i++) {
         const Mvccpb__KeyValue *kv = rr->kvs[i];
-        size_t n = kv->key.len - r_k.len;
         struct er er;
         wom_region_info info;
         memset(&info, 0, sizeof info);
-        if (n > WOM_NAME_MAX || (rc = rec_parse(&kv->value, &er)))
+        /* a key of the range asked for: PREFIX/r/NAME, NAME not too long */
+        if (kv->key.len <= r_k.len || kv->key.len - r_k.len > WOM_NAME_MAX ||
+            memcmp(kv->key.data, r_k.data, r_k.len)) {
+            rc = WOM_ECORRUPT;
+            break;
+        }
+        size_t n = kv->key.len - r_k.len;
+        if ((rc = rec_parse(&kv->value, &er)))
             break;
         memcpy(info.name, kv->key.data + r_k.len, n);
         if (!wom__name_ok(info.name, n) || memchr(info.name, 0, n)) {
@@ -1330,8 +1350,8 @@ static int cell_read(wom_region *r, uint64_t addr, Etcdserverpb__TxnResponse **r
 /* A written cell from the cache, else a serializable read of the cell
  * (any member: a written value is final), else a linearizable read of the
  * cell and the floor, the only kind that may report a cell unwritten or
- * trimmed. The serializable try is skipped for blocking reads of a watched
- * region, which mostly wait at its tail. A blocking get registers with the hub before each read and
+ * trimmed. The serializable try is skipped for a blocking read at or past
+ * the tail of a watched region: it is not written yet. A blocking get registers with the hub before each read and
  * sleeps until the watch names its cell; where no watch can be made (no
  * stream yet, the cluster slow to answer) it polls instead, 1 ms doubling
  * to 50 ms. */
@@ -1344,20 +1364,21 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
     if (er->mode != WOM_ONCE)
         return WOM_EMODE;
     int64_t deadline = timeout_ns > 0 ? wom__now_ns() + timeout_ns : -1, pause = 1 * MS;
-    uint64_t ep = hub_epoch(es, er);
-    int serializable = timeout_ns == 0 || !ep;
+    int at_tail;
+    uint64_t ep = hub_epoch(es, er, addr, &at_tail);
+    int serializable = timeout_ns == 0 || !at_tail, last = 0;
     for (;;) {
         if (cache_view(es, er, addr, v))
             return 0;
         struct waitr w;
         int need_read = 1;
-        int armed = !serializable && timeout_ns != 0 &&
+        int armed = !serializable && timeout_ns != 0 && !last &&
                     hub_arm(es, er, addr, &w, deadline, &need_read) == 0;
         Etcdserverpb__TxnResponse *resp;
         const Mvccpb__KeyValue *kv = NULL;
         uint64_t floor = 0, tail = 0;
         int rc = 0;
-        ep = hub_epoch(es, er); /* before the read: what it finds may be cached */
+        ep = hub_epoch(es, er, addr, NULL); /* before the read: what it finds may be cached */
         if (need_read)
             rc = cell_read_as(r, addr, serializable, &resp, &kv, &floor, armed ? &tail : NULL);
         else
@@ -1382,9 +1403,15 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
             rc = addr < floor ? WOM_ETRIMMED : WOM_EEMPTY;
             wom__etcd_txn_free(resp);
         }
-        if (rc == WOM_EEMPTY && timeout_ns != 0 && deadline >= 0 && wom__now_ns() >= deadline)
-            rc = WOM_ETIMEDOUT;
-        if (rc == WOM_EEMPTY && timeout_ns != 0) {
+        if (rc == WOM_EEMPTY && timeout_ns != 0 && deadline >= 0 && wom__now_ns() >= deadline) {
+            /* "not written by the deadline" only from a read made now: the
+             * hub's knowledge lags while its member is paused or cut off */
+            if (need_read)
+                rc = WOM_ETIMEDOUT;
+            else
+                last = 1;
+        }
+        if (rc == WOM_EEMPTY && timeout_ns != 0 && !last) {
             if (armed)
                 hub_wait(es, &w, deadline);
             else

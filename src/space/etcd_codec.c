@@ -85,6 +85,8 @@ int wom__ec_hex_parse(const ProtobufCBinaryData *v, uint64_t *out)
 
 int wom__ec_txn_check(const Etcdserverpb__TxnRequest *req, const Etcdserverpb__TxnResponse *r)
 {
+    if (!r->succeeded && req->n_compare == 0)
+        return WOM_ECORRUPT; /* nothing to fail: the success branch always runs */
     size_t want = r->succeeded ? req->n_success : req->n_failure;
     if (r->n_responses != want)
         return WOM_ECORRUPT;

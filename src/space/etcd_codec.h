@@ -53,7 +53,8 @@ int wom__ec_hex_parse(const ProtobufCBinaryData *v, uint64_t *out);
 int wom__ec_same_key(const Mvccpb__KeyValue *kv, ProtobufCBinaryData k);
 
 /* A transaction's answer has one response per op of the branch that ran,
- * each of the kind its op asked for, each present. */
+ * each of the kind its op asked for, each present; a transaction without
+ * compares always runs its success branch. */
 int wom__ec_txn_check(const Etcdserverpb__TxnRequest *req, const Etcdserverpb__TxnResponse *r);
 /* Range response i of a checked answer: its one key-value, which must be
  * key k, or NULL when there is none. */

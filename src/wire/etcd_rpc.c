@@ -79,6 +79,8 @@ struct wom__etcd {
     char *token;                     /* NULL until authenticated */
     uint64_t token_gen;              /* tokens fetched so far */
     bool authenticating;             /* a caller is fetching a token */
+    struct chan **rd;                /* [n]: reads any member may answer (made on use) */
+    _Atomic unsigned rd_next;        /* the member the next such read goes to */
 };
 
 /* One request of a call, as exchange sends it. */
@@ -358,8 +360,11 @@ static int status_rc(grpc_status_code st, grpc_slice details, bool *failed)
     case GRPC_STATUS_UNAVAILABLE:
         *failed = true;
         return etcd ? WOM_EUNAVAIL : WOM_EUNKNOWN;
-    case GRPC_STATUS_RESOURCE_EXHAUSTED: /* etcd: too many requests */
-        return etcd ? WOM_EUNAVAIL : WOM_EMSGSIZE;
+    case GRPC_STATUS_RESOURCE_EXHAUSTED:
+        /* etcd's: too many requests, or its quota; gRPC's own: an answer
+         * larger than it takes (requests are sized before they are sent),
+         * so the request went out and may have been applied */
+        return etcd ? WOM_EUNAVAIL : WOM_EUNKNOWN;
     case GRPC_STATUS_INVALID_ARGUMENT: /* also a wrong password, an empty user */
         return auth_text(details) ? WOM_EPERM
                : contains(details, "too large") ? WOM_EMSGSIZE : WOM_EINVAL;
@@ -599,6 +604,55 @@ static int call(struct wom__etcd *c, const char *method, const void *req,
     }
 }
 
+/* A read that any member may answer (serializable), sent to the members in
+ * turn, each over a channel of its own, so that such reads spread over the
+ * cluster instead of all going to the member of c->cur. A member's channel
+ * is made by the first read meant for it and used once READY; until then,
+ * and after any failure of its attempt, the read goes the usual way (call:
+ * c->cur, failover, re-authentication). */
+static int call_spread(struct wom__etcd *c, const char *method, const void *req,
+                       const ProtobufCMessageDescriptor *d, void *resp, int64_t deadline)
+{
+    if (!c || !req || !resp)
+        return WOM_EINVAL;
+    struct rpc r = {method, req, protobuf_c_message_get_packed_size(req), d, false};
+    if (r.len > WOM__ETCD_MAX_REQUEST)
+        return WOM_EMSGSIZE;
+    size_t i = faa_relaxed(&c->rd_next, 1) % c->n; /* relaxed: only spreads the load */
+    pthread_mutex_lock(&c->mu);
+    struct chan *ch = NULL;
+    if (c->cur && c->rd) {
+        if (!c->rd[i])
+            c->rd[i] = chan_new(c, i, 0); /* its reference is the array's */
+        if ((ch = c->rd[i]))
+            ch->refs++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    int rc = WOM_ENOTCONN;
+    if (ch && grpc_channel_check_connectivity_state(ch->ch, 1) == GRPC_CHANNEL_READY &&
+        wom__now_ns() < deadline) {
+        uint64_t gen;
+        grpc_slice token = token_get(c, &gen);
+        struct outcome o = {0};
+        rc = exchange(c, ch, &r, token, resp, deadline, &o);
+        grpc_slice_unref(token);
+        if (rc && (o.failed || o.stale))
+            rc = WOM_ENOTCONN; /* that member will not do: the usual way */
+    }
+    if (ch)
+        chan_put(c, ch);
+    if (rc == WOM_ENOTCONN || rc == WOM_EUNAVAIL || (rc == WOM_EUNKNOWN && wom__now_ns() < deadline))
+        rc = call(c, method, req, d, resp, deadline);
+    return rc;
+}
+
+int wom__etcd_txn_spread(struct wom__etcd *c, const Etcdserverpb__TxnRequest *req,
+                         Etcdserverpb__TxnResponse **resp, int64_t deadline)
+{
+    return call_spread(c, "/etcdserverpb.KV/Txn", req, &etcdserverpb__txn_response__descriptor,
+                       resp, deadline);
+}
+
 /* ---- the API --------------------------------------------------------------- */
 
 /* Whether endpoint ep ("H:P", "[V6]:P") accepts a TCP connection within
@@ -723,6 +777,7 @@ int wom__etcd_connect(const char *const *endpoints, size_t n, int64_t timeout_ns
     c->n = n;
     c->timeout_ns = timeout_ns;
     c->debug = getenv("WOM_ETCD_DEBUG") != NULL;
+    c->rd = calloc(n, sizeof *c->rd); /* NULL: reads do not spread */
     for (size_t i = 0; i < n; i++)
         if (!(c->eps[i] = strdup(endpoints[i]))) {
             for (size_t j = 0; j < i; j++)
@@ -776,6 +831,10 @@ void wom__etcd_close(struct wom__etcd *c)
     pthread_mutex_unlock(&c->mu);
     if (ch)
         chan_put(c, ch);
+    for (size_t i = 0; c->rd && i < c->n; i++)
+        if (c->rd[i])
+            chan_put(c, c->rd[i]);
+    free(c->rd);
     if (c->cq) {
         grpc_completion_queue_shutdown(c->cq);
         pthread_join(c->thread, NULL);

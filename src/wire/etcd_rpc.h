@@ -20,8 +20,9 @@
  *                  deadline, or the connection is closing;
  *   WOM_EMSGSIZE   not sent: larger than WOM__ETCD_MAX_REQUEST (etcd's
  *                  default --max-request-bytes), or etcd refused its size;
- *   WOM_EUNKNOWN   sent, and no answer came (the connection broke, or the
- *                  deadline passed while waiting): it may have been applied;
+ *   WOM_EUNKNOWN   sent, and no answer came (the connection broke, the
+ *                  deadline passed while waiting, or the answer was larger
+ *                  than gRPC takes): it may have been applied;
  *   WOM_EUNAVAIL   etcd answered UNAVAILABLE or too-many-requests (no
  *                  leader, leader changed, request timed out inside etcd):
  *                  it too may have been applied;
@@ -118,6 +119,13 @@ int wom__etcd_delete_range(struct wom__etcd *c, const Etcdserverpb__DeleteRangeR
  * says which branch ran. */
 int wom__etcd_txn(struct wom__etcd *c, const Etcdserverpb__TxnRequest *req,
                   Etcdserverpb__TxnResponse **resp, int64_t deadline);
+/* KV.Txn of serializable ranges only (a read any member may answer): sent
+ * to the members in turn, each over a channel of its own, so that such
+ * reads spread over the cluster; falls back to wom__etcd_txn's way (the
+ * current member, failover) while a member's channel is not ready or when
+ * its attempt fails. */
+int wom__etcd_txn_spread(struct wom__etcd *c, const Etcdserverpb__TxnRequest *req,
+                         Etcdserverpb__TxnResponse **resp, int64_t deadline);
 /* Lease.LeaseGrant: *resp on success (free with wom__etcd_lease_grant_free);
  * resp->error non-empty is etcd's refusal inside a successful answer. */
 int wom__etcd_lease_grant(struct wom__etcd *c, const Etcdserverpb__LeaseGrantRequest *req,
