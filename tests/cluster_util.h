@@ -62,6 +62,33 @@ static inline pid_t member_pid(const struct tc *t, unsigned k)
     return (pid_t)pid;
 }
 
+/* SIGKILL member k (0-2) of t and wait until it has died. */
+static inline void kill_member(const struct tc *t, int k)
+{
+    pid_t pid = member_pid(t, (unsigned)k + 1);
+    CHECK_MSG(pid > 0, "m%d has no pid", k + 1);
+    int fd = pidfd_open(pid, 0);
+    CHECK_MSG(fd >= 0 && kill(pid, SIGKILL) == 0, "kill m%d: %s", k + 1, strerror(errno));
+    struct pollfd p = {fd, POLLIN, 0};
+    CHECK_MSG(poll(&p, 1, 5000) == 1, "m%d did not die of SIGKILL", k + 1);
+    close(fd);
+}
+
+/* Wait for child pid at most limit_s seconds (then SIGKILL it) and reap
+ * it: 1 when it ended in time; its status in *st. */
+static inline int child_wait(pid_t pid, int limit_s, int *st)
+{
+    int fd = pidfd_open(pid, 0);
+    struct pollfd p = {fd, POLLIN, 0};
+    int done = fd >= 0 && poll(&p, 1, limit_s * 1000) == 1;
+    if (!done)
+        kill(pid, SIGKILL);
+    CHECK(waitpid(pid, st, 0) == pid);
+    if (fd >= 0)
+        close(fd);
+    return done;
+}
+
 static inline void skip_without_etcd(void)
 {
     if (access(ETCD_BIN, X_OK))
@@ -96,14 +123,7 @@ static inline void with_cluster_at(void (*body)(const struct tc *), int limit_s,
         body(&t);
         _exit(0);
     }
-    int fd = pidfd_open(pid, 0), st;
-    struct pollfd p = {fd, POLLIN, 0};
-    int done = fd >= 0 && poll(&p, 1, limit_s * 1000) == 1;
-    if (!done)
-        kill(pid, SIGKILL);
-    CHECK(waitpid(pid, &st, 0) == pid);
-    if (fd >= 0)
-        close(fd);
+    int st, done = child_wait(pid, limit_s, &st);
     char cfg[96];
     snprintf(cfg, sizeof cfg, "%s/config", t.dir);
     int down = access(cfg, F_OK) ? 0 : wom("cluster down %s --timeout 5000", t.dir);

@@ -47,12 +47,6 @@
 #define TIMEOUT_MS 400 /* the URI's ;timeout= */
 #define MAX_VALUE 64   /* the fake region's max_value */
 
-static void need_scope(void)
-{
-    wom_space *s = NULL;
-    if (wom_open("etcd://", &s) == WOM_ENOTSUP)
-        wom_test_skip("this build has no etcd:// scope (gRPC not found: sh scripts/deps.sh etcd)");
-}
 
 /* ---- the fake gRPC member (runs in a forked child) ---- */
 

@@ -49,13 +49,6 @@
 #define RECOVER_NS (12 * SEC)
 _Static_assert(CELL_OPS < LIN_MAX_OPS, "room for the final read");
 
-/* Skip where this program has no etcd:// scope (built without gRPC). */
-static void need_scope(void)
-{
-    wom_space *s = NULL;
-    if (wom_open("etcd://", &s) == WOM_ENOTSUP)
-        wom_test_skip("this build has no etcd:// scope (gRPC not found: sh scripts/deps.sh etcd)");
-}
 
 static void pause_ms(int64_t ms)
 {
@@ -610,17 +603,6 @@ static const char *const *eps(const struct tc *t)
     return ep;
 }
 
-/* SIGKILL member k (0-2) and wait until it has died. */
-static void kill_member(const struct tc *t, int k)
-{
-    pid_t pid = member_pid(t, (unsigned)k + 1);
-    CHECK_MSG(pid > 0, "m%d has no pid", k + 1);
-    int fd = pidfd_open(pid, 0);
-    CHECK_MSG(fd >= 0 && kill(pid, SIGKILL) == 0, "kill m%d: %s", k + 1, strerror(errno));
-    struct pollfd p = {fd, POLLIN, 0};
-    CHECK_MSG(poll(&p, 1, 5000) == 1, "m%d did not die of SIGKILL", k + 1);
-    close(fd);
-}
 
 static void cluster_up(const struct tc *t)
 {

@@ -18,13 +18,6 @@
 
 #define SEC 1000000000LL
 
-/* Skip where this program has no etcd:// scope (built without gRPC). */
-static void need_scope(void)
-{
-    wom_space *s = NULL;
-    if (wom_open("etcd://", &s) == WOM_ENOTSUP)
-        wom_test_skip("this build has no etcd:// scope (gRPC not found: sh scripts/deps.sh etcd)");
-}
 
 /* body on a fresh 3-member cluster (ports at slot 6 of cluster_util.h's),
  * where this program has the scope. */

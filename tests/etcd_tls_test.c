@@ -397,14 +397,7 @@ static void with_tls(void (*body)(const struct tls *), int limit_s, int tokens_r
         body(&t);
         _exit(0);
     }
-    int fd = pidfd_open(pid, 0), st;
-    struct pollfd p = {fd, POLLIN, 0};
-    int done = fd >= 0 && poll(&p, 1, limit_s * 1000) == 1;
-    if (!done)
-        kill(pid, SIGKILL);
-    CHECK(waitpid(pid, &st, 0) == pid);
-    if (fd >= 0)
-        close(fd);
+    int st, done = child_wait(pid, limit_s, &st);
     kill(member, SIGKILL);
     waitpid(member, NULL, 0);
     char *err = slurp(log);

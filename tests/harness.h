@@ -59,6 +59,14 @@ void wom_test_space_close(wom_space *s);
  * a contract this scope does not (yet) keep; say why, and name the issue. */
 void wom_test_skip(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* Skip where this program has no etcd:// scope (built without gRPC). */
+static inline void need_scope(void)
+{
+    wom_space *s = NULL;
+    if (wom_open("etcd://", &s) == WOM_ENOTSUP)
+        wom_test_skip("this build has no etcd:// scope (gRPC not found: sh scripts/deps.sh etcd)");
+}
+
 #define TEST_T(name, flags, timeout_s)                                         \
     static void test_##name(void);                                             \
     __attribute__((constructor)) static void test_reg_##name(void)             \

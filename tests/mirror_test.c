@@ -447,17 +447,6 @@ static int leader(const struct tc *t)
     return (int)k - 1;
 }
 
-/* SIGKILL member k (0-2) and wait until it has died. */
-static void kill_member(const struct tc *t, int k)
-{
-    pid_t pid = member_pid(t, (unsigned)k + 1);
-    CHECK_MSG(pid > 0, "m%d has no pid", k + 1);
-    int fd = pidfd_open(pid, 0);
-    CHECK_MSG(fd >= 0 && kill(pid, SIGKILL) == 0, "kill m%d: %s", k + 1, strerror(errno));
-    struct pollfd p = {fd, POLLIN, 0};
-    CHECK_MSG(poll(&p, 1, 5000) == 1, "m%d did not die of SIGKILL", k + 1);
-    close(fd);
-}
 
 #define ETCD_N 600
 #define ETCD_A 400 /* sent before the whole cluster is killed, the rest after */
