@@ -501,6 +501,7 @@ struct wreg {
     uint64_t epoch;  /* LIVE periods so far: a read learns only for its own */
     uint64_t hi;     /* with hi_known: no cell at or above hi but evented ones */
     int hi_known;
+    int64_t rc;      /* the revision both watches began by (their answers') */
 };
 
 struct waitr {
@@ -607,10 +608,15 @@ static void hub_fn(void *arg, const Etcdserverpb__WatchResponse *r)
             if (es->cache)
                 wom__ocache_trim(es->cache, g->rid, UINT64_MAX);
             wake(es, g->rid, 0, UINT64_MAX);
-        } else if (r->created && g->state == W_MAKING && --g->acks == 0) {
-            g->state = W_LIVE;
-            g->epoch++;
-            g->hi_known = 0; /* until a read after this says where the tail is */
+        } else if (r->created && g->state == W_MAKING) {
+            if (r->header && r->header->revision > g->rc)
+                g->rc = r->header->revision; /* the watch reports what comes after */
+            if (--g->acks == 0) {
+                g->state = W_LIVE;
+                g->epoch++;
+                g->hi = 0; /* events raise it; a read after this says where the tail is */
+                g->hi_known = 0;
+            }
         }
         for (size_t i = 0; i < r->n_events && g->state == W_LIVE; i++)
             if (r->events[i])
@@ -631,7 +637,9 @@ static int hub_create(struct es *es, const struct wreg *g, int64_t deadline)
     memcpy(ce, c_k.data, c_k.len);
     ce[c_k.len - 1]++; /* '/' + 1: the end of the prefix's range */
     ProtobufCBinaryData keys[2][2] = {{c_k, {c_k.len, (uint8_t *)ce}}, {f_k, none}};
-    for (int i = 0; i < 2; i++) {
+    /* the floor's first: every trim after the cells' watch begins is seen */
+    for (int j = 0; j < 2; j++) {
+        int i = 1 - j;
         Etcdserverpb__WatchCreateRequest cr = ETCDSERVERPB__WATCH_CREATE_REQUEST__INIT;
         cr.key = keys[i][0];
         cr.range_end = keys[i][1];
@@ -677,7 +685,7 @@ static int hub_start(struct es *es, const struct er *r, int wait, int64_t deadli
     struct wreg *g = rc ? NULL : wreg_find(es, r->id);
     if (!rc && !g) {
         if ((g = calloc(1, sizeof *g))) {
-            *g = (struct wreg){es->wregs, r->id, r->mode, r->max_value, W_NONE, 0, {0, 0}, 0, 0, 0, 0};
+            *g = (struct wreg){es->wregs, r->id, r->mode, r->max_value, W_NONE, 0, {0, 0}, 0, 0, 0, 0, 0};
             es->wregs = g;
         } else {
             rc = WOM_ENOMEM;
@@ -690,6 +698,7 @@ static int hub_start(struct es *es, const struct er *r, int wait, int64_t deadli
             g->ids[0] = ++es->watch_ids;
             g->ids[1] = ++es->watch_ids;
             g->floor = 0;
+            g->rc = 0;
             struct wreg copy = *g;
             pthread_mutex_unlock(&es->hub_mu);
             rc = hub_create(es, &copy, d);
@@ -752,8 +761,8 @@ static void hub_learn(struct es *es, const struct waitr *w, uint64_t tail, uint6
     pthread_mutex_lock(&es->hub_mu);
     struct wreg *g = wreg_find(es, w->rid);
     if (g && g->state == W_LIVE && g->epoch == w->epoch) {
-        if (!g->hi_known || tail > g->hi)
-            g->hi = tail;
+        if (tail > g->hi)
+            g->hi = tail; /* never lower: events may have raised it past the read */
         g->hi_known = 1;
         if (floor > g->floor) {
             g->floor = floor;
@@ -814,17 +823,20 @@ static int cache_view(struct es *es, const struct er *r, uint64_t addr, wom_view
 }
 
 /* A view of a value just read: cached when its region was LIVE before the
- * read began (ep, from hub_epoch) and still is, so that no trim can have
- * come unseen between the read and the insert; else a copy of its own.
+ * read began (ep, from hub_epoch) and still is, and the read's revision
+ * (rev) is at or after the watches' start, so that no trim can have come
+ * unseen between what the read saw and the insert; else a copy of its own.
  * A region not watched yet is asked to be, without waiting, so that later
  * reads of it are served from the cache. */
 static int read_view(struct es *es, const struct er *r, uint64_t addr, const uint8_t *val,
-                     size_t len, wom_view *v, uint64_t ep)
+                     size_t len, wom_view *v, uint64_t ep, int64_t rev)
 {
     pthread_mutex_lock(&es->hub_mu);
     struct wreg *g = wreg_find(es, r->id);
     struct wom__oentry *e = NULL;
-    if (ep && g && g->epoch == ep)
+    /* rev: the read's; a serializable read from a member behind the
+     * watches' start might show a cell trimmed before it, unseen by them */
+    if (ep && g && g->epoch == ep && rev >= g->rc)
         e = cache_put(es, g, addr, val, len);
     else if (!ep && es->cache)
         (void)hub_start(es, r, 0, -1, &g); /* a failure only leaves it uncached */
@@ -848,6 +860,14 @@ static int read_view(struct es *es, const struct er *r, uint64_t addr, const uin
 
 #define LEASE_TTL_S 5
 
+static int lease_stopping(struct es *es)
+{
+    pthread_mutex_lock(&es->lease_mu);
+    int stop = es->lease_stop;
+    pthread_mutex_unlock(&es->lease_mu);
+    return stop;
+}
+
 static void *lease_loop(void *arg)
 {
     struct es *es = arg;
@@ -861,11 +881,23 @@ static void *lease_loop(void *arg)
         if (es->lease_stop)
             break;
         int64_t id = es->lease;
+        if (!id)
+            continue; /* gone: the next wom_holder grants another */
         pthread_mutex_unlock(&es->lease_mu);
+        /* Attempts of a quarter of the op's time, resent (to the next
+         * member) until a second before the TTL would run out since the
+         * last renewal: one silent member must not cost the lease. */
+        int64_t give_up = next + (LEASE_TTL_S * 2000 / 3 - 1000) * MS;
         Etcdserverpb__LeaseKeepAliveRequest req = ETCDSERVERPB__LEASE_KEEP_ALIVE_REQUEST__INIT;
         req.id = id;
         Etcdserverpb__LeaseKeepAliveResponse *resp = NULL;
-        int rc = wom__etcd_lease_keep_alive(es->c, &req, &resp, op_deadline(es));
+        int rc;
+        do {
+            wom__etcd_lease_keep_alive_free(resp);
+            resp = NULL;
+            rc = wire_err(wom__etcd_lease_keep_alive(es->c, &req, &resp,
+                                                     attempt_deadline(es, give_up)));
+        } while (transient(rc) && wom__now_ns() < give_up && !lease_stopping(es));
         int gone = !rc && resp->ttl <= 0;
         wom__etcd_lease_keep_alive_free(resp);
         pthread_mutex_lock(&es->lease_mu);
@@ -892,10 +924,12 @@ static int ec_holder(wom_space *s, uint64_t *token)
             es->lease = resp->id;
         wom__etcd_lease_grant_free(resp);
         if (!rc && !es->lease_thread_on) {
-            if (pthread_create(&es->lease_thread, NULL, lease_loop, es))
+            if (pthread_create(&es->lease_thread, NULL, lease_loop, es)) {
                 rc = WOM_ENOMEM;
-            else
+                es->lease = 0; /* never renewed: it expires on its own */
+            } else {
                 es->lease_thread_on = 1;
+            }
         }
     }
     *token = (uint64_t)es->lease;
@@ -1397,7 +1431,8 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
             int mine;
             rc = cell_parse(es, er, &kv->value, UINT64_MAX, &val, &n, &mine);
             if (!rc)
-                rc = read_view(es, er, addr, val, n, v, ep);
+                rc = read_view(es, er, addr, val, n, v, ep,
+                               resp->header ? resp->header->revision : 0);
             wom__etcd_txn_free(resp);
         } else if (!rc) {
             rc = addr < floor ? WOM_ETRIMMED : WOM_EEMPTY;
