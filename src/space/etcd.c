@@ -171,13 +171,12 @@ struct txn_room {    /* the messages one branch's ops point at */
 struct txn {
     Etcdserverpb__TxnRequest req;
     Etcdserverpb__Compare cmp[TXN_MAX], *cmpp[TXN_MAX];
-    struct txn_room *room[2]; /* [branch]: in_ below, or txn_room_big's */
-    size_t cap[2];
-    struct txn_room in_[2];
+    size_t cap[2];           /* ops each branch may hold */
+    struct txn_room room[2]; /* [branch]; a batch's success branch is in a txn_big */
 };
 
-/* Room for n puts in branch (a batch of appends), until txn_room_free.
- * Only puts: the big branch has no ranges or deletes. */
+/* Room for the puts of a batch of appends (its success branch), until
+ * big_free. Only puts: that branch has no ranges or deletes. */
 struct txn_big {
     Etcdserverpb__RequestOp *op, **opp;
     Etcdserverpb__PutRequest *put;
@@ -187,12 +186,9 @@ static void txn_init(struct txn *t)
 {
     t->req = (Etcdserverpb__TxnRequest)ETCDSERVERPB__TXN_REQUEST__INIT;
     t->req.compare = t->cmpp;
-    for (int b = 0; b < 2; b++) {
-        t->room[b] = &t->in_[b];
-        t->cap[b] = TXN_MAX;
-    }
-    t->req.success = t->in_[1].opp;
-    t->req.failure = t->in_[0].opp;
+    t->cap[0] = t->cap[1] = TXN_MAX;
+    t->req.success = t->room[1].opp;
+    t->req.failure = t->room[0].opp;
 }
 
 /* A transaction whose success branch holds up to n puts (from big, which
@@ -284,9 +280,9 @@ static Etcdserverpb__RequestOp *op_add(struct txn *t, int branch, struct txn_big
     size_t *n = branch ? &t->req.n_success : &t->req.n_failure;
     if (*n >= t->cap[branch])
         room_out();
-    Etcdserverpb__RequestOp *op = big ? &big->op[*n] : &t->room[branch]->op[*n];
+    Etcdserverpb__RequestOp *op = big ? &big->op[*n] : &t->room[branch].op[*n];
     *op = (Etcdserverpb__RequestOp)ETCDSERVERPB__REQUEST_OP__INIT;
-    (big ? big->opp : t->room[branch]->opp)[(*n)++] = op;
+    (big ? big->opp : t->room[branch].opp)[(*n)++] = op;
     return op;
 }
 
@@ -295,7 +291,7 @@ static Etcdserverpb__PutRequest *put_in(struct txn *t, int branch, struct txn_bi
 {
     size_t i = branch ? t->req.n_success : t->req.n_failure;
     Etcdserverpb__RequestOp *op = op_add(t, branch, big);
-    Etcdserverpb__PutRequest *p = big ? &big->put[i] : &t->room[branch]->put[i];
+    Etcdserverpb__PutRequest *p = big ? &big->put[i] : &t->room[branch].put[i];
     *p = (Etcdserverpb__PutRequest)ETCDSERVERPB__PUT_REQUEST__INIT;
     p->key = k;
     p->value = (ProtobufCBinaryData){n, (uint8_t *)v};
@@ -316,7 +312,7 @@ static Etcdserverpb__RangeRequest *op_range(struct txn *t, int branch, ProtobufC
 {
     size_t i = branch ? t->req.n_success : t->req.n_failure;
     Etcdserverpb__RequestOp *op = op_add(t, branch, NULL);
-    Etcdserverpb__RangeRequest *r = &t->room[branch]->range[i];
+    Etcdserverpb__RangeRequest *r = &t->room[branch].range[i];
     *r = (Etcdserverpb__RangeRequest)ETCDSERVERPB__RANGE_REQUEST__INIT;
     r->key = k;
     r->range_end = end;
@@ -329,7 +325,7 @@ static void op_delete(struct txn *t, int branch, ProtobufCBinaryData k, Protobuf
 {
     size_t i = branch ? t->req.n_success : t->req.n_failure;
     Etcdserverpb__RequestOp *op = op_add(t, branch, NULL);
-    Etcdserverpb__DeleteRangeRequest *d = &t->room[branch]->del[i];
+    Etcdserverpb__DeleteRangeRequest *d = &t->room[branch].del[i];
     *d = (Etcdserverpb__DeleteRangeRequest)ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
     d->key = k;
     d->range_end = end;
@@ -647,7 +643,7 @@ static int hub_create(struct es *es, const struct wreg *g, int64_t deadline)
         Etcdserverpb__WatchRequest req = ETCDSERVERPB__WATCH_REQUEST__INIT;
         req.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
         req.create_request = &cr;
-        int rc = wom__etcd_watch_send(es->watch, &req, NULL, deadline);
+        int rc = wom__etcd_watch_send(es->watch, &req, deadline);
         if (rc)
             return rc;
     }
@@ -796,7 +792,7 @@ static void hub_disarm(struct es *es, struct waitr *w)
 
 static void cache_view_release(wom_view *v)
 {
-    const struct wom__view_owner *o = (const void *)(uintptr_t)(v->pin_[0] & ~(uint64_t)7);
+    const struct wom__view_owner *o = wom__view_owner_of(v->pin_[0]);
     struct es *es = (struct es *)((char *)o - offsetof(struct es, cache_owner));
     wom__ocache_drop(es->cache, (struct wom__oentry *)(uintptr_t)v->pin_[1]);
     v->pin_[0] = v->pin_[1] = 0;
@@ -1340,11 +1336,11 @@ static int ec_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
     return rc;
 }
 
-/* Read c/ADDR and f of r in one snapshot (linearizable): *kv NULL when
- * the cell is absent; free *resp after use of *kv. serializable: c/ADDR
- * alone, from the member's own state (no quorum; it may lag, so only a
- * found cell means anything: *floor is then 0). */
-static int cell_read_as(wom_region *r, uint64_t addr, int serializable,
+/* Read c/ADDR and f of r in one snapshot (linearizable), and t too when
+ * tail is given: *kv NULL when the cell is absent; free *resp after use of
+ * *kv. serializable: c/ADDR alone, from the member's own state (no quorum;
+ * it may lag, so only a found cell means anything: *floor is then 0). */
+static int cell_read(wom_region *r, uint64_t addr, int serializable,
                         Etcdserverpb__TxnResponse **resp, const Mvccpb__KeyValue **kv,
                         uint64_t *floor, uint64_t *tail)
 {
@@ -1372,12 +1368,6 @@ static int cell_read_as(wom_region *r, uint64_t addr, int serializable,
         return rc;
     }
     return 0;
-}
-
-static int cell_read(wom_region *r, uint64_t addr, Etcdserverpb__TxnResponse **resp,
-                     const Mvccpb__KeyValue **kv, uint64_t *floor)
-{
-    return cell_read_as(r, addr, 0, resp, kv, floor, NULL);
 }
 
 
@@ -1414,7 +1404,7 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
         int rc = 0;
         ep = hub_epoch(es, er, addr, NULL); /* before the read: what it finds may be cached */
         if (need_read)
-            rc = cell_read_as(r, addr, serializable, &resp, &kv, &floor, armed ? &tail : NULL);
+            rc = cell_read(r, addr, serializable, &resp, &kv, &floor, armed ? &tail : NULL);
         else
             resp = NULL; /* the hub knows it is not written: wait for its event */
         if (serializable && !rc && !kv) { /* not on that member: ask the quorum */
@@ -1790,7 +1780,7 @@ static int ec_inspect(wom_region *r, uint64_t addr, wom_cell_info *out)
             info = (wom_cell_info){WOM_CELL_WRITTEN, kv->value.len, (uint64_t)kv->version, -1};
     } else {
         uint64_t floor;
-        if ((rc = cell_read(r, addr, &resp, &kv, &floor)))
+        if ((rc = cell_read(r, addr, 0, &resp, &kv, &floor, NULL)))
             return rc;
         const uint8_t *val;
         size_t n;
@@ -1995,4 +1985,4 @@ static int ec_open(const char *rest, wom_space **out)
 /* Default visibility: in libwom_etcd.so it is what libwom's weak reference
  * (space.c) finds. */
 __attribute__((visibility("default"))) const struct wom__scope wom__etcd_scope = {
-    "etcd://", ec_open, wom__last_error_text};
+    "etcd://", ec_open, wom__last_error_buf};

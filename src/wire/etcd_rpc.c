@@ -904,8 +904,8 @@ WOM_ETCD_RPC(lease_time_to_live, "Lease/LeaseTimeToLive", Etcdserverpb__LeaseTim
  * One thread per stream: connect (ready), start the call, then receive one
  * message at a time and hand it to fn. Senders start their own SEND_MESSAGE
  * batch on the live call (gRPC allows one receive and one send batch in
- * flight together; send_mu keeps sends one at a time). w->mu guards call,
- * gen and closing; a sender takes its own reference on the call, so the
+ * flight together; send_mu keeps sends one at a time). w->mu guards call
+ * and closing; a sender takes its own reference on the call, so the
  * thread may drop the stream while a send is still on it. */
 
 struct wom__etcd_watch {
@@ -913,10 +913,9 @@ struct wom__etcd_watch {
     wom__etcd_watch_fn *fn;
     void *arg;
     pthread_t thread;
-    pthread_mutex_t mu;      /* guards call, gen, closing */
+    pthread_mutex_t mu;      /* guards call, closing */
     pthread_mutex_t send_mu; /* one SEND_MESSAGE batch at a time */
     grpc_call *call;         /* the live stream, NULL between streams */
-    uint64_t gen;            /* streams broken so far */
     bool closing;
 };
 
@@ -1018,7 +1017,6 @@ static void watch_stream(struct wom__etcd_watch *w, struct chan *ch)
     }
     pthread_mutex_lock(&w->mu);
     w->call = NULL;
-    w->gen++;
     bool closing = w->closing;
     pthread_mutex_unlock(&w->mu);
     grpc_call_cancel(call, NULL); /* ends a stream left for garbage; no-op otherwise */
@@ -1088,7 +1086,7 @@ int wom__etcd_watch_open(struct wom__etcd *c, wom__etcd_watch_fn *fn, void *arg,
 }
 
 int wom__etcd_watch_send(struct wom__etcd_watch *w, const Etcdserverpb__WatchRequest *req,
-                         uint64_t *gen, int64_t deadline)
+                         int64_t deadline)
 {
     if (!w || !req)
         return WOM_EINVAL;
@@ -1100,7 +1098,6 @@ int wom__etcd_watch_send(struct wom__etcd_watch *w, const Etcdserverpb__WatchReq
     pthread_mutex_lock(&w->send_mu);
     pthread_mutex_lock(&w->mu);
     grpc_call *call = w->call;
-    uint64_t g = w->gen;
     if (call)
         grpc_call_ref(call);
     pthread_mutex_unlock(&w->mu);
@@ -1119,17 +1116,7 @@ int wom__etcd_watch_send(struct wom__etcd_watch *w, const Etcdserverpb__WatchReq
         grpc_call_unref(call);
     }
     pthread_mutex_unlock(&w->send_mu);
-    if (gen)
-        *gen = g;
     return rc;
-}
-
-uint64_t wom__etcd_watch_gen(struct wom__etcd_watch *w)
-{
-    pthread_mutex_lock(&w->mu);
-    uint64_t g = w->gen;
-    pthread_mutex_unlock(&w->mu);
-    return g;
 }
 
 void wom__etcd_watch_close(struct wom__etcd_watch *w)

@@ -167,15 +167,13 @@ typedef void wom__etcd_watch_fn(void *arg, const Etcdserverpb__WatchResponse *r)
  * connects in the background. Close with wom__etcd_watch_close before c. */
 int wom__etcd_watch_open(struct wom__etcd *c, wom__etcd_watch_fn *fn, void *arg,
                          struct wom__etcd_watch **out);
-/* Send req on the stream as it is now; *gen (if not NULL) gets the stream's
- * generation, which grows by one each time a stream breaks, so that the
- * caller can tell which stream a later answer belongs to. WOM_ENOTCONN
- * when no stream is up (try again after a while), WOM_ETIMEDOUT at the
- * deadline, WOM_EMSGSIZE, WOM_ENOMEM. Any thread, fn's included. */
+/* Send req on the stream as it is now (answers to a stream that then
+ * breaks never come: the caller tells them apart by the watch ids it
+ * chose). WOM_ENOTCONN when no stream is up (try again after a while),
+ * WOM_ETIMEDOUT at the deadline, WOM_EMSGSIZE, WOM_ENOMEM. Any thread,
+ * fn's included. */
 int wom__etcd_watch_send(struct wom__etcd_watch *w, const Etcdserverpb__WatchRequest *req,
-                         uint64_t *gen, int64_t deadline);
-/* The stream's current generation (see wom__etcd_watch_send). */
-uint64_t wom__etcd_watch_gen(struct wom__etcd_watch *w);
+                         int64_t deadline);
 /* Stop the stream and its thread (fn is not called after this returns).
  * NULL is a no-op. */
 void wom__etcd_watch_close(struct wom__etcd_watch *w);
