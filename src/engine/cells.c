@@ -590,8 +590,7 @@ static int ro_cell_sleep(wom__reg *r, uint64_t addr, wom_a64 **cell, int64_t dea
 void wom__eng_unpin_view(wom_view *v)
 {
     uint64_t p = v->pin_[0];
-    if (p && ((const struct wom__view_owner *)(uintptr_t)(p & ~(uint64_t)7))->release !=
-                 wom__eng_unpin_view) {
+    if (p && wom__view_owner_of(p)->release != wom__eng_unpin_view) {
         wom__view_release(v); /* another backend's view, handed to an engine read */
         return;
     }

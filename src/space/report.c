@@ -12,8 +12,6 @@ static _Thread_local char last_error[512];
 
 char *wom__last_error_buf(void) { return last_error; }
 
-const char *wom__last_error_text(void) { return last_error; }
-
 int wom__fail(int err, const char *fmt, ...)
 {
     va_list ap;

@@ -51,7 +51,7 @@ const char *wom_err_name(int err)
     }
 }
 
-const char *wom_last_error(void) { return wom__last_error_text(); }
+const char *wom_last_error(void) { return wom__last_error_buf(); }
 
 int wom__parse_size(const char *s, uint64_t *out)
 {
@@ -94,7 +94,7 @@ int wom_open(const char *uri, wom_space **out)
         /* A scope of a library of its own explains itself in its own copy
          * of the sentence (report.c). */
         const char *why = rc && sc->why ? sc->why() : NULL;
-        if (why && why != wom__last_error_text())
+        if (why && why != wom__last_error_buf())
             wom__fail(rc, "%s", why);
         return rc;
     }

@@ -36,7 +36,7 @@ struct wom__scope {
     /* The sentence of the scope's last failed open on this thread, where
      * the scope keeps its own (a scope in a library of its own: report.c
      * is compiled into it); NULL when it uses libwom's. */
-    const char *(*why)(void);
+    char *(*why)(void);
 };
 
 /* The operations of a space. Blocking ops take a timeout (0: never block,
@@ -139,10 +139,8 @@ extern const struct wom__scope wom__shm_scope;
 /* 1 when name[0, n) may name a region: not empty, no control bytes. */
 int wom__name_ok(const char *name, size_t n);
 
-/* The sentence of this thread's last failed open (report.c): the buffer,
- * and the same as text. */
+/* The sentence of this thread's last failed open (report.c). */
 char *wom__last_error_buf(void);
-const char *wom__last_error_text(void);
 /* Record a sentence for wom_last_error (printf format) and return err. */
 int wom__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -13,10 +13,16 @@ struct wom__view_owner {
     void (*release)(wom_view *v); /* never fails, never blocks */
 };
 
+/* The owner pin_[0] names (pin_[0] != 0). */
+static inline const struct wom__view_owner *wom__view_owner_of(uint64_t pin0)
+{
+    return (const struct wom__view_owner *)(uintptr_t)(pin0 & ~(uint64_t)7);
+}
+
 static inline void wom__view_release(wom_view *v)
 {
     if (v->pin_[0])
-        ((const struct wom__view_owner *)(uintptr_t)(v->pin_[0] & ~(uint64_t)7))->release(v);
+        wom__view_owner_of(v->pin_[0])->release(v);
 }
 
 #endif
