@@ -43,15 +43,11 @@ int wom_cons_open(wom_space *s, const char *name, wom_cons **out)
     wom_cons *c = calloc(1, sizeof *c);
     if (!c)
         return WOM_ENOMEM;
-    wom_region_info info;
-    int rc = form_region(s, name, "", WOM_ONCE, 0, &c->log);
-    if (!rc)
-        rc = wom_region_info_get(c->log, &info);
+    int rc = form_log(s, name, &c->log, &c->max_value);
     if (rc) {
         wom_cons_close(c);
         return rc;
     }
-    c->max_value = info.max_value;
     *out = c;
     return 0;
 }
@@ -190,15 +186,11 @@ int wom_abcast_open(wom_space *s, const char *name, wom_abcast **out)
         return WOM_ENOMEM;
     b->s = s;
     strcpy(b->name, name);
-    wom_region_info info;
-    int rc = form_region(s, name, "", WOM_ONCE, 0, &b->log);
-    if (!rc)
-        rc = wom_region_info_get(b->log, &info);
+    int rc = form_log(s, name, &b->log, &b->max_value);
     if (rc) {
         wom_abcast_close(b);
         return rc;
     }
-    b->max_value = info.max_value;
     *out = b;
     return 0;
 }

@@ -31,6 +31,24 @@ static inline int form_region(wom_space *s, const char *base, const char *suffix
     return wom_region_open_opts(s, name, mode, &o, out);
 }
 
+/* Open ONCE region name (created with the default max_value) as a form's
+ * log, and the largest value it holds into *max_value. On error nothing is
+ * left open. */
+static inline int form_log(wom_space *s, const char *name, wom_region **log, size_t *max_value)
+{
+    wom_region_info info;
+    int rc = form_region(s, name, "", WOM_ONCE, 0, log);
+    if (rc)
+        return rc;
+    if ((rc = wom_region_info_get(*log, &info))) {
+        wom_region_close(*log);
+        *log = NULL;
+        return rc;
+    }
+    *max_value = info.max_value;
+    return 0;
+}
+
 /* A deadline for an operation that may wait several times. timeouts as in
  * wom.h: 0 = do not wait, < 0 = forever. */
 typedef struct {

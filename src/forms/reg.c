@@ -29,15 +29,11 @@ int wom_reg_open(wom_space *s, const char *name, wom_reg **out)
     wom_reg *g = calloc(1, sizeof *g);
     if (!g)
         return WOM_ENOMEM;
-    wom_region_info info;
-    int rc = form_region(s, name, "", WOM_ONCE, 0, &g->log);
-    if (!rc)
-        rc = wom_region_info_get(g->log, &info);
+    int rc = form_log(s, name, &g->log, &g->max_value);
     if (rc) {
         wom_reg_close(g);
         return rc;
     }
-    g->max_value = info.max_value;
     *out = g;
     return 0;
 }
