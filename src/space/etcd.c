@@ -515,6 +515,18 @@ static struct wreg *wreg_find(struct es *es, uint64_t rid)
     return NULL;
 }
 
+/* The hub's record of region r, made unwatched if there is none yet: NULL
+ * when out of memory. hub_mu held. */
+static struct wreg *wreg_get(struct es *es, const struct er *r)
+{
+    struct wreg *g = wreg_find(es, r->id);
+    if (!g && (g = calloc(1, sizeof *g))) {
+        *g = (struct wreg){es->wregs, r->id, r->mode, r->max_value, W_NONE, 0, {0, 0}, 0, 0, 0, 0, 0};
+        es->wregs = g;
+    }
+    return g;
+}
+
 /* Wake the waiters of region rid at addresses lo..hi. hub_mu held. */
 static void wake(struct es *es, uint64_t rid, uint64_t lo, uint64_t hi)
 {
@@ -678,23 +690,16 @@ static int hub_start(struct es *es, const struct er *r, int wait, int64_t deadli
     int rc = 0;
     if (!es->watch)
         rc = wom__etcd_watch_open(es->c, hub_fn, es, &es->watch);
-    struct wreg *g = rc ? NULL : wreg_find(es, r->id);
-    if (!rc && !g) {
-        if ((g = calloc(1, sizeof *g))) {
-            *g = (struct wreg){es->wregs, r->id, r->mode, r->max_value, W_NONE, 0, {0, 0}, 0, 0, 0, 0, 0};
-            es->wregs = g;
-        } else {
-            rc = WOM_ENOMEM;
-        }
-    }
+    struct wreg *g = rc ? NULL : wreg_get(es, r);
+    if (!rc && !g)
+        rc = WOM_ENOMEM;
     while (!rc && g->state != W_LIVE) {
         if (g->state == W_NONE) {
             g->state = W_MAKING;
             g->acks = 2;
             g->ids[0] = ++es->watch_ids;
             g->ids[1] = ++es->watch_ids;
-            g->floor = 0;
-            g->rc = 0;
+            g->rc = 0; /* (g->floor stays: a region's floor never falls) */
             struct wreg copy = *g;
             pthread_mutex_unlock(&es->hub_mu);
             rc = hub_create(es, &copy, d);
@@ -737,7 +742,8 @@ static int hub_arm(struct es *es, const struct er *r, uint64_t addr, struct wait
  * after this is cached only if the period has not ended by then. *at_tail
  * (if given) 1 when addr is at or past the tail the hub knows: not
  * written as of the last event, so not worth a serializable try. */
-static uint64_t hub_epoch(struct es *es, const struct er *r, uint64_t addr, int *at_tail)
+static uint64_t hub_epoch(struct es *es, const struct er *r, uint64_t addr, int *at_tail,
+                          int *trimmed)
 {
     pthread_mutex_lock(&es->hub_mu);
     struct wreg *g = wreg_find(es, r->id);
@@ -745,6 +751,8 @@ static uint64_t hub_epoch(struct es *es, const struct er *r, uint64_t addr, int 
     uint64_t ep = live ? g->epoch : 0;
     if (at_tail)
         *at_tail = live && g->hi_known && addr >= g->hi;
+    if (trimmed)
+        *trimmed = g && addr < g->floor;
     pthread_mutex_unlock(&es->hub_mu);
     return ep;
 }
@@ -1388,8 +1396,11 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
     if (er->mode != WOM_ONCE)
         return WOM_EMODE;
     int64_t deadline = timeout_ns > 0 ? wom__now_ns() + timeout_ns : -1, pause = 1 * MS;
-    int at_tail;
-    uint64_t ep = hub_epoch(es, er, addr, &at_tail);
+    int at_tail, trimmed;
+    uint64_t ep = hub_epoch(es, er, addr, &at_tail, &trimmed);
+    if (trimmed) /* below a floor seen (or set by a trim of ours): a member
+                    behind it could still serve the cell */
+        return WOM_ETRIMMED;
     int serializable = timeout_ns == 0 || !at_tail, last = 0;
     for (;;) {
         if (cache_view(es, er, addr, v))
@@ -1402,7 +1413,7 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
         const Mvccpb__KeyValue *kv = NULL;
         uint64_t floor = 0, tail = 0;
         int rc = 0;
-        ep = hub_epoch(es, er, addr, NULL); /* before the read: what it finds may be cached */
+        ep = hub_epoch(es, er, addr, NULL, NULL); /* before the read: what it finds may be cached */
         if (need_read)
             rc = cell_read(r, addr, serializable, &resp, &kv, &floor, armed ? &tail : NULL);
         else
@@ -1727,9 +1738,9 @@ static int ec_trim(wom_region *r, uint64_t below)
         wom__etcd_txn_free(resp);
         if (!rc) { /* done now, or the floor was already there */
             pthread_mutex_lock(&es->hub_mu);
-            struct wreg *g = wreg_find(es, er->id);
+            struct wreg *g = wreg_get(es, er); /* NULL only out of memory */
             if (g && g->floor < below)
-                g->floor = below; /* no read of ours caches below it again */
+                g->floor = below; /* no read of ours serves or caches below it again */
             if (es->cache)
                 wom__ocache_trim(es->cache, er->id, below);
             wake(es, er->id, 0, below - 1); /* ours below it: now ETRIMMED */
