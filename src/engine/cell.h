@@ -18,6 +18,14 @@
  * very core), then sleeps. */
 #define SPIN_NS 20000
 #define YIELD_LOOPS 4
+/* The spin adapts, per thread, between SPIN_MIN_NS and SPIN_NS: a wait that
+ * ended only after the spin gave up halves it, one that ended while
+ * spinning doubles it. A writer that shares this core (an oversubscribed
+ * machine) cannot run while we spin: a full spin per message then made a
+ * ping-pong cost two spins, 45 µs a round trip, for good, since neither
+ * side ever slept long enough for the scheduler to move one. */
+#define SPIN_MIN_NS 2000
+extern _Thread_local int64_t wom__spin_ns;
 
 struct backoff {
     unsigned n;
@@ -26,18 +34,23 @@ struct backoff {
 };
 #define BACKOFF_INIT {0, 0, 0}
 
-/* One step of waiting: 1 while the caller should look again, 0 when it is
- * time to sleep. The clock is read once every 64 pauses. */
-static inline int backoff(struct backoff *b)
+/* One step of waiting, of `pauses` pauses (a power of two up to 64): 1
+ * while the caller should look again, 0 when it is time to sleep. The
+ * clock is read once every 64 pauses. */
+static inline int backoff_by(struct backoff *b, unsigned pauses)
 {
     if (b->yields == 0) {
-        if ((b->n++ & 63) != 0) {
+        unsigned n = b->n;
+        b->n += pauses;
+        for (unsigned i = 1; i < pauses; i++)
+            wom__cpu_relax();
+        if ((n & 63) != 0) {
             wom__cpu_relax();
             return 1;
         }
         int64_t now = wom__now_ns();
         if (!b->spin_until)
-            b->spin_until = now + SPIN_NS;
+            b->spin_until = now + wom__spin_ns;
         if (now < b->spin_until) {
             wom__cpu_relax();
             return 1;
@@ -48,6 +61,17 @@ static inline int backoff(struct backoff *b)
         return 1;
     }
     return 0;
+}
+
+static inline int backoff(struct backoff *b) { return backoff_by(b, 1); }
+
+/* After a wait that found what it waited for: adapt this thread's spin. */
+static inline void backoff_done(const struct backoff *b)
+{
+    if (b->yields > 0 && wom__spin_ns > SPIN_MIN_NS)
+        wom__spin_ns /= 2;
+    else if (b->yields == 0 && b->n > 64 && wom__spin_ns < SPIN_NS)
+        wom__spin_ns *= 2;
 }
 
 #define RECOVER_SLICE_NS 50000000 /* 50 ms between looks for dead processes */

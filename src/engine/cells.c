@@ -454,6 +454,7 @@ static int cell_word(wom__reg *r, uint64_t addr, wom_a64 **cell, uint64_t *w)
 #define PACE_PAUSES 8
 #endif
 static _Thread_local unsigned pace = 1;
+_Thread_local int64_t wom__spin_ns = SPIN_NS;
 
 static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
 {
@@ -474,8 +475,10 @@ static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
         if ((rc = cell_word(r, addr, &cell, &w)))
             return rc;
         if ((w & C_STATE) == C_WRITTEN) {
-            if (deadline != -2) /* relaxed: a hint for pacing only */
+            if (deadline != -2) { /* relaxed: a hint for pacing only */
                 pace = ld_relaxed(&r->h->next) > addr + 1 ? PACE_PAUSES : 1;
+                backoff_done(&spins);
+            }
             return e->ro ? once_copy(r, addr, w, v) : once_pin(r, addr, w, v);
         }
         if ((w & ~C_WAIT) != empty)
@@ -484,11 +487,8 @@ static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
             return WOM_EEMPTY;
         if (deadline == -2)
             deadline = wom__deadline(timeout_ns);
-        if (backoff(&spins)) {
-            for (unsigned i = 1; i < pace; i++)
-                wom__cpu_relax();
+        if (backoff_by(&spins, pace))
             continue;
-        }
         rc = e->ro ? ro_cell_sleep(r, addr, &cell, deadline) : cell_sleep(r, addr, cell, w, deadline);
         if (rc)
             return rc;
