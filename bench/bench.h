@@ -268,6 +268,15 @@ extern const struct bench_transport bt_wom_chan;
 extern const struct bench_transport bt_wom_chan_view;
 extern const struct bench_transport bt_wom_chan_zc;
 
+/* One writer and `readers` (1..BENCH_FANOUT_MAX) subscribers of one wom
+ * channel (t_wom.c: threads, mem:, bound 1024, copy in and out): the writer
+ * sends warm + n messages of `size` bytes; every reader receives every one,
+ * checks that it is the next in order, and after the last that no message
+ * follows (so each arrived exactly once). rate[k] = reader k's msgs/s over
+ * its n timed messages. 0, or -1 after saying why on stderr. */
+#define BENCH_FANOUT_MAX 3
+int bench_fanout(int readers, size_t size, uint64_t warm, uint64_t n, double *rate);
+
 /* The cross-process part (t_ipc.c): producer and consumer are processes. */
 extern const struct bench_transport bt_ipc_wom_chan;
 extern const struct bench_transport bt_ipc_wom_zc;

@@ -106,7 +106,7 @@ static uint64_t clamp_n(double want, uint64_t lo, uint64_t hi)
 /* ---- measurements (run in a child) ---- */
 
 /* Where a child's results go in its out[JOB_OUT]: per sample r, the value
- * at out[AT_VAL + r], a
+ * at out[AT_VAL + r] (fan-out: reader k's rate at out[k * MAX_RUNS + r]), a
  * round trip's p99 (or the get of put/get) at out[AT_P99 + r], the slower
  * of the probes around the sample at out[AT_PROBE + r] and the sample's
  * regime (a bench_regime character) at out[AT_REGIME + r]. */
@@ -114,6 +114,7 @@ static uint64_t clamp_n(double want, uint64_t lo, uint64_t hi)
 #define AT_P99 MAX_RUNS
 #define AT_PROBE (3 * MAX_RUNS)
 #define AT_REGIME (4 * MAX_RUNS)
+_Static_assert(BENCH_FANOUT_MAX * MAX_RUNS <= AT_PROBE, "fan-out rates fit below the probes");
 
 /* Untimed messages (round trips) before n timed ones, in the same fresh
  * transport: a quarter as many, so that the timed part runs in the steady
@@ -194,6 +195,28 @@ static int measure_rtt(const struct bench_transport *t, size_t size, double *out
     return rc;
 }
 
+/* One writer, `readers` readers: each reader's msgs/s per sample; the
+ * calibration sizes the run by the slowest reader. */
+static int measure_fanout(int readers, double *out)
+{
+    double rate[BENCH_FANOUT_MAX];
+    if (bench_fanout(readers, 64, 0, 20000, rate))
+        return -1;
+    double slow = rate[0];
+    for (int k = 1; k < readers; k++)
+        slow = rate[k] < slow ? rate[k] : slow;
+    uint64_t n = clamp_n(opt_time * slow, 10000, 200000000);
+    for (int r = 0; r < opt_runs; r++) {
+        probe_begin();
+        if (bench_fanout(readers, 64, warm_of(n), n, rate))
+            return -1;
+        probe_end(out, r);
+        for (int k = 0; k < readers; k++)
+            out[k * MAX_RUNS + r] = rate[k];
+    }
+    return 0;
+}
+
 /* OP_PUTGET: on a fresh space, so the timed puts touch every page first;
  * OP_PUTGET_WARM: after as many puts, trimmed, on the same space. */
 enum op { OP_PUTGET, OP_PUTGET_WARM, OP_RACE, OP_RACE_READERS };
@@ -231,7 +254,7 @@ static int measure_op(enum op op, double *out)
 
 struct job {
     int kind; /* 't' throughput, 'r' round trip, 'o' wom op, 's' wom_sync,
-                 'e' the cluster part */
+                 'f' one writer and `readers` readers, 'e' the cluster part */
     const struct bench_transport *t;
     size_t size;
     enum op op;
@@ -240,6 +263,7 @@ struct job {
     const struct bench_etcd_job *etcd; /* 'e' */
     double budget_s;         /* 'e': the child's deadline */
     void (*parent)(void);    /* 'e': run by the parent once the child runs */
+    int readers;             /* 'f' */
 };
 
 /* us per wom_sync per run into out[r]. */
@@ -263,6 +287,8 @@ static int job_run(const struct job *j, double *out)
         return measure_rtt(j->t, j->size, out);
     case 's':
         return measure_sync(j->dir, j->batch, out);
+    case 'f':
+        return measure_fanout(j->readers, out);
     case 'e': {
         struct bench_etcd_run r[MAX_RUNS];
         _Static_assert(sizeof r <= JOB_OUT * sizeof(double), "JOB_OUT holds the runs");
@@ -348,11 +374,14 @@ static int job_in_child(const struct job *j, double *out, const char **why)
 struct row {
     const char *name, *how;
     size_t size;
-    int part; /* 1: threads of one process, 2: two processes, 3: a cluster */
+    int part; /* 1: threads of one process, 2: two processes, 3: a cluster,
+                 4: one writer and `readers` readers (part 1's process) */
     int conc, nrun; /* part 3: threads / goroutines; runs filled so far */
+    int readers;    /* part 4 */
     double errs;    /* part 3: failed calls over all runs */
     const char *tput_why, *rtt_why; /* non-NULL: skipped or failed */
     double tput[MAX_RUNS], p50[MAX_RUNS], p99[MAX_RUNS];
+    double rate[BENCH_FANOUT_MAX][MAX_RUNS]; /* part 4: each reader's msgs/s */
     /* Per sample, the placement regime (bench_regime) of the throughput
      * and of the round-trip samples; "" when none was probed. */
     char tput_reg[MAX_RUNS + 1], rtt_reg[MAX_RUNS + 1];
@@ -928,6 +957,95 @@ static void target_rtt(size_t size, const char *wording)
         printf("    %-*s ", 22, wom_chans[i]);
         verdicts(row_find(wom_chans[i], size), go_rtt_base, size, 0.5, 0);
     }
+}
+
+/* ---- one writer, several readers ---- */
+
+#define FAN_NAME "wom chan fan-out"
+
+static void run_fanout(void)
+{
+    if (!wanted(FAN_NAME))
+        return;
+    for (int k = 1; k <= BENCH_FANOUT_MAX; k++) {
+        struct row *r = row_new(FAN_NAME, "copy in+out, spin>sleep", 64);
+        r->part = 4;
+        r->readers = k;
+        double v[JOB_OUT];
+        struct job j = {.kind = 'f', .readers = k};
+        if (bt_wom_chan.unavailable && (r->tput_why = bt_wom_chan.unavailable()))
+            continue;
+        if (job_in_child(&j, v, &r->tput_why))
+            continue;
+        take_samples(v, 0, r->rate[0], r->tput_reg, 1);
+        for (int i = 1; i < k; i++)
+            memcpy(r->rate[i], v + i * MAX_RUNS, sizeof r->rate[i]);
+        /* A sample's rate is its slowest reader's: "each reader" must keep up. */
+        for (int s = 0; s < opt_runs; s++)
+            r->tput[s] = min_of((const double[]){r->rate[0][s], r->rate[1][s], r->rate[2][s]}, k);
+        fprintf(stderr, ".");
+    }
+}
+
+static const struct row *fan_row(int readers)
+{
+    for (int i = 0; i < nrows; i++)
+        if (rows[i].part == 4 && rows[i].readers == readers)
+            return &rows[i];
+    return NULL;
+}
+
+static void print_fanout(void)
+{
+    const struct row *one = fan_row(1);
+    if (!one)
+        return;
+    printf("\none writer, N readers of one wom channel (threads, mem:, 64-byte messages, bound "
+           "1024, copy in+out;\nevery reader gets every message and checks its order and that "
+           "each came exactly once).\nslowest = per sample, the rate of its slowest reader; "
+           "each reader = its median rate; ratio = slowest / 1 reader\n");
+    printf("%-8s %6s %6s %6s %-23s %-*s %6s %6s %8s\n", "readers", "min", "median", "max",
+           "each reader (M msg/s)", regs_w(), "samples", "near", "far", "vs 1");
+    for (int k = 1; k <= BENCH_FANOUT_MAX; k++) {
+        const struct row *r = fan_row(k);
+        if (!r)
+            continue;
+        printf("%-8d", k);
+        if (r->tput_why) {
+            printf(" %6s  %s\n", "-", r->tput_why);
+            continue;
+        }
+        print_num(min_of(r->tput, opt_runs) / 1e6);
+        print_num(tput_of(r) / 1e6);
+        print_num(max_of(r->tput, opt_runs) / 1e6);
+        char each[64] = "";
+        for (int i = 0; i < k; i++)
+            snprintf(each + strlen(each), sizeof each - strlen(each), "%s%.2f", i ? " " : "",
+                     median(r->rate[i], opt_runs) / 1e6);
+        printf(" %-23s %-*s", each, regs_w(), r->tput_reg);
+        print_num(regime_of(r, 1, 'n') / 1e6);
+        print_num(regime_of(r, 1, 'f') / 1e6);
+        print_ratio(tput_of(r), tput_of(one));
+        printf("\n");
+    }
+}
+
+/* The issue's target: with 3 readers, each reader >= 0.8x a lone reader. */
+static void target_fanout(void)
+{
+    const struct row *one = fan_row(1), *three = fan_row(3);
+    if (!one && !three)
+        return;
+    double x = tput_of(three), b = tput_of(one);
+    printf("  one writer, 3 readers of one channel: each reader >= 0.8x a lone reader "
+           "(64 B, threads)\n    slowest of 3 readers vs 1 reader ");
+    if (isnan(x) || isnan(b) || b <= 0)
+        printf("   n/a NOT MET (no measurement)");
+    else
+        printf("%6.2fx %s", x / b, x >= 0.8 * b ? "MET" : "NOT MET");
+    if (!isnan(x) && !isnan(b))
+        regime_ratios(three, one, 1);
+    printf("\n");
 }
 
 /* ---- the cross-process part's notes, targets and the cost of wom_sync ---- */
@@ -1584,6 +1702,7 @@ int main(int argc, char **argv)
         run_go();
     if (others) {
         run_c();
+        run_fanout();
         run_ipc();
     }
     run_etcd();
@@ -1594,6 +1713,7 @@ int main(int argc, char **argv)
     for (int t = 1; t >= 0; t--)
         for (int s = 0; s < SIZES; s++)
             print_table(t, sizes[s]);
+    print_fanout();
     print_ops();
     printf("\ntargets (from the issue), each against both Go forms, on the medians over all "
            "samples\n(in brackets: per regime, where both rows have samples in it); a missed "
@@ -1602,6 +1722,7 @@ int main(int argc, char **argv)
     target_tput(4096, 1, "SPSC 4 KiB throughput >= 1x Go's buffered channel (cap 1024)");
     target_rtt(64, "ping-pong RTT p50 <= 0.5x Go's unbuffered channel (64-byte messages)");
     target_rtt(4096, "ping-pong RTT p50 <= 0.5x Go's unbuffered channel (4 KiB messages)");
+    target_fanout();
     target_put();
     print_ipc_part();
     print_probe_note();
