@@ -941,8 +941,20 @@ static void verdicts(const struct row *xr, const char *const *bn, size_t size, d
     printf("\n");
 }
 
+/* 1 when a wom chan row of this size ran (or was skipped): --only may
+ * leave them all out, and then their target lines say nothing. */
+static int any_wom_chan(size_t size)
+{
+    for (size_t i = 0; i < sizeof wom_chans / sizeof wom_chans[0]; i++)
+        if (row_find(wom_chans[i], size))
+            return 1;
+    return 0;
+}
+
 static void target_tput(size_t size, double want, const char *wording)
 {
+    if (!any_wom_chan(size))
+        return;
     printf("  %s\n", wording);
     for (size_t i = 0; i < sizeof wom_chans / sizeof wom_chans[0]; i++) {
         printf("    %-*s ", 22, wom_chans[i]);
@@ -952,6 +964,8 @@ static void target_tput(size_t size, double want, const char *wording)
 
 static void target_rtt(size_t size, const char *wording)
 {
+    if (!any_wom_chan(size))
+        return;
     printf("  %s\n", wording);
     for (size_t i = 0; i < sizeof wom_chans / sizeof wom_chans[0]; i++) {
         printf("    %-*s ", 22, wom_chans[i]);
