@@ -22,9 +22,11 @@
  * A run: the parent makes what must exist before the fork (init), forks,
  * and each side attaches (parent first, then the child), optionally says
  * hello (so a connection is up before the clock starts), then both meet and
- * the parent starts the clock. Names (files, queues, sockets) are removed as
- * soon as both sides hold them. The child dies with its parent
- * (PR_SET_PDEATHSIG), so a run the runner kills leaves no process behind.
+ * the parent starts sending: first the untimed warm-up messages, then the
+ * timed ones (the consumer times them: bench.h, bench_transport). Names
+ * (files, queues, sockets) are removed as soon as both sides hold them. The
+ * child dies with its parent (PR_SET_PDEATHSIG), so a run the runner kills
+ * leaves no process behind.
  */
 #include <errno.h>
 #include <fcntl.h>
