@@ -114,18 +114,23 @@ static inline void bench_gate_pass(struct bench_gate *g, int parties)
 struct bench_job {
     void *ctx;
     atomic_uint_fast64_t n;
+    uint64_t warm;    /* the first `warm` of the n messages are not timed */
     struct bench_gate gate;
-    int64_t end_ns;
+    int64_t start_ns; /* consumer: when message `warm` was next (the clock starts) */
+    int64_t end_ns;   /* consumer: after the last message */
     int rc;
 };
 
-/* A run that takes longer than this (ns) stops early with fewer messages,
- * so a transport far slower than its calibration cannot stall the suite.
- * 0 = no limit. Set by the runner. */
+/* A run whose timed part takes longer than this (ns) stops early with
+ * fewer messages, so a transport far slower than its calibration cannot
+ * stall the suite. The warm-up is never cut (it is a quarter of the timed
+ * count, and a run cut during it would have nothing to report). 0 = no
+ * limit. Set by the runner. */
 extern int64_t bench_run_limit_ns;
 
-/* The driving thread, at message i of a run that started at t0: 1 when the
- * run must end with message i (the other thread learns it through j->n). */
+/* The driving thread, at timed message i of a run whose timed part started
+ * at t0: 1 when the run must end with message i (the other thread learns it
+ * through j->n). */
 static inline int bench_cut(struct bench_job *j, uint64_t i, int64_t t0)
 {
     if ((i & 255) != 255 || !bench_run_limit_ns || wom__now_ns() - t0 < bench_run_limit_ns)
@@ -134,10 +139,14 @@ static inline int bench_cut(struct bench_job *j, uint64_t i, int64_t t0)
     return 1;
 }
 
-/* One transport, as the runner sees it. tput: move up to n messages of
- * `size` bytes producer -> consumer; *done = how many, *ns = first send to
- * last receive. rtt: up to n round trips, samples[i] = ns of round trip i,
- * *done = how many. Both return 0 or -1. */
+/* One transport, as the runner sees it. Each call makes a fresh
+ * transport (a fresh space for wom) and first runs `warm` messages (round
+ * trips) through it untimed, so that the timed part meets warm pages, warm
+ * caches and a recycling allocator: the steady state. tput: then move up to
+ * n more messages of `size` bytes producer -> consumer; *done = how many,
+ * *ns = from the consumer's first timed receive to its last. rtt: up to n
+ * round trips after the warm ones, samples[i] = ns of round trip i, *done =
+ * how many. Both return 0 or -1. */
 struct bench_transport {
     const char *name;
     /* What travels per message and how a waiting side waits, for the table:
@@ -149,8 +158,8 @@ struct bench_transport {
     const char *how;
     /* NULL, or a function naming why this transport cannot run here. */
     const char *(*unavailable)(void);
-    int (*tput)(size_t size, uint64_t n, uint64_t *done, int64_t *ns);
-    int (*rtt)(size_t size, uint64_t n, uint64_t *done, int64_t *samples);
+    int (*tput)(size_t size, uint64_t warm, uint64_t n, uint64_t *done, int64_t *ns);
+    int (*rtt)(size_t size, uint64_t warm, uint64_t n, uint64_t *done, int64_t *samples);
 };
 
 /* The second thread reads n relaxed: the cut is stored before the last
@@ -163,12 +172,15 @@ struct bench_transport {
         struct bench_job *j = arg;                                             \
         struct P##_ctx *c = j->ctx;                                            \
         bench_gate_pass(&j->gate, 2);                                          \
-        for (uint64_t i = 0; i < BENCH_N(j); i++)                              \
+        for (uint64_t i = 0; i < BENCH_N(j); i++) {                            \
+            if (i == j->warm)                                                  \
+                j->start_ns = wom__now_ns();                                   \
             if (P##_recv(c, 0, i)) {                                           \
                 j->rc = -1;                                                    \
                 return NULL;                                                   \
             }                                                                  \
-        j->end_ns = wom__now_ns();                                            \
+        }                                                                      \
+        j->end_ns = wom__now_ns();                                             \
         return NULL;                                                           \
     }                                                                          \
     static void *P##_echo(void *arg)                                           \
@@ -183,38 +195,41 @@ struct bench_transport {
             }                                                                  \
         return NULL;                                                           \
     }                                                                          \
-    static int P##_tput(size_t size, uint64_t n, uint64_t *done, int64_t *ns)  \
+    static int P##_tput(size_t size, uint64_t warm, uint64_t n,                \
+                        uint64_t *done, int64_t *ns)                           \
     {                                                                          \
         struct P##_ctx c;                                                      \
         if (P##_init(&c, size, 0))                                             \
             return -1;                                                         \
-        struct bench_job j = {.ctx = &c, .n = n};                              \
+        struct bench_job j = {.ctx = &c, .n = warm + n, .warm = warm};         \
         pthread_t t;                                                           \
         if (pthread_create(&t, NULL, P##_consumer, &j)) {                      \
             P##_fini(&c);                                                      \
             return -1;                                                         \
         }                                                                      \
         bench_gate_pass(&j.gate, 2);                                           \
-        int64_t t0 = wom__now_ns();                                           \
+        int64_t t0 = wom__now_ns();                                            \
         int rc = 0, last = 0;                                                  \
         uint64_t i = 0;                                                        \
-        while (i < n && !rc && !last) {                                        \
-            last = bench_cut(&j, i, t0);                                       \
+        while (i < warm + n && !rc && !last) {                                 \
+            if (i == warm)                                                     \
+                t0 = wom__now_ns();                                            \
+            last = i >= warm && bench_cut(&j, i, t0);                          \
             rc = P##_send(&c, 0, i++);                                         \
         }                                                                      \
         pthread_join(t, NULL);                                                 \
         P##_fini(&c);                                                          \
-        *done = i;                                                             \
-        *ns = j.end_ns - t0;                                                   \
+        *done = i > warm ? i - warm : 0;                                       \
+        *ns = j.end_ns - j.start_ns;                                           \
         return rc || j.rc ? -1 : 0;                                            \
     }                                                                          \
-    static int P##_rtt(size_t size, uint64_t n, uint64_t *done,                \
+    static int P##_rtt(size_t size, uint64_t warm, uint64_t n, uint64_t *done, \
                        int64_t *samples)                                       \
     {                                                                          \
         struct P##_ctx c;                                                      \
         if (P##_init(&c, size, 1))                                             \
             return -1;                                                         \
-        struct bench_job j = {.ctx = &c, .n = n};                              \
+        struct bench_job j = {.ctx = &c, .n = warm + n, .warm = warm};         \
         pthread_t t;                                                           \
         if (pthread_create(&t, NULL, P##_echo, &j)) {                          \
             P##_fini(&c);                                                      \
@@ -223,18 +238,22 @@ struct bench_transport {
         bench_gate_pass(&j.gate, 2);                                           \
         int rc = 0, last = 0;                                                  \
         uint64_t i = 0;                                                        \
-        int64_t start = wom__now_ns();                                        \
-        while (i < n && !rc && !last) {                                        \
-            last = bench_cut(&j, i, start);                                    \
-            int64_t t0 = wom__now_ns();                                       \
+        int64_t start = wom__now_ns();                                         \
+        while (i < warm + n && !rc && !last) {                                 \
+            if (i == warm)                                                     \
+                start = wom__now_ns();                                         \
+            last = i >= warm && bench_cut(&j, i, start);                       \
+            int64_t t0 = wom__now_ns();                                        \
             rc = P##_send(&c, 0, i);                                           \
             if (!rc)                                                           \
                 rc = P##_recv(&c, 1, i);                                       \
-            samples[i++] = wom__now_ns() - t0;                                \
+            if (i >= warm)                                                     \
+                samples[i - warm] = wom__now_ns() - t0;                        \
+            i++;                                                               \
         }                                                                      \
         pthread_join(t, NULL);                                                 \
         P##_fini(&c);                                                          \
-        *done = i;                                                             \
+        *done = i > warm ? i - warm : 0;                                       \
         return rc || j.rc ? -1 : 0;                                            \
     }
 
@@ -249,6 +268,15 @@ extern const struct bench_transport bt_wom_chan;
 extern const struct bench_transport bt_wom_chan_view;
 extern const struct bench_transport bt_wom_chan_zc;
 
+/* One writer and `readers` (1..BENCH_FANOUT_MAX) subscribers of one wom
+ * channel (t_wom.c: threads, mem:, bound 1024, copy in and out): the writer
+ * sends warm + n messages of `size` bytes; every reader receives every one,
+ * checks that it is the next in order, and after the last that no message
+ * follows (so each arrived exactly once). rate[k] = reader k's msgs/s over
+ * its n timed messages. 0, or -1 after saying why on stderr. */
+#define BENCH_FANOUT_MAX 3
+int bench_fanout(int readers, size_t size, uint64_t warm, uint64_t n, double *rate);
+
 /* The cross-process part (t_ipc.c): producer and consumer are processes. */
 extern const struct bench_transport bt_ipc_wom_chan;
 extern const struct bench_transport bt_ipc_wom_zc;
@@ -261,6 +289,21 @@ extern const struct bench_transport bt_ipc_nng;
 extern const struct bench_transport bt_ipc_ring;
 /* The POSIX mq depth the part uses: /proc/sys/fs/mqueue/msg_max (max 1024). */
 long bench_mq_depth(void);
+/* The placement probe (common.c): the median round trip, in ns, of one
+ * cache line handed back and forth between this thread and a new one
+ * spinning on it (2048 round trips, or fewer after ~10 ms). On this VM it
+ * tells which pair of physical cores the two vCPUs sit on right now: this
+ * probe measures ~70 ns "near" and ~340 ns "far"; ~15 us or more means the
+ * two threads did not run at the same time (a busy machine). -1 when no
+ * thread could be made. */
+double bench_probe_ns(void);
+/* The regime of a sample from the probes before and after it: 'n' near,
+ * 'f' far, 'b' busy (the probe threads could not run at once), 'm' mixed
+ * (the placement changed during the sample), '?' no probe. */
+char bench_regime(double before_ns, double after_ns);
+#define BENCH_NEAR_NS 200.0  /* a probe below this: near */
+#define BENCH_FAR_NS 1500.0  /* below this: far; above: busy */
+
 /* 1 when this libwom has wom_sync (and the channel forms). */
 int bench_have_sync(void);
 /* Mean us per wom_sync after each `batch` 64-byte channel sends, on a fresh
@@ -269,11 +312,13 @@ int bench_sync_cost(const char *dir, unsigned batch, double seconds, double *us)
 
 /* The wom put/get cost (putget.c), 64-byte values, each run on a fresh
  * space; every value read back is checked. All return 0 or -1.
- * putget_fresh: one thread puts n fresh addresses, then gets them back.
+ * putget: one thread puts warm addresses untimed and trims them (0: none,
+ * the space is fresh and every page is touched first by the timed puts),
+ * then puts n fresh addresses, then gets those back.
  * put_race: two writers put every address of [0, n) (the first wins, the
  * other must get WOM_EWRITTEN); with readers = 2, two more threads wait on
  * each cell with a blocking wom_get meanwhile. *ns = ns per address. */
-int bench_putget_fresh(uint64_t n, double *put_ns, double *get_ns);
+int bench_putget(uint64_t warm, uint64_t n, double *put_ns, double *get_ns);
 int bench_put_race(uint64_t n, int readers, double *ns);
 
 /* The cluster part (t_etcd.c): wom's etcd:// scope, the same operations as

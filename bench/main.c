@@ -105,39 +105,89 @@ static uint64_t clamp_n(double want, uint64_t lo, uint64_t hi)
 
 /* ---- measurements (run in a child) ---- */
 
-/* Throughput, msgs/s per run into out[0..runs). */
+/* Where a child's results go in its out[JOB_OUT]: per sample r, the value
+ * at out[AT_VAL + r] (fan-out: reader k's rate at out[k * MAX_RUNS + r]), a
+ * round trip's p99 (or the get of put/get) at out[AT_P99 + r], the slower
+ * of the probes around the sample at out[AT_PROBE + r] and the sample's
+ * regime (a bench_regime character) at out[AT_REGIME + r]. */
+#define AT_VAL 0
+#define AT_P99 MAX_RUNS
+#define AT_PROBE (3 * MAX_RUNS)
+#define AT_REGIME (4 * MAX_RUNS)
+_Static_assert(BENCH_FANOUT_MAX * MAX_RUNS <= AT_PROBE, "fan-out rates fit below the probes");
+
+/* Untimed messages (round trips) before n timed ones, in the same fresh
+ * transport: a quarter as many, so that the timed part runs in the steady
+ * state (pages touched, allocator recycling) at ~1.25x the time. */
+static uint64_t warm_of(uint64_t n)
+{
+    return n / 4 > 1000 ? n / 4 : 1000;
+}
+
+/* The placement probe around sample r: probe_begin just before it,
+ * probe_end just after, which files the regime of the sample. */
+static double probe_mark;
+static void probe_begin(void)
+{
+    probe_mark = bench_probe_ns();
+}
+static void probe_end(double *out, int r)
+{
+    double after = bench_probe_ns();
+    /* The slower probe: the one that makes a sample far, mixed or busy. */
+    out[AT_PROBE + r] = after > probe_mark ? after : probe_mark;
+    out[AT_REGIME + r] = bench_regime(probe_mark, after);
+}
+
+/* Throughput, msgs/s per sample. The first run (on its own fresh transport,
+ * not reported) only calibrates the message count. */
 static int measure_tput(const struct bench_transport *t, size_t size, double *out)
 {
     uint64_t n0 = 20000, done;
     int64_t ns;
-    if (t->tput(size, n0, &done, &ns)) /* warm-up and calibration */
+    if (t->tput(size, 0, n0, &done, &ns) || !done || ns <= 0)
         return -1;
     uint64_t n = clamp_n(opt_time * 1e9 / ((double)ns / (double)done), 10000, 200000000);
     for (int r = 0; r < opt_runs; r++) {
-        if (t->tput(size, n, &done, &ns))
+        probe_begin();
+        if (t->tput(size, warm_of(n), n, &done, &ns))
             return -1;
-        out[r] = (double)done * 1e9 / (double)ns;
+        probe_end(out, r);
+        if (!done || ns <= 0) {
+            fprintf(stderr, "%s: cut short before the timed part\n", t->name);
+            return -1;
+        }
+        out[AT_VAL + r] = (double)done * 1e9 / (double)ns;
     }
     return 0;
 }
 
-/* Round trips: p50 into out[r], p99 into out[MAX_RUNS + r]. */
+/* Round trips: p50 and p99 of each sample's timed round trips. */
 static int measure_rtt(const struct bench_transport *t, size_t size, double *out)
 {
     uint64_t n0 = 2000, cap = 400000, done;
     int64_t *s = malloc(cap * sizeof *s);
     if (!s)
         return -1;
-    int rc = t->rtt(size, n0, &done, s);
+    int rc = t->rtt(size, 0, n0, &done, s);
+    if (!rc && !done)
+        rc = -1;
     if (!rc) {
         double mean = 0;
         for (uint64_t i = 0; i < done; i++)
             mean += (double)s[i] / (double)done;
         uint64_t n = clamp_n(opt_time * 1e9 / mean, 1000, cap);
         for (int r = 0; r < opt_runs && !rc; r++) {
-            if (!(rc = t->rtt(size, n, &done, s))) {
-                out[r] = quantile(s, done, 0.50);
-                out[MAX_RUNS + r] = quantile(s, done, 0.99);
+            probe_begin();
+            rc = t->rtt(size, warm_of(n), n, &done, s);
+            probe_end(out, r);
+            if (!rc && !done) {
+                fprintf(stderr, "%s: cut short before the timed part\n", t->name);
+                rc = -1;
+            }
+            if (!rc) {
+                out[AT_VAL + r] = quantile(s, done, 0.50);
+                out[AT_P99 + r] = quantile(s, done, 0.99);
             }
         }
     }
@@ -145,23 +195,57 @@ static int measure_rtt(const struct bench_transport *t, size_t size, double *out
     return rc;
 }
 
-enum op { OP_PUTGET, OP_RACE, OP_RACE_READERS };
+/* One writer, `readers` readers: each reader's msgs/s per sample; the
+ * calibration sizes the run by the slowest reader. */
+static int measure_fanout(int readers, double *out)
+{
+    double rate[BENCH_FANOUT_MAX];
+    if (bench_fanout(readers, 64, 0, 20000, rate))
+        return -1;
+    double slow = rate[0];
+    for (int k = 1; k < readers; k++)
+        slow = rate[k] < slow ? rate[k] : slow;
+    uint64_t n = clamp_n(opt_time * slow, 10000, 200000000);
+    for (int r = 0; r < opt_runs; r++) {
+        probe_begin();
+        if (bench_fanout(readers, 64, warm_of(n), n, rate))
+            return -1;
+        probe_end(out, r);
+        for (int k = 0; k < readers; k++)
+            out[k * MAX_RUNS + r] = rate[k];
+    }
+    return 0;
+}
 
-/* ns/op per run into out[r] (and, for OP_PUTGET, the get into out[MAX_RUNS + r]). */
+/* OP_PUTGET: on a fresh space, so the timed puts touch every page first;
+ * OP_PUTGET_WARM: after as many puts, trimmed, on the same space. */
+enum op { OP_PUTGET, OP_PUTGET_WARM, OP_RACE, OP_RACE_READERS };
+
+static int op_once(enum op op, uint64_t n, double *a, double *b)
+{
+    switch (op) {
+    case OP_PUTGET:
+        return bench_putget(0, n, a, b);
+    case OP_PUTGET_WARM:
+        return bench_putget(n, n, a, b);
+    default:
+        return bench_put_race(n, op == OP_RACE ? 0 : 2, a);
+    }
+}
+
+/* ns/op per sample at out[AT_VAL + r] (and, for put/get, the get at
+ * out[AT_P99 + r]). */
 static int measure_op(enum op op, double *out)
 {
     double a, b = 0;
-    uint64_t n0 = 50000;
-    int rc = op == OP_PUTGET ? bench_putget_fresh(n0, &a, &b)
-                             : bench_put_race(n0, op == OP_RACE ? 0 : 2, &a);
-    if (rc)
+    if (op_once(op, 50000, &a, &b))
         return -1;
     uint64_t n = clamp_n(opt_time * 1e9 / (a + b), 10000, 20000000);
     for (int r = 0; r < opt_runs; r++) {
-        rc = op == OP_PUTGET ? bench_putget_fresh(n, &out[r], &out[MAX_RUNS + r])
-                             : bench_put_race(n, op == OP_RACE ? 0 : 2, &out[r]);
-        if (rc)
+        probe_begin();
+        if (op_once(op, n, &out[AT_VAL + r], &out[AT_P99 + r]))
             return -1;
+        probe_end(out, r);
     }
     return 0;
 }
@@ -170,7 +254,7 @@ static int measure_op(enum op op, double *out)
 
 struct job {
     int kind; /* 't' throughput, 'r' round trip, 'o' wom op, 's' wom_sync,
-                 'e' the cluster part */
+                 'f' one writer and `readers` readers, 'e' the cluster part */
     const struct bench_transport *t;
     size_t size;
     enum op op;
@@ -179,6 +263,7 @@ struct job {
     const struct bench_etcd_job *etcd; /* 'e' */
     double budget_s;         /* 'e': the child's deadline */
     void (*parent)(void);    /* 'e': run by the parent once the child runs */
+    int readers;             /* 'f' */
 };
 
 /* us per wom_sync per run into out[r]. */
@@ -202,6 +287,8 @@ static int job_run(const struct job *j, double *out)
         return measure_rtt(j->t, j->size, out);
     case 's':
         return measure_sync(j->dir, j->batch, out);
+    case 'f':
+        return measure_fanout(j->readers, out);
     case 'e': {
         struct bench_etcd_run r[MAX_RUNS];
         _Static_assert(sizeof r <= JOB_OUT * sizeof(double), "JOB_OUT holds the runs");
@@ -287,12 +374,43 @@ static int job_in_child(const struct job *j, double *out, const char **why)
 struct row {
     const char *name, *how;
     size_t size;
-    int part; /* 1: threads of one process, 2: two processes, 3: a cluster */
+    int part; /* 1: threads of one process, 2: two processes, 3: a cluster,
+                 4: one writer and `readers` readers (part 1's process) */
     int conc, nrun; /* part 3: threads / goroutines; runs filled so far */
+    int readers;    /* part 4 */
     double errs;    /* part 3: failed calls over all runs */
     const char *tput_why, *rtt_why; /* non-NULL: skipped or failed */
     double tput[MAX_RUNS], p50[MAX_RUNS], p99[MAX_RUNS];
+    double rate[BENCH_FANOUT_MAX][MAX_RUNS]; /* part 4: each reader's msgs/s */
+    /* Per sample, the placement regime (bench_regime) of the throughput
+     * and of the round-trip samples; "" when none was probed. */
+    char tput_reg[MAX_RUNS + 1], rtt_reg[MAX_RUNS + 1];
 };
+
+/* Every probe's result, by the regime it was filed under, for the note
+ * under the tables. */
+#define MAX_PROBES 4096
+static struct {
+    double ns;
+    char regime;
+} probes[MAX_PROBES];
+static int nprobes;
+
+/* Take a child's samples from out[]: the values at `at` into v, the
+ * regimes into reg (a string of opt_runs characters); log = 1 also files
+ * the probes in probes[] (once per child). */
+static void take_samples(const double *out, int at, double *v, char *reg, int log)
+{
+    for (int r = 0; r < opt_runs; r++) {
+        v[r] = out[at + r];
+        reg[r] = (char)out[AT_REGIME + r];
+        if (log && nprobes < MAX_PROBES) {
+            probes[nprobes].ns = out[AT_PROBE + r];
+            probes[nprobes++].regime = reg[r];
+        }
+    }
+    reg[opt_runs] = 0;
+}
 
 #define MAX_ROWS 64
 static struct row rows[MAX_ROWS];
@@ -332,6 +450,43 @@ static double p50_of(const struct row *r)
     return r && !r->rtt_why ? median(r->p50, opt_runs) : NAN;
 }
 
+/* The median of the samples v[r] that ran in regime reg (a bench_regime
+ * character; regs holds one per sample), or NAN when none did. */
+static double median_in(const double *v, const char *regs, char reg)
+{
+    double s[MAX_RUNS];
+    int k = 0;
+    for (int r = 0; r < opt_runs && regs[r]; r++)
+        if (regs[r] == reg)
+            s[k++] = v[r];
+    return k ? median(s, k) : NAN;
+}
+
+/* The throughput (tput = 1) or round-trip p50 median of row r in regime
+ * reg; NAN when r failed or has no such sample. */
+static double regime_of(const struct row *r, int tput, char reg)
+{
+    if (!r || (tput ? r->tput_why : r->rtt_why))
+        return NAN;
+    return tput ? median_in(r->tput, r->tput_reg, reg) : median_in(r->p50, r->rtt_reg, reg);
+}
+
+static double min_of(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] < m ? v[i] : m;
+    return m;
+}
+
+static double max_of(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] > m ? v[i] : m;
+    return m;
+}
+
 /* The table's two Go baselines for one measurement: [0] pointer, [1] copy. */
 enum { GO_PTR, GO_COPY };
 
@@ -361,10 +516,32 @@ static void go_rows(const char *why)
         }
 }
 
+/* The regimes of a Go row's runs from its probe line's "before after"
+ * pairs (p: the rest of the line). */
+static int go_probes(char *p, char *reg)
+{
+    double v[2 * MAX_RUNS];
+    _Static_assert(AT_REGIME + MAX_RUNS <= JOB_OUT, "the probes fit out[]");
+    double out[JOB_OUT];
+    for (int i = 0; i < opt_runs; i++) {
+        int k;
+        if (sscanf(p, "%lf %lf%n", &v[2 * i], &v[2 * i + 1], &k) != 2)
+            return -1;
+        p += k;
+        double a = v[2 * i], b = v[2 * i + 1];
+        out[AT_PROBE + i] = a > b ? a : b;
+        out[AT_REGIME + i] = bench_regime(a, b);
+    }
+    double unused[MAX_RUNS];
+    take_samples(out, AT_PROBE, unused, reg, 1);
+    return 0;
+}
+
 /* Parse one output line of the Go benchmark:
  *   gomaxprocs N
  *   tput FORM SIZE v1 .. vRUNS           (msgs/s)
- *   rtt  FORM SIZE p50 p99 .. (x RUNS)   (ns) */
+ *   rtt  FORM SIZE p50 p99 .. (x RUNS)   (ns)
+ *   probe tput|rtt FORM SIZE before after .. (x RUNS)   (ns) */
 static int go_line(char *line)
 {
     char kind[16], which[16];
@@ -372,6 +549,13 @@ static int go_line(char *line)
     int off;
     if (sscanf(line, "gomaxprocs %d", &go_maxprocs) == 1)
         return 0;
+    if (sscanf(line, "probe %15s %15s %zu%n", kind, which, &size, &off) == 3) {
+        struct row *r = NULL;
+        for (int f = 0; f < GO_FORMS && !r; f++)
+            if (strcmp(which, go_forms[f].form) == 0)
+                r = row_find(go_forms[f].row, size);
+        return r ? go_probes(line + off, strcmp(kind, "tput") ? r->rtt_reg : r->tput_reg) : -1;
+    }
     if (sscanf(line, "%15s %15s %zu%n", kind, which, &size, &off) != 3)
         return -1;
     struct row *r = NULL;
@@ -506,13 +690,13 @@ static void run_list(int part, const struct bench_transport *const *list, size_t
                 continue;
             }
             double v[JOB_OUT];
-            struct job jt = {'t', t, sizes[s], OP_PUTGET, NULL, 0, NULL, 0, NULL};
+            struct job jt = {.kind = 't', .t = t, .size = sizes[s]};
             if (!job_in_child(&jt, v, &r->tput_why))
-                memcpy(r->tput, v, sizeof r->tput);
-            struct job jr = {'r', t, sizes[s], OP_PUTGET, NULL, 0, NULL, 0, NULL};
+                take_samples(v, AT_VAL, r->tput, r->tput_reg, 1);
+            struct job jr = {.kind = 'r', .t = t, .size = sizes[s]};
             if (!job_in_child(&jr, v, &r->rtt_why)) {
-                memcpy(r->p50, v, sizeof r->p50);
-                memcpy(r->p99, v + MAX_RUNS, sizeof r->p99);
+                take_samples(v, AT_VAL, r->p50, r->rtt_reg, 1);
+                memcpy(r->p99, v + AT_P99, sizeof r->p99);
             }
             fprintf(stderr, ".");
         }
@@ -547,21 +731,55 @@ static void print_ratio(double x, double base)
 #define NAME_W 28
 #define HOW_W 25
 
+/* x in a 7-wide column: 2 decimals below 100, fewer above; "-" for NAN. */
+static void print_num(double x)
+{
+    if (isnan(x))
+        printf(" %6s", "-");
+    else
+        printf(" %6.*f", x < 100 ? 2 : x < 1000 ? 1 : 0, x);
+}
+
+/* A heading over a group of columns `width` wide: " --- label ---". */
+static void print_group(const char *label, int width)
+{
+    int dashes = width - (int)strlen(label) - 3;
+    printf(" %.*s %s %.*s", dashes / 2, "----------------", label, dashes - dashes / 2,
+           "----------------");
+}
+
+/* The width of the samples column: one regime letter per sample. */
+static int regs_w(void)
+{
+    return opt_runs > 7 ? opt_runs : 7;
+}
+
 /* One table of one part: throughput (tput = 1) or round trips, for one
- * message size, with ratios against the rows named bn[0] and bn[1]. */
+ * message size, with ratios of the medians against the rows named bn[0]
+ * and bn[1]. Per row: min, median and max over the samples (round trips:
+ * of the samples' p50, and the median p99), the regime each sample ran in,
+ * and the median of the near and of the far samples. */
 static void print_part_table(int part, int tput, size_t size, const char *const *bn,
                              const char *const *col, const char *title)
 {
     double base[2];
     for (int k = 0; k < 2; k++)
         base[k] = tput ? tput_of(row_find(bn[k], size)) : p50_of(row_find(bn[k], size));
-    printf("\n%s\n", title);
-    if (tput)
-        printf("%-*s %-*s %8s %6s %8s %8s\n", NAME_W, "transport", HOW_W, "per message",
-               "M msg/s", "spread", col[0], col[1]);
-    else
-        printf("%-*s %-*s %8s %8s %6s %8s %8s\n", NAME_W, "transport", HOW_W, "per message",
-               "p50 us", "p99 us", "spread", col[0], col[1]);
+    int any = 0;
+    for (int i = 0; i < nrows; i++)
+        any |= rows[i].size == size && rows[i].part == part;
+    if (!any)
+        return;
+    printf("\n%s\n%*s", title, NAME_W + 1 + HOW_W, "");
+    print_group(tput ? "M msg/s" : "p50 us", 21);
+    printf(tput ? "" : " %6s", "p99 us");
+    printf(" %*s", regs_w(), "");
+    print_group("median", 14);
+    printf("\n%-*s %-*s %6s %6s %6s", NAME_W, "transport", HOW_W, "per message", "min", "median",
+           "max");
+    if (!tput)
+        printf(" %6s", "median");
+    printf(" %-*s %6s %6s %8s %8s\n", regs_w(), "samples", "near", "far", col[0], col[1]);
     for (int i = 0; i < nrows; i++) {
         const struct row *r = &rows[i];
         if (r->size != size || r->part != part)
@@ -569,18 +787,19 @@ static void print_part_table(int part, int tput, size_t size, const char *const 
         printf("%-*s %-*s", NAME_W, r->name, HOW_W, r->how);
         const char *why = tput ? r->tput_why : r->rtt_why;
         if (why) {
-            printf(" %8s  %s\n", "-", why);
+            printf(" %6s  %s\n", "-", why);
             continue;
         }
-        double x;
-        if (tput) {
-            x = tput_of(r);
-            printf(" %8.3f %5.0f%%", x / 1e6, 100 * spread(r->tput, opt_runs));
-        } else {
-            x = p50_of(r);
-            printf(" %8.2f %8.2f %5.0f%%", x / 1e3, median(r->p99, opt_runs) / 1e3,
-                   100 * spread(r->p50, opt_runs));
-        }
+        const double *v = tput ? r->tput : r->p50;
+        double unit = tput ? 1e6 : 1e3, x = median(v, opt_runs);
+        print_num(min_of(v, opt_runs) / unit);
+        print_num(x / unit);
+        print_num(max_of(v, opt_runs) / unit);
+        if (!tput)
+            print_num(median(r->p99, opt_runs) / unit);
+        printf(" %-*s", regs_w(), tput ? r->tput_reg : r->rtt_reg);
+        print_num(regime_of(r, tput, 'n') / unit);
+        print_num(regime_of(r, tput, 'f') / unit);
         for (int k = 0; k < 2; k++)
             print_ratio(x, base[k]);
         printf("\n");
@@ -620,74 +839,227 @@ static void print_ipc_table(int tput, size_t size)
                      title);
 }
 
+/* The put/get medians, kept for the target line: [0] put on a fresh
+ * space, [1] put on a warm one (NAN: not measured). */
+static double put_ns[2] = {NAN, NAN};
+
 static void print_ops(void)
 {
     static const struct {
         enum op op;
         const char *name[2];
     } ops[] = {
-        {OP_PUTGET, {"put, fresh address, 1 thread", "get, written cell, 1 thread"}},
+        {OP_PUTGET, {"put, fresh space (first touch), 1 thread", "get, written cell, 1 thread"}},
+        {OP_PUTGET_WARM, {"put, warm space (as many put + trimmed before), 1 thread",
+                          "get, written cell, warm space, 1 thread"}},
         {OP_RACE, {"put race: 2 writers, same addresses (ns per address)", NULL}},
         {OP_RACE_READERS,
          {"put race + 2 readers blocked in wom_get (ns per address)", NULL}},
     };
-    printf("\nwom ONCE cells, 64-byte values%38s %9s %7s\n", "", "ns/op", "spread");
+    if (!wanted("wom put/get"))
+        return;
+    printf("\nwom ONCE cells, 64-byte values, ns/op%*s %6s %6s %6s %-*s\n", 31, "", "min",
+           "median", "max", regs_w(), "samples");
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        if (!wanted("wom put/get"))
-            continue;
         double v[JOB_OUT];
+        char reg[MAX_RUNS + 1] = "";
         const char *why = NULL;
-        struct job j = {'o', NULL, 0, ops[i].op, NULL, 0, NULL, 0, NULL};
+        struct job j = {.kind = 'o', .op = ops[i].op};
         int rc = job_in_child(&j, v, &why);
         for (int k = 0; k < 2 && ops[i].name[k]; k++) {
             printf("  %-66s", ops[i].name[k]);
-            if (rc)
+            if (rc) {
                 printf(" %s\n", why);
-            else
-                printf(" %9.1f %6.0f%%\n", median(v + k * MAX_RUNS, opt_runs),
-                       100 * spread(v + k * MAX_RUNS, opt_runs));
+                continue;
+            }
+            double x[MAX_RUNS];
+            take_samples(v, k ? AT_P99 : AT_VAL, x, reg, !k);
+            print_num(min_of(x, opt_runs));
+            print_num(median(x, opt_runs));
+            print_num(max_of(x, opt_runs));
+            printf(" %s\n", reg);
+            if (!k && ops[i].op <= OP_PUTGET_WARM)
+                put_ns[ops[i].op == OP_PUTGET_WARM] = median(x, opt_runs);
         }
     }
+}
+
+static void target_put(void)
+{
+    if (!wanted("wom put/get"))
+        return;
+    printf("  put of 64 B on a warm space <= 40 ns, 1 thread:");
+    if (isnan(put_ns[1]))
+        printf(" n/a NOT MET (no measurement)\n");
+    else
+        printf(" %.1f ns %s (on a fresh space: %.1f ns)\n", put_ns[1],
+               put_ns[1] <= 40 ? "MET" : "NOT MET", put_ns[0]);
 }
 
 static const char *const wom_chans[] = {"wom chan (sub_recv)", "wom chan (recv_view)",
                                         "wom chan (loan+view)"};
 
-/* One verdict per Go form: "vs go ptr 0.80x NOT MET, vs go copy 1.90x met".
- * want is the required ratio; higher: throughput (x >= want * base) rather
- * than round trip (x <= want * base). */
-static void verdicts(double x, const char *const *bn, size_t size, double want, int higher)
+/* The ratio of x to base within each placement regime both were sampled
+ * in, e.g. " [near 0.59x, far 0.28x]"; nothing when they share none. */
+static void regime_ratios(const struct row *x, const struct row *base, int tput)
+{
+    static const char regs[2] = {'n', 'f'};
+    static const char *const name[2] = {"near", "far"};
+    int shown = 0;
+    for (int k = 0; k < 2; k++) {
+        double a = regime_of(x, tput, regs[k]), b = regime_of(base, tput, regs[k]);
+        if (isnan(a) || isnan(b) || b <= 0)
+            continue;
+        printf("%s%s %.2fx", shown++ ? ", " : " [", name[k], a / b);
+    }
+    if (shown)
+        printf("]");
+}
+
+/* One verdict per Go form: "vs go ptr 0.80x NOT MET [near 0.90x, far
+ * 0.50x], vs go copy 1.90x met". The verdict is on the medians over all
+ * samples; the brackets give the same ratio per regime. want is the
+ * required ratio; tput: throughput (x >= want * base) rather than round
+ * trip p50 (x <= want * base). */
+static void verdicts(const struct row *xr, const char *const *bn, size_t size, double want,
+                     int tput)
 {
     static const char *const form[2] = {"go ptr", "go copy"};
+    double x = tput ? tput_of(xr) : p50_of(xr);
     for (int k = 0; k < 2; k++) {
         const struct row *b = row_find(bn[k], size);
-        double base = higher ? tput_of(b) : p50_of(b);
+        double base = tput ? tput_of(b) : p50_of(b);
         printf("%svs %-7s ", k ? ", " : "", form[k]);
         if (isnan(x) || isnan(base) || base <= 0)
             printf("   n/a NOT MET (no measurement)");
         else
             printf("%6.2fx %s", x / base,
-                   (higher ? x >= want * base : x <= want * base) ? "met" : "NOT MET");
+                   (tput ? x >= want * base : x <= want * base) ? "met" : "NOT MET");
+        if (!isnan(x) && !isnan(base))
+            regime_ratios(xr, b, tput);
     }
     printf("\n");
 }
 
+/* 1 when a wom chan row of this size ran (or was skipped): --only may
+ * leave them all out, and then their target lines say nothing. */
+static int any_wom_chan(size_t size)
+{
+    for (size_t i = 0; i < sizeof wom_chans / sizeof wom_chans[0]; i++)
+        if (row_find(wom_chans[i], size))
+            return 1;
+    return 0;
+}
+
 static void target_tput(size_t size, double want, const char *wording)
 {
+    if (!any_wom_chan(size))
+        return;
     printf("  %s\n", wording);
     for (size_t i = 0; i < sizeof wom_chans / sizeof wom_chans[0]; i++) {
         printf("    %-*s ", 22, wom_chans[i]);
-        verdicts(tput_of(row_find(wom_chans[i], size)), go_tput_base, size, want, 1);
+        verdicts(row_find(wom_chans[i], size), go_tput_base, size, want, 1);
     }
 }
 
 static void target_rtt(size_t size, const char *wording)
 {
+    if (!any_wom_chan(size))
+        return;
     printf("  %s\n", wording);
     for (size_t i = 0; i < sizeof wom_chans / sizeof wom_chans[0]; i++) {
         printf("    %-*s ", 22, wom_chans[i]);
-        verdicts(p50_of(row_find(wom_chans[i], size)), go_rtt_base, size, 0.5, 0);
+        verdicts(row_find(wom_chans[i], size), go_rtt_base, size, 0.5, 0);
     }
+}
+
+/* ---- one writer, several readers ---- */
+
+#define FAN_NAME "wom chan fan-out"
+
+static void run_fanout(void)
+{
+    if (!wanted(FAN_NAME))
+        return;
+    for (int k = 1; k <= BENCH_FANOUT_MAX; k++) {
+        struct row *r = row_new(FAN_NAME, "copy in+out, spin>sleep", 64);
+        r->part = 4;
+        r->readers = k;
+        double v[JOB_OUT];
+        struct job j = {.kind = 'f', .readers = k};
+        if (bt_wom_chan.unavailable && (r->tput_why = bt_wom_chan.unavailable()))
+            continue;
+        if (job_in_child(&j, v, &r->tput_why))
+            continue;
+        take_samples(v, 0, r->rate[0], r->tput_reg, 1);
+        for (int i = 1; i < k; i++)
+            memcpy(r->rate[i], v + i * MAX_RUNS, sizeof r->rate[i]);
+        /* A sample's rate is its slowest reader's: "each reader" must keep up. */
+        for (int s = 0; s < opt_runs; s++)
+            r->tput[s] = min_of((const double[]){r->rate[0][s], r->rate[1][s], r->rate[2][s]}, k);
+        fprintf(stderr, ".");
+    }
+}
+
+static const struct row *fan_row(int readers)
+{
+    for (int i = 0; i < nrows; i++)
+        if (rows[i].part == 4 && rows[i].readers == readers)
+            return &rows[i];
+    return NULL;
+}
+
+static void print_fanout(void)
+{
+    const struct row *one = fan_row(1);
+    if (!one)
+        return;
+    printf("\none writer, N readers of one wom channel (threads, mem:, 64-byte messages, bound "
+           "1024, copy in+out;\nevery reader gets every message and checks its order and that "
+           "each came exactly once).\nslowest = per sample, the rate of its slowest reader; "
+           "each reader = its median rate; ratio = slowest / 1 reader\n");
+    printf("%-8s %6s %6s %6s %-23s %-*s %6s %6s %8s\n", "readers", "min", "median", "max",
+           "each reader (M msg/s)", regs_w(), "samples", "near", "far", "vs 1");
+    for (int k = 1; k <= BENCH_FANOUT_MAX; k++) {
+        const struct row *r = fan_row(k);
+        if (!r)
+            continue;
+        printf("%-8d", k);
+        if (r->tput_why) {
+            printf(" %6s  %s\n", "-", r->tput_why);
+            continue;
+        }
+        print_num(min_of(r->tput, opt_runs) / 1e6);
+        print_num(tput_of(r) / 1e6);
+        print_num(max_of(r->tput, opt_runs) / 1e6);
+        char each[64] = "";
+        for (int i = 0; i < k; i++)
+            snprintf(each + strlen(each), sizeof each - strlen(each), "%s%.2f", i ? " " : "",
+                     median(r->rate[i], opt_runs) / 1e6);
+        printf(" %-23s %-*s", each, regs_w(), r->tput_reg);
+        print_num(regime_of(r, 1, 'n') / 1e6);
+        print_num(regime_of(r, 1, 'f') / 1e6);
+        print_ratio(tput_of(r), tput_of(one));
+        printf("\n");
+    }
+}
+
+/* The issue's target: with 3 readers, each reader >= 0.8x a lone reader. */
+static void target_fanout(void)
+{
+    const struct row *one = fan_row(1), *three = fan_row(3);
+    if (!one && !three)
+        return;
+    double x = tput_of(three), b = tput_of(one);
+    printf("  one writer, 3 readers of one channel: each reader >= 0.8x a lone reader "
+           "(64 B, threads)\n    slowest of 3 readers vs 1 reader ");
+    if (isnan(x) || isnan(b) || b <= 0)
+        printf("   n/a NOT MET (no measurement)");
+    else
+        printf("%6.2fx %s", x / b, x >= 0.8 * b ? "MET" : "NOT MET");
+    if (!isnan(x) && !isnan(b))
+        regime_ratios(three, one, 1);
+    printf("\n");
 }
 
 /* ---- the cross-process part's notes, targets and the cost of wom_sync ---- */
@@ -742,7 +1114,7 @@ static void print_sync(void)
         for (size_t b = 0; b < sizeof batch / sizeof batch[0]; b++) {
             double v[JOB_OUT];
             const char *why = NULL;
-            struct job j = {'s', NULL, 0, OP_PUTGET, dirs[d], batch[b], NULL, 0, NULL};
+            struct job j = {.kind = 's', .dir = dirs[d], .batch = batch[b]};
             if (job_in_child(&j, v, &why))
                 printf("  N=%u %s", batch[b], why);
             else
@@ -891,9 +1263,9 @@ static void etcd_wom(int i, size_t size)
         struct row *r = erow_new(i, size, conc, NULL);
         struct bench_etcd_job ej = {etcd_space, erows[i].op, size, conc, opt_etcd_runs,
                                     opt_etcd_time, opt_etcd_time / 4, CHAN_MSGS};
-        struct job j = {'e', NULL, size, OP_PUTGET, NULL, 0, &ej,
-                        chan ? 60 + 40.0 * opt_etcd_runs
-                             : 60 + opt_etcd_runs * (opt_etcd_time + 5), NULL};
+        struct job j = {.kind = 'e', .size = size, .etcd = &ej,
+                        .budget_s = chan ? 60 + 40.0 * opt_etcd_runs
+                                         : 60 + opt_etcd_runs * (opt_etcd_time + 5)};
         double v[JOB_OUT];
         if (job_in_child(&j, v, &r->tput_why)) {
             r->rtt_why = r->tput_why;
@@ -964,7 +1336,8 @@ static void restart_member(void)
 static void kill_wom(struct kill_trial *t)
 {
     struct bench_etcd_job ej = {etcd_space, BE_KILL, KILL_SIZE, KILL_CONC, 1, KILL_RUN, 0, 0};
-    struct job j = {'e', NULL, KILL_SIZE, OP_PUTGET, NULL, 0, &ej, KILL_RUN + 60, kill_leader};
+    struct job j = {.kind = 'e', .size = KILL_SIZE, .etcd = &ej, .budget_s = KILL_RUN + 60,
+                    .parent = kill_leader};
     double v[JOB_OUT];
     const char *why;
     kill_now = t;
@@ -1219,8 +1592,8 @@ static void load_warning(double load)
 {
     if (load >= (double)sysconf(_SC_NPROCESSORS_ONLN))
         printf("NOTE: load average >= CPU count: other work competes for the cores; busy-polling "
-               "and\nspin>sleep rows become bimodal (look at spread and p99 before trusting a "
-               "ratio).\n");
+               "and\nspin>sleep rows become bimodal (look at min/max, p99 and the regimes before "
+               "trusting a\nratio).\n");
 }
 
 static void print_header(void)
@@ -1239,12 +1612,43 @@ static void print_header(void)
     }
     double load[3] = {0, 0, 0};
     getloadavg(load, 3);
-    printf("wom bench: %ld CPUs (%s), load average %.2f; %d runs of ~%.2f s per cell, medians\n",
-           sysconf(_SC_NPROCESSORS_ONLN), model, load[0], opt_runs, opt_time);
+    printf("wom bench: %ld CPUs (%s), load average %.2f; %d samples per cell\n",
+           sysconf(_SC_NPROCESSORS_ONLN), model, load[0], opt_runs);
     load_warning(load[0]);
-    printf("SPSC throughput: producer and consumer threads, every message checked (seq at both "
-           "ends).\nRTT: one message each way per round trip; p50/p99 of all recorded round "
-           "trips, median over runs.\nspread = (max - min) / median over the runs (for RTT: of the runs' p50).\n");
+    printf("A sample: a fresh transport (for wom a fresh space), a quarter as many messages "
+           "as timed run\nthrough it untimed (warm-up: pages touched, allocator recycling), "
+           "then ~%.2f s timed.\nSPSC throughput: producer and consumer threads, every message "
+           "checked (seq at both ends),\ntimed by the consumer. RTT: one message each way per "
+           "round trip; p50 and p99 of a sample's\nround trips. Each row: min, median and max "
+           "over the samples (RTT: of their p50; p99: median).\nsamples: the placement regime "
+           "of each sample, in order, from a cache-line ping-pong probe\nbetween two threads "
+           "just before and just after it: n near (probe < %.0f ns), f far\n(< %.0f ns), "
+           "m mixed (the placement changed during the sample), b busy (the probe's\nthreads "
+           "could not run at once: the cores are shared). near / far: the median of those "
+           "samples\n(RTT: of their p50).\n", opt_time, BENCH_NEAR_NS, BENCH_FAR_NS);
+}
+
+/* The probes' own medians per regime: what near and far meant in this run. */
+static void print_probe_note(void)
+{
+    static const char regs[4] = {'n', 'f', 'm', 'b'};
+    static const char *const name[4] = {"near", "far", "mixed", "busy"};
+    if (!nprobes)
+        return;
+    printf("\nplacement probes of the %d samples above (cache-line round trip, the slower of "
+           "the two\naround each sample; median per regime):", nprobes);
+    for (int k = 0, shown = 0; k < 4; k++) {
+        double v[MAX_PROBES];
+        int n = 0;
+        for (int i = 0; i < nprobes; i++)
+            if (probes[i].regime == regs[k])
+                v[n++] = probes[i].ns;
+        if (n) {
+            qsort(v, (size_t)n, sizeof *v, cmp_double);
+            printf("%s %s %d (%.0f ns)", shown++ ? "," : "", name[k], n, v[n / 2]);
+        }
+    }
+    printf("\n");
 }
 
 static int usage(void)
@@ -1312,6 +1716,7 @@ int main(int argc, char **argv)
         run_go();
     if (others) {
         run_c();
+        run_fanout();
         run_ipc();
     }
     run_etcd();
@@ -1322,14 +1727,19 @@ int main(int argc, char **argv)
     for (int t = 1; t >= 0; t--)
         for (int s = 0; s < SIZES; s++)
             print_table(t, sizes[s]);
+    print_fanout();
     print_ops();
-    printf("\ntargets (from the issue), each against both Go forms; a missed target is "
-           "reported, never an error:\n");
+    printf("\ntargets (from the issue), each against both Go forms, on the medians over all "
+           "samples\n(in brackets: per regime, where both rows have samples in it); a missed "
+           "target is reported,\nnever an error:\n");
     target_tput(64, 2, "SPSC 64-byte throughput >= 2x Go's buffered channel (cap 1024)");
     target_tput(4096, 1, "SPSC 4 KiB throughput >= 1x Go's buffered channel (cap 1024)");
     target_rtt(64, "ping-pong RTT p50 <= 0.5x Go's unbuffered channel (64-byte messages)");
     target_rtt(4096, "ping-pong RTT p50 <= 0.5x Go's unbuffered channel (4 KiB messages)");
+    target_fanout();
+    target_put();
     print_ipc_part();
+    print_probe_note();
 cluster:
     print_etcd_part();
     double load[3] = {0, 0, 0};

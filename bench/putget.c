@@ -43,17 +43,39 @@ static void close_region(wom_space *s, wom_region *r)
     wom_close(s);
 }
 
-int bench_putget_fresh(uint64_t n, double *put_ns, double *get_ns)
+/* The warm-up: put [0, warm) and trim it all, so that the timed puts land
+ * on memory the space has already touched and given back. */
+static int putget_warm(wom_region *r, uint64_t warm)
+{
+    char v[VAL];
+    val_fill(v, 0, 1);
+    int rc = 0;
+    for (uint64_t a = 0; a < warm && !rc; a++) {
+        bench_msg_fill(v, VAL, a);
+        rc = wom_put(r, a, v, VAL);
+    }
+    if (rc)
+        return bench_fail("wom put/get", "wom_put (warm-up)", rc, wom_strerror(rc));
+    if (warm && (rc = wom_trim(r, warm)))
+        return bench_fail("wom put/get", "wom_trim (warm-up)", rc, wom_strerror(rc));
+    return 0;
+}
+
+int bench_putget(uint64_t warm, uint64_t n, double *put_ns, double *get_ns)
 {
     wom_space *s;
     wom_region *r;
     if (open_region(&s, &r))
         return -1;
+    if (putget_warm(r, warm)) {
+        close_region(s, r);
+        return -1;
+    }
     char v[VAL], in[VAL];
     val_fill(v, 0, 1);
     int rc = 0;
     int64_t t0 = wom__now_ns();
-    for (uint64_t a = 0; a < n && !rc; a++) {
+    for (uint64_t a = warm; a < warm + n && !rc; a++) {
         bench_msg_fill(v, VAL, a);
         rc = wom_put(r, a, v, VAL);
     }
@@ -62,7 +84,7 @@ int bench_putget_fresh(uint64_t n, double *put_ns, double *get_ns)
         close_region(s, r);
         return bench_fail("wom put/get", "wom_put", rc, wom_strerror(rc));
     }
-    for (uint64_t a = 0; a < n && !rc; a++) {
+    for (uint64_t a = warm; a < warm + n && !rc; a++) {
         size_t len;
         unsigned w = 0;
         if ((rc = wom_get(r, a, in, sizeof in, &len, 0)))

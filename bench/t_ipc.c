@@ -22,9 +22,11 @@
  * A run: the parent makes what must exist before the fork (init), forks,
  * and each side attaches (parent first, then the child), optionally says
  * hello (so a connection is up before the clock starts), then both meet and
- * the parent starts the clock. Names (files, queues, sockets) are removed as
- * soon as both sides hold them. The child dies with its parent
- * (PR_SET_PDEATHSIG), so a run the runner kills leaves no process behind.
+ * the parent starts sending: first the untimed warm-up messages, then the
+ * timed ones (the consumer times them: bench.h, bench_transport). Names
+ * (files, queues, sockets) are removed as soon as both sides hold them. The
+ * child dies with its parent (PR_SET_PDEATHSIG), so a run the runner kills
+ * leaves no process behind.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,7 +69,7 @@ struct ipc_run {
     struct ipc_shared *sh;
     struct bench_job *job;
     pid_t pid, ppid;
-    int64_t end_ns;
+    int64_t start_ns, end_ns; /* the consumer's, once the run has ended */
 };
 
 /* What a transport does besides sending and receiving. side: 0 = the parent
@@ -93,9 +95,10 @@ struct ipc_out {
 };
 
 /* Run fn (a tput run when samples is NULL, else an rtt run) in a child. */
-static int ipc_isolated(int (*tput)(size_t, uint64_t, uint64_t *, int64_t *),
-                        int (*rtt)(size_t, uint64_t, uint64_t *, int64_t *), size_t size,
-                        uint64_t n, uint64_t *done, int64_t *ns, int64_t *samples)
+static int ipc_isolated(int (*tput)(size_t, uint64_t, uint64_t, uint64_t *, int64_t *),
+                        int (*rtt)(size_t, uint64_t, uint64_t, uint64_t *, int64_t *),
+                        size_t size, uint64_t warm, uint64_t n, uint64_t *done, int64_t *ns,
+                        int64_t *samples)
 {
     size_t len = sizeof(struct ipc_out) + (samples ? n * sizeof *samples : 0);
     struct ipc_out *o = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -108,7 +111,8 @@ static int ipc_isolated(int (*tput)(size_t, uint64_t, uint64_t *, int64_t *),
     if (pid == 0) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != ppid)
             _exit(1);
-        o->rc = samples ? rtt(size, n, &o->done, o->samples) : tput(size, n, &o->done, &o->ns);
+        o->rc = samples ? rtt(size, warm, n, &o->done, o->samples)
+                        : tput(size, warm, n, &o->done, &o->ns);
         _exit(0);
     }
     int st = 0;
@@ -168,6 +172,7 @@ static int ipc_parent_end(const struct ipc_ops *o, void *c, struct ipc_run *r, i
         fprintf(stderr, "ipc: the child side failed (%s %d)\n",
                 WIFSIGNALED(st) ? "signal" : "exit status",
                 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+    r->start_ns = r->job->start_ns;
     r->end_ns = r->job->end_ns;
     o->fini(c, 0);
     if (o->unlink)
@@ -176,10 +181,11 @@ static int ipc_parent_end(const struct ipc_ops *o, void *c, struct ipc_run *r, i
     return rc || !child_ok ? -1 : 0;
 }
 
-/* Set up a run of n messages: 0 in the parent, 1 in the child, -1 when it
- * could not start (already reported and cleaned up). */
-static int ipc_start(const struct ipc_ops *o, void *c, size_t size, int duplex, uint64_t n,
-                     struct ipc_run *r)
+/* Set up a run of n messages, the first warm of them untimed: 0 in the
+ * parent, 1 in the child, -1 when it could not start (already reported and
+ * cleaned up). */
+static int ipc_start(const struct ipc_ops *o, void *c, size_t size, int duplex, uint64_t warm,
+                     uint64_t n, struct ipc_run *r)
 {
     memset(r, 0, sizeof *r);
     r->sh = mmap(NULL, sizeof *r->sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -187,6 +193,7 @@ static int ipc_start(const struct ipc_ops *o, void *c, size_t size, int duplex, 
         return bench_fail("ipc", "mmap", errno, strerror(errno));
     r->job = &r->sh->job;
     atomic_store(&r->job->n, n);
+    r->job->warm = warm;
     name_seq++;
     if (o->init(c, size, duplex)) {
         munmap(r->sh, sizeof *r->sh);
@@ -231,38 +238,43 @@ static int ipc_start(const struct ipc_ops *o, void *c, size_t size, int duplex, 
 /* Throughput and round-trip runs for transport P (see bench.h for the
  * contract of P_send / P_recv; P_ops holds the rest). */
 #define IPC_DRIVERS(P)                                                         \
-    static int P##_tput_run(size_t size, uint64_t n, uint64_t *done,           \
-                            int64_t *ns)                                       \
+    static int P##_tput_run(size_t size, uint64_t warm, uint64_t n,            \
+                            uint64_t *done, int64_t *ns)                       \
     {                                                                          \
         struct P##_ctx c;                                                      \
         struct ipc_run r;                                                      \
-        int side = ipc_start(&P##_ops, &c, size, 0, n, &r);                    \
+        int side = ipc_start(&P##_ops, &c, size, 0, warm, warm + n, &r);       \
         if (side < 0)                                                          \
             return -1;                                                         \
         int rc = 0, last = 0;                                                  \
         uint64_t i = 0;                                                        \
         if (side == 1) {                                                       \
-            for (; i < BENCH_N(r.job) && !rc; i++)                             \
+            for (; i < BENCH_N(r.job) && !rc; i++) {                           \
+                if (i == warm)                                                 \
+                    r.job->start_ns = wom__now_ns();                           \
                 rc = P##_recv(&c, 0, i);                                       \
-            r.job->end_ns = wom__now_ns();                                    \
+            }                                                                  \
+            r.job->end_ns = wom__now_ns();                                     \
             ipc_child_exit(&P##_ops, &c, rc);                                  \
         }                                                                      \
-        int64_t t0 = wom__now_ns();                                           \
-        while (i < n && !rc && !last) {                                        \
-            last = bench_cut(r.job, i, t0);                                    \
+        int64_t t0 = wom__now_ns();                                            \
+        while (i < warm + n && !rc && !last) {                                 \
+            if (i == warm)                                                     \
+                t0 = wom__now_ns();                                            \
+            last = i >= warm && bench_cut(r.job, i, t0);                       \
             rc = P##_send(&c, 0, i++);                                         \
         }                                                                      \
         rc = ipc_parent_end(&P##_ops, &c, &r, rc);                             \
-        *done = i;                                                             \
-        *ns = r.end_ns - t0;                                                   \
+        *done = i > warm ? i - warm : 0;                                       \
+        *ns = r.end_ns - r.start_ns;                                           \
         return rc;                                                             \
     }                                                                          \
-    static int P##_rtt_run(size_t size, uint64_t n, uint64_t *done,            \
-                           int64_t *samples)                                   \
+    static int P##_rtt_run(size_t size, uint64_t warm, uint64_t n,             \
+                           uint64_t *done, int64_t *samples)                   \
     {                                                                          \
         struct P##_ctx c;                                                      \
         struct ipc_run r;                                                      \
-        int side = ipc_start(&P##_ops, &c, size, 1, n, &r);                    \
+        int side = ipc_start(&P##_ops, &c, size, 1, warm, warm + n, &r);       \
         if (side < 0)                                                          \
             return -1;                                                         \
         int rc = 0, last = 0;                                                  \
@@ -272,33 +284,38 @@ static int ipc_start(const struct ipc_ops *o, void *c, size_t size, int duplex, 
                 rc = P##_recv(&c, 0, i) || P##_send(&c, 1, i);                 \
             ipc_child_exit(&P##_ops, &c, rc);                                  \
         }                                                                      \
-        int64_t start = wom__now_ns();                                        \
-        while (i < n && !rc && !last) {                                        \
-            last = bench_cut(r.job, i, start);                                 \
-            int64_t t0 = wom__now_ns();                                       \
+        int64_t start = wom__now_ns();                                         \
+        while (i < warm + n && !rc && !last) {                                 \
+            if (i == warm)                                                     \
+                start = wom__now_ns();                                         \
+            last = i >= warm && bench_cut(r.job, i, start);                    \
+            int64_t t0 = wom__now_ns();                                        \
             rc = P##_send(&c, 0, i);                                           \
             if (!rc)                                                           \
                 rc = P##_recv(&c, 1, i);                                       \
-            samples[i++] = wom__now_ns() - t0;                                \
+            if (i >= warm)                                                     \
+                samples[i - warm] = wom__now_ns() - t0;                        \
+            i++;                                                               \
         }                                                                      \
-        *done = i;                                                             \
+        *done = i > warm ? i - warm : 0;                                       \
         return ipc_parent_end(&P##_ops, &c, &r, rc);                           \
     }                                                                          \
-    static int P##_tput(size_t size, uint64_t n, uint64_t *done, int64_t *ns)  \
+    static int P##_tput(size_t size, uint64_t warm, uint64_t n,                \
+                        uint64_t *done, int64_t *ns)                           \
     {                                                                          \
         if (P##_ops.isolate)                                                   \
-            return ipc_isolated(P##_tput_run, P##_rtt_run, size, n, done, ns,  \
-                                NULL);                                         \
-        return P##_tput_run(size, n, done, ns);                                \
+            return ipc_isolated(P##_tput_run, P##_rtt_run, size, warm, n,      \
+                                done, ns, NULL);                               \
+        return P##_tput_run(size, warm, n, done, ns);                          \
     }                                                                          \
-    static int P##_rtt(size_t size, uint64_t n, uint64_t *done,                \
+    static int P##_rtt(size_t size, uint64_t warm, uint64_t n, uint64_t *done, \
                        int64_t *samples)                                       \
     {                                                                          \
         int64_t ns;                                                            \
         if (P##_ops.isolate)                                                   \
-            return ipc_isolated(P##_tput_run, P##_rtt_run, size, n, done, &ns, \
-                                samples);                                      \
-        return P##_rtt_run(size, n, done, samples);                            \
+            return ipc_isolated(P##_tput_run, P##_rtt_run, size, warm, n,      \
+                                done, &ns, samples);                           \
+        return P##_rtt_run(size, warm, n, done, samples);                      \
     }
 
 /* Pattern-filled send and receive buffers for both directions. */

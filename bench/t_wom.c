@@ -299,3 +299,126 @@ const struct bench_transport bt_wom_chan_view = {"wom chan (recv_view)", "copy i
                                                  chan_unavailable, chanv_tput, chanv_rtt};
 const struct bench_transport bt_wom_chan_zc = {"wom chan (loan+view)", "in place+view, spin>sleep",
                                                chan_unavailable, chanz_tput, chanz_rtt};
+
+/* ---- one writer, several readers of one channel ---- */
+
+struct fan {
+    wom_chan *ch;
+    size_t size;
+    int parties;          /* the writer and the readers, at the gate */
+    struct bench_job job; /* n: messages in all; warm: of them untimed */
+    atomic_int failed;
+};
+
+struct fan_reader {
+    struct fan *f;
+    wom_sub *sub;
+    char *in;
+    int64_t start_ns, end_ns;
+    pthread_t t;
+};
+
+/* Every message, in order, exactly once: message i must carry seq i, and
+ * after the last one the channel must be empty. A reader that fails closes
+ * its subscription, which stops it holding the writer back. */
+static void *fan_reader_main(void *arg)
+{
+    struct fan_reader *rd = arg;
+    struct fan *f = rd->f;
+    int rc = 0;
+    bench_gate_pass(&f->job.gate, f->parties);
+    for (uint64_t i = 0; i < BENCH_N(&f->job) && !rc; i++) {
+        if (i == f->job.warm)
+            rd->start_ns = wom__now_ns();
+        rc = womc_recv(rd->sub, WOMC_COPY, rd->in, f->size, i, "wom chan fan-out");
+    }
+    rd->end_ns = wom__now_ns();
+    size_t len;
+    int more = rc ? 0 : wom_sub_recv(rd->sub, rd->in, f->size, &len, NULL, 0);
+    if (!rc && more != WOM_EEMPTY) {
+        fprintf(stderr, "wom chan fan-out: %s after the last message\n",
+                more ? wom_strerror(more) : "one more message");
+        rc = -1;
+    }
+    if (rc) {
+        atomic_store_explicit(&f->failed, 1, memory_order_relaxed);
+        wom_sub_close(rd->sub);
+        rd->sub = NULL;
+    }
+    return NULL;
+}
+
+/* The writer's side: warm + n messages, the timed ones cut short like the
+ * other drivers'.
+ * A failed send leaves the readers waiting for good: this runs in a child
+ * process of the runner, so it ends the process, which reports it. */
+static void fan_write(struct fan *f, char *out)
+{
+    uint64_t total = BENCH_N(&f->job);
+    int64_t t0 = wom__now_ns();
+    int last = 0;
+    for (uint64_t i = 0; i < total && !last; i++) {
+        if (i == f->job.warm)
+            t0 = wom__now_ns();
+        last = i >= f->job.warm && bench_cut(&f->job, i, t0);
+        if (womc_send(f->ch, WOMC_COPY, out, f->size, i, "wom chan fan-out"))
+            exit(1);
+    }
+}
+
+static int fan_open(struct fan *f, wom_space **s, size_t size)
+{
+    wom_chan_opts co = WOM_CHAN_OPTS_INIT;
+    co.bound = WOM_CAP;
+    co.retain = 4 * WOM_CAP;
+    f->size = size;
+    int rc = wom_open("mem:", s);
+    if (!rc && (rc = wom_chan_open(*s, "bench.fan", &co, &f->ch)))
+        wom_close(*s);
+    return rc ? womc_fail("wom chan fan-out", "setup", rc) : 0;
+}
+
+int bench_fanout(int readers, size_t size, uint64_t warm, uint64_t n, double *rate)
+{
+    if (chan_unavailable() || readers < 1 || readers > BENCH_FANOUT_MAX)
+        return -1;
+    wom_space *s;
+    struct fan f = {.parties = readers + 1, .job = {.n = warm + n, .warm = warm}};
+    struct fan_reader rd[BENCH_FANOUT_MAX] = {{0}};
+    char *out = bench_buf_new(size);
+    if (!out || fan_open(&f, &s, size)) {
+        free(out);
+        return -1;
+    }
+    int rc = 0, k = 0;
+    for (; k < readers && !rc; k++) {
+        rd[k].f = &f;
+        rd[k].in = bench_buf_new(size);
+        rc = rd[k].in ? wom_sub_open(f.ch, NULL, &rd[k].sub) : WOM_ENOMEM;
+        if (rc)
+            womc_fail("wom chan fan-out", "wom_sub_open", rc);
+        else if (pthread_create(&rd[k].t, NULL, fan_reader_main, &rd[k]))
+            exit(1); /* readers already started wait at the gate for good */
+    }
+    if (!rc) {
+        bench_gate_pass(&f.job.gate, f.parties);
+        fan_write(&f, out);
+        for (int i = 0; i < readers; i++)
+            pthread_join(rd[i].t, NULL);
+    }
+    uint64_t timed = BENCH_N(&f.job) > warm ? BENCH_N(&f.job) - warm : 0;
+    for (int i = 0; i < readers; i++) {
+        rate[i] = timed && rd[i].end_ns > rd[i].start_ns
+                      ? (double)timed * 1e9 / (double)(rd[i].end_ns - rd[i].start_ns)
+                      : 0;
+        if (rd[i].sub)
+            wom_sub_close(rd[i].sub);
+        free(rd[i].in);
+    }
+    wom_chan_close(f.ch);
+    wom_close(s);
+    free(out);
+    if (!rc && !timed)
+        fprintf(stderr, "wom chan fan-out: cut short before the timed part\n");
+    return rc || !timed || atomic_load(&f.failed) ? -1 : 0;
+}
