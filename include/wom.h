@@ -219,6 +219,30 @@ WOM_API int wom_get_view_next(wom_region *r, uint64_t addr, wom_view *v, int64_t
  * WOM_EWRITTEN; WOM_ENOSPC once the tail is UINT64_MAX (address space used
  * up). */
 WOM_API int wom_append(wom_region *r, const void *buf, size_t len, uint64_t *addr);
+/* One value of a batch: len bytes at data (borrowed for the call). */
+typedef struct {
+    const void *data;
+    size_t len;
+} wom_iov;
+/* Append n values in one call: v[i] at addrs[i] (addrs may be NULL), each
+ * as wom_append would (first write wins, readers woken), with one tail
+ * update for the lot. The addresses rise with i and are consecutive,
+ * addrs[i] = addrs[0] + i, unless a concurrent wom_put took one of them
+ * (that value and the later ones then move up, past the put) or, on
+ * etcd://, the batch did not fit one transaction (126 values and 1 MiB):
+ * it then goes in consecutive transactions of this process, each one's
+ * values consecutive, and another process may append between them.
+ * Everything is checked before anything is appended: WOM_EINVAL (v NULL
+ * with n > 0, a value with data NULL and len > 0), WOM_EMODE, WOM_EMSGSIZE
+ * (any value above the limit). n = 0 appends nothing and returns 0.
+ * *done (may be NULL) is written on success and on error: how many values,
+ * from v[0], were appended (they are at addrs[0..*done)); the rest were
+ * not, except that after WOM_EUNKNOWN (etcd://) the values of the
+ * transaction in doubt, from v[*done] on, may have been. On mem: and shm:
+ * a space too full for every value appends none (WOM_ENOSPC, *done 0).
+ * Other errors as wom_append. */
+WOM_API int wom_append_many(wom_region *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                            size_t *done);
 /* A loan: room for one value inside the space, written in place by the
  * caller and then published without a copy (zero-copy send). Caller-
  * allocated; priv_ is private. The region must stay open while it is. */

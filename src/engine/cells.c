@@ -166,6 +166,95 @@ static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr)
     }
 }
 
+/* ---- append many: n values at consecutive addresses, one tail update ----
+ *
+ * One fetch-and-add of the tail by n reserves n addresses and the records
+ * are published there in order, each by put_rec's CAS (so every guarantee
+ * of one append holds per value: first write wins, waiters woken, read-only
+ * sleepers rung). A put may take a reserved address first (puts may write
+ * at or above the tail): that value and every later one move up by one, and
+ * what no longer fits reserves again at the new tail, so addresses still
+ * rise with the values and no reserved address is left unwritten by us. A
+ * reserved address a trim passed is skipped (nobody reads below the floor).
+ *
+ * In a shared segment the slot's addr word holds the lowest reserved
+ * address not yet published by this append (it only rises), so a live
+ * appender may fill any EMPTY address at or above it: no_filler counts it
+ * as a possible filler of all of those, which is exact for one append and
+ * conservative for a batch (a hole left by a dead appender above a live
+ * batch is abandoned once that batch is done). */
+
+#define MANY_ON_STACK 64
+
+/* Publish records offs[0..n) at consecutive addresses (see above); *done
+ * counts those published, addrs[i] (if given) gets each one's address. */
+static int append_run(wom__reg *r, const uint64_t *offs, size_t n, uint64_t *addrs,
+                      size_t *done)
+{
+    wom_a64 *slot_addr = r->e->busy ? r->e->busy + 1 : NULL;
+    size_t i = 0;
+    while (i < n) {
+        uint64_t want = n - i;
+        if (ld_relaxed(&r->h->next) > UINT64_MAX - want) /* relaxed: as append_loop */
+            return WOM_ENOSPC;
+        uint64_t a = faa_seq(&r->h->next, want);
+        if (a > UINT64_MAX - want) {
+            st_seq(&r->h->next, UINT64_MAX); /* undo the wrap, as append_loop */
+            return WOM_ENOSPC;
+        }
+        for (uint64_t at = a; at - a < want && i < n; at++) {
+            if (slot_addr && at == a)
+                st_seq(slot_addr, a); /* as append_loop: after the fetch-and-add */
+            else if (slot_addr)
+                st_release(slot_addr, at); /* release: after the CAS of at - 1 */
+            int rc = put_rec(r, at, offs[i], 1);
+            if (rc == 0) {
+                if (addrs)
+                    addrs[i] = at;
+                *done = ++i;
+            } else if (rc != WOM_EWRITTEN && rc != WOM_ETRIMMED) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+int wom__eng_append_many(wom__reg *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                         size_t *done)
+{
+    *done = 0;
+    RO_CHECK(r->e);
+    if (r->mode != WOM_ONCE)
+        return WOM_EMODE;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].len > r->max_value)
+            return WOM_EMSGSIZE; /* before anything is appended */
+    uint64_t stack[MANY_ON_STACK], *offs = stack;
+    if (n > MANY_ON_STACK && !(offs = malloc(n * sizeof *offs)))
+        return WOM_ENOMEM;
+    /* Every record first, so that a full space appends nothing. */
+    size_t made = 0;
+    int rc = 0;
+    while (made < n && !(rc = wom__rec_new(r, v[made].data, v[made].len, 0, &offs[made])))
+        made++;
+    if (!rc) {
+        wom_a64 *busy = r->e->busy;
+        if (busy) { /* as append_rec */
+            st_seq(busy + 1, UINT64_MAX);
+            st_seq(busy, r->idx + 1); /* seq_cst: before the fetch-and-add */
+        }
+        rc = append_run(r, offs, n, addrs, done);
+        if (busy)
+            st_release(busy, 0); /* release: after the last publishing CAS */
+    }
+    for (size_t i = *done; i < made; i++)
+        wom__rec_kill(r->e, offs[i]);
+    if (offs != stack)
+        free(offs);
+    return rc;
+}
+
 int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len)
 {
     RO_CHECK(r->e);
@@ -479,12 +568,13 @@ static int no_filler(wom__reg *r, uint64_t addr)
         if (j == e->self || ld_seq(&p->busy) != r->idx + 1)
             continue;
         /* A live appender may still fill addr only if it has no address yet
-         * or has exactly this one: any address it takes later is at or
-         * above the tail read above. */
+         * or its lowest unpublished one is at or below addr (a batch holds
+         * a range above it, append many): any address it takes later is
+         * at or above the tail read above. */
         uint64_t at = ld_seq(&p->addr);
         if (!eng_alive(e, j))
             dead = 1;
-        else if (at == UINT64_MAX || at == addr)
+        else if (at == UINT64_MAX || at <= addr)
             live = 1;
     }
     if (dead && !e->ro)

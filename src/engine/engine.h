@@ -144,6 +144,11 @@ int wom__eng_regions(wom__eng *e, int (*fn)(const wom_region_info *, void *), vo
 /* ONCE cells. */
 int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len);
 int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr);
+/* Append v[0..n) at consecutive addresses (wom_append_many): lengths are
+ * checked and every record made before any address is taken; *done (always
+ * written) counts the values appended, from v[0]. */
+int wom__eng_append_many(wom__reg *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                         size_t *done);
 /* Loans: a record of len bytes at *off, to be written at *data, then
  * published (put/append: on error it stays the caller's) or cancelled. */
 int wom__eng_loan(wom__reg *r, size_t len, uint64_t *off, void **data);

@@ -62,6 +62,12 @@ static int eo_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
     return done(r->s, wom__eng_append(wom__reg_of(r), buf, len, addr));
 }
 
+static int eo_append_many(wom_region *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                          size_t *d)
+{
+    return done(r->s, wom__eng_append_many(wom__reg_of(r), v, n, addrs, d));
+}
+
 static int eo_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
 {
     int rc = done(r->s, wom__eng_get_view(wom__reg_of(r), addr, v, timeout_ns));
@@ -129,6 +135,7 @@ const struct wom__ops wom__engine_ops = {
     .regions = eo_regions,
     .put = eo_put,
     .append = eo_append,
+    .append_many = eo_append_many,
     .tail = eo_tail,
     .trim = eo_trim,
     .inspect = eo_inspect,

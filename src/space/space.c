@@ -241,6 +241,47 @@ int wom_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
     return rc;
 }
 
+/* A scope without append_many appends one value at a time, after the
+ * checks that make a batch all or nothing. */
+static int append_each(wom_region *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                       size_t *done)
+{
+    wom_region_info info;
+    int rc = r->s->ops->info(r, &info);
+    if (rc)
+        return rc;
+    if (info.mode != WOM_ONCE)
+        return WOM_EMODE;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].len > info.max_value)
+            return WOM_EMSGSIZE;
+    for (*done = 0; *done < n; ++*done) {
+        uint64_t a;
+        rc = r->s->ops->append(r, v[*done].data, v[*done].len, &a);
+        if (rc)
+            return rc;
+        if (addrs)
+            addrs[*done] = a;
+    }
+    return 0;
+}
+
+int wom_append_many(wom_region *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                    size_t *done)
+{
+    size_t d = 0;
+    int rc = !r || (!v && n) ? WOM_EINVAL : 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        if (!v[i].data && v[i].len)
+            rc = WOM_EINVAL;
+    if (!rc)
+        rc = r->s->ops->append_many ? r->s->ops->append_many(r, v, n, addrs, &d)
+                                    : append_each(r, v, n, addrs, &d);
+    if (done)
+        *done = d;
+    return rc;
+}
+
 int wom_tail(wom_region *r, uint64_t *tail)
 {
     if (!r || !tail)

@@ -16,8 +16,9 @@
  * lost after the request went out: it may or may not have taken effect),
  * WOM_EUNAVAIL (the scope cannot serve now; try again). Optional ops (NULL
  * in a table: sync, regions, inspect, loan with loan_publish and
- * loan_cancel) make the public call return WOM_ENOTSUP (wom_sync: 0); every
- * other op is required.
+ * loan_cancel) make the public call return WOM_ENOTSUP (wom_sync: 0), but
+ * append_many, which space.c does one value at a time; every other op is
+ * required.
  */
 #ifndef WOM_SPACE_H
 #define WOM_SPACE_H
@@ -72,6 +73,12 @@ struct wom__ops {
     /* ONCE cells (wom_put, wom_append, wom_tail, wom_trim, wom_inspect). */
     int (*put)(wom_region *r, uint64_t addr, const void *buf, size_t len);
     int (*append)(wom_region *r, const void *buf, size_t len, uint64_t *addr);
+    /* Append v[0..n) (wom_append_many's contract; space.c has checked
+     * that no data is NULL with a len): lengths and mode are checked before
+     * anything is appended; *done is always written; addrs may be NULL.
+     * Optional: without it space.c appends one by one (not consecutive). */
+    int (*append_many)(wom_region *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                       size_t *done);
     int (*tail)(wom_region *r, uint64_t *tail);
     int (*trim)(wom_region *r, uint64_t below);
     int (*inspect)(wom_region *r, uint64_t addr, wom_cell_info *out);
