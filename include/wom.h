@@ -357,6 +357,18 @@ WOM_API void wom_chan_close(wom_chan *c);
  * counted within `bound` sends of each sender handle. */
 WOM_API int wom_chan_send(wom_chan *c, const void *buf, size_t len, int64_t timeout_ns,
                           uint64_t *addr);
+/* Send n messages in one call: v[i] at addrs[i] (addrs may be NULL), in
+ * order, by wom_append_many (consecutive addresses as it says). With a
+ * bound, each part that fits the room goes at once and the call waits up
+ * to timeout_ns for room for the rest (WOM_ETIMEDOUT, also for timeout 0);
+ * a lone sender never passes the bound, and concurrent senders overshoot
+ * it by at most the parts they send at once. Retention trims as the sends
+ * one at a time would. Every value is checked first (WOM_EINVAL,
+ * WOM_EMSGSIZE: nothing sent). *sent (may be NULL) is written on success
+ * and on error: how many messages, from v[0], were sent (see
+ * wom_append_many for WOM_EUNKNOWN). n = 0 sends nothing. */
+WOM_API int wom_chan_send_many(wom_chan *c, const wom_iov *v, size_t n, int64_t timeout_ns,
+                               uint64_t *addrs, size_t *sent);
 /* Zero-copy send: wom_chan_loan lends len bytes of the channel's log (see
  * wom_loan_new); fill l->data, then wom_chan_send_loan publishes it like
  * wom_chan_send (on error the loan stays open: retry or wom_loan_cancel). */
@@ -386,6 +398,17 @@ WOM_API int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint6
                          int64_t timeout_ns);
 /* Zero-copy receive; release v with wom_view_release. */
 WOM_API int wom_sub_recv_view(wom_sub *sub, wom_view *v, uint64_t *addr, int64_t timeout_ns);
+/* Receive up to max messages at once as views: waits up to timeout_ns for
+ * the next one (errors as wom_sub_recv_view, *got untouched), then takes
+ * those after it that are written already, up to max, with one cursor
+ * update (and at most one publication of it to the seat). views[0..*got)
+ * are filled (output only: release earlier views first) and each must be
+ * released with wom_view_release; addrs (may be NULL) gets their
+ * addresses. Skips trimmed and abandoned addresses as wom_sub_recv. An
+ * error after the first view ends the batch early (still 0); the next
+ * receive meets it again. max = 0: *got = 0 at once. */
+WOM_API int wom_sub_recv_views(wom_sub *sub, wom_view *views, size_t max, size_t *got,
+                               uint64_t *addrs, int64_t timeout_ns);
 /* The address the next receive reads. */
 WOM_API uint64_t wom_sub_cursor(const wom_sub *sub);
 /* How many addresses this subscription skipped because their writer died
