@@ -167,11 +167,12 @@ static void *race_appender(void *p)
     CHECK_OK(wom_test_space_again(c->s, &s));
     CHECK_OK(wom_region_open(s, "r", WOM_ONCE, &r));
     uint64_t seed = wom_test_seed() + (uint64_t)c->id, seq = 0;
-    struct val vals[40];
-    wom_iov iov[40];
-    uint64_t addrs[40];
+    struct val vals[200];
+    wom_iov iov[200];
+    uint64_t addrs[200];
     while (seq < c->n) {
-        size_t n = 1 + wom_test_rand(&seed) % 40, done;
+        /* now and then more than one etcd:// transaction holds */
+        size_t n = 1 + wom_test_rand(&seed) % (seq % 4 ? 40 : 200), done;
         if (n > c->n - seq)
             n = (size_t)(c->n - seq);
         for (size_t i = 0; i < n; i++)
