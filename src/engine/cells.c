@@ -95,15 +95,10 @@ static int settled(uint64_t w)
  * still the caller's (to retry elsewhere or kill). */
 static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr);
 
-static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append)
+/* put_rec once addr's cell word is found. */
+static int cell_publish(wom__reg *r, uint64_t addr, wom_a64 *cell, uint64_t off, int append)
 {
     struct wom__region_hdr *h = r->h;
-    if (addr < ld_seq(&h->floor))
-        return WOM_ETRIMMED;
-    wom_a64 *cell;
-    int rc = wom__cell(r, addr, 1, &cell);
-    if (rc)
-        return rc;
     uint64_t empty = cell_empty(addr);
     uint64_t w = ld_relaxed(cell); /* relaxed: the CAS decides */
     do {
@@ -121,6 +116,15 @@ static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append)
     if (!append && addr >= ld_relaxed(&h->next)) /* relaxed: tail_raise decides */
         tail_raise(h, addr == UINT64_MAX ? addr : addr + 1); /* saturates */
     return 0;
+}
+
+static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append)
+{
+    if (addr < ld_seq(&r->h->floor))
+        return WOM_ETRIMMED;
+    wom_a64 *cell;
+    int rc = wom__cell(r, addr, 1, &cell);
+    return rc ? rc : cell_publish(r, addr, cell, off, append);
 }
 
 /* Publish the record at off at the next free address. In a shared segment
@@ -186,12 +190,34 @@ static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr)
 
 #define MANY_ON_STACK 64
 
+/* put_rec for consecutive addresses: the index is looked up once per leaf
+ * (*leaf: the cells of leaf number *leafno, NULL at first). A leaf that a
+ * trim released and reused meanwhile holds words of other leaf numbers or
+ * TRIMMED, which fail the CAS, as a stale leaf cache does (index.c). */
+static int put_rec_run(wom__reg *r, uint64_t addr, uint64_t off, wom_a64 **leaf,
+                       uint64_t *leafno)
+{
+    if (addr < ld_seq(&r->h->floor))
+        return WOM_ETRIMMED;
+    uint64_t in = addr & (WOM__LEAF_CELLS - 1);
+    if (!*leaf || *leafno != addr >> WOM__LEAF_BITS) {
+        wom_a64 *cell;
+        int rc = wom__cell(r, addr, 1, &cell);
+        if (rc)
+            return rc;
+        *leaf = cell - in;
+        *leafno = addr >> WOM__LEAF_BITS;
+    }
+    return cell_publish(r, addr, *leaf + in, off, 1);
+}
+
 /* Publish records offs[0..n) at consecutive addresses (see above); *done
  * counts those published, addrs[i] (if given) gets each one's address. */
 static int append_run(wom__reg *r, const uint64_t *offs, size_t n, uint64_t *addrs,
                       size_t *done)
 {
-    wom_a64 *slot_addr = r->e->busy ? r->e->busy + 1 : NULL;
+    wom_a64 *slot_addr = r->e->busy ? r->e->busy + 1 : NULL, *leaf = NULL;
+    uint64_t leafno = 0;
     size_t i = 0;
     while (i < n) {
         uint64_t want = n - i;
@@ -207,7 +233,7 @@ static int append_run(wom__reg *r, const uint64_t *offs, size_t n, uint64_t *add
                 st_seq(slot_addr, a); /* as append_loop: after the fetch-and-add */
             else if (slot_addr)
                 st_release(slot_addr, at); /* release: after the CAS of at - 1 */
-            int rc = put_rec(r, at, offs[i], 1);
+            int rc = put_rec_run(r, at, offs[i], &leaf, &leafno);
             if (rc == 0) {
                 if (addrs)
                     addrs[i] = at;
