@@ -91,14 +91,19 @@ static int settled(uint64_t w)
     }
 }
 
-/* Publish the filled record at off in addr's cell. On error the record is
- * still the caller's (to retry elsewhere or kill). */
 static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr);
 
-/* put_rec once addr's cell word is found. */
-static int cell_publish(wom__reg *r, uint64_t addr, wom_a64 *cell, uint64_t off, int append)
+/* Publish the filled record at off in addr's cell (cell: its word when the
+ * caller found it already, else NULL). On error the record is still the
+ * caller's (to retry elsewhere or kill). */
+static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append, wom_a64 *cell)
 {
     struct wom__region_hdr *h = r->h;
+    if (addr < ld_seq(&h->floor))
+        return WOM_ETRIMMED;
+    int rc = cell ? 0 : wom__cell(r, addr, 1, &cell);
+    if (rc)
+        return rc;
     uint64_t empty = cell_empty(addr);
     uint64_t w = ld_relaxed(cell); /* relaxed: the CAS decides */
     do {
@@ -116,15 +121,6 @@ static int cell_publish(wom__reg *r, uint64_t addr, wom_a64 *cell, uint64_t off,
     if (!append && addr >= ld_relaxed(&h->next)) /* relaxed: tail_raise decides */
         tail_raise(h, addr == UINT64_MAX ? addr : addr + 1); /* saturates */
     return 0;
-}
-
-static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append)
-{
-    if (addr < ld_seq(&r->h->floor))
-        return WOM_ETRIMMED;
-    wom_a64 *cell;
-    int rc = wom__cell(r, addr, 1, &cell);
-    return rc ? rc : cell_publish(r, addr, cell, off, append);
 }
 
 /* Publish the record at off at the next free address. In a shared segment
@@ -158,7 +154,7 @@ static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr)
             st_seq(&r->h->next, UINT64_MAX); /* undo the wrap to 0 */
             return WOM_ENOSPC;
         }
-        int rc = put_rec(r, a, off, 1);
+        int rc = put_rec(r, a, off, 1, NULL);
         if (rc == 0) {
             *addr = a;
             return 0;
@@ -208,7 +204,7 @@ static int put_rec_run(wom__reg *r, uint64_t addr, uint64_t off, wom_a64 **leaf,
         *leaf = cell - in;
         *leafno = addr >> WOM__LEAF_BITS;
     }
-    return cell_publish(r, addr, *leaf + in, off, 1);
+    return put_rec(r, addr, off, 1, *leaf + in);
 }
 
 /* Publish records offs[0..n) at consecutive addresses (see above); *done
@@ -288,7 +284,7 @@ int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len)
         return WOM_EMODE;
     uint64_t off;
     int rc = wom__rec_new(r, buf, len, 0, &off);
-    if (!rc && (rc = put_rec(r, addr, off, 0)))
+    if (!rc && (rc = put_rec(r, addr, off, 0, NULL)))
         wom__rec_kill(r->e, off);
     return rc;
 }
@@ -334,7 +330,7 @@ static void loan_done(wom__reg *r, uint64_t off)
 int wom__eng_loan_put(wom__reg *r, uint64_t off, uint64_t addr)
 {
     loan_done(r, off);
-    return put_rec(r, addr, off, 0);
+    return put_rec(r, addr, off, 0, NULL);
 }
 
 int wom__eng_loan_append(wom__reg *r, uint64_t off, uint64_t *addr)
