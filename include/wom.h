@@ -214,6 +214,14 @@ WOM_API void wom_view_release(wom_view *v);
  * pin when the new value lies in the same part of the space (saving two
  * atomic operations per read). On error v holds no view. */
 WOM_API int wom_get_view_next(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
+/* Views of addr, addr+1, ... that are written already, up to max, in
+ * views[0..*got) (output only: release earlier views first; each must be
+ * released with wom_view_release). Never waits, and stops at the first
+ * address that holds no value (EMPTY, trimmed or abandoned: not an error,
+ * *got may be 0); an error only when no view was taken. On etcd:// the
+ * cells the client has cached and one read for the rest. */
+WOM_API int wom_get_views(wom_region *r, uint64_t addr, wom_view *views, size_t max,
+                          size_t *got);
 /* Write the next free address (>= every address appended or put so far, and
  * >= the floor) and return it in *addr. Errors as wom_put but never
  * WOM_EWRITTEN; WOM_ENOSPC once the tail is UINT64_MAX (address space used

@@ -150,6 +150,49 @@ TEST(batch_append_many_errors, T_CONFORM)
     wom_test_space_close(s);
 }
 
+/* wom_get_views: the run written already, stopping at a hole. */
+TEST(batch_get_views_takes_the_written_run, T_CONFORM)
+{
+    wom_space *s;
+    wom_region *r, *m;
+    CHECK_OK(wom_test_space(NULL, &s));
+    CHECK_OK(wom_region_open(s, "r", WOM_ONCE, &r));
+    CHECK_OK(wom_region_open(s, "m", WOM_MANY, &m));
+    struct val vals[8];
+    for (uint64_t a = 0; a < 8; a++)
+        if (a != 5)
+            CHECK_OK(wom_put(r, a, &vals[a], val_make(&vals[a], 4, a)));
+    wom_view v[12];
+    size_t got = 99;
+    CHECK_OK(wom_get_views(r, 0, v, 12, &got));
+    CHECK_EQ(got, 5);
+    for (size_t i = 0; i < got; i++) {
+        uint32_t who;
+        uint64_t seq;
+        CHECK(val_ok(v[i].data, v[i].len, &who, &seq) && seq == i);
+        wom_view_release(&v[i]);
+    }
+    CHECK_OK(wom_get_views(r, 5, v, 12, &got));
+    CHECK_EQ(got, 0);
+    CHECK_OK(wom_get_views(r, 6, v, 12, &got));
+    CHECK_EQ(got, 2);
+    CHECK_OK(wom_get_views(r, 2, v, 2, &got)); /* cached ones too, on etcd:// */
+    CHECK_EQ(got, 2);
+    for (size_t i = 0; i < got; i++)
+        wom_view_release(&v[i]);
+    wom_view_release(&v[0]); /* released twice: nothing */
+    CHECK_OK(wom_get_views(r, 0, v, 0, &got));
+    CHECK_EQ(got, 0);
+    CHECK_OK(wom_trim(r, 3));
+    CHECK_OK(wom_get_views(r, 1, v, 12, &got));
+    CHECK_EQ(got, 0);
+    CHECK_ERR(wom_get_views(m, 0, v, 12, &got), WOM_EMODE);
+    CHECK_ERR(wom_get_views(r, 0, NULL, 1, &got), WOM_EINVAL);
+    wom_region_close(r);
+    wom_region_close(m);
+    wom_test_space_close(s);
+}
+
 /* ---- concurrent: batch appenders against puts at the tail ---- */
 
 struct race {

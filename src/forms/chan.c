@@ -571,26 +571,24 @@ int wom_sub_recv_views(wom_sub *sub, wom_view *views, size_t max, size_t *got,
 {
     if (!sub || !got || (!views && max))
         return WOM_EINVAL;
-    uint64_t at = 0, skipped = 0;
-    size_t k = 0;
-    int rc = 0;
-    /* The first waits; the others take only what is written already. The
-     * cursor moves between the reads (it is this subscriber's alone) and
-     * is published once, at the end. */
-    for (; k < max; k++) {
-        uint64_t s = 0; /* counted only for a read that succeeds */
-        if ((rc = sub_next(sub, &views[k], &at, &s, k ? 0 : timeout_ns)))
-            break;
-        if (addrs)
-            addrs[k] = at;
-        sub->cursor = at + 1;
-        skipped += s;
+    if (max == 0) {
+        *got = 0;
+        return 0;
     }
-    if (k == 0 && max)
+    /* The first waits (and skips what sub_next skips); the others are the
+     * run written already behind it, taken at once (on etcd:// one read).
+     * A run that ends early leaves what stopped it to the next receive. */
+    uint64_t at, skipped = 0;
+    size_t more = 0;
+    int rc = sub_next(sub, &views[0], &at, &skipped, timeout_ns);
+    if (rc)
         return rc;
-    if (k)
-        sub_advance(sub, at, skipped);
-    *got = k;
+    if (at == UINT64_MAX || wom_get_views(sub->c->log, at + 1, views + 1, max - 1, &more))
+        more = 0; /* the next receive meets it */
+    for (size_t i = 0; addrs && i <= more; i++)
+        addrs[i] = at + i;
+    sub_advance(sub, at + more, skipped);
+    *got = 1 + more;
     return 0;
 }
 

@@ -1463,6 +1463,62 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
     }
 }
 
+/* Views of the cells from addr on that are written already: those the
+ * cache holds, then one serializable range read of the rest (a written
+ * cell is final, so any member may answer; one that lags gives fewer).
+ * Nothing is read when the watch hub knows that the next address is not
+ * written, or lies below a floor seen. */
+static int ec_get_views(wom_region *r, uint64_t addr, wom_view *v, size_t max, size_t *got)
+{
+    struct es *es = es_of(r->s);
+    struct er *er = er_of(r);
+    if (er->mode != WOM_ONCE)
+        return WOM_EMODE;
+    size_t k = 0;
+    while (k < max && addr + k >= addr && cache_view(es, er, addr + k, &v[k]))
+        k++;
+    uint64_t a = addr + k;
+    int at_tail = 0, trimmed = 0;
+    uint64_t ep = k < max && a >= addr ? hub_epoch(es, er, a, &at_tail, &trimmed) : 0;
+    if (k == max || a < addr || at_tail || trimmed) {
+        *got = k;
+        return 0;
+    }
+    size_t want = max - k;
+    char ck[KEY_MAX], ek[KEY_MAX];
+    ProtobufCBinaryData c_k = c_key(ck, es, er, a),
+                        e_k = c_key(ek, es, er, a + want < a ? UINT64_MAX : a + want);
+    struct txn t;
+    txn_init(&t);
+    Etcdserverpb__RangeRequest *rq = op_range(&t, 1, c_k, e_k);
+    rq->serializable = 1;
+    rq->limit = want < INT64_MAX ? (int64_t)want : INT64_MAX;
+    Etcdserverpb__TxnResponse *resp = NULL;
+    int rc = read_call(es, &t, &resp, op_deadline(es));
+    const Etcdserverpb__RangeResponse *rr = rc ? NULL : resp->responses[0]->response_range;
+    int64_t rev = !rc && resp->header ? resp->header->revision : 0;
+    for (size_t i = 0; rr && !rc && i < rr->n_kvs && k < max; i++) {
+        const Mvccpb__KeyValue *kv = rr->kvs[i];
+        uint64_t at;
+        const uint8_t *val;
+        size_t n;
+        int mine;
+        if (!kv || (rc = wom__ec_key_addr(es->prefix, 'c', er->id, &kv->key, &at)))
+            rc = WOM_ECORRUPT;
+        else if (at != addr + k) /* not written there (yet): the run ends */
+            break;
+        else if (!(rc = cell_parse(es, er, &kv->value, UINT64_MAX, &val, &n, &mine)) &&
+                 !(rc = read_view(es, er, at, val, n, &v[k], ep, rev)))
+            k++;
+    }
+    if (resp)
+        wom__etcd_txn_free(resp);
+    if (rc && k == 0)
+        return rc;
+    *got = k;
+    return 0;
+}
+
 /* ---- appends: group commit ----
  *
  * The appends of a process to one region go through one queue (struct aq,
@@ -2022,6 +2078,7 @@ static const struct wom__ops etcd_ops = {
     .trim = ec_trim,
     .inspect = ec_inspect,
     .get_view = ec_get_view,
+    .get_views = ec_get_views,
     .loan = ec_loan,
     .loan_publish = ec_loan_publish,
     .loan_cancel = ec_loan_cancel,

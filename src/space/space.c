@@ -206,6 +206,32 @@ int wom_get_view_next(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout
     return r->s->ops->get_view(r, addr, v, timeout_ns);
 }
 
+/* A scope without get_views reads one cell at a time. */
+static int views_each(wom_region *r, uint64_t addr, wom_view *v, size_t max, size_t *got)
+{
+    int rc = 0;
+    for (*got = 0; *got < max && addr + *got >= addr; ++*got)
+        if ((rc = r->s->ops->get_view(r, addr + *got, &v[*got], 0)))
+            break;
+    if (rc == WOM_EEMPTY || rc == WOM_ETRIMMED || rc == WOM_EABANDONED || *got)
+        rc = 0;
+    return rc;
+}
+
+int wom_get_views(wom_region *r, uint64_t addr, wom_view *views, size_t max, size_t *got)
+{
+    if (!r || !got || (!views && max))
+        return WOM_EINVAL;
+    for (size_t i = 0; i < max; i++)
+        views[i].pin_[0] = views[i].pin_[1] = 0; /* output only */
+    size_t k = 0;
+    int rc = r->s->ops->get_views ? r->s->ops->get_views(r, addr, views, max, &k)
+                                  : views_each(r, addr, views, max, &k);
+    if (!rc)
+        *got = k;
+    return rc;
+}
+
 void wom_view_release(wom_view *v)
 {
     if (v)

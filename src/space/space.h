@@ -17,8 +17,8 @@
  * WOM_EUNAVAIL (the scope cannot serve now; try again). Optional ops (NULL
  * in a table: sync, regions, inspect, loan with loan_publish and
  * loan_cancel) make the public call return WOM_ENOTSUP (wom_sync: 0), but
- * append_many, which space.c does one value at a time; every other op is
- * required.
+ * append_many and get_views, which space.c does one cell at a time; every
+ * other op is required.
  */
 #ifndef WOM_SPACE_H
 #define WOM_SPACE_H
@@ -87,6 +87,12 @@ struct wom__ops {
      * until released (util/view.h). v may come in holding a view of this backend, which
      * is reused or released; on error v holds none. */
     int (*get_view)(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
+    /* wom_get_views: views of addr, addr+1, ... that are written already,
+     * up to max, into v[0..*got) (each comes in holding none); never
+     * waits; stops at the first address not written, trimmed or abandoned
+     * (not an error). An error only when no view was taken. Optional:
+     * without it space.c loops get_view with timeout 0. */
+    int (*get_views)(wom_region *r, uint64_t addr, wom_view *v, size_t max, size_t *got);
     /* A loan: len writable bytes at *data and a token, the caller's until
      * published (put at *addr, or append: sets *addr) or cancelled; on a
      * failed publish the loan stays the caller's. */
