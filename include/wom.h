@@ -218,8 +218,10 @@ WOM_API int wom_get_view_next(wom_region *r, uint64_t addr, wom_view *v, int64_t
  * views[0..*got) (output only: release earlier views first; each must be
  * released with wom_view_release). Never waits, and stops at the first
  * address that holds no value (EMPTY, trimmed or abandoned: not an error,
- * *got may be 0); an error only when no view was taken. On etcd:// the
- * cells the client has cached and one read for the rest. */
+ * *got may be 0); an error only when no view was taken. It may also stop
+ * early at a cell written so recently that the scope has not heard of it
+ * (etcd:// serves the cells the client has cached, then one read for the
+ * rest from a member that may lag by a moment): wom_get_view reads it. */
 WOM_API int wom_get_views(wom_region *r, uint64_t addr, wom_view *views, size_t max,
                           size_t *got);
 /* Write the next free address (>= every address appended or put so far, and
@@ -408,7 +410,8 @@ WOM_API int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint6
 WOM_API int wom_sub_recv_view(wom_sub *sub, wom_view *v, uint64_t *addr, int64_t timeout_ns);
 /* Receive up to max messages at once as views: waits up to timeout_ns for
  * the next one (errors as wom_sub_recv_view, *got untouched), then takes
- * those after it that are written already, up to max, with one cursor
+ * those after it that are written already (as wom_get_views: the scope
+ * may hand over fewer), up to max, with one cursor
  * update (and at most one publication of it to the seat). views[0..*got)
  * are filled (output only: release earlier views first) and each must be
  * released with wom_view_release; addrs (may be NULL) gets their

@@ -1746,9 +1746,10 @@ static int append_cells(wom_region *r, struct cellbuf *const *b, size_t n, uint6
 {
     struct es *es = es_of(r->s);
     struct er *er = er_of(r);
-    struct apx me = {NULL, b, n, 0, faa_relaxed(&es->seq, n), addrs, 0, 0};
-    for (size_t i = 0; i < n; i++) /* relaxed above: only unique per handle */
-        wom__ec_cell_head(b[i]->cell, es->writer, me.seq + i, b[i]->len);
+    uint64_t seq = faa_relaxed(&es->seq, n); /* relaxed: only unique per handle */
+    struct apx me = {NULL, b, n, 0, seq, addrs, 0, 0};
+    for (size_t i = 0; i < n; i++)
+        wom__ec_cell_head(b[i]->cell, es->writer, seq + i, b[i]->len);
     *done = 0;
     pthread_mutex_lock(&es->app_mu);
     struct aq *q = aq_of(es, er);
