@@ -214,11 +214,45 @@ WOM_API void wom_view_release(wom_view *v);
  * pin when the new value lies in the same part of the space (saving two
  * atomic operations per read). On error v holds no view. */
 WOM_API int wom_get_view_next(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
+/* Views of addr, addr+1, ... that are written already, up to max, in
+ * views[0..*got) (output only: release earlier views first; each must be
+ * released with wom_view_release). Never waits, and stops at the first
+ * address that holds no value (EMPTY, trimmed or abandoned: not an error,
+ * *got may be 0); an error only when no view was taken. It may also stop
+ * early at a cell written so recently that the scope has not heard of it
+ * (etcd:// serves the cells the client has cached, then one read for the
+ * rest from a member that may lag by a moment): wom_get_view reads it. */
+WOM_API int wom_get_views(wom_region *r, uint64_t addr, wom_view *views, size_t max,
+                          size_t *got);
 /* Write the next free address (>= every address appended or put so far, and
  * >= the floor) and return it in *addr. Errors as wom_put but never
  * WOM_EWRITTEN; WOM_ENOSPC once the tail is UINT64_MAX (address space used
  * up). */
 WOM_API int wom_append(wom_region *r, const void *buf, size_t len, uint64_t *addr);
+/* One value of a batch: len bytes at data (borrowed for the call). */
+typedef struct {
+    const void *data;
+    size_t len;
+} wom_iov;
+/* Append n values in one call: v[i] at addrs[i] (addrs may be NULL), each
+ * as wom_append would (first write wins, readers woken), with one tail
+ * update for the lot. The addresses rise with i and are consecutive,
+ * addrs[i] = addrs[0] + i, unless a concurrent wom_put took one of them
+ * (that value and the later ones then move up, past the put) or, on
+ * etcd://, the batch did not fit one transaction (126 values and 1 MiB):
+ * it then goes in consecutive transactions of this process, each one's
+ * values consecutive, and another process may append between them.
+ * Everything is checked before anything is appended: WOM_EINVAL (v NULL
+ * with n > 0, a value with data NULL and len > 0), WOM_EMODE, WOM_EMSGSIZE
+ * (any value above the limit). n = 0 appends nothing and returns 0.
+ * *done (may be NULL) is written on success and on error: how many values,
+ * from v[0], were appended (they are at addrs[0..*done)); the rest were
+ * not, except that after WOM_EUNKNOWN (etcd://) the values of the
+ * transaction in doubt, from v[*done] on, may have been. On mem: and shm:
+ * a space too full for every value appends none (WOM_ENOSPC, *done 0).
+ * Other errors as wom_append. */
+WOM_API int wom_append_many(wom_region *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                            size_t *done);
 /* A loan: room for one value inside the space, written in place by the
  * caller and then published without a copy (zero-copy send). Caller-
  * allocated; priv_ is private. The region must stay open while it is. */
@@ -333,6 +367,18 @@ WOM_API void wom_chan_close(wom_chan *c);
  * counted within `bound` sends of each sender handle. */
 WOM_API int wom_chan_send(wom_chan *c, const void *buf, size_t len, int64_t timeout_ns,
                           uint64_t *addr);
+/* Send n messages in one call: v[i] at addrs[i] (addrs may be NULL), in
+ * order, by wom_append_many (consecutive addresses as it says). With a
+ * bound, each part that fits the room goes at once and the call waits up
+ * to timeout_ns for room for the rest (WOM_ETIMEDOUT, also for timeout 0);
+ * a lone sender never passes the bound, and concurrent senders overshoot
+ * it by at most the parts they send at once. Retention trims as the sends
+ * one at a time would. Every value is checked first (WOM_EINVAL,
+ * WOM_EMSGSIZE: nothing sent). *sent (may be NULL) is written on success
+ * and on error: how many messages, from v[0], were sent (see
+ * wom_append_many for WOM_EUNKNOWN). n = 0 sends nothing. */
+WOM_API int wom_chan_send_many(wom_chan *c, const wom_iov *v, size_t n, int64_t timeout_ns,
+                               uint64_t *addrs, size_t *sent);
 /* Zero-copy send: wom_chan_loan lends len bytes of the channel's log (see
  * wom_loan_new); fill l->data, then wom_chan_send_loan publishes it like
  * wom_chan_send (on error the loan stays open: retry or wom_loan_cancel). */
@@ -362,6 +408,18 @@ WOM_API int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint6
                          int64_t timeout_ns);
 /* Zero-copy receive; release v with wom_view_release. */
 WOM_API int wom_sub_recv_view(wom_sub *sub, wom_view *v, uint64_t *addr, int64_t timeout_ns);
+/* Receive up to max messages at once as views: waits up to timeout_ns for
+ * the next one (errors as wom_sub_recv_view, *got untouched), then takes
+ * those after it that are written already (as wom_get_views: the scope
+ * may hand over fewer), up to max, with one cursor
+ * update (and at most one publication of it to the seat). views[0..*got)
+ * are filled (output only: release earlier views first) and each must be
+ * released with wom_view_release; addrs (may be NULL) gets their
+ * addresses. Skips trimmed and abandoned addresses as wom_sub_recv. An
+ * error after the first view ends the batch early (still 0); the next
+ * receive meets it again. max = 0: *got = 0 at once. */
+WOM_API int wom_sub_recv_views(wom_sub *sub, wom_view *views, size_t max, size_t *got,
+                               uint64_t *addrs, int64_t timeout_ns);
 /* The address the next receive reads. */
 WOM_API uint64_t wom_sub_cursor(const wom_sub *sub);
 /* How many addresses this subscription skipped because their writer died

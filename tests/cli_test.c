@@ -443,6 +443,36 @@ TEST(cli_batch_log_and_recv, T_UNIT)
     CHECK_HAS(R.err, "wom: batch: stopped at line 3\n");
 }
 
+/* A run of appends to one region is one append many: the same output and
+ * the same stop as the appends one by one, a value too big included. */
+TEST(cli_batch_appends_run_as_one, T_UNIT)
+{
+    static char in[3000 * 24];
+    size_t n = 0;
+    for (int i = 0; i < 3000; i++) /* more than one run of held appends */
+        n += (size_t)snprintf(in + n, sizeof in - n, "append log v%d\n", i);
+    n += (size_t)snprintf(in + n, sizeof in - n, "get log 2999\nappend other x\nappend log y\n");
+    run_in(&R, in, n, ARGV("batch", "mem:"));
+    CHECK_EXIT(CLI_OK);
+    char *p = R.out;
+    for (int i = 0; i < 3000; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "%d\n", i);
+        CHECK_MSG(strncmp(p, want, strlen(want)) == 0, "line %d: %.20s", i, p);
+        p += strlen(want);
+    }
+    CHECK_MSG(strcmp(p, "v29990\n3000\n") == 0, "the end: %s", p);
+    static char big[(1 << 20) + 64];
+    n = (size_t)snprintf(big, sizeof big, "append log a\nappend log b\nappend log ");
+    memset(big + n, 'x', (1 << 20) + 1);
+    n += (1 << 20) + 1;
+    n += (size_t)snprintf(big + n, sizeof big - n, "\nappend log d\n");
+    run_in(&R, big, n, ARGV("batch", "mem:"));
+    CHECK_EXIT(CLI_TOOBIG);
+    CHECK_OUT("0\n1\n");
+    CHECK_HAS(R.err, "wom: batch: stopped at line 3\n");
+}
+
 TEST(cli_batch_registers, T_UNIT)
 {
     WOM_IN("store m 0 v1\nstore m 0 v2\nload m 0 --version\nload m 0\ncas m 0 2 v3\n"
@@ -760,23 +790,31 @@ TEST(cli_closed_std_fds_leave_the_space_intact, T_UNIT)
     run_closed(&R, 7u, NULL, 0, ARGV("append", t.uri, "log", "d"));
     CHECK_EXIT(CLI_OUTPUT); /* nowhere to say it: the exit code alone */
     /* A batch stops after the line whose output was lost (that line ran). */
-    static const char lines[] = "append log e\nappend log f\n";
+    static const char lines[] = "append log e\nput log 9 z\n";
     run_closed(&R, 1u << 1, lines, sizeof lines - 1, ARGV("batch", t.uri));
     CHECK_EXIT(CLI_OUTPUT);
     CHECK_HAS(R.err, "wom: batch: stopped at line 1\n");
     CHECK_HAS(R.err, lost);
+    /* Consecutive appends to one region run as one append many before
+     * their output is written: the batch stops after the last of them. */
+    static const char run[] = "append log f\nappend log g\nput log 9 z\n";
+    run_closed(&R, 1u << 1, run, sizeof run - 1, ARGV("batch", t.uri));
+    CHECK_EXIT(CLI_OUTPUT);
+    CHECK_HAS(R.err, "wom: batch: stopped at line 2\n");
     run_closed(&R, 1u << 1, NULL, 0, ARGV("--help"));
     CHECK_EXIT(CLI_OUTPUT);
     /* The space is intact and holds what was appended, and nothing else. */
-    static const char *const want[] = {"a", "b", "c", "d", "e"};
-    for (unsigned i = 0; i < 5; i++) {
+    static const char *const want[] = {"a", "b", "c", "d", "e", "f", "g"};
+    for (unsigned i = 0; i < 7; i++) {
         char addr[4];
         snprintf(addr, sizeof addr, "%u", i);
         WOM("get", t.uri, "log", addr);
         CHECK_EXIT(CLI_OK);
         CHECK_OUT(want[i]);
     }
-    WOM("get", t.uri, "log", "5");
+    WOM("get", t.uri, "log", "7");
+    CHECK_EXIT(CLI_EMPTY);
+    WOM("get", t.uri, "log", "9");
     CHECK_EXIT(CLI_EMPTY);
     tmp_space_rm(&t);
 }

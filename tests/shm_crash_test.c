@@ -741,6 +741,83 @@ TEST(shm_checksum_catches_a_changed_value, T_UNIT)
     tspace_remove(&ts);
 }
 
+/* A child that dies inside an append many of n values at want..want+n-1
+ * of r, after publishing the first k (the slot's addr word then names the
+ * lowest unpublished one, as the engine keeps it). */
+static void die_inside_a_batch(wom_region *r, uint64_t want, uint64_t n, uint64_t k)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        wom_a64 *busy = wom__reg_of(r)->e->busy;
+        st_seq(busy + 1, UINT64_MAX);
+        st_seq(busy, wom__reg_of(r)->idx + 1);
+        uint64_t a = faa_seq(&wom__reg_of(r)->h->next, n);
+        st_seq(busy + 1, a);
+        for (uint64_t i = 0; i < k; i++) {
+            if (wom_put(r, a + i, "v", 1))
+                _exit(4);
+            st_seq(busy + 1, a + i + 1);
+        }
+        _exit(a == want ? 0 : 3);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* The holes a dead batch appender leaves are abandoned, one by one; the
+ * reserved range of a live batch is not, even with crash evidence in the
+ * region: a live appender may fill every address at or above its slot's
+ * addr word. */
+TEST(shm_batch_appender_dies, T_UNIT)
+{
+    struct tspace ts;
+    tspace_make(&ts);
+    wom_space *s, *t;
+    wom_region *r, *r2;
+    CHECK_OK(wom_open(ts.uri, &s));
+    CHECK_OK(wom_open(ts.uri, &t)); /* another slot: the live appender */
+    CHECK_OK(wom_region_open(s, "log", WOM_ONCE, &r));
+    CHECK_OK(wom_region_open(t, "log", WOM_ONCE, &r2));
+    die_inside_a_batch(r, 0, 5, 2);
+    char b[8];
+    size_t len;
+    for (uint64_t a = 0; a < 2; a++)
+        CHECK_OK(wom_get(r, a, b, sizeof b, &len, 0));
+    for (uint64_t a = 2; a < 5; a++)
+        CHECK_ERR(wom_get(r, a, b, sizeof b, &len, 5000000000ll), WOM_EABANDONED);
+    /* A live batch at 5..7 with 5 published: 6 and 7 are its to fill. */
+    wom_a64 *busy = wom__reg_of(r2)->e->busy;
+    st_seq(busy + 1, UINT64_MAX);
+    st_seq(busy, wom__reg_of(r2)->idx + 1);
+    uint64_t a = faa_seq(&wom__reg_of(r2)->h->next, 3);
+    CHECK_EQ(a, 5);
+    CHECK_OK(wom_put(r2, 5, "w", 1));
+    st_seq(busy + 1, 6);
+    CHECK_ERR(wom_get(r, 7, b, sizeof b, &len, 200000000ll), WOM_ETIMEDOUT);
+    wom_cell_info ci;
+    CHECK_OK(wom_inspect(r, 7, &ci));
+    CHECK_EQ(ci.state, WOM_CELL_EMPTY);
+    CHECK_OK(wom_put(r2, 6, "w", 1));
+    CHECK_OK(wom_put(r2, 7, "w", 1));
+    st_seq(busy, 0);
+    CHECK_OK(wom_get(r, 7, b, sizeof b, &len, 0));
+    /* A real batch after all that: consecutive, every value there. */
+    wom_iov v[4] = {{"a", 1}, {"b", 1}, {"c", 1}, {"d", 1}};
+    uint64_t addrs[4];
+    CHECK_OK(wom_append_many(r2, v, 4, addrs, NULL));
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(addrs[i], 8 + (uint64_t)i);
+        CHECK_OK(wom_get(r, addrs[i], b, sizeof b, &len, 0));
+        CHECK(len == 1 && b[0] == 'a' + i);
+    }
+    wom_region_close(r);
+    wom_region_close(r2);
+    wom_close(t);
+    wom_close(s);
+    tspace_remove(&ts);
+}
+
 /* A channel subscriber goes on past a message whose sender died before
  * publishing it, and reports the skip. */
 TEST(shm_subscriber_reports_abandoned_messages, T_UNIT)

@@ -91,17 +91,17 @@ static int settled(uint64_t w)
     }
 }
 
-/* Publish the filled record at off in addr's cell. On error the record is
- * still the caller's (to retry elsewhere or kill). */
 static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr);
 
-static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append)
+/* Publish the filled record at off in addr's cell (cell: its word when the
+ * caller found it already, else NULL). On error the record is still the
+ * caller's (to retry elsewhere or kill). */
+static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append, wom_a64 *cell)
 {
     struct wom__region_hdr *h = r->h;
     if (addr < ld_seq(&h->floor))
         return WOM_ETRIMMED;
-    wom_a64 *cell;
-    int rc = wom__cell(r, addr, 1, &cell);
+    int rc = cell ? 0 : wom__cell(r, addr, 1, &cell);
     if (rc)
         return rc;
     uint64_t empty = cell_empty(addr);
@@ -127,22 +127,32 @@ static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append)
  * the process's busy word says "inside an append on this region" from
  * before it takes an address until the value is published, so a reader
  * can tell a hole left by a dead appender from an append in flight. */
-static int append_rec(wom__reg *r, uint64_t off, uint64_t *addr)
+static void slot_enter(wom__reg *r)
 {
     wom_a64 *busy = r->e->busy;
-    if (busy) {
-        st_relaxed(busy + 1, UINT64_MAX); /* slot.addr: none yet. relaxed: the
-                                             release below publishes it */
-        /* release: whoever sees busy (acquire) sees slot.addr reset, never
-         * the address of this process's last append. The fetch-and-add that
-         * takes the address is a release too, so whoever reads a tail past
-         * that address sees busy set: no seq_cst store (an xchg on x86) is
-         * needed for either. */
-        st_release(busy, r->idx + 1);
-    }
+    if (!busy)
+        return;
+    st_relaxed(busy + 1, UINT64_MAX); /* slot.addr: none yet. relaxed: the
+                                         release below publishes it */
+    /* release: whoever sees busy (acquire) sees slot.addr reset, never the
+     * address of this process's last append. The fetch-and-add that takes
+     * the address is a release too, so whoever reads a tail past that
+     * address sees busy set: no seq_cst store (an xchg on x86) is needed
+     * for either. */
+    st_release(busy, r->idx + 1);
+}
+
+static void slot_leave(wom__reg *r)
+{
+    if (r->e->busy)
+        st_release(r->e->busy, 0); /* release: after the last publishing CAS */
+}
+
+static int append_rec(wom__reg *r, uint64_t off, uint64_t *addr)
+{
+    slot_enter(r);
     int rc = append_loop(r, off, addr);
-    if (busy)
-        st_release(busy, 0); /* release: after the publishing CAS */
+    slot_leave(r);
     return rc;
 }
 
@@ -162,7 +172,7 @@ static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr)
             st_seq(&r->h->next, UINT64_MAX); /* undo the wrap to 0 */
             return WOM_ENOSPC;
         }
-        int rc = put_rec(r, a, off, 1);
+        int rc = put_rec(r, a, off, 1, NULL);
         if (rc == 0) {
             *addr = a;
             return 0;
@@ -174,6 +184,125 @@ static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr)
     }
 }
 
+/* ---- append many: n values at consecutive addresses, one tail update ----
+ *
+ * One fetch-and-add of the tail by n reserves n addresses and the records
+ * are published there in order, each by put_rec's CAS (so every guarantee
+ * of one append holds per value: first write wins, waiters woken, read-only
+ * sleepers rung). A put may take a reserved address first (puts may write
+ * at or above the tail): that value and every later one move up by one, and
+ * what no longer fits reserves again at the new tail, so addresses still
+ * rise with the values and no reserved address is left unwritten by us. A
+ * reserved address a trim passed is skipped (nobody reads below the floor).
+ *
+ * In a shared segment the slot's addr word holds the lowest reserved
+ * address not yet published by this append (it only rises), so a live
+ * appender may fill any EMPTY address at or above it: no_filler counts it
+ * as a possible filler of all of those, which is exact for one append and
+ * conservative for a batch (a hole left by a dead appender above a live
+ * batch is abandoned once that batch is done). */
+
+#define MANY_ON_STACK 64
+
+/* put_rec for consecutive addresses: the index is looked up once per leaf
+ * (*leaf: the cells of leaf number *leafno, NULL at first). A leaf that a
+ * trim released and reused meanwhile holds words of other leaf numbers or
+ * TRIMMED, which fail the CAS, as a stale leaf cache does (index.c). */
+static int put_rec_run(wom__reg *r, uint64_t addr, uint64_t off, wom_a64 **leaf,
+                       uint64_t *leafno)
+{
+    if (addr < ld_seq(&r->h->floor))
+        return WOM_ETRIMMED;
+    uint64_t in = addr & (WOM__LEAF_CELLS - 1);
+    if (!*leaf || *leafno != addr >> WOM__LEAF_BITS) {
+        wom_a64 *cell;
+        int rc = wom__cell(r, addr, 1, &cell);
+        if (rc)
+            return rc;
+        *leaf = cell - in;
+        *leafno = addr >> WOM__LEAF_BITS;
+    }
+    return put_rec(r, addr, off, 1, *leaf + in);
+}
+
+/* Publish records offs[0..n) at consecutive addresses (see above); *done
+ * counts those published, addrs[i] (if given) gets each one's address. */
+static int append_run(wom__reg *r, const uint64_t *offs, size_t n, uint64_t *addrs,
+                      size_t *done)
+{
+    wom_a64 *slot_addr = r->e->busy ? r->e->busy + 1 : NULL, *leaf = NULL;
+    uint64_t leafno = 0;
+    size_t i = 0;
+    while (i < n) {
+        uint64_t want = n - i;
+        if (ld_relaxed(&r->h->next) > UINT64_MAX - want) /* relaxed: as append_loop */
+            return WOM_ENOSPC;
+        uint64_t a = faa_seq(&r->h->next, want);
+        if (a > UINT64_MAX - want) {
+            st_seq(&r->h->next, UINT64_MAX); /* undo the wrap, as append_loop */
+            return WOM_ENOSPC;
+        }
+        for (uint64_t at = a; at - a < want && i < n; at++) {
+            if (slot_addr) /* release: after the fetch-and-add, or the CAS of at - 1 */
+                st_release(slot_addr, at);
+            int rc = put_rec_run(r, at, offs[i], &leaf, &leafno);
+            if (rc == 0) {
+                if (addrs)
+                    addrs[i] = at;
+                *done = ++i;
+            } else if (rc != WOM_EWRITTEN && rc != WOM_ETRIMMED) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+int wom__eng_append_many(wom__reg *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                         size_t *done)
+{
+    *done = 0;
+    RO_CHECK(r->e);
+    if (r->mode != WOM_ONCE)
+        return WOM_EMODE;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].len > r->max_value)
+            return WOM_EMSGSIZE; /* before anything is appended */
+    uint64_t stack[MANY_ON_STACK], *offs = stack;
+    if (n > MANY_ON_STACK && !(offs = malloc(n * sizeof *offs)))
+        return WOM_ENOMEM;
+    /* Every record first, so that a full space appends nothing. */
+    size_t made = 0;
+    int rc = 0;
+    while (made < n && !(rc = wom__rec_new(r, v[made].data, v[made].len, 0, &offs[made])))
+        made++;
+    if (!rc) {
+        slot_enter(r);
+        rc = append_run(r, offs, n, addrs, done);
+        slot_leave(r);
+    }
+    for (size_t i = *done; i < made; i++)
+        wom__rec_kill(r->e, offs[i]);
+    if (offs != stack)
+        free(offs);
+    return rc;
+}
+
+/* The batch's reading side: what wom_get_view with timeout 0 gives, cell
+ * after cell, stopping at the first that holds no value. */
+int wom__eng_get_views(wom__reg *r, uint64_t addr, wom_view *v, size_t max, size_t *got)
+{
+    int rc = 0;
+    size_t k = 0;
+    for (; k < max && addr + k >= addr; k++)
+        if ((rc = wom__eng_get_view(r, addr + k, &v[k], 0)))
+            break;
+    if (k == 0 && rc && rc != WOM_EEMPTY && rc != WOM_ETRIMMED && rc != WOM_EABANDONED)
+        return rc;
+    *got = k;
+    return 0;
+}
+
 int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len)
 {
     RO_CHECK(r->e);
@@ -181,7 +310,7 @@ int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len)
         return WOM_EMODE;
     uint64_t off;
     int rc = wom__rec_new(r, buf, len, 0, &off);
-    if (!rc && (rc = put_rec(r, addr, off, 0)))
+    if (!rc && (rc = put_rec(r, addr, off, 0, NULL)))
         wom__rec_kill(r->e, off);
     return rc;
 }
@@ -227,7 +356,7 @@ static void loan_done(wom__reg *r, uint64_t off)
 int wom__eng_loan_put(wom__reg *r, uint64_t off, uint64_t addr)
 {
     loan_done(r, off);
-    return put_rec(r, addr, off, 0);
+    return put_rec(r, addr, off, 0, NULL);
 }
 
 int wom__eng_loan_append(wom__reg *r, uint64_t off, uint64_t *addr)
@@ -511,12 +640,13 @@ static int no_filler(wom__reg *r, uint64_t addr)
         if (j == e->self || ld_seq(&p->busy) != r->idx + 1)
             continue;
         /* A live appender may still fill addr only if it has no address yet
-         * or has exactly this one: any address it takes later is at or
-         * above the tail read above. */
+         * or its lowest unpublished one is at or below addr (a batch holds
+         * a range above it, append many): any address it takes later is
+         * at or above the tail read above. */
         uint64_t at = ld_seq(&p->addr);
         if (!eng_alive(e, j))
             dead = 1;
-        else if (at == UINT64_MAX || at == addr)
+        else if (at == UINT64_MAX || at <= addr)
             live = 1;
     }
     if (dead && !e->ro)

@@ -144,6 +144,11 @@ int wom__eng_regions(wom__eng *e, int (*fn)(const wom_region_info *, void *), vo
 /* ONCE cells. */
 int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len);
 int wom__eng_append(wom__reg *r, const void *buf, size_t len, uint64_t *addr);
+/* Append v[0..n) at consecutive addresses (wom_append_many): lengths are
+ * checked and every record made before any address is taken; *done (always
+ * written) counts the values appended, from v[0]. */
+int wom__eng_append_many(wom__reg *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                         size_t *done);
 /* Loans: a record of len bytes at *off, to be written at *data, then
  * published (put/append: on error it stays the caller's) or cancelled. */
 int wom__eng_loan(wom__reg *r, size_t len, uint64_t *off, void **data);
@@ -155,6 +160,10 @@ void wom__eng_loan_cancel(wom__reg *r, uint64_t off);
  * (pin_[0] != 0), which is reused or dropped; on error v holds no pin. */
 int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
 void wom__eng_unpin_view(wom_view *v);
+/* Views of addr, addr+1, ... written already, up to max (wom_get_views):
+ * never waits; stops at the first not written; an error only when no
+ * view was taken. Each v[i] comes in holding no pin. */
+int wom__eng_get_views(wom__reg *r, uint64_t addr, wom_view *v, size_t max, size_t *got);
 int wom__eng_trim(wom__reg *r, uint64_t below);
 int wom__eng_tail(wom__reg *r, uint64_t *tail);
 int wom__eng_inspect(wom__reg *r, uint64_t addr, wom_cell_info *out);

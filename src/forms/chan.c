@@ -184,8 +184,9 @@ static int chan_slowest(wom_chan *c, uint64_t *cursor, uint64_t *seat, uint64_t 
     return 0;
 }
 
-/* Wait until the tail is below every live bounded cursor + bound. */
-static int chan_room(wom_chan *c, int64_t timeout_ns)
+/* Wait until the tail is below every live bounded cursor + bound; *room
+ * gets how far below (how many sends fit now). */
+static int chan_room(wom_chan *c, int64_t timeout_ns, uint64_t *room)
 {
     form_deadline dl = form_deadline_start(timeout_ns);
     for (;;) {
@@ -195,7 +196,10 @@ static int chan_room(wom_chan *c, int64_t timeout_ns)
         /* relaxed: the limit is a hint private to this process; a stale one
          * only costs a look at the seats (or, by design, one that is at most
          * `bound` sends old). */
-        if (rc || tail < ld_relaxed(&c->limit))
+        uint64_t cached = ld_relaxed(&c->limit);
+        if (!rc && tail < cached)
+            *room = cached - tail;
+        if (rc || tail < cached)
             return rc;
         if ((rc = chan_slowest(c, &slow, &seat, &ver)))
             return rc;
@@ -204,8 +208,10 @@ static int chan_room(wom_chan *c, int64_t timeout_ns)
          * later is counted within `bound` sends. */
         uint64_t cache = tail > UINT64_MAX - c->bound ? UINT64_MAX : tail + c->bound;
         st_relaxed(&c->limit, limit < cache ? limit : cache); /* relaxed: a hint */
-        if (tail < limit)
+        if (tail < limit) {
+            *room = (limit < cache ? limit : cache) - tail;
             return 0;
+        }
         if ((rc = form_left(&dl, &left)))
             return rc;
         /* The seat's version moves on every publish, so this cannot miss a
@@ -287,8 +293,8 @@ static void chan_retain(wom_chan *c, uint64_t at)
 static int chan_publish(wom_chan *c, const void *buf, size_t len, wom_loan *l,
                         int64_t timeout_ns, uint64_t *addr)
 {
-    int rc = c->bound ? chan_room(c, timeout_ns) : 0;
-    uint64_t at;
+    uint64_t at, room;
+    int rc = c->bound ? chan_room(c, timeout_ns, &room) : 0;
     if (!rc)
         rc = l ? wom_loan_append(l, &at) : wom_append(c->log, buf, len, &at);
     if (rc)
@@ -310,6 +316,59 @@ int wom_chan_send(wom_chan *c, const void *buf, size_t len, int64_t timeout_ns,
     if (len > c->max_value)
         return WOM_EMSGSIZE;
     return chan_publish(c, buf, len, NULL, timeout_ns, addr);
+}
+
+/* The highest of addrs[0..n) that is a multiple of trim_every, or
+ * UINT64_MAX when none is. */
+static uint64_t retain_point(const wom_chan *c, const uint64_t *addrs, size_t n)
+{
+    uint64_t at = UINT64_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (addrs[i] % c->trim_every == 0 && (at == UINT64_MAX || addrs[i] > at))
+            at = addrs[i];
+    return at;
+}
+
+/* Send v[0..n) as one append many (n fits the room), then apply retention
+ * as the sends of its multiples of trim_every would have. */
+static int chan_send_part(wom_chan *c, const wom_iov *v, size_t n, uint64_t *addrs,
+                          size_t *done)
+{
+    uint64_t stack[64], *at = addrs;
+    int retains = c->retain || c->retain_bytes || c->times;
+    if (!at && retains && !(at = n <= 64 ? stack : malloc(n * sizeof *at)))
+        return WOM_ENOMEM;
+    int rc = wom_append_many(c->log, v, n, at, done);
+    uint64_t point = retains ? retain_point(c, at, *done) : UINT64_MAX;
+    if (point != UINT64_MAX)
+        chan_retain(c, point);
+    if (at != addrs && at != stack)
+        free(at);
+    return rc;
+}
+
+int wom_chan_send_many(wom_chan *c, const wom_iov *v, size_t n, int64_t timeout_ns,
+                       uint64_t *addrs, size_t *sent)
+{
+    size_t d = 0;
+    int rc = !c || (!v && n) ? WOM_EINVAL : 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = !v[i].data && v[i].len ? WOM_EINVAL : v[i].len > c->max_value ? WOM_EMSGSIZE : 0;
+    form_deadline dl = form_deadline_start(timeout_ns);
+    while (!rc && d < n) {
+        /* A bounded channel takes what fits now, then waits for more room. */
+        uint64_t room = n - d;
+        int64_t left = timeout_ns;
+        if (c->bound && !(rc = form_left(&dl, &left)))
+            rc = chan_room(c, left, &room);
+        size_t part = room < n - d ? (size_t)room : n - d, got = 0;
+        if (!rc)
+            rc = chan_send_part(c, v + d, part, addrs ? addrs + d : NULL, &got);
+        d += got;
+    }
+    if (sent)
+        *sent = d;
+    return rc;
 }
 
 int wom_chan_loan(wom_chan *c, size_t len, wom_loan *l)
@@ -504,6 +563,32 @@ int wom_sub_recv(wom_sub *sub, void *buf, size_t cap, size_t *len, uint64_t *add
     sub_advance(sub, at, skipped);
     if (addr)
         *addr = at;
+    return 0;
+}
+
+int wom_sub_recv_views(wom_sub *sub, wom_view *views, size_t max, size_t *got,
+                       uint64_t *addrs, int64_t timeout_ns)
+{
+    if (!sub || !got || (!views && max))
+        return WOM_EINVAL;
+    if (max == 0) {
+        *got = 0;
+        return 0;
+    }
+    /* The first waits (and skips what sub_next skips); the others are the
+     * run written already behind it, taken at once (on etcd:// one read).
+     * A run that ends early leaves what stopped it to the next receive. */
+    uint64_t at, skipped = 0;
+    size_t more = 0;
+    int rc = sub_next(sub, &views[0], &at, &skipped, timeout_ns);
+    if (rc)
+        return rc;
+    if (at == UINT64_MAX || wom_get_views(sub->c->log, at + 1, views + 1, max - 1, &more))
+        more = 0; /* the next receive meets it */
+    for (size_t i = 0; addrs && i <= more; i++)
+        addrs[i] = at + i;
+    sub_advance(sub, at + more, skipped);
+    *got = 1 + more;
     return 0;
 }
 

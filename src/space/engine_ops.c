@@ -62,11 +62,25 @@ static int eo_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
     return done(r->s, wom__eng_append(wom__reg_of(r), buf, len, addr));
 }
 
+static int eo_append_many(wom_region *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                          size_t *d)
+{
+    return done(r->s, wom__eng_append_many(wom__reg_of(r), v, n, addrs, d));
+}
+
 static int eo_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
 {
     int rc = done(r->s, wom__eng_get_view(wom__reg_of(r), addr, v, timeout_ns));
     if (rc == WOM_ECORRUPT && v->pin_[0])
         wom__eng_unpin_view(v); /* it may have pinned before the space broke */
+    return rc;
+}
+
+static int eo_get_views(wom_region *r, uint64_t addr, wom_view *v, size_t max, size_t *got)
+{
+    int rc = done(r->s, wom__eng_get_views(wom__reg_of(r), addr, v, max, got));
+    for (size_t i = 0; rc == WOM_ECORRUPT && i < max && v[i].pin_[0]; i++)
+        wom__eng_unpin_view(&v[i]); /* pinned before the space broke */
     return rc;
 }
 
@@ -129,10 +143,12 @@ const struct wom__ops wom__engine_ops = {
     .regions = eo_regions,
     .put = eo_put,
     .append = eo_append,
+    .append_many = eo_append_many,
     .tail = eo_tail,
     .trim = eo_trim,
     .inspect = eo_inspect,
     .get_view = eo_get_view,
+    .get_views = eo_get_views,
     .loan = eo_loan,
     .loan_publish = eo_loan_publish,
     .loan_cancel = eo_loan_cancel,

@@ -79,11 +79,14 @@ struct er {
 };
 
 /* Appends waiting in a process for one region (group commit, below). */
-struct apx { /* one waiting append */
+struct apx { /* one waiting append of n cells (n > 1: append many) */
     struct apx *next;
-    struct cellbuf *b;
+    struct cellbuf *const *b; /* headers made: b[i]'s sequence is seq + i */
+    size_t n;
+    size_t ndone;             /* committed so far (a batch too big for one
+                                 transaction goes in consecutive ones) */
     uint64_t seq;
-    uint64_t addr;
+    uint64_t *addrs;          /* b[i]'s address (NULL: not wanted) */
     int rc, done;
 };
 
@@ -1460,13 +1463,72 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
     }
 }
 
+/* Views of the cells from addr on that are written already: those the
+ * cache holds, then one serializable range read of the rest (a written
+ * cell is final, so any member may answer; one that lags gives fewer).
+ * Nothing is read when the watch hub knows that the next address is not
+ * written, or lies below a floor seen. */
+static int ec_get_views(wom_region *r, uint64_t addr, wom_view *v, size_t max, size_t *got)
+{
+    struct es *es = es_of(r->s);
+    struct er *er = er_of(r);
+    if (er->mode != WOM_ONCE)
+        return WOM_EMODE;
+    size_t k = 0;
+    while (k < max && addr + k >= addr && cache_view(es, er, addr + k, &v[k]))
+        k++;
+    uint64_t a = addr + k;
+    int at_tail = 0, trimmed = 0;
+    uint64_t ep = k < max && a >= addr ? hub_epoch(es, er, a, &at_tail, &trimmed) : 0;
+    if (k == max || a < addr || at_tail || trimmed) {
+        *got = k;
+        return 0;
+    }
+    size_t want = max - k;
+    char ck[KEY_MAX], ek[KEY_MAX];
+    ProtobufCBinaryData c_k = c_key(ck, es, er, a),
+                        e_k = c_key(ek, es, er, a + want < a ? UINT64_MAX : a + want);
+    struct txn t;
+    txn_init(&t);
+    Etcdserverpb__RangeRequest *rq = op_range(&t, 1, c_k, e_k);
+    rq->serializable = 1;
+    rq->limit = want < INT64_MAX ? (int64_t)want : INT64_MAX;
+    Etcdserverpb__TxnResponse *resp = NULL;
+    int rc = read_call(es, &t, &resp, op_deadline(es));
+    const Etcdserverpb__RangeResponse *rr = rc ? NULL : resp->responses[0]->response_range;
+    int64_t rev = !rc && resp->header ? resp->header->revision : 0;
+    for (size_t i = 0; rr && !rc && i < rr->n_kvs && k < max; i++) {
+        const Mvccpb__KeyValue *kv = rr->kvs[i];
+        uint64_t at;
+        const uint8_t *val;
+        size_t n;
+        int mine;
+        if (!kv || (rc = wom__ec_key_addr(es->prefix, 'c', er->id, &kv->key, &at)))
+            rc = WOM_ECORRUPT;
+        else if (at != addr + k) /* not written there (yet): the run ends */
+            break;
+        else if (!(rc = cell_parse(es, er, &kv->value, UINT64_MAX, &val, &n, &mine)) &&
+                 !(rc = read_view(es, er, at, val, n, &v[k], ep, rev)))
+            k++;
+    }
+    if (resp)
+        wom__etcd_txn_free(resp);
+    if (rc && k == 0)
+        return rc;
+    *got = k;
+    return 0;
+}
+
 /* ---- appends: group commit ----
  *
  * The appends of a process to one region go through one queue (struct aq,
  * per space and region id): whoever finds no batch in flight takes up to
  * BATCH_MAX waiting cells (and at most BATCH_BYTES) and commits them in
  * one transaction; the others sleep until theirs is done or it is their
- * turn. One transaction: if t's mod revision is the one known, put the
+ * turn. An append many is one entry in the queue, taken whole into one
+ * transaction when it fits one (BATCH_MAX cells, BATCH_BYTES), else in
+ * parts, each filling a transaction of its own, committed before anything
+ * queued behind it. One transaction: if t's mod revision is the one known, put the
  * cells at TAIL, TAIL+1, ... and t = TAIL + k; else read t, c/TAIL and f
  * and go again from the tail learnt, at once (contention is not trouble).
  * No cell can sit at or above t (every put and trim raises t in its own
@@ -1513,11 +1575,11 @@ static int batch_lost(struct es *es, struct er *er, const Etcdserverpb__TxnRespo
     return 1;
 }
 
-/* Commit cells b[0..k) (headers made, sequence numbers seq[]) as one
- * batch; *first gets the first's address. q's tail knowledge is used and
- * kept (the caller holds q's turn, not its lock). */
-static int batch_commit(struct es *es, struct er *er, struct aq *q, struct apx *const *x,
-                        size_t k, uint64_t *first)
+/* Commit cells b[0..k) (headers made; b[0]'s sequence number is seq0) as
+ * one batch; *first gets the first's address. q's tail knowledge is used
+ * and kept (the caller holds q's turn, not its lock). */
+static int batch_commit(struct es *es, struct er *er, struct aq *q, struct cellbuf *const *b,
+                        size_t k, uint64_t seq0, uint64_t *first)
 {
     char tk[KEY_MAX], fk[KEY_MAX], next[17];
     ProtobufCBinaryData t_k = t_key(tk, es, er), f_k = f_key(fk, es, er);
@@ -1557,8 +1619,8 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct apx *
         cmp_mod(t, t_k, q->mod);
         put_in(t, 1, &big, t_k, next, 16);
         for (size_t i = 0; i < k; i++)
-            put_in(t, 1, &big, i ? c_key(keys[i], es, er, q->tail + i) : c0, x[i]->b->cell,
-                   CELL_HDR + x[i]->b->len);
+            put_in(t, 1, &big, i ? c_key(keys[i], es, er, q->tail + i) : c0, b[i]->cell,
+                   CELL_HDR + b[i]->len);
         op_range(t, 0, t_k, none);
         op_range(t, 0, c0, none);
         op_range(t, 0, f_k, none);
@@ -1572,7 +1634,7 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct apx *
                     q->mod = resp->header->revision; /* t's mod revision now */
                 q->tail += k;
             } else {
-                rc = batch_lost(es, er, resp, t_k, c0, f_k, x[0]->seq, doubt, &q->tail, &q->mod);
+                rc = batch_lost(es, er, resp, t_k, c0, f_k, seq0, doubt, &q->tail, &q->mod);
                 if (rc == 0)
                     q->known = 0; /* in, but where t is now is not known */
             }
@@ -1602,26 +1664,98 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct apx *
     return rc;
 }
 
-/* Append the cell in b (header not yet made): join r's queue, and commit
- * batches while it is our turn, until ours is done. */
-static int append_cell(wom_region *r, struct cellbuf *b, uint64_t *addr)
+/* r's queue (made on first use); the caller holds app_mu. */
+static struct aq *aq_of(struct es *es, const struct er *er)
 {
-    struct es *es = es_of(r->s);
-    struct er *er = er_of(r);
-    struct apx me = {NULL, b, cell_head(es, b->cell, b->len), 0, 0, 0};
-    pthread_mutex_lock(&es->app_mu);
     struct aq *q = es->aqs;
     while (q && q->rid != er->id)
         q = q->next;
-    if (!q) {
-        if (!(q = calloc(1, sizeof *q))) {
-            pthread_mutex_unlock(&es->app_mu);
-            return WOM_ENOMEM;
-        }
+    if (!q && (q = calloc(1, sizeof *q))) {
         q->next = es->aqs;
         q->rid = er->id;
         q->tailp = &q->head;
         es->aqs = q;
+    }
+    return q;
+}
+
+static size_t cell_bytes(const struct cellbuf *b) { return b->len + CELL_HDR + KEY_MAX; }
+
+/* Take the next batch off q (the caller holds app_mu): whole entries from
+ * the head while they fit, into b[0..*k) and x[0..*nx); an entry that does
+ * not fit an empty batch is taken alone, in part, and stays at the head.
+ * Returns how many of its cells were taken then (else 0: all whole). */
+static size_t batch_take(struct aq *q, struct cellbuf **b, size_t *k, struct apx **x,
+                         size_t *nx)
+{
+    size_t bytes = 0, fit = 0;
+    *k = *nx = 0;
+    for (struct apx *h = q->head; h && *k < BATCH_MAX; h = h->next) {
+        size_t left = h->n - h->ndone;
+        for (fit = 0; fit < left && *k + fit < BATCH_MAX; fit++) {
+            size_t more = cell_bytes(h->b[h->ndone + fit]);
+            if (*k + fit > 0 && bytes + more > BATCH_BYTES)
+                break;
+            bytes += more;
+        }
+        if (fit < left && *nx > 0)
+            break; /* it goes in a batch of its own */
+        for (size_t j = 0; j < fit; j++)
+            b[*k + j] = h->b[h->ndone + j];
+        *k += fit;
+        x[(*nx)++] = h;
+        if (fit < left)
+            return fit; /* the head, in part */
+        q->head = h->next;
+    }
+    if (!q->head)
+        q->tailp = &q->head;
+    return 0;
+}
+
+/* What a committed (or failed) batch taken by batch_take means for each
+ * entry in it; the caller holds app_mu. */
+static void batch_done(struct aq *q, struct apx *const *x, size_t nx, size_t split, int rc,
+                       uint64_t first)
+{
+    uint64_t at = first;
+    for (size_t i = 0; i < nx; i++) {
+        struct apx *e = x[i];
+        size_t part = split ? split : e->n - e->ndone;
+        for (size_t j = 0; !rc && e->addrs && j < part; j++)
+            e->addrs[e->ndone + j] = at + j;
+        at += part;
+        if (!rc)
+            e->ndone += part;
+        if (rc || e->ndone == e->n) {
+            e->rc = rc;
+            e->done = 1;
+            if (q->head == e) { /* a part of it failed: it leaves the queue */
+                if (!(q->head = e->next))
+                    q->tailp = &q->head;
+            }
+        }
+    }
+}
+
+/* Append the n cells in b (headers not yet made) at consecutive addresses:
+ * join r's queue, and commit batches while it is our turn, until ours is
+ * done. *done counts the cells committed, also on error. */
+static int append_cells(wom_region *r, struct cellbuf *const *b, size_t n, uint64_t *addrs,
+                        size_t *done)
+{
+    struct es *es = es_of(r->s);
+    struct er *er = er_of(r);
+    uint64_t seq = faa_relaxed(&es->seq, n); /* relaxed: only unique per handle */
+    struct apx me = {NULL, b, n, 0, seq, addrs, 0, 0};
+    for (size_t i = 0; i < n; i++)
+        wom__ec_cell_head(b[i]->cell, es->writer, seq + i, b[i]->len);
+    *done = 0;
+    pthread_mutex_lock(&es->app_mu);
+    struct aq *q = aq_of(es, er);
+    if (!q) {
+        pthread_mutex_unlock(&es->app_mu);
+        return WOM_ENOMEM;
     }
     *q->tailp = &me;
     q->tailp = &me.next;
@@ -1630,33 +1764,28 @@ static int append_cell(wom_region *r, struct cellbuf *b, uint64_t *addr)
             pthread_cond_wait(&es->app_cv, &es->app_mu);
             continue;
         }
+        struct cellbuf *cells[BATCH_MAX];
         struct apx *x[BATCH_MAX];
-        size_t k = 0, bytes = 0;
-        while (q->head && k < BATCH_MAX &&
-               (k == 0 || bytes + q->head->b->len + CELL_HDR + KEY_MAX <= BATCH_BYTES)) {
-            x[k] = q->head;
-            bytes += x[k]->b->len + CELL_HDR + KEY_MAX;
-            q->head = x[k++]->next;
-        }
-        if (!q->head)
-            q->tailp = &q->head;
+        size_t k, nx, split = batch_take(q, cells, &k, x, &nx);
         q->busy = 1;
         pthread_mutex_unlock(&es->app_mu);
         uint64_t first = 0;
-        int rc = batch_commit(es, er, q, x, k, &first);
+        int rc = batch_commit(es, er, q, cells, k, x[0]->seq + x[0]->ndone, &first);
         pthread_mutex_lock(&es->app_mu);
-        for (size_t i = 0; i < k; i++) {
-            x[i]->rc = rc;
-            x[i]->addr = first + i;
-            x[i]->done = 1;
-        }
+        batch_done(q, x, nx, split, rc, first);
         q->busy = 0;
         pthread_cond_broadcast(&es->app_cv);
     }
     pthread_mutex_unlock(&es->app_mu);
-    if (!me.rc)
-        *addr = me.addr;
+    *done = me.ndone;
     return me.rc;
+}
+
+/* Append the cell in b (header not yet made). */
+static int append_cell(wom_region *r, struct cellbuf *b, uint64_t *addr)
+{
+    size_t done;
+    return append_cells(r, &b, 1, addr, &done);
 }
 
 static int ec_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
@@ -1667,6 +1796,30 @@ static int ec_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
         rc = append_cell(r, b, addr);
         free(b);
     }
+    return rc;
+}
+
+static int ec_append_many(wom_region *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                          size_t *done)
+{
+    struct er *er = er_of(r);
+    *done = 0;
+    if (er->mode != WOM_ONCE)
+        return WOM_EMODE;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].len > er->max_value)
+            return WOM_EMSGSIZE; /* before anything is appended */
+    if (n == 0)
+        return 0;
+    struct cellbuf **b = calloc(n, sizeof *b);
+    int rc = b ? 0 : WOM_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = cell_new(r, v[i].data, v[i].len, &b[i]);
+    if (!rc)
+        rc = append_cells(r, b, n, addrs, done);
+    for (size_t i = 0; b && i < n; i++)
+        free(b[i]);
+    free(b);
     return rc;
 }
 
@@ -1921,10 +2074,12 @@ static const struct wom__ops etcd_ops = {
     .regions = ec_regions,
     .put = ec_put,
     .append = ec_append,
+    .append_many = ec_append_many,
     .tail = ec_tail,
     .trim = ec_trim,
     .inspect = ec_inspect,
     .get_view = ec_get_view,
+    .get_views = ec_get_views,
     .loan = ec_loan,
     .loan_publish = ec_loan_publish,
     .loan_cancel = ec_loan_cancel,

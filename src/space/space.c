@@ -206,6 +206,32 @@ int wom_get_view_next(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout
     return r->s->ops->get_view(r, addr, v, timeout_ns);
 }
 
+/* A scope without get_views reads one cell at a time. */
+static int views_each(wom_region *r, uint64_t addr, wom_view *v, size_t max, size_t *got)
+{
+    int rc = 0;
+    for (*got = 0; *got < max && addr + *got >= addr; ++*got)
+        if ((rc = r->s->ops->get_view(r, addr + *got, &v[*got], 0)))
+            break;
+    if (rc == WOM_EEMPTY || rc == WOM_ETRIMMED || rc == WOM_EABANDONED || *got)
+        rc = 0;
+    return rc;
+}
+
+int wom_get_views(wom_region *r, uint64_t addr, wom_view *views, size_t max, size_t *got)
+{
+    if (!r || !got || (!views && max))
+        return WOM_EINVAL;
+    for (size_t i = 0; i < max; i++)
+        views[i].pin_[0] = views[i].pin_[1] = 0; /* output only */
+    size_t k = 0;
+    int rc = r->s->ops->get_views ? r->s->ops->get_views(r, addr, views, max, &k)
+                                  : views_each(r, addr, views, max, &k);
+    if (!rc)
+        *got = k;
+    return rc;
+}
+
 void wom_view_release(wom_view *v)
 {
     if (v)
@@ -238,6 +264,47 @@ int wom_append(wom_region *r, const void *buf, size_t len, uint64_t *addr)
     int rc = r->s->ops->append(r, buf, len, &a);
     if (!rc && addr)
         *addr = a;
+    return rc;
+}
+
+/* A scope without append_many appends one value at a time, after the
+ * checks that make a batch all or nothing. */
+static int append_each(wom_region *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                       size_t *done)
+{
+    wom_region_info info;
+    int rc = r->s->ops->info(r, &info);
+    if (rc)
+        return rc;
+    if (info.mode != WOM_ONCE)
+        return WOM_EMODE;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].len > info.max_value)
+            return WOM_EMSGSIZE;
+    for (*done = 0; *done < n; ++*done) {
+        uint64_t a;
+        rc = r->s->ops->append(r, v[*done].data, v[*done].len, &a);
+        if (rc)
+            return rc;
+        if (addrs)
+            addrs[*done] = a;
+    }
+    return 0;
+}
+
+int wom_append_many(wom_region *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                    size_t *done)
+{
+    size_t d = 0;
+    int rc = !r || (!v && n) ? WOM_EINVAL : 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        if (!v[i].data && v[i].len)
+            rc = WOM_EINVAL;
+    if (!rc)
+        rc = r->s->ops->append_many ? r->s->ops->append_many(r, v, n, addrs, &d)
+                                    : append_each(r, v, n, addrs, &d);
+    if (done)
+        *done = d;
     return rc;
 }
 

@@ -16,7 +16,8 @@
  * lost after the request went out: it may or may not have taken effect),
  * WOM_EUNAVAIL (the scope cannot serve now; try again). Optional ops (NULL
  * in a table: sync, regions, inspect, loan with loan_publish and
- * loan_cancel) make the public call return WOM_ENOTSUP (wom_sync: 0); every
+ * loan_cancel) make the public call return WOM_ENOTSUP (wom_sync: 0), but
+ * append_many and get_views, which space.c does one cell at a time; every
  * other op is required.
  */
 #ifndef WOM_SPACE_H
@@ -72,6 +73,12 @@ struct wom__ops {
     /* ONCE cells (wom_put, wom_append, wom_tail, wom_trim, wom_inspect). */
     int (*put)(wom_region *r, uint64_t addr, const void *buf, size_t len);
     int (*append)(wom_region *r, const void *buf, size_t len, uint64_t *addr);
+    /* Append v[0..n) (wom_append_many's contract; space.c has checked
+     * that no data is NULL with a len): lengths and mode are checked before
+     * anything is appended; *done is always written; addrs may be NULL.
+     * Optional: without it space.c appends one by one (not consecutive). */
+    int (*append_many)(wom_region *r, const wom_iov *v, size_t n, uint64_t *addrs,
+                       size_t *done);
     int (*tail)(wom_region *r, uint64_t *tail);
     int (*trim)(wom_region *r, uint64_t below);
     int (*inspect)(wom_region *r, uint64_t addr, wom_cell_info *out);
@@ -80,6 +87,12 @@ struct wom__ops {
      * until released (util/view.h). v may come in holding a view of this backend, which
      * is reused or released; on error v holds none. */
     int (*get_view)(wom_region *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
+    /* wom_get_views: views of addr, addr+1, ... that are written already,
+     * up to max, into v[0..*got) (each comes in holding none); never
+     * waits; stops at the first address not written, trimmed or abandoned
+     * (not an error). An error only when no view was taken. Optional:
+     * without it space.c loops get_view with timeout 0. */
+    int (*get_views)(wom_region *r, uint64_t addr, wom_view *v, size_t max, size_t *got);
     /* A loan: len writable bytes at *data and a token, the caller's until
      * published (put at *addr, or append: sets *addr) or cancelled; on a
      * failed publish the loan stays the caller's. */

@@ -50,6 +50,8 @@
 #define RETRY_MIN_NS (30000 * MS)
 /* The source's floor is looked at every this many cells copied. */
 #define FLOOR_EVERY 1024
+/* Cells copied per read of the source's written run. */
+#define RUN_MAX 64
 
 struct mirror {
     const char *cmd, *name;
@@ -248,9 +250,35 @@ static int follow_floor(struct mirror *m)
     return 0;
 }
 
-/* One step: copy address m->next, or learn why not. Returns 0 after a
- * copy, WOM_EEMPTY when nothing came within the slice, else an error. */
-static int step(struct mirror *m, wom_view *v)
+/* After a copy: the cells written already behind it, taken as one run
+ * (wom_get_views: on etcd:// one read, not one per cell) and copied in
+ * order, at most left. Whatever ends the run (a cell not there yet, a
+ * trim, an abandoned cell) is left to the next step, which reads that
+ * cell alone; a failed copy returns its error with m->next at that cell. */
+static int copy_run(struct mirror *m, uint64_t left)
+{
+    wom_view vs[RUN_MAX];
+    size_t got = 0, i = 0;
+    if (left > RUN_MAX)
+        left = RUN_MAX;
+    if (left == 0 || m->next == 0 || wom_get_views(m->sr, m->next, vs, (size_t)left, &got))
+        return 0; /* m->next == 0: the address space wrapped; the run proves nothing */
+    int err = 0;
+    for (; i < got && !(err = put_copy(m, m->next, &vs[i])); i++) {
+        m->next++;
+        m->copied++;
+    }
+    for (size_t j = 0; j < got; j++)
+        wom_view_release(&vs[j]);
+    if (i)
+        m->last_ns = wom__now_ns();
+    return err;
+}
+
+/* One step: copy address m->next (and the run written behind it, at most
+ * left in all), or learn why not. Returns 0 after a copy, WOM_EEMPTY when
+ * nothing came within the slice, else an error. */
+static int step(struct mirror *m, wom_view *v, uint64_t left)
 {
     int64_t now = wom__now_ns(), wait = SLICE_NS;
     if (m->idle_ns >= 0 && m->last_ns + m->idle_ns - now < wait)
@@ -275,10 +303,14 @@ static int step(struct mirror *m, wom_view *v)
         return err;
     if ((err = put_copy(m, m->next, v)))
         return err;
+    uint64_t before = m->copied;
     m->next++;
     m->copied++;
     m->last_ns = wom__now_ns();
-    return m->copied % FLOOR_EVERY ? 0 : follow_floor(m);
+    err = copy_run(m, left - 1);
+    if (!err && before / FLOOR_EVERY != m->copied / FLOOR_EVERY)
+        err = follow_floor(m); /* every FLOOR_EVERY copies */
+    return err;
 }
 
 /* Copy until --count cells, or until none came within --timeout. */
@@ -287,7 +319,7 @@ static int run(struct mirror *m, uint64_t want)
     wom_view v = WOM_VIEW_INIT;
     int err = 0;
     while (m->copied < want) {
-        err = step(m, &v);
+        err = step(m, &v, want - m->copied);
         /* Nothing came: look at the source's floor (which also shows that
          * the source answers), then at the deadline. */
         if (err == WOM_EEMPTY && !(err = follow_floor(m)) && m->idle_ns >= 0 &&
