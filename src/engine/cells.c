@@ -123,10 +123,10 @@ static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append, wom_a64
     return 0;
 }
 
-/* Publish the record at off at the next free address. In a shared segment
- * the process's busy word says "inside an append on this region" from
- * before it takes an address until the value is published, so a reader
- * can tell a hole left by a dead appender from an append in flight. */
+/* In a shared segment the process's busy word says "inside an append on
+ * this region" from before it takes an address until the value is
+ * published (slot_enter .. slot_leave), so a reader can tell a hole left by
+ * a dead appender from an append in flight. */
 static void slot_enter(wom__reg *r)
 {
     wom_a64 *busy = r->e->busy;
@@ -148,6 +148,7 @@ static void slot_leave(wom__reg *r)
         st_release(r->e->busy, 0); /* release: after the last publishing CAS */
 }
 
+/* Publish the record at off at the next free address. */
 static int append_rec(wom__reg *r, uint64_t off, uint64_t *addr)
 {
     slot_enter(r);
