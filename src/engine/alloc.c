@@ -6,8 +6,9 @@
  * Life of a chunk: the region allocates records from it until one does not
  * fit, which seals it. Each record is counted live until it dies (trimmed,
  * overwritten in a MANY cell, or lost a write race). The chunk is RETIRED when
- * it is sealed with no live record, and released (pages discarded, chunk put
- * on the free stack for reuse) when it is retired with no pin. RETIRED
+ * it is sealed with no live record, and released (onto the warm free stack,
+ * or punched onto the cold one: see chunk_release) when it is retired with
+ * no pin. RETIRED
  * happens once per life because after SEALED the live count can only fall;
  * RELEASED is taken by one CAS.
  *
