@@ -175,6 +175,82 @@ TEST(alloc_idle_warm_chunks_are_punched_after_a_period, T_UNIT)
     tspace_remove(&ts);
 }
 
+static uint64_t link_of(wom__eng *e, uint64_t off)
+{
+    return ld_seq(&eng_chunk(e, off)->next_free);
+}
+
+/* A process that dies between taking a chunk off a free stack and putting
+ * it in use, or between a chunk's last record dying and its release, leaves
+ * the chunk on no stack. The next process to open the space alone takes
+ * each such chunk back, once, and hands it out again. */
+TEST(alloc_chunks_the_dead_held_are_taken_back_by_a_lone_opener, T_UNIT)
+{
+    struct tspace ts;
+    shm_space(&ts);
+    wom_space *s;
+    wom_region *r;
+    open_log(ts.uri, &s, &r);
+    wom__eng *e = wom__reg_of(r)->e;
+    struct wom__seg_hdr *h = e->hdr;
+    static unsigned char v[VAL];
+    const unsigned n = WOM__WARM_CHUNKS + 4;
+    CHECK_OK(wom_append(r, v, VAL, NULL));
+    for (unsigned i = 0; i < n; i++)
+        append_to_next_chunk(r, v);
+    uint64_t tail;
+    CHECK_OK(wom_tail(r, &tail));
+    CHECK_OK(wom_trim(r, tail));
+    uint64_t brk = ld_seq(&h->brk);
+    /* Popped, then dead: still released. */
+    uint64_t a = wom__stack_pop(e, &h->free_chunks, link_of, 0);
+    /* Popped and reset by chunk_new, never installed. */
+    uint64_t b = wom__stack_pop(e, &h->cold_chunks, link_of, 0);
+    st_seq(&eng_chunk(e, b)->state, 0);
+    st_seq(&eng_chunk(e, b)->alloc, (uint64_t)(WOM__CHUNK_HDR / 8) << 32);
+    /* Sealed, its last record dead, never retired. */
+    uint64_t c = wom__stack_pop(e, &h->cold_chunks, link_of, 0);
+    CHECK(a && b && c);
+    uint64_t used = 4u << 20;
+    st_seq(&eng_chunk(e, c)->state, 0);
+    st_seq(&eng_chunk(e, c)->alloc, ((used / 8) << 32) | CH_SEALED);
+    faa_seq(&wom__reg_of(r)->h->sealed_bytes, used); /* as its seal counted */
+    wom_region_close(r);
+    wom_close(s);
+
+    open_log(ts.uri, &s, &r); /* alone */
+    e = wom__reg_of(r)->e;
+    h = e->hdr;
+    uint64_t warm[64], cold[64];
+    size_t nw = stack_walk(e, &h->free_chunks, warm, 64);
+    size_t nc = stack_walk(e, &h->cold_chunks, cold, 64);
+    CHECK_EQ(nw + nc, n);
+    CHECK_EQ(ld_seq(&h->warm_count), nw);
+    CHECK_EQ(ld_seq(&h->free_count), n);
+    static unsigned char seen[1024];
+    memset(seen, 0, sizeof seen);
+    for (size_t i = 0; i < nw + nc; i++) {
+        uint64_t ch = i < nw ? warm[i] : cold[i - nw];
+        CHECK_MSG(!seen[ch >> WOM__CHUNK_SHIFT]++, "chunk %" PRIu64 " free twice",
+                  ch >> WOM__CHUNK_SHIFT);
+        CHECK_EQ(ld_seq(&eng_chunk(e, ch)->state), CH_RETIRED | CH_RELEASED);
+    }
+    CHECK(seen[a >> WOM__CHUNK_SHIFT] && seen[b >> WOM__CHUNK_SHIFT] && seen[c >> WOM__CHUNK_SHIFT]);
+    CHECK(!seen[cur_chunk_of(r) >> WOM__CHUNK_SHIFT]);
+    /* They are handed out again, each once: n more chunks, no fresh one. */
+    memset(seen, 0, sizeof seen);
+    seen[cur_chunk_of(r) >> WOM__CHUNK_SHIFT] = 1;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t ch = append_to_next_chunk(r, v);
+        CHECK_MSG(!seen[ch >> WOM__CHUNK_SHIFT]++, "chunk %" PRIu64 " handed out twice",
+                  ch >> WOM__CHUNK_SHIFT);
+    }
+    CHECK_EQ(ld_seq(&h->brk), brk);
+    wom_region_close(r);
+    wom_close(s);
+    tspace_remove(&ts);
+}
+
 /* ---- stress: threads release and take chunks; periods end meanwhile ---- */
 
 #define STRESS_THREADS 4

@@ -622,6 +622,55 @@ static void drop_slots(wom__eng *e, uint32_t lo, uint32_t hi)
 
 void wom__eng_drop_pins(wom__eng *e) { drop_slots(e, 0, WOM__PIN_SLOTS); }
 
+/* Whether chunk c (of a segment no other process uses, pins dropped) is
+ * free: released; or sealed with no live record (its holder died before
+ * retiring or releasing it); or reset and never installed (its taker died
+ * between the pop and the install). Marks it released. */
+static int chunk_free_alone(wom__eng *e, uint64_t c, struct wom__chunk *ch)
+{
+    struct wom__region_hdr *r = &e->hdr->regions[ch->region];
+    uint64_t st = ld_relaxed(&ch->state), a = ld_relaxed(&ch->alloc); /* relaxed: alone */
+    if (st == (CH_RETIRED | CH_RELEASED))
+        return 1;
+    for (uint32_t i = 0; i < WOM__PIN_SLOTS; i++)
+        if (ld_relaxed(&ch->pins[i])) /* relaxed: alone */
+            return 0;
+    if (a & CH_LIVE_MASK)
+        return 0;
+    if (a & CH_SEALED) /* relaxed: a statistic, as in chunk_release */
+        atomic_fetch_sub_explicit(&r->sealed_bytes, CH_USED(a), memory_order_relaxed);
+    else if (CH_USED(a) != WOM__CHUNK_HDR || ld_relaxed(&r->cur_chunk) == c)
+        return 0; /* the region's current chunk, or not as chunk_new leaves one */
+    st_relaxed(&ch->state, CH_RETIRED | CH_RELEASED); /* relaxed: alone */
+    return 1;
+}
+
+void wom__eng_rebuild_free(wom__eng *e)
+{
+    struct wom__seg_hdr *h = e->hdr;
+    /* relaxed throughout: no other process uses the segment. The tags go
+     * on counting, so nothing stale can match a head. */
+    st_relaxed(&h->free_chunks, (uint32_t)(ld_relaxed(&h->free_chunks) + 1));
+    st_relaxed(&h->cold_chunks, (uint32_t)(ld_relaxed(&h->cold_chunks) + 1));
+    uint64_t warm = 0, all = 0;
+    EACH_CHUNK(e, c)
+    {
+        struct wom__chunk *ch = chunk_at(e, c);
+        if (!ch || !chunk_free_alone(e, c, ch))
+            continue;
+        uint64_t b = ld_relaxed(&ch->backed);
+        int hot = !e->host || (b > WOM__PAGE && b <= WOM__CHUNK_SIZE);
+        wom__stack_push(e, hot ? &h->free_chunks : &h->cold_chunks, &ch->next_free, c, 0);
+        warm += hot;
+        all++;
+    }
+    st_relaxed(&h->warm_count, warm);
+    st_relaxed(&h->free_count, all);
+    st_relaxed(&h->free_peak, all);
+    st_relaxed(&h->free_dip, 0);
+    st_relaxed(&h->dip_prev, 0);
+}
+
 void wom__eng_clean_slot(wom__eng *e, uint32_t slot)
 {
     if (slot < WOM__NPROCS)
