@@ -264,13 +264,14 @@ void wom__chunk_decay(wom__eng *e, int64_t now)
                                                  (uint64_t)now + WOM__WARM_PERIOD_NS,
                                                  memory_order_relaxed, memory_order_relaxed))
         return;
+    /* relaxed (these three): hints, see raise_to */
     uint64_t dip = atomic_exchange_explicit(&h->free_dip, 0, memory_order_relaxed);
     uint64_t before = atomic_exchange_explicit(&h->dip_prev, dip, memory_order_relaxed);
     st_relaxed(&h->free_peak, ld_relaxed(&h->free_count));
     /* The warm chunks beyond what two whole periods took are not needed
      * soon: give their pages and blocks back. */
     uint64_t keep = warm_keep(dip, before, WOM__WARM_IDLE);
-    for (uint64_t n = ld_relaxed(&h->warm_count); n > keep; n--) {
+    for (uint64_t n = ld_relaxed(&h->warm_count); n > keep; n--) { /* relaxed: a hint */
         uint64_t c = warm_pop(e);
         if (!c)
             break;
@@ -292,7 +293,7 @@ static int chunk_new(wom__eng *e, uint32_t region, uint64_t warm, uint64_t *off)
         /* relaxed: hints (raise_to); the fall below the period's peak is
          * the demand the warm stack should cover */
         uint64_t f = atomic_fetch_sub_explicit(&h->free_count, 1, memory_order_relaxed) - 1;
-        uint64_t peak = ld_relaxed(&h->free_peak);
+        uint64_t peak = ld_relaxed(&h->free_peak); /* relaxed: a hint */
         if (peak > f && peak - f <= e->size >> WOM__CHUNK_SHIFT)
             raise_to(&h->free_dip, peak - f);
         wom__chunk_decay(e, wom__now_ns());
@@ -342,6 +343,7 @@ static void chunk_release(wom__eng *e, uint64_t c)
     raise_to(&h->free_peak, atomic_fetch_add_explicit(&h->free_count, 1, memory_order_relaxed) + 1);
     /* A chunk with no blocks past its header page has nothing warm. */
     int warm = !e->host || ld_relaxed(&ch->backed) > WOM__PAGE; /* relaxed: this thread's own */
+    /* relaxed: hints */
     uint64_t keep = warm_keep(ld_relaxed(&h->free_dip), ld_relaxed(&h->dip_prev), WOM__WARM_CHUNKS);
     /* relaxed: a hint; counted before the push so racers see it early */
     if (warm && atomic_fetch_add_explicit(&h->warm_count, 1, memory_order_relaxed) < keep) {
@@ -648,8 +650,8 @@ static int chunk_free_alone(wom__eng *e, uint64_t c, struct wom__chunk *ch)
 void wom__eng_rebuild_free(wom__eng *e)
 {
     struct wom__seg_hdr *h = e->hdr;
-    /* relaxed throughout: no other process uses the segment. The tags go
-     * on counting, so nothing stale can match a head. */
+    /* relaxed: no other process uses the segment (so throughout). The
+     * tags go on counting, so nothing stale can match a head. */
     st_relaxed(&h->free_chunks, (uint32_t)(ld_relaxed(&h->free_chunks) + 1));
     st_relaxed(&h->cold_chunks, (uint32_t)(ld_relaxed(&h->cold_chunks) + 1));
     uint64_t warm = 0, all = 0;
@@ -658,12 +660,13 @@ void wom__eng_rebuild_free(wom__eng *e)
         struct wom__chunk *ch = chunk_at(e, c);
         if (!ch || !chunk_free_alone(e, c, ch))
             continue;
-        uint64_t b = ld_relaxed(&ch->backed);
+        uint64_t b = ld_relaxed(&ch->backed); /* relaxed: alone */
         int hot = !e->host || (b > WOM__PAGE && b <= WOM__CHUNK_SIZE);
         wom__stack_push(e, hot ? &h->free_chunks : &h->cold_chunks, &ch->next_free, c, 0);
         warm += hot;
         all++;
     }
+    /* relaxed: alone; the set-up lock orders them before the next open */
     st_relaxed(&h->warm_count, warm);
     st_relaxed(&h->free_count, all);
     st_relaxed(&h->free_peak, all);
