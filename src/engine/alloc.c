@@ -241,9 +241,9 @@ static void raise_to(wom_a64 *w, uint64_t v)
         ;
 }
 
-/* How many chunks the warm stack keeps: the most the free chunks fell in
- * this period or the last (what a trim-as-you-go working set takes back
- * between two releases), at least `least`. */
+/* How many chunks a release keeps warm: the most the free chunks fell in
+ * this period or than remembered of the ones before (what a trim-as-you-go
+ * working set takes back between two releases), at least `least`. */
 static uint64_t warm_keep(uint64_t dip, uint64_t before, uint64_t least)
 {
     uint64_t k = dip > before ? dip : before;
@@ -264,13 +264,19 @@ void wom__chunk_decay(wom__eng *e, int64_t now)
                                                  (uint64_t)now + WOM__WARM_PERIOD_NS,
                                                  memory_order_relaxed, memory_order_relaxed))
         return;
-    /* relaxed (these three): hints, see raise_to */
+    /* The remembered dip is this period's, or one less than the one
+     * remembered before if that is more: after a burst the warm chunks go
+     * one a period, so a chunk that comes back into use every few seconds
+     * is not punched and faulted in again each time. relaxed (these
+     * four): hints, see raise_to. */
     uint64_t dip = atomic_exchange_explicit(&h->free_dip, 0, memory_order_relaxed);
-    uint64_t before = atomic_exchange_explicit(&h->dip_prev, dip, memory_order_relaxed);
+    uint64_t before = ld_relaxed(&h->dip_prev);
+    uint64_t keep = before > dip + 1 ? before - 1 : dip;
+    st_relaxed(&h->dip_prev, keep);
     st_relaxed(&h->free_peak, ld_relaxed(&h->free_count));
-    /* The warm chunks beyond what two whole periods took are not needed
-     * soon: give their pages and blocks back. */
-    uint64_t keep = warm_keep(dip, before, WOM__WARM_IDLE);
+    /* The warm chunks beyond that were not needed for a while: give their
+     * pages and blocks back. */
+    keep = keep > WOM__WARM_IDLE ? keep : WOM__WARM_IDLE;
     for (uint64_t n = ld_relaxed(&h->warm_count); n > keep; n--) { /* relaxed: a hint */
         uint64_t c = warm_pop(e);
         if (!c)

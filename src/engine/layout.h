@@ -40,10 +40,10 @@
 #define WOM__CHUNK_HDR (128u + 4u * WOM__PIN_SLOTS)
 #define WOM__CHUNK_MAGIC 0x57434b31u /* "1KCW": never the high half of an offset */
 /* Released chunks stay warm (resident, blocks allocated) while fewer than
- * WOM__WARM_CHUNKS or than the most the free chunks fell in this period of
- * WOM__WARM_PERIOD_NS or the last are warm; beyond, a release punches
- * (cold). At the end of a period, warm chunks beyond WOM__WARM_IDLE or
- * that fall are punched: they were not needed for a whole period. */
+ * WOM__WARM_CHUNKS, or than the most the free chunks fell in a period of
+ * WOM__WARM_PERIOD_NS (this one, or remembered: one less each period since)
+ * are warm; beyond, a release punches (cold). At the end of a period, warm
+ * chunks beyond WOM__WARM_IDLE and the remembered fall are punched. */
 #define WOM__WARM_CHUNKS 8
 #define WOM__WARM_IDLE 2
 #define WOM__WARM_PERIOD_NS 1000000000ll
@@ -189,7 +189,8 @@ struct wom__seg_hdr {
     wom_a64 warm_count;  /* chunks on the warm stack */
     wom_a64 free_peak;   /* highest free_count since the period began */
     wom_a64 free_dip;    /* deepest fall below free_peak in this period */
-    wom_a64 dip_prev;    /* free_dip of the period before */
+    wom_a64 dip_prev;    /* the most free_dip of the periods before, less
+                            one for each period since */
     wom_a64 period_end;  /* monotonic ns: when this period ends */
     wom_a32 region_seq;
     uint32_t pad3[15];
