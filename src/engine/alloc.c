@@ -6,8 +6,9 @@
  * Life of a chunk: the region allocates records from it until one does not
  * fit, which seals it. Each record is counted live until it dies (trimmed,
  * overwritten in a MANY cell, or lost a write race). The chunk is RETIRED when
- * it is sealed with no live record, and released (pages discarded, chunk put
- * on the free stack for reuse) when it is retired with no pin. RETIRED
+ * it is sealed with no live record, and released (onto the warm free stack,
+ * or punched onto the cold one: see chunk_release) when it is retired with
+ * no pin. RETIRED
  * happens once per life because after SEALED the live count can only fall;
  * RELEASED is taken by one CAS.
  *
@@ -34,6 +35,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "util/clock.h"
 #include "util/plat.h"
 
 int wom__rec_at_ok(const wom__eng *e, uint64_t off)
@@ -59,48 +61,55 @@ static uint64_t chunk_link(wom__eng *e, uint64_t off)
     return ld_relaxed(&eng_chunk(e, off)->next_free);
 }
 
-/* The file system is full. Pop free chunks until one whose blocks are still
- * allocated for its first `upto` bytes (a warm chunk: the caller writes
- * there without asking the file system for anything). Every other warm
- * chunk met on the way gives its blocks back (punched, as a cold chunk's
- * are), so growing may succeed afterwards; those chunks go back on the
- * stack. Returns the chunk found, popped and uncounted like any pop, or 0.
- * A chunk is punched only while this call holds it (popped), so no one
- * writes into it meanwhile; a racer that finds the stack empty for the
- * while only takes fresh memory or reports the disk full. */
+/* Punch chunk c, which this thread holds (popped or just released, so no
+ * one writes into it), and put it on the cold stack. A chunk whose blocks
+ * past the header page were never allocated has nothing to give back. */
+static void chunk_cool(wom__eng *e, uint64_t c)
+{
+    struct wom__chunk *ch = eng_chunk(e, c);
+    /* relaxed: the pop's acquire (or the releaser's own stores) made it
+     * visible; the push below publishes the new value */
+    if (!e->host || ld_relaxed(&ch->backed) > WOM__PAGE) {
+        wom__eng_discard(e, c + WOM__PAGE, WOM__CHUNK_SIZE - WOM__PAGE);
+        st_relaxed(&ch->backed, WOM__PAGE); /* relaxed: published by the push */
+    }
+    wom__stack_push(e, &e->hdr->cold_chunks, &ch->next_free, c, 0);
+}
+
+/* Pop the top of the warm stack, uncounting it there; 0 when empty. */
+static uint64_t warm_pop(wom__eng *e)
+{
+    uint64_t c = wom__stack_pop(e, &e->hdr->free_chunks, chunk_link, 0);
+    if (c) /* relaxed: a hint that only steers which stack a release takes */
+        atomic_fetch_sub_explicit(&e->hdr->warm_count, 1, memory_order_relaxed);
+    return c;
+}
+
+/* The file system is full. Pop warm chunks until one whose blocks are
+ * still allocated for its first `upto` bytes (the caller writes there
+ * without asking the file system for anything). Every other warm chunk met
+ * on the way gives its blocks back (punched, onto the cold stack), so
+ * growing may succeed afterwards. Returns the chunk found, popped and still
+ * counted free like any pop, or 0. A chunk is punched only while this call
+ * holds it (popped), so no one writes into it meanwhile; a racer that finds
+ * the warm stack empty for the while takes a cold chunk or fresh memory, or
+ * reports the disk full. */
 static uint64_t chunk_warm(wom__eng *e, uint64_t upto)
 {
-    wom_a64 *head = &e->hdr->free_chunks;
-    uint64_t held = 0, n = 0, found = 0;
     /* At most as many pops as the segment has chunks: a corrupt (cyclic)
      * stack ends the walk instead of looping. */
     for (uint64_t k = e->size >> WOM__CHUNK_SHIFT; k; k--) {
-        uint64_t c = wom__stack_pop(e, head, chunk_link, 0);
+        uint64_t c = warm_pop(e);
         if (!c)
             break;
-        struct wom__chunk *ch = eng_chunk(e, c);
         /* relaxed: the pop's acquire pairs with the push's release, which
          * published what the releaser stored here */
-        uint64_t b = ld_relaxed(&ch->backed);
-        if (b >= upto && b <= WOM__CHUNK_SIZE) {
-            found = c;
-            break;
-        }
-        if (b > WOM__PAGE) {
-            wom__eng_discard(e, c + WOM__PAGE, WOM__CHUNK_SIZE - WOM__PAGE);
-            st_relaxed(&ch->backed, WOM__PAGE); /* relaxed: published by the push below */
-        }
-        st_relaxed(&ch->next_free, held); /* relaxed: this call's own list until pushed */
-        held = c;
-        n++;
+        uint64_t b = ld_relaxed(&eng_chunk(e, c)->backed);
+        if (b >= upto && b <= WOM__CHUNK_SIZE)
+            return c;
+        chunk_cool(e, c);
     }
-    /* The chunks held stayed counted in free_count: they are free. */
-    for (; n; n--) {
-        uint64_t next = ld_relaxed(&eng_chunk(e, held)->next_free); /* relaxed: as above */
-        wom__stack_push(e, head, &eng_chunk(e, held)->next_free, held, 0);
-        held = next;
-    }
-    return found;
+    return 0;
 }
 
 /* wom__back; when it fails, once more after the free chunks gave their
@@ -113,8 +122,52 @@ static int back_hard(wom__eng *e, uint64_t start, uint64_t end)
     return wom__back(e, start, end);
 }
 
+/* Back [start, start + size) before anyone can be handed it: back bytes,
+ * and the last page too, so the file always reaches the piece's end (an
+ * offset a reader checked against brk can never point past the file). */
+static int piece_back(wom__eng *e, uint64_t start, uint64_t size, uint64_t back)
+{
+    if (back_hard(e, start, start + back) ||
+        (back < size && back_hard(e, start + size - WOM__PAGE, start + size)))
+        return WOM_ENOSPC;
+    return 0;
+}
+
+/* A piece smaller than a chunk (an index page) from the alignment gap that
+ * the last fresh chunk skipped below itself, which would else stay unused:
+ * a log's leaves and its chunks then share the address space instead of
+ * every new chunk leaving ~8 MiB behind a leaf. 1 when the gap has no room
+ * (or none is known), else 0 or WOM_ENOSPC as wom__raw_alloc. */
+static int gap_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t back, uint64_t *off)
+{
+    /* acquire: pairs with the release that recorded the gap, so the brk
+     * that skipped it is seen by the bounds check below */
+    uint64_t g = ld_acquire(&e->hdr->gap);
+    for (;;) {
+        uint64_t start = (g + align - 1) & ~(align - 1);
+        uint64_t end = (g + WOM__CHUNK_SIZE - 1) & ~(WOM__CHUNK_SIZE - 1);
+        if (!g || start + size > end || !eng_piece_ok(e, start, size))
+            return 1;
+        if (piece_back(e, start, size, back)) /* idempotent, as below */
+            return WOM_ENOSPC;
+        /* acquire (both ways): a failed CAS reloads g as the load above
+         * does; what the piece holds is published by its user's own
+         * release. Gap values only grow, so a stale one fails the CAS. */
+        if (atomic_compare_exchange_weak_explicit(&e->hdr->gap, &g, start + size,
+                                                  memory_order_acquire, memory_order_acquire)) {
+            *off = start;
+            return 0;
+        }
+    }
+}
+
 int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t back, uint64_t *off)
 {
+    if (size < WOM__CHUNK_SIZE) {
+        int rc = gap_alloc(e, size, align, back, off);
+        if (rc <= 0)
+            return rc;
+    }
     wom_a64 *brk = &e->hdr->brk;
     uint64_t cur = ld_relaxed(brk); /* relaxed: only a first guess for the CAS */
     for (;;) {
@@ -123,10 +176,7 @@ int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t back, ui
             return WOM_ENOSPC;
         /* Back the memory before anyone can be handed it (idempotent, so a
          * CAS that loses only grew a little early). */
-        /* The last page too, so the file always reaches brk: an offset a
-         * reader checked against brk can never point past its end. */
-        if (back_hard(e, start, start + back) ||
-            (back < size && back_hard(e, start + size - WOM__PAGE, start + size)))
+        if (piece_back(e, start, size, back))
             return WOM_ENOSPC;
         /* release: the backing above happens before a reader that sees the
          * new brk (shm attach checks brk against the file's size); what is
@@ -134,6 +184,10 @@ int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t back, ui
         if (atomic_compare_exchange_weak_explicit(brk, &cur, start + size,
                                                   memory_order_release,
                                                   memory_order_relaxed)) {
+            /* release: pairs with gap_alloc's acquire (the brk above is
+             * what bounds the gap) */
+            if (start > cur)
+                st_release(&e->hdr->gap, cur);
             *off = start;
             return 0;
         }
@@ -177,16 +231,78 @@ uint64_t wom__stack_pop(wom__eng *e, wom_a64 *head, uint64_t (*link_of)(wom__eng
     }
 }
 
+/* Raise *w to at least v. relaxed: the free-chunk statistics are hints
+ * that only steer which stack a released chunk goes on. */
+static void raise_to(wom_a64 *w, uint64_t v)
+{
+    uint64_t o = ld_relaxed(w);
+    while (o < v && !atomic_compare_exchange_weak_explicit(w, &o, v, memory_order_relaxed,
+                                                           memory_order_relaxed))
+        ;
+}
+
+/* How many chunks a release keeps warm: the most the free chunks fell in
+ * this period or than remembered of the ones before (what a trim-as-you-go
+ * working set takes back between two releases), at least `least`. */
+static uint64_t warm_keep(uint64_t dip, uint64_t before, uint64_t least)
+{
+    uint64_t k = dip > before ? dip : before;
+    return k > least ? k : least;
+}
+
+void wom__chunk_decay(wom__eng *e, int64_t now)
+{
+    struct wom__seg_hdr *h = e->hdr;
+    /* relaxed: the CAS below decides who ends the period; the statistics
+     * it moves are hints (see raise_to) */
+    uint64_t end = ld_relaxed(&h->period_end);
+    int64_t left = (int64_t)(end - (uint64_t)now);
+    /* More than two periods ahead: a clock read before this boot. */
+    if (left > 0 && left <= 2 * WOM__WARM_PERIOD_NS)
+        return;
+    if (!atomic_compare_exchange_strong_explicit(&h->period_end, &end,
+                                                 (uint64_t)now + WOM__WARM_PERIOD_NS,
+                                                 memory_order_relaxed, memory_order_relaxed))
+        return;
+    /* The remembered dip is this period's, or one less than the one
+     * remembered before if that is more: after a burst the warm chunks go
+     * one a period, so a chunk that comes back into use every few seconds
+     * is not punched and faulted in again each time. relaxed (these
+     * four): hints, see raise_to. */
+    uint64_t dip = atomic_exchange_explicit(&h->free_dip, 0, memory_order_relaxed);
+    uint64_t before = ld_relaxed(&h->dip_prev);
+    uint64_t keep = before > dip + 1 ? before - 1 : dip;
+    st_relaxed(&h->dip_prev, keep);
+    st_relaxed(&h->free_peak, ld_relaxed(&h->free_count));
+    /* The warm chunks beyond that were not needed for a while: give their
+     * pages and blocks back. */
+    keep = keep > WOM__WARM_IDLE ? keep : WOM__WARM_IDLE;
+    for (uint64_t n = ld_relaxed(&h->warm_count); n > keep; n--) { /* relaxed: a hint */
+        uint64_t c = warm_pop(e);
+        if (!c)
+            break;
+        chunk_cool(e, c);
+    }
+}
+
 /* Take a chunk for region: when warm is not 0 (the file system is full),
  * one whose blocks already hold its first warm bytes if there is one (see
- * chunk_warm); else the top of the free stack; else fresh memory. */
+ * chunk_warm); else the top of the warm stack (its pages are resident),
+ * else of the cold stack; else fresh memory. */
 static int chunk_new(wom__eng *e, uint32_t region, uint64_t warm, uint64_t *off)
 {
-    uint64_t c = warm ? chunk_warm(e, warm) : 0;
+    struct wom__seg_hdr *h = e->hdr;
+    uint64_t c = warm ? chunk_warm(e, warm) : warm_pop(e);
     if (!c)
-        c = wom__stack_pop(e, &e->hdr->free_chunks, chunk_link, 0);
+        c = wom__stack_pop(e, &h->cold_chunks, chunk_link, 0);
     if (c) {
-        fas_seq(&e->hdr->free_count, 1);
+        /* relaxed: hints (raise_to); the fall below the period's peak is
+         * the demand the warm stack should cover */
+        uint64_t f = atomic_fetch_sub_explicit(&h->free_count, 1, memory_order_relaxed) - 1;
+        uint64_t peak = ld_relaxed(&h->free_peak); /* relaxed: a hint */
+        if (peak > f && peak - f <= e->size >> WOM__CHUNK_SHIFT)
+            raise_to(&h->free_dip, peak - f);
+        wom__chunk_decay(e, wom__now_ns());
     } else {
         /* Only the header page is backed now; records back their own bytes
          * as they are allocated, so a file grows with what it holds. */
@@ -212,24 +328,38 @@ static int chunk_new(wom__eng *e, uint32_t region, uint64_t warm, uint64_t *off)
     return 0;
 }
 
+/* Give retired, unpinned chunk c back. It goes on the warm stack (pages
+ * resident, blocks allocated: the next chunk_new writes it without a page
+ * fault) while that holds fewer chunks than recent use took back between
+ * releases; else it is punched onto the cold stack. chunk_new takes warm
+ * chunks first, so a punched chunk is only faulted in again when every warm
+ * one is in use: the warm stack never hides under cold chunks (a single
+ * LIFO stack did that, and once 8 chunks were free every reuse faulted). */
 static void chunk_release(wom__eng *e, uint64_t c)
 {
+    struct wom__seg_hdr *h = e->hdr;
     struct wom__chunk *ch = eng_chunk(e, c);
     if (ch->region < WOM__NREGIONS) {
-        struct wom__region_hdr *h = &e->hdr->regions[ch->region];
+        struct wom__region_hdr *r = &h->regions[ch->region];
         /* relaxed: a statistic; the alloc word no longer changes once retired */
-        atomic_fetch_sub_explicit(&h->sealed_bytes, CH_USED(ld_relaxed(&ch->alloc)),
+        atomic_fetch_sub_explicit(&r->sealed_bytes, CH_USED(ld_relaxed(&ch->alloc)),
                                   memory_order_relaxed);
     }
-    /* Keep a few released chunks resident: a log trimmed as it goes reuses
-     * them at once, and faulting 2048 fresh pages per chunk would cost more
-     * than the writes. Beyond those, give the memory back. */
-    if (faa_seq(&e->hdr->free_count, 1) >= WOM__WARM_CHUNKS) {
-        /* relaxed: published by the push; the next life backs it again */
-        st_relaxed(&ch->backed, WOM__PAGE);
-        wom__eng_discard(e, c + WOM__PAGE, WOM__CHUNK_SIZE - WOM__PAGE);
+    /* relaxed: hints (raise_to) */
+    raise_to(&h->free_peak, atomic_fetch_add_explicit(&h->free_count, 1, memory_order_relaxed) + 1);
+    /* A chunk with no blocks past its header page has nothing warm. */
+    int warm = !e->host || ld_relaxed(&ch->backed) > WOM__PAGE; /* relaxed: this thread's own */
+    /* relaxed: hints */
+    uint64_t keep = warm_keep(ld_relaxed(&h->free_dip), ld_relaxed(&h->dip_prev), WOM__WARM_CHUNKS);
+    /* relaxed: a hint; counted before the push so racers see it early */
+    if (warm && atomic_fetch_add_explicit(&h->warm_count, 1, memory_order_relaxed) < keep) {
+        wom__stack_push(e, &h->free_chunks, &ch->next_free, c, 0);
+    } else {
+        if (warm) /* relaxed: as above */
+            atomic_fetch_sub_explicit(&h->warm_count, 1, memory_order_relaxed);
+        chunk_cool(e, c);
     }
-    wom__stack_push(e, &e->hdr->free_chunks, &ch->next_free, c, 0);
+    wom__chunk_decay(e, wom__now_ns());
 }
 
 /* Release retired chunk c if no process pins it. A count held by a dead
@@ -499,6 +629,56 @@ static void drop_slots(wom__eng *e, uint32_t lo, uint32_t hi)
 }
 
 void wom__eng_drop_pins(wom__eng *e) { drop_slots(e, 0, WOM__PIN_SLOTS); }
+
+/* Whether chunk c (of a segment no other process uses, pins dropped) is
+ * free: released; or sealed with no live record (its holder died before
+ * retiring or releasing it); or reset and never installed (its taker died
+ * between the pop and the install). Marks it released. */
+static int chunk_free_alone(wom__eng *e, uint64_t c, struct wom__chunk *ch)
+{
+    struct wom__region_hdr *r = &e->hdr->regions[ch->region];
+    uint64_t st = ld_relaxed(&ch->state), a = ld_relaxed(&ch->alloc); /* relaxed: alone */
+    if (st == (CH_RETIRED | CH_RELEASED))
+        return 1;
+    for (uint32_t i = 0; i < WOM__PIN_SLOTS; i++)
+        if (ld_relaxed(&ch->pins[i])) /* relaxed: alone */
+            return 0;
+    if (a & CH_LIVE_MASK)
+        return 0;
+    if (a & CH_SEALED) /* relaxed: a statistic, as in chunk_release */
+        atomic_fetch_sub_explicit(&r->sealed_bytes, CH_USED(a), memory_order_relaxed);
+    else if (CH_USED(a) != WOM__CHUNK_HDR || ld_relaxed(&r->cur_chunk) == c)
+        return 0; /* the region's current chunk, or not as chunk_new leaves one */
+    st_relaxed(&ch->state, CH_RETIRED | CH_RELEASED); /* relaxed: alone */
+    return 1;
+}
+
+void wom__eng_rebuild_free(wom__eng *e)
+{
+    struct wom__seg_hdr *h = e->hdr;
+    /* relaxed: no other process uses the segment (so throughout). The
+     * tags go on counting, so nothing stale can match a head. */
+    st_relaxed(&h->free_chunks, (uint32_t)(ld_relaxed(&h->free_chunks) + 1));
+    st_relaxed(&h->cold_chunks, (uint32_t)(ld_relaxed(&h->cold_chunks) + 1));
+    uint64_t warm = 0, all = 0;
+    EACH_CHUNK(e, c)
+    {
+        struct wom__chunk *ch = chunk_at(e, c);
+        if (!ch || !chunk_free_alone(e, c, ch))
+            continue;
+        uint64_t b = ld_relaxed(&ch->backed); /* relaxed: alone */
+        int hot = !e->host || (b > WOM__PAGE && b <= WOM__CHUNK_SIZE);
+        wom__stack_push(e, hot ? &h->free_chunks : &h->cold_chunks, &ch->next_free, c, 0);
+        warm += hot;
+        all++;
+    }
+    /* relaxed: alone; the set-up lock orders them before the next open */
+    st_relaxed(&h->warm_count, warm);
+    st_relaxed(&h->free_count, all);
+    st_relaxed(&h->free_peak, all);
+    st_relaxed(&h->free_dip, 0);
+    st_relaxed(&h->dip_prev, 0);
+}
 
 void wom__eng_clean_slot(wom__eng *e, uint32_t slot)
 {

@@ -112,7 +112,8 @@ void wom__eng_wake_page(const wom__eng *e, void **at, size_t *len);
 void wom__eng_reset_wake(wom__eng *e);
 /* No other process is attached (the backend's set-up lock keeps new ones
  * out): drop every other process's pins, free regions left being created,
- * and start a new life (what is in the segment has been at rest). */
+ * take back the chunks the dead held off the free stacks, and start a new
+ * life (what is in the segment has been at rest). */
 void wom__eng_recover_alone(wom__eng *e);
 /* The open is complete: this process works in the space's current life. */
 void wom__eng_opened(wom__eng *e);
@@ -219,7 +220,9 @@ static inline struct wom__chunk *eng_chunk(const wom__eng *e, uint64_t off)
 }
 /* alloc.c */
 /* Hand out size bytes aligned to align, of which the first `back` are backed
- * (usable) at once; the caller backs the rest with wom__back before use. */
+ * (usable) at once; the caller backs the rest with wom__back before use.
+ * The memory reads as zero. Pieces smaller than a chunk come from the
+ * alignment gap below the last fresh chunk while it has room. */
 int wom__raw_alloc(wom__eng *e, uint64_t size, uint64_t align, uint64_t back, uint64_t *off);
 /* Make [start, end) usable (a no-op on anonymous memory). WOM_ENOSPC. */
 static inline int wom__back(wom__eng *e, uint64_t start, uint64_t end)
@@ -236,6 +239,16 @@ void wom__rec_kill_n(wom__eng *e, uint64_t off, uint64_t n);
  * is retired); unpin in the slot the pin was taken in. */
 int wom__pin(wom__eng *e, uint64_t off);
 void wom__unpin(wom__eng *e, uint64_t off, uint32_t slot);
+/* End the free-chunk period if `now` (monotonic ns) is past it: warm chunks
+ * beyond what the last two periods took are punched onto the cold stack.
+ * Called by every chunk release and reuse; tests call it with a made-up
+ * clock. */
+void wom__chunk_decay(wom__eng *e, int64_t now);
+/* No other process uses the segment and every pin is dropped: rebuild the
+ * free stacks from the chunks themselves, taking back the chunks that a
+ * process which died between a pop and a push held (released, retired but
+ * not released, or taken and never installed), each once. */
+void wom__eng_rebuild_free(wom__eng *e);
 void wom__stack_push(wom__eng *e, wom_a64 *head, wom_a64 *link, uint64_t off, int shift);
 uint64_t wom__stack_pop(wom__eng *e, wom_a64 *head, uint64_t (*link_of)(wom__eng *, uint64_t),
                         int shift);

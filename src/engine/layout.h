@@ -26,8 +26,9 @@
 #include "util/atomic.h"
 
 #define WOM__MAGIC 0x45434150534d4f57ull /* "WOMSPACE" */
-#define WOM__LAYOUT_VERSION 4u /* 2: process slots, crash evidence; 3: value checksums;
-                                  4: read-only sleepers, lives */
+#define WOM__LAYOUT_VERSION 5u /* 2: process slots, crash evidence; 3: value checksums;
+                                  4: read-only sleepers, lives; 5: warm and cold
+                                  free chunks, index pages in alignment gaps */
 #define WOM__NREGIONS 1024u
 #define WOM__CHUNK_SHIFT 23 /* arena chunk: 8 MiB */
 #define WOM__CHUNK_SIZE (1ull << WOM__CHUNK_SHIFT)
@@ -38,7 +39,14 @@
 #define WOM__PIN_SLOTLESS WOM__NPROCS
 #define WOM__CHUNK_HDR (128u + 4u * WOM__PIN_SLOTS)
 #define WOM__CHUNK_MAGIC 0x57434b31u /* "1KCW": never the high half of an offset */
-#define WOM__WARM_CHUNKS 8 /* released chunks kept resident for quick reuse */
+/* Released chunks stay warm (resident, blocks allocated) while fewer than
+ * WOM__WARM_CHUNKS, or than the most the free chunks fell in a period of
+ * WOM__WARM_PERIOD_NS (this one, or remembered: one less each period since)
+ * are warm; beyond, a release punches (cold). At the end of a period, warm
+ * chunks beyond WOM__WARM_IDLE and the remembered fall are punched. */
+#define WOM__WARM_CHUNKS 8
+#define WOM__WARM_IDLE 2
+#define WOM__WARM_PERIOD_NS 1000000000ll
 #define WOM__LEAF_BITS 10 /* 1024 cells = 8 KiB per leaf */
 #define WOM__LEAF_CELLS (1u << WOM__LEAF_BITS)
 #define WOM__NODE_BITS 9 /* 512 children = one 4 KiB page per interior node */
@@ -169,10 +177,21 @@ struct wom__seg_hdr {
                      was written in an earlier life has been at rest */
     uint64_t pad0[3];
     wom_a64 brk; /* bump allocator: next free offset */
-    uint64_t pad1[7];
-    wom_a64 free_chunks; /* tagged stack head: [page index : 32][tag : 32] */
-    wom_a64 free_count;  /* chunks on that stack (a hint: may lag by a few) */
-    uint64_t pad2[6];
+    wom_a64 gap; /* next free offset in the alignment gap a chunk left below
+                    itself (index pages go there first); its end is the next
+                    chunk boundary */
+    uint64_t pad1[6];
+    /* Free chunks, on two tagged stacks (head: [page index : 32][tag : 32]).
+     * The counts are hints: they may lag the stacks by a few. */
+    wom_a64 free_chunks; /* warm: blocks allocated, pages resident */
+    wom_a64 free_count;  /* free chunks, warm and cold */
+    wom_a64 cold_chunks; /* cold: punched */
+    wom_a64 warm_count;  /* chunks on the warm stack */
+    wom_a64 free_peak;   /* highest free_count since the period began */
+    wom_a64 free_dip;    /* deepest fall below free_peak in this period */
+    wom_a64 dip_prev;    /* the most free_dip of the periods before, less
+                            one for each period since */
+    wom_a64 period_end;  /* monotonic ns: when this period ends */
     wom_a32 region_seq;
     uint32_t pad3[15];
     struct wom__region_hdr regions[WOM__NREGIONS];
@@ -180,6 +199,8 @@ struct wom__seg_hdr {
     _Alignas(WOM__PAGE) struct wom__ro_wake wake;
 };
 static_assert(offsetof(struct wom__seg_hdr, brk) == 64, "brk line");
+static_assert(offsetof(struct wom__seg_hdr, free_chunks) == 128, "free chunks line");
+static_assert(offsetof(struct wom__seg_hdr, region_seq) == 192, "free chunks fill their line");
 static_assert(offsetof(struct wom__seg_hdr, regions) == 256, "regions");
 static_assert(offsetof(struct wom__seg_hdr, wake) % WOM__PAGE == 0, "wake page alone on its page");
 static_assert(sizeof(struct wom__seg_hdr) % WOM__PAGE == 0, "header ends on a page");

@@ -154,6 +154,7 @@ void wom__eng_recover_alone(wom__eng *e)
 {
     wom__eng_drop_pins(e);
     wom__eng_free_inits(e, UINT32_MAX);
+    wom__eng_rebuild_free(e); /* chunks the dead held between pop and push */
     faa_seq(&e->hdr->life, 1); /* what is in the segment was at rest */
 }
 

@@ -44,6 +44,7 @@ _Static_assert(sizeof(struct msg_hdr) == 32, "message header has no padding");
 #define RECV_POLL_NS 100000000 /* consumers look at the abort flag this often */
 #define STALL_S 30.0           /* no message for this long is a failure */
 #define DEMO_WINDOW (1u << 18) /* messages sent but not yet received */
+#define DEMO_WINDOW_BYTES (16u << 20) /* ... and at most this many bytes of them */
 
 enum fault { F_NONE, F_DUPLICATE, F_DROP, F_CORRUPT, F_REORDER };
 

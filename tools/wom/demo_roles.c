@@ -33,13 +33,17 @@ static void make_message(unsigned char *m, size_t size, uint64_t run, uint32_t p
 /* Flow control private to this run, the same for subscribers and queue
  * members (a queue group takes no seats, so a bound would not hold its
  * producers back): wait while the consumers are more than DEMO_WINDOW
- * messages behind, so memory stays bounded however long the run. */
+ * messages or DEMO_WINDOW_BYTES behind, so memory stays bounded however
+ * long the run (a window in messages alone let 64 KiB messages pile up to
+ * 16 GiB, and the space with them). */
 static void pace(struct demo *d)
 {
     const struct timespec nap = {0, 200000};
-    uint64_t sent, recvd;
+    uint64_t window = DEMO_WINDOW_BYTES / d->cfg.size, sent, recvd;
+    if (window > DEMO_WINDOW)
+        window = DEMO_WINDOW;
     demo_counts(d, &sent, &recvd);
-    while (sent - recvd > DEMO_WINDOW && !demo_aborted(d)) {
+    while (sent - recvd > window && !demo_aborted(d)) {
         nanosleep(&nap, NULL);
         demo_counts(d, &sent, &recvd);
     }
