@@ -18,25 +18,30 @@
  * very core), then sleeps. */
 #define SPIN_NS 20000
 #define YIELD_LOOPS 4
-/* The spin adapts, per thread, between SPIN_MIN_NS and SPIN_NS: a wait that
- * ended only after the spin gave up halves it, one that ended while
- * spinning doubles it. A writer that shares this core (an oversubscribed
- * machine) cannot run while we spin: a full spin per message then made a
- * ping-pong cost two spins, 45 µs a round trip, for good, since neither
- * side ever slept long enough for the scheduler to move one. */
-#define SPIN_MIN_NS 2000
+/* The spin adapts, per thread, between SPIN_MIN_NS and SPIN_NS. Spinning
+ * costs nobody while this core is not wanted, but a writer that shares the
+ * core (an oversubscribed machine) cannot run while we spin: a full spin
+ * per message then made a ping-pong cost two spins, 45 µs a round trip,
+ * for good, since neither side slept long enough for the scheduler to move
+ * one. So a wait in which a yield gave the core away (it took over
+ * YIELD_RAN_NS: another thread ran) halves the spin; any other wait
+ * doubles it back. */
+#define SPIN_MIN_NS 1000
+#define YIELD_RAN_NS 2000
 extern _Thread_local int64_t wom__spin_ns;
 
 struct backoff {
     unsigned n;
     unsigned yields;
+    int contended; /* a yield ran another thread */
     int64_t spin_until;
 };
-#define BACKOFF_INIT {0, 0, 0}
+#define BACKOFF_INIT {0, 0, 0, 0}
 
-/* One step of waiting, of `pauses` pauses (a power of two up to 64): 1
+/* One step of waiting, of `pauses` pauses (a power of two up to 16): 1
  * while the caller should look again, 0 when it is time to sleep. The
- * clock is read once every 64 pauses. */
+ * clock is read once every 16 pauses (under a microsecond here: fine
+ * enough for the shortest spin, and a few percent of a pause loop). */
 static inline int backoff_by(struct backoff *b, unsigned pauses)
 {
     if (b->yields == 0) {
@@ -44,7 +49,7 @@ static inline int backoff_by(struct backoff *b, unsigned pauses)
         b->n += pauses;
         for (unsigned i = 1; i < pauses; i++)
             wom__cpu_relax();
-        if ((n & 63) != 0) {
+        if ((n & 15) != 0) {
             wom__cpu_relax();
             return 1;
         }
@@ -57,7 +62,9 @@ static inline int backoff_by(struct backoff *b, unsigned pauses)
         }
     }
     if (b->yields++ < YIELD_LOOPS) {
+        int64_t t0 = wom__now_ns();
         sched_yield();
+        b->contended |= wom__now_ns() - t0 > YIELD_RAN_NS;
         return 1;
     }
     return 0;
@@ -68,10 +75,8 @@ static inline int backoff(struct backoff *b) { return backoff_by(b, 1); }
 /* After a wait that found what it waited for: adapt this thread's spin. */
 static inline void backoff_done(const struct backoff *b)
 {
-    if (b->yields > 0 && wom__spin_ns > SPIN_MIN_NS)
-        wom__spin_ns /= 2;
-    else if (b->yields == 0 && b->n > 64 && wom__spin_ns < SPIN_NS)
-        wom__spin_ns *= 2;
+    int64_t ns = b->contended ? wom__spin_ns / 2 : wom__spin_ns * 2;
+    wom__spin_ns = ns < SPIN_MIN_NS ? SPIN_MIN_NS : ns > SPIN_NS ? SPIN_NS : ns;
 }
 
 #define RECOVER_SLICE_NS 50000000 /* 50 ms between looks for dead processes */
