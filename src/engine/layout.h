@@ -145,10 +145,11 @@ static_assert(offsetof(struct wom__region_hdr, bell) == 384, "region bells");
 
 /* One per process attached to a shared segment (its liveness is a kernel
  * lock the backend holds for it). busy = region index + 1 while the process
- * is inside an append on that region, else 0; addr is the address it took. */
+ * is inside an append on that region, else 0 (see addr). */
 struct wom__proc {
     wom_a64 busy;
-    wom_a64 addr; /* the address the append took; UINT64_MAX before it has one */
+    wom_a64 addr; /* the lowest address the append (or append many) took and
+                     has not published yet; UINT64_MAX before it has one */
     wom_a64 pid;  /* for tools only (liveness is the kernel lock) */
     wom_a64 gen;  /* raised by each process that takes the slot: a holder
                      token names slot and generation (wom_holder) */
