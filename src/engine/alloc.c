@@ -490,20 +490,20 @@ enum { CH_GOT, CH_NO_ROOM, CH_UNBACKED };
  * be made writable in this process (as it always was). Inlined into both
  * callers: as a call it cost the fast path of rec_alloc more instructions. */
 static inline __attribute__((always_inline)) int
-chunk_alloc(wom__eng *e, struct wom__region_hdr *h, uint64_t c, uint64_t need, int filling,
-            uint64_t *off)
+chunk_alloc(wom__eng *e, struct wom__region_hdr *h, uint64_t c, uint64_t need, uint64_t count,
+            int filling, uint64_t *off)
 {
     struct wom__chunk *ch = eng_chunk(e, c);
     /* Counted as filling before the bytes are ours: a sealer that sees the
      * chunk SEALED then sees this count (both seq_cst). */
     if (filling)
-        faa_seq(&ch->filling, 1);
+        faa_seq(&ch->filling, count);
     int rc = CH_NO_ROOM;
     uint64_t a = ld_seq(&ch->alloc);
     while (!(a & CH_SEALED) && CH_USED(a) + need <= WOM__CHUNK_SIZE) {
         /* The live count rises in the same CAS that hands out the bytes, so
          * a sealed chunk's count can only fall. */
-        if (!cas_seq(&ch->alloc, &a, a + ((need >> 3) << 32) + 1))
+        if (!cas_seq(&ch->alloc, &a, a + ((need >> 3) << 32) + count))
             continue;
         uint64_t at = c + CH_USED(a);
         int unbacked = chunk_back(e, ch, CH_USED(a) + need) != 0;
@@ -512,8 +512,8 @@ chunk_alloc(wom__eng *e, struct wom__region_hdr *h, uint64_t c, uint64_t need, i
             return CH_GOT;
         }
         if (filling)
-            fas_seq(&ch->filling, 1);
-        wom__rec_kill(e, at);
+            fas_seq(&ch->filling, count);
+        wom__rec_kill_n(e, at, count);
         if (!unbacked)
             return WOM_ENOSPC;
         /* Sealed after the kill: if that was the last live record, the
@@ -524,7 +524,7 @@ chunk_alloc(wom__eng *e, struct wom__region_hdr *h, uint64_t c, uint64_t need, i
         break;
     }
     if (filling)
-        fas_seq(&ch->filling, 1);
+        fas_seq(&ch->filling, count);
     chunk_seal(e, h, c, a);
     return rc;
 }
@@ -551,7 +551,7 @@ static uint64_t cur_chunk(wom__eng *e, struct wom__region_hdr *h, uint64_t *seen
  * install a new chunk and allocate there, until it works or the file system
  * is full. full counts the WOM_ENOSPC seen so far. Kept out of line so the
  * fast path stays as short as it was. */
-static __attribute__((noinline)) int rec_alloc_slow(wom__reg *r, uint64_t need, int filling,
+static __attribute__((noinline)) int rec_alloc_slow(wom__reg *r, uint64_t need, uint64_t count, int filling,
                                                     uint64_t seen, int full, uint64_t *off)
 {
     wom__eng *e = r->e;
@@ -576,7 +576,7 @@ static __attribute__((noinline)) int rec_alloc_slow(wom__reg *r, uint64_t need, 
         uint64_t c = cur_chunk(e, h, &seen);
         if (!c)
             continue;
-        rc = chunk_alloc(e, h, c, need, filling, off);
+        rc = chunk_alloc(e, h, c, need, count, filling, off);
         if (rc == CH_GOT)
             return 0;
         if (rc < 0)
@@ -586,19 +586,23 @@ static __attribute__((noinline)) int rec_alloc_slow(wom__reg *r, uint64_t need, 
     }
 }
 
-int wom__rec_alloc(wom__reg *r, size_t len, int filling, uint64_t *off)
+int wom__rec_alloc_n(wom__reg *r, uint64_t need, uint64_t count, int filling, uint64_t *off)
 {
     wom__eng *e = r->e;
-    uint64_t need = (sizeof(struct wom__rec) + len + 7) & ~7ull;
     filling = filling && e->sealed;
     uint64_t seen, c = cur_chunk(e, r->h, &seen);
-    int rc = c ? chunk_alloc(e, r->h, c, need, filling, off) : CH_NO_ROOM;
+    int rc = c ? chunk_alloc(e, r->h, c, need, count, filling, off) : CH_NO_ROOM;
     if (rc == CH_GOT)
         return 0;
     if (rc < 0)
         return rc;
     /* WOM_ENOSPC seen in this call: rec_alloc_slow prefers warm chunks */
-    return rec_alloc_slow(r, need, filling, seen, rc == CH_UNBACKED, off);
+    return rec_alloc_slow(r, need, count, filling, seen, rc == CH_UNBACKED, off);
+}
+
+int wom__rec_alloc(wom__reg *r, size_t len, int filling, uint64_t *off)
+{
+    return wom__rec_alloc_n(r, wom__rec_need(len), 1, filling, off);
 }
 
 /* Every chunk of the segment, found by its magic (an arena chunk is 8 MiB
@@ -686,11 +690,13 @@ void wom__eng_clean_slot(wom__eng *e, uint32_t slot)
         drop_slots(e, slot, slot + 1);
 }
 
-void wom__rec_filled(wom__eng *e, uint64_t off)
+void wom__rec_filled_n(wom__eng *e, uint64_t off, uint64_t n)
 {
     if (e->sealed)
-        fas_seq(&eng_chunk(e, off)->filling, 1);
+        fas_seq(&eng_chunk(e, off)->filling, n);
 }
+
+void wom__rec_filled(wom__eng *e, uint64_t off) { wom__rec_filled_n(e, off, 1); }
 
 static wom_a64 *seal_word(wom__eng *e, uint64_t c, uint64_t *bit)
 {

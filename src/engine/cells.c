@@ -55,6 +55,19 @@ static void tail_raise(struct wom__region_hdr *h, uint64_t to)
         ;
 }
 
+/* Write a record's header and value bytes (a loan's are the caller's). */
+static void rec_fill(const wom__eng *e, uint64_t off, const void *buf, size_t len, int loan)
+{
+    struct wom__rec *rec = rec_at(e, off);
+    rec->len = (uint32_t)len;
+    rec->sum = 0;
+    rec->version = loan ? 0 : 1; /* a ONCE record at version 0 is a loan being filled */
+    if (len && buf)
+        memcpy(rec + 1, buf, len);
+    if (!loan)
+        wom__rec_seal_sum(e, rec);
+}
+
 int wom__rec_new(wom__reg *r, const void *buf, size_t len, int loan, uint64_t *off)
 {
     if (len > r->max_value)
@@ -65,17 +78,45 @@ int wom__rec_new(wom__reg *r, const void *buf, size_t len, int loan, uint64_t *o
     int rc = wom__rec_alloc(r, len, once, off);
     if (rc)
         return rc;
-    struct wom__rec *rec = rec_at(r->e, *off);
-    rec->len = (uint32_t)len;
-    rec->sum = 0;
-    rec->version = loan ? 0 : 1; /* a ONCE record at version 0 is a loan being filled */
-    if (len && buf)
-        memcpy(rec + 1, buf, len);
-    if (!loan)
-        wom__rec_seal_sum(r->e, rec);
+    rec_fill(r->e, *off, buf, len, loan);
     if (once && !loan)
         wom__rec_filled(r->e, *off);
     return 0;
+}
+
+/* Records for the ONCE values v[0..n) into offs, all or none. A run of at
+ * most RUN_BYTES takes one allocation (one CAS on the chunk's alloc word
+ * for all of them, and one filled count); a longer one is made value by
+ * value, since a run that does not fit the current chunk seals it. */
+#define RUN_BYTES (WOM__CHUNK_SIZE / 32)
+
+static int rec_new_many(wom__reg *r, const wom_iov *v, size_t n, uint64_t *offs)
+{
+    if (n == 0)
+        return 0;
+    uint64_t need = 0;
+    for (size_t i = 0; i < n && need <= RUN_BYTES; i++)
+        need += wom__rec_need(v[i].len);
+    if (need <= RUN_BYTES) {
+        uint64_t off;
+        int rc = wom__rec_alloc_n(r, need, n, 1, &off);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            offs[i] = off;
+            rec_fill(r->e, off, v[i].data, v[i].len, 0);
+            off += wom__rec_need(v[i].len);
+        }
+        wom__rec_filled_n(r->e, offs[0], n);
+        return 0;
+    }
+    size_t made = 0;
+    int rc = 0;
+    while (made < n && !(rc = wom__rec_new(r, v[made].data, v[made].len, 0, &offs[made])))
+        made++;
+    while (rc && made)
+        wom__rec_kill(r->e, offs[--made]);
+    return rc;
 }
 
 /* The error for a cell word that is not EMPTY for addr. */
@@ -273,17 +314,14 @@ int wom__eng_append_many(wom__reg *r, const wom_iov *v, size_t n, uint64_t *addr
     if (n > MANY_ON_STACK && !(offs = malloc(n * sizeof *offs)))
         return WOM_ENOMEM;
     /* Every record first, so that a full space appends nothing. */
-    size_t made = 0;
-    int rc = 0;
-    while (made < n && !(rc = wom__rec_new(r, v[made].data, v[made].len, 0, &offs[made])))
-        made++;
+    int rc = rec_new_many(r, v, n, offs);
     if (!rc) {
         slot_enter(r);
         rc = append_run(r, offs, n, addrs, done);
         slot_leave(r);
+        for (size_t i = *done; i < n; i++)
+            wom__rec_kill(r->e, offs[i]);
     }
-    for (size_t i = *done; i < made; i++)
-        wom__rec_kill(r->e, offs[i]);
     if (offs != stack)
         free(offs);
     return rc;

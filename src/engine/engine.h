@@ -128,8 +128,10 @@ void wom__eng_fini(wom__eng *e);
  * chunk it sealed earlier (a reused one) again before writing into it. */
 void wom__seal(wom__eng *e, uint64_t off);
 int wom__unseal(wom__eng *e, uint64_t c);
-/* The record at off (ONCE, shared segment) is fully written. */
+/* The record at off (ONCE, shared segment) is fully written; _n: the n
+ * records of one wom__rec_alloc_n, from the first. */
 void wom__rec_filled(wom__eng *e, uint64_t off);
+void wom__rec_filled_n(wom__eng *e, uint64_t off, uint64_t n);
 /* Open or create a region (see wom_region_open; the caller has checked the
  * name, the mode and max_value, which is not 0). WOM_ECORRUPT for a region
  * stuck in creation with no creator named. */
@@ -232,6 +234,16 @@ static inline int wom__back(wom__eng *e, uint64_t start, uint64_t end)
 /* Allocate a record; with `filling`, it counts as being written until
  * wom__rec_filled. */
 int wom__rec_alloc(wom__reg *r, size_t len, int filling, uint64_t *off);
+/* The bytes a record of len value bytes takes in a chunk. */
+static inline uint64_t wom__rec_need(size_t len)
+{
+    return (sizeof(struct wom__rec) + len + 7) & ~7ull;
+}
+/* count records that take need bytes together (their wom__rec_need
+ * summed), in one allocation from one chunk: *off is the first, the
+ * others follow it. Each is counted live, and with `filling` as being
+ * written, as wom__rec_alloc's one is. */
+int wom__rec_alloc_n(wom__reg *r, uint64_t need, uint64_t count, int filling, uint64_t *off);
 void wom__rec_kill(wom__eng *e, uint64_t off);
 /* n records of the chunk holding off died. */
 void wom__rec_kill_n(wom__eng *e, uint64_t off, uint64_t n);
