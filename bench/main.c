@@ -728,7 +728,7 @@ static void print_ratio(double x, double base)
         printf(" %7.2fx", x / base);
 }
 
-#define NAME_W 28
+#define NAME_W 31
 #define HOW_W 25
 
 /* x in a 7-wide column: 2 decimals below 100, fewer above; "-" for NAN. */
@@ -1768,9 +1768,9 @@ int main(int argc, char **argv)
             print_table(t, sizes[s]);
     print_fanout();
     print_ops();
-    printf("\ntargets (from the issue), each against both Go forms, on the medians over all "
-           "samples\n(in brackets: per regime, where both rows have samples in it); a missed "
-           "target is reported,\nnever an error:\n");
+    printf("\ntargets (from the issues named), against Go's forms as each line says, on the "
+           "medians over\nall samples (in brackets: per regime, where both rows have samples in "
+           "it); a missed target\nis reported, never an error:\n");
     target_tput(64, (const double[2]){2, 3}, 0,
                 "issue 10: threads, 64 B: copy in and out >= 2x Go's buffered channel (cap "
                 "1024); zero copy >= 3x");

@@ -412,7 +412,7 @@ static const char *chanb_unavailable(void)
 }
 
 const struct bench_transport bt_wom_chan_batch = {
-    "wom chan (send_many+recv_views)", "batch 64, copy in+view, spin>sleep", chanb_unavailable,
+    "wom chan (send_many+recv_views)", "batch 64, copy in+view", chanb_unavailable,
     chanb_tput, chanb_rtt};
 
 /* ---- one writer, several readers of one channel ---- */
