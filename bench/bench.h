@@ -166,7 +166,19 @@ struct bench_transport {
  * message is sent, and that message's hand-off orders it. */
 #define BENCH_N(j) atomic_load_explicit(&(j)->n, memory_order_relaxed)
 
-#define BENCH_DRIVERS(P)                                                       \
+/* A transport that holds messages back (a batching sender) also defines
+ *   static int P_flush(struct P_ctx *c, int dir);
+ * which sends what it holds; BENCH_DRIVERS_FLUSH(P, P_flush) calls it after
+ * the producer's last message, BENCH_DRIVERS(P) has nothing to flush. */
+static inline int bench_no_flush(void *c, int dir)
+{
+    (void)c;
+    (void)dir;
+    return 0;
+}
+#define BENCH_DRIVERS(P) BENCH_DRIVERS_FLUSH(P, bench_no_flush)
+
+#define BENCH_DRIVERS_FLUSH(P, FLUSH)                                          \
     static void *P##_consumer(void *arg)                                       \
     {                                                                          \
         struct bench_job *j = arg;                                             \
@@ -217,6 +229,8 @@ struct bench_transport {
             last = i >= warm && bench_cut(&j, i, t0);                          \
             rc = P##_send(&c, 0, i++);                                         \
         }                                                                      \
+        if (!rc)                                                               \
+            rc = FLUSH(&c, 0);                                                 \
         pthread_join(t, NULL);                                                 \
         P##_fini(&c);                                                          \
         *done = i > warm ? i - warm : 0;                                       \
@@ -267,6 +281,7 @@ extern const struct bench_transport bt_wom_ring;
 extern const struct bench_transport bt_wom_chan;
 extern const struct bench_transport bt_wom_chan_view;
 extern const struct bench_transport bt_wom_chan_zc;
+extern const struct bench_transport bt_wom_chan_batch;
 
 /* One writer and `readers` (1..BENCH_FANOUT_MAX) subscribers of one wom
  * channel (t_wom.c: threads, mem:, bound 1024, copy in and out): the writer

@@ -10,6 +10,10 @@
  *   wom ring       wom_ring_send / wom_ring_recv over 1024 MANY slots.
  *   wom chan       wom_chan_send + wom_sub_recv (copy out), bound 1024.
  *   wom chan view  wom_chan_send + wom_sub_recv_view (zero-copy) + release.
+ *   wom chan batch wom_chan_send_many of 64 messages + wom_sub_recv_views of
+ *                  up to 64 views, each checked and released; bound 1024.
+ *                  Round trips send one message per call (a ping cannot
+ *                  wait for 63 more).
  *
  * The forms (chan, sub, ring) are referenced weakly: a library built without
  * them still runs the rest, and those rows say why they were skipped.
@@ -299,6 +303,117 @@ const struct bench_transport bt_wom_chan_view = {"wom chan (recv_view)", "copy i
                                                  chan_unavailable, chanv_tput, chanv_rtt};
 const struct bench_transport bt_wom_chan_zc = {"wom chan (loan+view)", "in place+view, spin>sleep",
                                                chan_unavailable, chanz_tput, chanz_rtt};
+
+/* ---- channel: batches of sends and of views ---- */
+
+#define BATCH 64u
+
+/* Per direction: the sender's staged messages (k of them, each in its own
+ * slot of out, so every one keeps its own stamp until sent) and the
+ * receiver's views (got of them, the first next already checked and
+ * released). */
+struct chanb_dir {
+    char *out;
+    wom_iov iov[BATCH];
+    size_t k;
+    wom_view views[BATCH];
+    size_t got, next;
+};
+
+struct chanb_ctx {
+    struct chan_ctx ch; /* the channels and subscriptions; its buffers unused */
+    int duplex;         /* round trips: each send goes at once */
+    struct chanb_dir d[2];
+};
+
+static void chanb_fini(struct chanb_ctx *c)
+{
+    for (int d = 0; d < 2; d++) {
+        for (size_t i = c->d[d].next; i < c->d[d].got; i++)
+            wom_view_release(&c->d[d].views[i]);
+        free(c->d[d].out);
+    }
+    chan_fini(&c->ch);
+}
+
+static int chanb_init(struct chanb_ctx *c, size_t size, int duplex)
+{
+    memset(c->d, 0, sizeof c->d);
+    c->duplex = duplex;
+    if (chan_open(&c->ch, size, duplex, 0))
+        return -1;
+    for (int d = 0; d < 2; d++)
+        if (!(c->d[d].out = bench_buf_new(BATCH * size))) {
+            chanb_fini(c);
+            return -1;
+        }
+    return 0;
+}
+
+/* Send what direction dir holds, in one call; all of it or an error. */
+static int chanb_flush(struct chanb_ctx *c, int dir)
+{
+    struct chanb_dir *b = &c->d[dir];
+    size_t sent = 0;
+    if (!b->k)
+        return 0;
+    int rc = wom_chan_send_many(c->ch.ch[dir], b->iov, b->k, -1, NULL, &sent);
+    if (!rc && sent != b->k) {
+        fprintf(stderr, "wom chan batch: send_many sent %zu of %zu\n", sent, b->k);
+        return -1;
+    }
+    b->k = 0;
+    return rc ? womc_fail("wom chan batch", "wom_chan_send_many", rc) : 0;
+}
+
+/* Stage message seq; a full batch (or, for round trips, any message) goes. */
+static inline int chanb_send(struct chanb_ctx *c, int dir, uint64_t seq)
+{
+    struct chanb_dir *b = &c->d[dir];
+    size_t size = c->ch.size;
+    char *p = b->out + b->k * size;
+    bench_msg_fill(p, size, seq);
+    b->iov[b->k++] = (wom_iov){p, size};
+    return b->k == BATCH || c->duplex ? chanb_flush(c, dir) : 0;
+}
+
+/* The next view, taking up to BATCH more when none is left; checked as
+ * womc_recv checks, then released. */
+static inline int chanb_recv(struct chanb_ctx *c, int dir, uint64_t seq)
+{
+    struct chanb_dir *b = &c->d[dir];
+    if (b->next == b->got) {
+        size_t got = 0;
+        b->got = b->next = 0;
+        int rc = wom_sub_recv_views(c->ch.sub[dir], b->views, BATCH, &got, NULL, -1);
+        if (rc)
+            return womc_fail("wom chan batch", "wom_sub_recv_views", rc);
+        if (!got || got > BATCH) {
+            fprintf(stderr, "wom chan batch: recv_views got %zu views\n", got);
+            return -1;
+        }
+        b->got = got;
+    }
+    wom_view *v = &b->views[b->next++];
+    int ok = bench_msg_ok(v->data, v->len, c->ch.size, seq);
+    if (!ok)
+        bench_bad_msg("wom chan batch", v->data, v->len, c->ch.size, seq);
+    wom_view_release(v);
+    return ok ? 0 : -1;
+}
+
+BENCH_DRIVERS_FLUSH(chanb, chanb_flush)
+
+static const char *chanb_unavailable(void)
+{
+    if (!wom_chan_send_many || !wom_sub_recv_views)
+        return "wom_chan_send_many / wom_sub_recv_views not in this build of libwom";
+    return chan_unavailable();
+}
+
+const struct bench_transport bt_wom_chan_batch = {
+    "wom chan (send_many+recv_views)", "batch 64, copy in+view", chanb_unavailable,
+    chanb_tput, chanb_rtt};
 
 /* ---- one writer, several readers of one channel ---- */
 

@@ -22,6 +22,8 @@
 #pragma weak wom_chan_loan
 #pragma weak wom_chan_send_loan
 #pragma weak wom_loan_cancel
+#pragma weak wom_chan_send_many
+#pragma weak wom_sub_recv_views
 
 enum womc_mode { WOMC_COPY = 0, WOMC_VIEW = 1, WOMC_ZERO_COPY = 2 };
 
