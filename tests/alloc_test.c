@@ -44,6 +44,18 @@ static uint64_t append_to_next_chunk(wom_region *r, unsigned char *v)
     return cur_chunk_of(r);
 }
 
+/* A fresh shm: space whose log fills its first chunk and then n more. */
+static wom__eng *log_of_chunks(struct tspace *ts, wom_space **s, wom_region **r,
+                               unsigned char *v, unsigned n)
+{
+    shm_space(ts);
+    open_log(ts->uri, s, r);
+    CHECK_OK(wom_append(*r, v, VAL, NULL)); /* the first chunk */
+    for (unsigned i = 0; i < n; i++)
+        append_to_next_chunk(*r, v);
+    return wom__reg_of(*r)->e;
+}
+
 /* End the free-chunk period now, on a made-up clock one period ahead of
  * the real one: the period it begins then ends two periods from now, so
  * chunk operations in the test's next milliseconds, which read the real
@@ -75,16 +87,11 @@ static size_t stack_walk(wom__eng *e, wom_a64 *head, uint64_t *out, size_t cap)
 TEST(alloc_warm_chunks_are_reused_before_cold_ones, T_UNIT)
 {
     struct tspace ts;
-    shm_space(&ts);
     wom_space *s;
     wom_region *r;
-    open_log(ts.uri, &s, &r);
-    wom__eng *e = wom__reg_of(r)->e;
     static unsigned char v[VAL];
     const unsigned n = WOM__WARM_CHUNKS + 4;
-    CHECK_OK(wom_append(r, v, VAL, NULL)); /* the first chunk */
-    for (unsigned i = 0; i < n; i++)
-        append_to_next_chunk(r, v);
+    wom__eng *e = log_of_chunks(&ts, &s, &r, v, n);
     end_period(e); /* nothing was free: the trim below keeps 8 warm */
     /* n + 1 chunks, a few leaves and index nodes: without the gaps, each
      * chunk after a leaf skipped ~8 MiB to its alignment. */
@@ -127,16 +134,11 @@ TEST(alloc_warm_chunks_are_reused_before_cold_ones, T_UNIT)
 TEST(alloc_idle_warm_chunks_are_punched_after_a_period, T_UNIT)
 {
     struct tspace ts;
-    shm_space(&ts);
     wom_space *s;
     wom_region *r;
-    open_log(ts.uri, &s, &r);
-    wom__eng *e = wom__reg_of(r)->e;
-    struct wom__seg_hdr *h = e->hdr;
     static unsigned char v[VAL];
-    CHECK_OK(wom_append(r, v, VAL, NULL)); /* the first chunk */
-    for (unsigned i = 0; i < WOM__WARM_CHUNKS + 1; i++)
-        append_to_next_chunk(r, v);
+    wom__eng *e = log_of_chunks(&ts, &s, &r, v, WOM__WARM_CHUNKS + 1);
+    struct wom__seg_hdr *h = e->hdr;
     end_period(e);
     end_period(e);
     uint64_t tail;
@@ -191,17 +193,12 @@ static uint64_t link_of(wom__eng *e, uint64_t off)
 TEST(alloc_chunks_the_dead_held_are_taken_back_by_a_lone_opener, T_UNIT)
 {
     struct tspace ts;
-    shm_space(&ts);
     wom_space *s;
     wom_region *r;
-    open_log(ts.uri, &s, &r);
-    wom__eng *e = wom__reg_of(r)->e;
-    struct wom__seg_hdr *h = e->hdr;
     static unsigned char v[VAL];
     const unsigned n = WOM__WARM_CHUNKS + 4;
-    CHECK_OK(wom_append(r, v, VAL, NULL));
-    for (unsigned i = 0; i < n; i++)
-        append_to_next_chunk(r, v);
+    wom__eng *e = log_of_chunks(&ts, &s, &r, v, n);
+    struct wom__seg_hdr *h = e->hdr;
     uint64_t tail;
     CHECK_OK(wom_tail(r, &tail));
     CHECK_OK(wom_trim(r, tail));
