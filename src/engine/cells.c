@@ -132,19 +132,18 @@ static int settled(uint64_t w)
     }
 }
 
-static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr);
-
-/* Publish the filled record at off in addr's cell (cell: its word when the
- * caller found it already, else NULL). On error the record is still the
- * caller's (to retry elsewhere or kill). */
-static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append, wom_a64 *cell)
+/* Publish the filled record at off in addr's cell (*cell: its word when the
+ * caller found it already, else NULL, and then set to it once looked up).
+ * On error the record is still the caller's (to retry elsewhere or kill). */
+static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append, wom_a64 **cellp)
 {
     struct wom__region_hdr *h = r->h;
     if (addr < ld_seq(&h->floor))
         return WOM_ETRIMMED;
-    int rc = cell ? 0 : wom__cell(r, addr, 1, &cell);
+    int rc = *cellp ? 0 : wom__cell(r, addr, 1, cellp);
     if (rc)
         return rc;
+    wom_a64 *cell = *cellp;
     uint64_t empty = cell_empty(addr);
     uint64_t w = ld_relaxed(cell); /* relaxed: the CAS decides */
     do {
@@ -189,43 +188,6 @@ static void slot_leave(wom__reg *r)
         st_release(r->e->busy, 0); /* release: after the last publishing CAS */
 }
 
-/* Publish the record at off at the next free address. */
-static int append_rec(wom__reg *r, uint64_t off, uint64_t *addr)
-{
-    slot_enter(r);
-    int rc = append_loop(r, off, addr);
-    slot_leave(r);
-    return rc;
-}
-
-static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr)
-{
-    for (;;) {
-        /* A tail of UINT64_MAX means the address space is used up (by 2^64
-         * appends, a put at the last address or a trim to it). */
-        if (ld_relaxed(&r->h->next) == UINT64_MAX) /* relaxed: a saturated counter stays */
-            return WOM_ENOSPC;
-        uint64_t a = faa_seq(&r->h->next, 1);
-        if (r->e->busy) /* slot.addr, for readers that wait on a. release:
-                           after busy (a reader reading UINT64_MAX meanwhile
-                           counts the append as able to fill any address) */
-            st_release(r->e->busy + 1, a);
-        if (a == UINT64_MAX) {
-            st_seq(&r->h->next, UINT64_MAX); /* undo the wrap to 0 */
-            return WOM_ENOSPC;
-        }
-        int rc = put_rec(r, a, off, 1, NULL);
-        if (rc == 0) {
-            *addr = a;
-            return 0;
-        }
-        if (rc == WOM_ETRIMMED)
-            tail_raise(r->h, ld_seq(&r->h->floor));
-        else if (rc != WOM_EWRITTEN)
-            return rc;
-    }
-}
-
 /* ---- append many: n values at consecutive addresses, one tail update ----
  *
  * One fetch-and-add of the tail by n reserves n addresses and the records
@@ -250,26 +212,24 @@ static int append_loop(wom__reg *r, uint64_t off, uint64_t *addr)
  * (*leaf: the cells of leaf number *leafno, NULL at first). A leaf that a
  * trim released and reused meanwhile holds words of other leaf numbers or
  * TRIMMED, which fail the CAS, as a stale leaf cache does (index.c). */
-static int put_rec_run(wom__reg *r, uint64_t addr, uint64_t off, wom_a64 **leaf,
+static inline __attribute__((always_inline)) int put_rec_run(wom__reg *r, uint64_t addr, uint64_t off, wom_a64 **leaf,
                        uint64_t *leafno)
 {
-    if (addr < ld_seq(&r->h->floor))
-        return WOM_ETRIMMED;
     uint64_t in = addr & (WOM__LEAF_CELLS - 1);
-    if (!*leaf || *leafno != addr >> WOM__LEAF_BITS) {
-        wom_a64 *cell;
-        int rc = wom__cell(r, addr, 1, &cell);
-        if (rc)
-            return rc;
+    wom_a64 *cell = *leaf && *leafno == addr >> WOM__LEAF_BITS ? *leaf + in : NULL;
+    int rc = put_rec(r, addr, off, 1, &cell);
+    if (cell) {
         *leaf = cell - in;
         *leafno = addr >> WOM__LEAF_BITS;
     }
-    return put_rec(r, addr, off, 1, *leaf + in);
+    return rc;
 }
 
 /* Publish records offs[0..n) at consecutive addresses (see above); *done
- * counts those published, addrs[i] (if given) gets each one's address. */
-static int append_run(wom__reg *r, const uint64_t *offs, size_t n, uint64_t *addrs,
+ * counts those published, addrs[i] (if given) gets each one's address.
+ * Inlined into both callers: with n = 1 the compiler folds the loops away,
+ * so a single append costs what its own loop did. */
+static inline __attribute__((always_inline)) int append_run(wom__reg *r, const uint64_t *offs, size_t n, uint64_t *addrs,
                       size_t *done)
 {
     wom_a64 *slot_addr = r->e->busy ? r->e->busy + 1 : NULL, *leaf = NULL;
@@ -277,27 +237,45 @@ static int append_run(wom__reg *r, const uint64_t *offs, size_t n, uint64_t *add
     size_t i = 0;
     while (i < n) {
         uint64_t want = n - i;
-        if (ld_relaxed(&r->h->next) > UINT64_MAX - want) /* relaxed: as append_loop */
+        /* A tail of UINT64_MAX means the address space is used up (by 2^64
+         * appends, a put at the last address or a trim to it). relaxed: a
+         * saturated counter stays. */
+        if (ld_relaxed(&r->h->next) > UINT64_MAX - want)
             return WOM_ENOSPC;
         uint64_t a = faa_seq(&r->h->next, want);
         if (a > UINT64_MAX - want) {
-            st_seq(&r->h->next, UINT64_MAX); /* undo the wrap, as append_loop */
+            st_seq(&r->h->next, UINT64_MAX); /* undo the wrap */
             return WOM_ENOSPC;
         }
         for (uint64_t at = a; at - a < want && i < n; at++) {
-            if (slot_addr) /* release: after the fetch-and-add, or the CAS of at - 1 */
+            /* release: after busy, and after the fetch-and-add or the CAS
+             * of at - 1 (a reader that reads UINT64_MAX meanwhile counts
+             * the append as able to fill any address) */
+            if (slot_addr)
                 st_release(slot_addr, at);
             int rc = put_rec_run(r, at, offs[i], &leaf, &leafno);
             if (rc == 0) {
                 if (addrs)
                     addrs[i] = at;
                 *done = ++i;
-            } else if (rc != WOM_EWRITTEN && rc != WOM_ETRIMMED) {
+            } else if (rc == WOM_ETRIMMED) { /* skipped: nobody reads below the floor */
+                tail_raise(r->h, ld_seq(&r->h->floor));
+            } else if (rc != WOM_EWRITTEN) {
                 return rc;
             }
         }
     }
     return 0;
+}
+
+/* Publish the record at off at the next free address: a run of one. */
+static int append_rec(wom__reg *r, uint64_t off, uint64_t *addr)
+{
+    size_t done;
+    slot_enter(r);
+    int rc = append_run(r, &off, 1, addr, &done);
+    slot_leave(r);
+    return rc;
 }
 
 int wom__eng_append_many(wom__reg *r, const wom_iov *v, size_t n, uint64_t *addrs,
@@ -349,7 +327,8 @@ int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len)
         return WOM_EMODE;
     uint64_t off;
     int rc = wom__rec_new(r, buf, len, 0, &off);
-    if (!rc && (rc = put_rec(r, addr, off, 0, NULL)))
+    wom_a64 *cell = NULL;
+    if (!rc && (rc = put_rec(r, addr, off, 0, &cell)))
         wom__rec_kill(r->e, off);
     return rc;
 }
@@ -394,8 +373,9 @@ static void loan_done(wom__reg *r, uint64_t off)
 
 int wom__eng_loan_put(wom__reg *r, uint64_t off, uint64_t addr)
 {
+    wom_a64 *cell = NULL;
     loan_done(r, off);
-    return put_rec(r, addr, off, 0, NULL);
+    return put_rec(r, addr, off, 0, &cell);
 }
 
 int wom__eng_loan_append(wom__reg *r, uint64_t off, uint64_t *addr)
