@@ -189,29 +189,29 @@ static int chan_slowest(wom_chan *c, uint64_t *cursor, uint64_t *seat, uint64_t 
 static int chan_room(wom_chan *c, int64_t timeout_ns, uint64_t *room)
 {
     form_deadline dl = form_deadline_start(timeout_ns);
+    uint64_t tail, limit;
+    int rc;
     for (;;) {
-        uint64_t tail, slow, seat = 0, ver = 0;
+        uint64_t slow, seat = 0, ver = 0;
         int64_t left;
-        int rc = wom_tail(c->log, &tail);
+        rc = wom_tail(c->log, &tail);
         /* relaxed: the limit is a hint private to this process; a stale one
          * only costs a look at the seats (or, by design, one that is at most
          * `bound` sends old). */
-        uint64_t cached = ld_relaxed(&c->limit);
-        if (!rc && tail < cached)
-            *room = cached - tail;
-        if (rc || tail < cached)
-            return rc;
+        limit = ld_relaxed(&c->limit);
+        if (rc || tail < limit)
+            break;
         if ((rc = chan_slowest(c, &slow, &seat, &ver)))
             return rc;
-        uint64_t limit = slow > UINT64_MAX - c->bound ? UINT64_MAX : slow + c->bound;
+        limit = slow > UINT64_MAX - c->bound ? UINT64_MAX : slow + c->bound;
         /* Cache no further than `bound` ahead, so a subscriber that joins
-         * later is counted within `bound` sends. */
+         * later is counted within `bound` sends (the cache is above the
+         * tail, so this leaves `tail < limit` as it was). */
         uint64_t cache = tail > UINT64_MAX - c->bound ? UINT64_MAX : tail + c->bound;
-        st_relaxed(&c->limit, limit < cache ? limit : cache); /* relaxed: a hint */
-        if (tail < limit) {
-            *room = (limit < cache ? limit : cache) - tail;
-            return 0;
-        }
+        limit = limit < cache ? limit : cache;
+        st_relaxed(&c->limit, limit); /* relaxed: a hint */
+        if (tail < limit)
+            break;
         if ((rc = form_left(&dl, &left)))
             return rc;
         /* The seat's version moves on every publish, so this cannot miss a
@@ -219,6 +219,9 @@ static int chan_room(wom_chan *c, int64_t timeout_ns, uint64_t *room)
         if ((rc = wom_wait(c->acks, seat, ver, left)))
             return rc;
     }
+    if (!rc)
+        *room = limit - tail;
+    return rc;
 }
 
 /* Retention by age: region N.times is a log of marks {address, wall-clock
