@@ -598,9 +598,7 @@ static int cell_word(wom__reg *r, uint64_t addr, wom_a64 **cell, uint64_t *w)
  * after every pause again, so a lone message costs no added latency. This
  * only decides when to look: what a look finds, and every guarantee, is
  * unchanged. Per thread: a subscriber is one thread's cursor. */
-#ifndef PACE_PAUSES
 #define PACE_PAUSES 8
-#endif
 static _Thread_local unsigned pace = 1;
 _Thread_local int64_t wom__spin_ns = SPIN_NS;
 
