@@ -305,21 +305,6 @@ int wom__eng_append_many(wom__reg *r, const wom_iov *v, size_t n, uint64_t *addr
     return rc;
 }
 
-/* The batch's reading side: what wom_get_view with timeout 0 gives, cell
- * after cell, stopping at the first that holds no value. */
-int wom__eng_get_views(wom__reg *r, uint64_t addr, wom_view *v, size_t max, size_t *got)
-{
-    int rc = 0;
-    size_t k = 0;
-    for (; k < max && addr + k >= addr; k++)
-        if ((rc = wom__eng_get_view(r, addr + k, &v[k], 0)))
-            break;
-    if (k == 0 && rc && rc != WOM_EEMPTY && rc != WOM_ETRIMMED && rc != WOM_EABANDONED)
-        return rc;
-    *got = k;
-    return 0;
-}
-
 int wom__eng_put(wom__reg *r, uint64_t addr, const void *buf, size_t len)
 {
     RO_CHECK(r->e);

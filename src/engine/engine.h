@@ -163,10 +163,6 @@ void wom__eng_loan_cancel(wom__reg *r, uint64_t off);
  * (pin_[0] != 0), which is reused or dropped; on error v holds no pin. */
 int wom__eng_get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns);
 void wom__eng_unpin_view(wom_view *v);
-/* Views of addr, addr+1, ... written already, up to max (wom_get_views):
- * never waits; stops at the first not written; an error only when no
- * view was taken. Each v[i] comes in holding no pin. */
-int wom__eng_get_views(wom__reg *r, uint64_t addr, wom_view *v, size_t max, size_t *got);
 int wom__eng_trim(wom__reg *r, uint64_t below);
 int wom__eng_tail(wom__reg *r, uint64_t *tail);
 int wom__eng_inspect(wom__reg *r, uint64_t addr, wom_cell_info *out);

@@ -76,14 +76,6 @@ static int eo_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
     return rc;
 }
 
-static int eo_get_views(wom_region *r, uint64_t addr, wom_view *v, size_t max, size_t *got)
-{
-    int rc = done(r->s, wom__eng_get_views(wom__reg_of(r), addr, v, max, got));
-    for (size_t i = 0; rc == WOM_ECORRUPT && i < max && v[i].pin_[0]; i++)
-        wom__eng_unpin_view(&v[i]); /* pinned before the space broke */
-    return rc;
-}
-
 static int eo_loan(wom_region *r, size_t len, uint64_t *tok, void **data)
 {
     int rc = wom__eng_loan(wom__reg_of(r), len, tok, data);
@@ -148,7 +140,6 @@ const struct wom__ops wom__engine_ops = {
     .trim = eo_trim,
     .inspect = eo_inspect,
     .get_view = eo_get_view,
-    .get_views = eo_get_views,
     .loan = eo_loan,
     .loan_publish = eo_loan_publish,
     .loan_cancel = eo_loan_cancel,

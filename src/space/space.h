@@ -91,7 +91,9 @@ struct wom__ops {
      * up to max, into v[0..*got) (each comes in holding none); never
      * waits; stops at the first address not written, trimmed or abandoned
      * (not an error). An error only when no view was taken. Optional:
-     * without it space.c loops get_view with timeout 0. */
+     * without it space.c loops get_view with timeout 0, which is all the
+     * engine scopes need (a get there is a memory read); etcd:// has its
+     * own (one range read for the run). */
     int (*get_views)(wom_region *r, uint64_t addr, wom_view *v, size_t max, size_t *got);
     /* A loan: len writable bytes at *data and a token, the caller's until
      * published (put at *addr, or append: sets *addr) or cancelled; on a
