@@ -37,6 +37,9 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -q $missing >/dev/null 2>&1 || {
-  apt-get update -q >/dev/null && apt-get install -y -q $missing >/dev/null
+# Another apt-get (a parallel make, unattended-upgrades on a fresh boot) may
+# hold dpkg's lock: wait for it rather than fail.
+apt="apt-get -o DPkg::Lock::Timeout=900 -y -q"
+$apt install $missing >/dev/null 2>&1 || {
+  $apt update >/dev/null && $apt install $missing >/dev/null
 } || { echo "deps.sh: apt-get failed; install by hand:$missing" >&2; exit 1; }
