@@ -38,23 +38,6 @@
 #include "util/clock.h"
 #include "util/plat.h"
 
-int wom__rec_at_ok(const wom__eng *e, uint64_t off)
-{
-    uint64_t c = off & ~(WOM__CHUNK_SIZE - 1);
-    return !(off & 7) && eng_piece_ok(e, c, WOM__CHUNK_SIZE) && off - c >= WOM__CHUNK_HDR &&
-           WOM__CHUNK_SIZE - (off - c) >= sizeof(struct wom__rec);
-}
-
-int wom__rec_ok(const wom__eng *e, uint64_t off, uint32_t max_value)
-{
-    uint64_t c = off & ~(WOM__CHUNK_SIZE - 1);
-    if (!wom__rec_at_ok(e, off))
-        return 0;
-    const struct wom__rec *rec = (const struct wom__rec *)(e->base + off);
-    uint32_t len = rec->len;
-    return len <= max_value && len <= WOM__CHUNK_SIZE - (off - c) - sizeof *rec;
-}
-
 static uint64_t chunk_link(wom__eng *e, uint64_t off)
 {
     /* relaxed: a stale link fails the pop's tagged CAS */

@@ -209,8 +209,20 @@ static inline int eng_piece_ok(const wom__eng *e, uint64_t off, uint64_t bytes)
 /* A record header at off inside an arena chunk, its value fitting too. The
  * header is read: only a pinned record (or one that cannot die) gives a
  * stable answer; wom__rec_at_ok checks the place alone. */
-int wom__rec_ok(const wom__eng *e, uint64_t off, uint32_t max_value);
-int wom__rec_at_ok(const wom__eng *e, uint64_t off);
+static inline int wom__rec_at_ok(const wom__eng *e, uint64_t off)
+{
+    uint64_t c = off & ~(WOM__CHUNK_SIZE - 1);
+    return !(off & 7) && eng_piece_ok(e, c, WOM__CHUNK_SIZE) && off - c >= WOM__CHUNK_HDR &&
+           WOM__CHUNK_SIZE - (off - c) >= sizeof(struct wom__rec);
+}
+static inline int wom__rec_ok(const wom__eng *e, uint64_t off, uint32_t max_value)
+{
+    if (!wom__rec_at_ok(e, off))
+        return 0;
+    uint64_t in = off & (WOM__CHUNK_SIZE - 1);
+    uint32_t len = ((const struct wom__rec *)(e->base + off))->len;
+    return len <= max_value && len <= WOM__CHUNK_SIZE - in - sizeof(struct wom__rec);
+}
 static inline void *eng_ptr(const wom__eng *e, uint64_t off) { return e->base + off; }
 static inline struct wom__chunk *eng_chunk(const wom__eng *e, uint64_t off)
 {
@@ -261,10 +273,34 @@ void wom__stack_push(wom__eng *e, wom_a64 *head, wom_a64 *link, uint64_t off, in
 uint64_t wom__stack_pop(wom__eng *e, wom_a64 *head, uint64_t (*link_of)(wom__eng *, uint64_t),
                         int shift);
 /* index.c */
+/* The last leaf each thread used per region slot: streams of reads or
+ * writes stay in one leaf for WOM__LEAF_CELLS addresses, so most lookups
+ * skip the descent (index.c says why a stale entry is safe). */
+struct wom__leaf_cache {
+    uint64_t eng_id;
+    uint32_t region;
+    uint64_t leafno;
+    wom_a64 *cells;
+};
+#define WOM__LEAF_CACHE 8
+extern _Thread_local struct wom__leaf_cache wom__leaf_cache[WOM__LEAF_CACHE];
+/* The descent of wom__cell, for a leaf not in the cache. */
+int wom__cell_slow(wom__reg *r, uint64_t addr, int create, wom_a64 **cell);
+
 /* Find the cell word for addr; with create, make missing nodes and leaves.
  * WOM_EEMPTY when absent (without create), WOM_ETRIMMED under a released
- * subtree, WOM_ENOSPC. */
-int wom__cell(wom__reg *r, uint64_t addr, int create, wom_a64 **cell);
+ * subtree, WOM_ENOSPC. Inline: the cached leaf is the common case of every
+ * append and read, and a call costs more than the look-up itself. */
+static inline int wom__cell(wom__reg *r, uint64_t addr, int create, wom_a64 **cell)
+{
+    const struct wom__leaf_cache *lc = &wom__leaf_cache[r->idx % WOM__LEAF_CACHE];
+    if (lc->eng_id == r->e->id && lc->region == r->idx && lc->leafno == addr >> WOM__LEAF_BITS &&
+        lc->cells) {
+        *cell = lc->cells + (addr & (WOM__LEAF_CELLS - 1));
+        return 0;
+    }
+    return wom__cell_slow(r, addr, create, cell);
+}
 /* Release everything in [from, below) (caller holds the trim lock). */
 void wom__index_trim(wom__reg *r, uint64_t from, uint64_t below);
 /* Retire the value in a WRITTEN word taken out of the index. */

@@ -84,32 +84,19 @@ static int grow(wom__reg *r, uint64_t root, uint64_t addr, uint64_t *out)
     return 0;
 }
 
-/* The last leaf each thread used per region slot: streams of reads or
- * writes stay in one leaf for 1024 addresses, so most lookups skip the
- * descent. A cached leaf may since have been released and reused for other
- * addresses; that is safe because such a leaf only ever shows words that
- * send the caller away: EMPTY words with another tag fail a writer's CAS and
- * read as trimmed, WRITTEN words of other addresses fail the reader's floor
- * check, and both are right, since a leaf is released only when all of its
- * addresses are below the floor. */
-struct leaf_cache {
-    uint64_t eng_id;
-    uint32_t region;
-    uint64_t leafno;
-    wom_a64 *cells;
-};
-#define LEAF_CACHE 8
-static _Thread_local struct leaf_cache leaf_cache[LEAF_CACHE];
+/* The leaf cache (engine.h): a cached leaf may since have been released
+ * and reused for other addresses; that is safe because such a leaf only
+ * ever shows words that send the caller away: EMPTY words with another tag
+ * fail a writer's CAS and read as trimmed, WRITTEN words of other addresses
+ * fail the reader's floor check, and both are right, since a leaf is
+ * released only when all of its addresses are below the floor. */
+_Thread_local struct wom__leaf_cache wom__leaf_cache[WOM__LEAF_CACHE];
 
-int wom__cell(wom__reg *r, uint64_t addr, int create, wom_a64 **cell)
+int wom__cell_slow(wom__reg *r, uint64_t addr, int create, wom_a64 **cell)
 {
     wom__eng *e = r->e;
-    struct leaf_cache *lc = &leaf_cache[r->idx % LEAF_CACHE];
+    struct wom__leaf_cache *lc = &wom__leaf_cache[r->idx % WOM__LEAF_CACHE];
     uint64_t leafno = addr >> WOM__LEAF_BITS;
-    if (lc->eng_id == e->id && lc->region == r->idx && lc->leafno == leafno && lc->cells) {
-        *cell = lc->cells + (addr & (WOM__LEAF_CELLS - 1));
-        return 0;
-    }
     /* acquire: pairs with grow's release (the root node's contents). */
     uint64_t root = ld_acquire(&r->h->root);
     unsigned h = (unsigned)(root & 7);
@@ -151,7 +138,7 @@ int wom__cell(wom__reg *r, uint64_t addr, int create, wom_a64 **cell)
         }
         node = c;
     }
-    *lc = (struct leaf_cache){e->id, r->idx, leafno, (wom_a64 *)eng_ptr(e, node)};
+    *lc = (struct wom__leaf_cache){e->id, r->idx, leafno, (wom_a64 *)eng_ptr(e, node)};
     *cell = lc->cells + (addr & (WOM__LEAF_CELLS - 1));
     return 0;
 }
