@@ -96,9 +96,14 @@ static int chan_init(wom_chan *c, const wom_chan_opts *opts)
     c->retain = opts ? opts->retain : 0;
     c->retain_bytes = opts ? opts->retain_bytes : 0;
     c->retain_ns = opts && opts->retain_ns > 0 ? opts->retain_ns : 0;
-    c->trim_every = !c->retain ? CHAN_TRIM_EVERY : c->retain / 8 ? c->retain / 8 : 1;
-    if ((c->retain_bytes || c->retain_ns) && c->trim_every > CHAN_TRIM_EVERY)
-        c->trim_every = CHAN_TRIM_EVERY;
+    /* A power of two (retain / 8 rounded down), so the send path tests it
+     * with a mask instead of a 64-bit division (20-40 cycles here). */
+    uint64_t every = !c->retain ? CHAN_TRIM_EVERY : c->retain / 8 ? c->retain / 8 : 1;
+    if ((c->retain_bytes || c->retain_ns) && every > CHAN_TRIM_EVERY)
+        every = CHAN_TRIM_EVERY;
+    c->trim_every = 1;
+    while (c->trim_every <= every / 2)
+        c->trim_every *= 2;
     if (!rc && c->retain_ns)
         rc = form_region(c->s, c->name, ".times", WOM_ONCE, 0, &c->times);
     return rc;
@@ -302,9 +307,10 @@ static int chan_publish(wom_chan *c, const void *buf, size_t len, wom_loan *l,
         rc = l ? wom_loan_append(l, &at) : wom_append(c->log, buf, len, &at);
     if (rc)
         return rc;
-    /* Retention: trimming every retain/8 sends keeps between retain and
-     * 9/8 retain messages; bytes and age are looked at every 64 sends. */
-    if ((c->retain || c->retain_bytes || c->times) && at % c->trim_every == 0)
+    /* Retention: trimming every retain/8 sends (rounded down to a power of
+     * two) keeps between retain and 9/8 retain messages; bytes and age are
+     * looked at every 64 sends. */
+    if ((c->retain || c->retain_bytes || c->times) && (at & (c->trim_every - 1)) == 0)
         chan_retain(c, at);
     if (addr)
         *addr = at;
@@ -327,7 +333,7 @@ static uint64_t retain_point(const wom_chan *c, const uint64_t *addrs, size_t n)
 {
     uint64_t at = UINT64_MAX;
     for (size_t i = 0; i < n; i++)
-        if (addrs[i] % c->trim_every == 0 && (at == UINT64_MAX || addrs[i] > at))
+        if ((addrs[i] & (c->trim_every - 1)) == 0 && (at == UINT64_MAX || addrs[i] > at))
             at = addrs[i];
     return at;
 }

@@ -118,7 +118,8 @@ struct wom_chan {
     uint64_t retain_bytes; /* ... by bytes held (0 = no limit) */
     int64_t retain_ns;     /* ... by age (0 = no limit) */
     wom_region *times;     /* N.times: the age index, when retain_ns */
-    uint64_t trim_every; /* it trims when an address is a multiple of this */
+    uint64_t trim_every; /* it trims when an address is a multiple of this
+                           (a power of two) */
 };
 
 #endif
