@@ -376,6 +376,73 @@ TEST_T(etcd_scope_trim_makes_reads_and_writes_below_etrimmed, T_UNIT, 90)
     with_cluster(trims, 70);
 }
 
+/* A lost answer settled after the cell was trimmed: the append landed, its
+ * answer is lost (src/space/etcd.c's test hook), and another handle trims
+ * past it before the client sends again. The client must learn from etcd's
+ * history that it landed (no second copy, no WOM_EUNKNOWN); with that
+ * history compacted away, the outcome is truly unknown: WOM_EUNKNOWN. */
+extern int (*wom__etcd_test_lose_answer)(uint64_t first, size_t k);
+static wom_region *lose_trimmer;
+static const struct tc *lose_tc;
+static int lose_compact, lose_calls;
+
+static int lose_after_trim(uint64_t first, size_t k)
+{
+    if (lose_calls++)
+        return 0; /* only the first send's answer is lost */
+    CHECK_OK(wom_trim(lose_trimmer, first + k));
+    if (lose_compact) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd,
+                 "e=%s; rev=$(etcdctl --endpoints=$e get x -w fields | "
+                 "awk '/\"Revision\"/ { print $3 }') && "
+                 "etcdctl --endpoints=$e compact \"$rev\" >/dev/null",
+                 lose_tc->ep[0]);
+        CHECK_MSG(system(cmd) == 0, "etcdctl compact failed: %s", cmd);
+    }
+    return 1;
+}
+
+static void lost_answer_trimmed(const struct tc *t)
+{
+    wom_space *s = open_prefix(t, "lost"), *s2 = open_prefix(t, "lost");
+    wom_region *r = region(s, "log", WOM_ONCE);
+    lose_trimmer = region(s2, "log", WOM_ONCE);
+    lose_tc = t;
+    uint64_t at, tail;
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(wom_append(r, "before", 6, &at));
+    for (lose_compact = 0; lose_compact < 2; lose_compact++) {
+        uint64_t before;
+        CHECK_OK(wom_tail(lose_trimmer, &before));
+        lose_calls = 0;
+        wom__etcd_test_lose_answer = lose_after_trim;
+        int rc = wom_append(r, "lost", 4, &at);
+        wom__etcd_test_lose_answer = NULL;
+        CHECK_EQ(lose_calls, 1); /* the send again failed its compare */
+        if (!lose_compact) {
+            CHECK_MSG(rc == 0, "settled from history: %s", wom_err_name(rc));
+            CHECK_EQ(at, before);
+        } else {
+            CHECK_ERR(rc, WOM_EUNKNOWN);
+        }
+        /* Exactly once: the send again did not land a second copy. */
+        CHECK_OK(wom_tail(lose_trimmer, &tail));
+        CHECK_EQ(tail, before + 1);
+        CHECK_OK(wom_append(r, "next", 4, &at));
+        CHECK_EQ(at, before + 1);
+    }
+    wom_region_close(r);
+    wom_region_close(lose_trimmer);
+    wom_close(s);
+    wom_close(s2);
+}
+
+TEST_T(etcd_scope_lost_answer_of_a_trimmed_append_is_settled, T_UNIT, 90)
+{
+    with_cluster(lost_answer_trimmed, 70);
+}
+
 /* ---- MANY: store, load, cas, wait ------------------------------------------- */
 
 static void many(const struct tc *t)

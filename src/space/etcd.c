@@ -1539,10 +1539,90 @@ static int ec_get_views(wom_region *r, uint64_t addr, wom_view *v, size_t max, s
  * revision never comes back); a later answer settles it: c/TAIL holds our
  * first cell's writer id and sequence (the whole batch landed), or t moved
  * on without it (it never will). A batch whose first cell may have landed
- * and been trimmed since is WOM_EUNKNOWN. */
+ * and been trimmed since is settled from etcd's history of t and that cell
+ * (settle_in_history); WOM_EUNKNOWN only when etcd compacted it away. */
 
 #define BATCH_MAX 126                 /* etcd's --max-txn-ops is 128: t and the cells */
 #define BATCH_BYTES ((size_t)1 << 20) /* well under --max-request-bytes */
+
+/* Tests: called after a batch's transaction landed and before its answer
+ * is used; nonzero makes the batch take the answer as lost, as when the
+ * connection drops after etcd applied it. NULL outside tests. */
+int (*wom__etcd_test_lose_answer)(uint64_t first, size_t k);
+
+/* Key k as of revision rev, by a linearizable read (the member has then
+ * applied up to the cluster's revision, so no rev of ours is in its
+ * future): *kv (NULL when absent) lives in *resp. WOM_ETRIMMED when etcd
+ * compacted rev away. */
+static int read_at(struct es *es, ProtobufCBinaryData k, int64_t rev,
+                   Etcdserverpb__TxnResponse **resp, const Mvccpb__KeyValue **kv,
+                   int64_t deadline)
+{
+    struct txn t;
+    txn_init(&t);
+    op_range(&t, 1, k, none)->revision = rev;
+    int64_t pause = 1 * MS;
+    for (;;) {
+        Etcdserverpb__TxnResponse *r = NULL;
+        int rc = wom__etcd_txn(es->c, &t.req, &r, attempt_deadline(es, deadline));
+        if (rc == WOM_ETRIMMED) /* OUT_OF_RANGE: the revision is compacted */
+            return rc;
+        if (!rc && wom__ec_txn_check(&t.req, r)) {
+            wom__etcd_txn_free(r);
+            return WOM_ECORRUPT;
+        }
+        if (!rc && (rc = kv_at(r, 0, k, kv)) == 0) {
+            *resp = r;
+            return 0;
+        }
+        if (r)
+            wom__etcd_txn_free(r);
+        rc = wire_err(rc);
+        if (!transient(rc) || wom__now_ns() >= deadline)
+            return rc;
+        nap(&pause, deadline);
+    }
+}
+
+/* A batch whose answer was lost compared t's revision mod, t has moved on
+ * (to revision now), and the cell at the batch's first address c_k is gone:
+ * trimmed, perhaps after the batch landed there. If it landed, its
+ * transaction was the first change of t after mod (it compared mod) and
+ * wrote c_k: find that change in t's history (a binary search over
+ * revisions: a few reads, on this rare path only) and read c_k as of it.
+ * 0: the batch landed; 1: it did not, and never will (t moved on without
+ * it); WOM_EUNKNOWN: etcd compacted the history that would tell. */
+static int settle_in_history(struct es *es, struct er *er, ProtobufCBinaryData t_k,
+                             ProtobufCBinaryData c_k, uint64_t seq, int64_t mod, int64_t now)
+{
+    int64_t deadline = op_deadline(es), lo = mod + 1, hi = now;
+    Etcdserverpb__TxnResponse *r = NULL;
+    const Mvccpb__KeyValue *kv;
+    int rc;
+    while (lo < hi) { /* t's first change after mod lies in [lo, hi] */
+        int64_t mid = lo + (hi - lo) / 2;
+        if ((rc = read_at(es, t_k, mid, &r, &kv, deadline)))
+            return rc == WOM_ETRIMMED ? WOM_EUNKNOWN : rc;
+        int64_t m = kv ? kv->mod_revision : -1;
+        wom__etcd_txn_free(r);
+        if (m < mod || m > mid) /* t existed at mod and changes only forward */
+            return WOM_ECORRUPT;
+        if (m > mod)
+            hi = m;
+        else
+            lo = mid + 1;
+    }
+    if ((rc = read_at(es, c_k, lo, &r, &kv, deadline)))
+        return rc == WOM_ETRIMMED ? WOM_EUNKNOWN : rc;
+    int mine = 0;
+    if (kv && kv->mod_revision == lo) {
+        const uint8_t *val;
+        size_t n;
+        rc = cell_parse(es, er, &kv->value, seq, &val, &n, &mine);
+    }
+    wom__etcd_txn_free(r);
+    return rc ? rc : mine ? 0 : 1;
+}
 
 /* What a failed batch learnt from t, c/TAIL and f: 0 when the batch is in
  * (an earlier send landed), 1 to go again from *tail, or an error. */
@@ -1568,7 +1648,9 @@ static int batch_lost(struct es *es, struct er *er, const Etcdserverpb__TxnRespo
         if (tm == *mod)
             return WOM_ECORRUPT; /* a cell at the tail: the invariant is broken */
     } else if (doubt && floor > *tail) {
-        return WOM_EUNKNOWN; /* ours may have landed and been trimmed since */
+        /* ours may have landed and been trimmed since: history tells */
+        if ((rc = settle_in_history(es, er, t_k, c_k, seq, *mod, tm)) != 1)
+            return rc;
     }
     *tail = tv;
     *mod = tm;
@@ -1625,6 +1707,11 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct cellb
         op_range(t, 0, c0, none);
         op_range(t, 0, f_k, none);
         rc = txn_call(es, t, &resp, attempt_deadline(es, deadline));
+        if (!rc && resp->succeeded && wom__etcd_test_lose_answer &&
+            wom__etcd_test_lose_answer(q->tail, k)) {
+            wom__etcd_txn_free(resp);
+            rc = WOM_EUNKNOWN;
+        }
         if (!rc) {
             uint64_t at = q->tail;
             if (resp->succeeded) {
