@@ -421,7 +421,7 @@ static void lost_answer_trimmed(const struct tc *t)
         wom__etcd_test_lose_answer = NULL;
         CHECK_EQ(lose_calls, 1); /* the send again failed its compare */
         if (!lose_compact) {
-            CHECK_MSG(rc == 0, "settled from history: %s", wom_err_name(rc));
+            CHECK_MSG(rc == 0, "append settled from history: %s", wom_err_name(rc));
             CHECK_EQ(at, before);
         } else {
             CHECK_ERR(rc, WOM_EUNKNOWN);
@@ -431,6 +431,17 @@ static void lost_answer_trimmed(const struct tc *t)
         CHECK_EQ(tail, before + 1);
         CHECK_OK(wom_append(r, "next", 4, &at));
         CHECK_EQ(at, before + 1);
+        /* A put at an address, the same way. */
+        lose_calls = 0;
+        wom__etcd_test_lose_answer = lose_after_trim;
+        rc = wom_put(r, before + 10, "put", 3);
+        wom__etcd_test_lose_answer = NULL;
+        CHECK_EQ(lose_calls, 1);
+        if (!lose_compact)
+            CHECK_MSG(rc == 0, "put settled from history: %s", wom_err_name(rc));
+        else
+            CHECK_ERR(rc, WOM_EUNKNOWN);
+        CHECK_ERR(wom_put(r, before + 10, "put", 3), WOM_ETRIMMED);
     }
     wom_region_close(r);
     wom_region_close(lose_trimmer);

@@ -1247,6 +1247,95 @@ static struct cellbuf *cellbuf_new(size_t len)
     return b;
 }
 
+/* Tests: called after a put's or a batch's transaction landed (at first,
+ * k cells) and before its answer is used; nonzero makes the caller take
+ * the answer as lost, as when the connection drops after etcd applied it.
+ * NULL outside tests. */
+int (*wom__etcd_test_lose_answer)(uint64_t first, size_t k);
+
+/* Key k as of revision rev, by a linearizable read (the member has then
+ * applied up to the cluster's revision, so no rev of ours is in its
+ * future): *kv (NULL when absent) lives in *resp. WOM_ETRIMMED when etcd
+ * compacted rev away. */
+static int read_at(struct es *es, ProtobufCBinaryData k, int64_t rev,
+                   Etcdserverpb__TxnResponse **resp, const Mvccpb__KeyValue **kv,
+                   int64_t deadline)
+{
+    struct txn t;
+    txn_init(&t);
+    op_range(&t, 1, k, none)->revision = rev;
+    int64_t pause = 1 * MS;
+    for (;;) {
+        Etcdserverpb__TxnResponse *r = NULL;
+        int rc = wom__etcd_txn(es->c, &t.req, &r, attempt_deadline(es, deadline));
+        if (rc == WOM_ETRIMMED) /* OUT_OF_RANGE: the revision is compacted */
+            return rc;
+        if (!rc && wom__ec_txn_check(&t.req, r)) {
+            wom__etcd_txn_free(r);
+            return WOM_ECORRUPT;
+        }
+        if (!rc && (rc = kv_at(r, 0, k, kv)) == 0) {
+            *resp = r;
+            return 0;
+        }
+        if (r)
+            wom__etcd_txn_free(r);
+        rc = wire_err(rc);
+        if (!transient(rc) || wom__now_ns() >= deadline)
+            return rc;
+        nap(&pause, deadline);
+    }
+}
+
+/* A put whose answer was lost found its cell c_k absent and the floor f_k
+ * above addr: trimmed, perhaps after the put landed. The first revision
+ * at which f passed addr (a binary search over f's history: the floor only
+ * rises; compacted revisions count as below, and then the read under it
+ * fails) is that trim; c_k as of the revision before it says whether a
+ * put landed and whose it was. 0: ours; WOM_EWRITTEN: another's;
+ * WOM_ETRIMMED: none (none can now); WOM_EUNKNOWN: compacted away. */
+static int put_settle_in_history(struct es *es, struct er *er, ProtobufCBinaryData c_k,
+                                 ProtobufCBinaryData f_k, uint64_t addr, uint64_t seq,
+                                 int64_t now)
+{
+    int64_t deadline = op_deadline(es), lo = 1, hi = now;
+    Etcdserverpb__TxnResponse *r = NULL;
+    const Mvccpb__KeyValue *kv;
+    int rc;
+    if (now <= 0)
+        return WOM_ECORRUPT;
+    while (lo < hi) { /* the first revision with f > addr lies in [lo, hi] */
+        int64_t mid = lo + (hi - lo) / 2;
+        uint64_t floor = 0;
+        rc = read_at(es, f_k, mid, &r, &kv, deadline);
+        if (rc && rc != WOM_ETRIMMED)
+            return rc;
+        if (!rc) {
+            if (kv && wom__ec_hex_parse(&kv->value, &floor))
+                rc = WOM_ECORRUPT;
+            wom__etcd_txn_free(r);
+            if (rc)
+                return rc;
+        }
+        if (floor > addr)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if (lo <= 1) /* revision 0 would read the newest */
+        return WOM_EUNKNOWN;
+    if ((rc = read_at(es, c_k, lo - 1, &r, &kv, deadline)))
+        return rc == WOM_ETRIMMED ? WOM_EUNKNOWN : rc;
+    int mine = 0;
+    if (kv) {
+        const uint8_t *val;
+        size_t n;
+        rc = cell_parse(es, er, &kv->value, seq, &val, &n, &mine);
+    }
+    wom__etcd_txn_free(r);
+    return rc ? rc : !kv ? WOM_ETRIMMED : mine ? 0 : WOM_EWRITTEN;
+}
+
 /* What a failed put learnt: c/ADDR and f, read in its failure branch. */
 static int put_lost(struct es *es, struct er *er, const Etcdserverpb__TxnResponse *resp,
                     ProtobufCBinaryData c_k, ProtobufCBinaryData f_k, uint64_t addr,
@@ -1264,9 +1353,12 @@ static int put_lost(struct es *es, struct er *er, const Etcdserverpb__TxnRespons
     }
     if (!rc && !(rc = num_at(resp, 1, f_k, &floor, NULL)))
         /* Absent and below the floor: trimmed, unless an earlier send of
-         * ours may have landed and been trimmed since. Absent at or above
-         * the floor cannot fail the compares. */
-        rc = floor > addr ? (doubt ? WOM_EUNKNOWN : WOM_ETRIMMED) : WOM_ECORRUPT;
+         * ours may have landed and been trimmed since (history tells).
+         * Absent at or above the floor cannot fail the compares. */
+        rc = floor <= addr ? WOM_ECORRUPT
+             : doubt       ? put_settle_in_history(es, er, c_k, f_k, addr, seq,
+                                                   resp->header ? resp->header->revision : 0)
+                           : WOM_ETRIMMED;
     return rc;
 }
 
@@ -1305,6 +1397,11 @@ static int put_cell(wom_region *r, uint64_t addr, struct cellbuf *b)
     for (;;) {
         Etcdserverpb__TxnResponse *resp = NULL;
         rc = txn_call(es, &t, &resp, attempt_deadline(es, deadline));
+        if (!rc && resp->succeeded && wom__etcd_test_lose_answer &&
+            wom__etcd_test_lose_answer(addr, 1)) {
+            wom__etcd_txn_free(resp);
+            rc = WOM_EUNKNOWN;
+        }
         if (!rc) {
             rc = resp->succeeded ? 0 : put_lost(es, er, resp, c_k, f_k, addr, seq, doubt);
             wom__etcd_txn_free(resp);
@@ -1544,45 +1641,6 @@ static int ec_get_views(wom_region *r, uint64_t addr, wom_view *v, size_t max, s
 
 #define BATCH_MAX 126                 /* etcd's --max-txn-ops is 128: t and the cells */
 #define BATCH_BYTES ((size_t)1 << 20) /* well under --max-request-bytes */
-
-/* Tests: called after a batch's transaction landed and before its answer
- * is used; nonzero makes the batch take the answer as lost, as when the
- * connection drops after etcd applied it. NULL outside tests. */
-int (*wom__etcd_test_lose_answer)(uint64_t first, size_t k);
-
-/* Key k as of revision rev, by a linearizable read (the member has then
- * applied up to the cluster's revision, so no rev of ours is in its
- * future): *kv (NULL when absent) lives in *resp. WOM_ETRIMMED when etcd
- * compacted rev away. */
-static int read_at(struct es *es, ProtobufCBinaryData k, int64_t rev,
-                   Etcdserverpb__TxnResponse **resp, const Mvccpb__KeyValue **kv,
-                   int64_t deadline)
-{
-    struct txn t;
-    txn_init(&t);
-    op_range(&t, 1, k, none)->revision = rev;
-    int64_t pause = 1 * MS;
-    for (;;) {
-        Etcdserverpb__TxnResponse *r = NULL;
-        int rc = wom__etcd_txn(es->c, &t.req, &r, attempt_deadline(es, deadline));
-        if (rc == WOM_ETRIMMED) /* OUT_OF_RANGE: the revision is compacted */
-            return rc;
-        if (!rc && wom__ec_txn_check(&t.req, r)) {
-            wom__etcd_txn_free(r);
-            return WOM_ECORRUPT;
-        }
-        if (!rc && (rc = kv_at(r, 0, k, kv)) == 0) {
-            *resp = r;
-            return 0;
-        }
-        if (r)
-            wom__etcd_txn_free(r);
-        rc = wire_err(rc);
-        if (!transient(rc) || wom__now_ns() >= deadline)
-            return rc;
-        nap(&pause, deadline);
-    }
-}
 
 /* A batch whose answer was lost compared t's revision mod, t has moved on
  * (to revision now), and the cell at the batch's first address c_k is gone:
