@@ -221,7 +221,7 @@ def test_view_is_read_only_zero_copy_and_released_by_with(space):
 def _address_of(mv):
     """The address of a buffer's first byte."""
     with wom.core._Borrow(mv) as b:
-        return b.ptr
+        return b.address()
 
 
 def test_view_pinned_by_an_array_lives_as_long_as_it(space):

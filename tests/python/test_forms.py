@@ -11,7 +11,7 @@ np = pytest.importorskip("numpy")
 
 def _ptr(buf):
     with wom.core._Borrow(buf) as b:
-        return b.ptr
+        return b.address()
 
 
 def test_channel_in_order_with_addresses(space):
