@@ -10,7 +10,7 @@ np = pytest.importorskip("numpy")
 
 
 def _ptr(buf):
-    with wom.core._Borrow(buf) as b:
+    with wom._core._Borrow(buf) as b:
         return b.address()
 
 

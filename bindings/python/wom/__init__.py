@@ -20,8 +20,8 @@ dynamic linker's cache, the build tree); ``wom.library`` is the path loaded.
 from . import _lib
 from .errors import *  # noqa: F401,F403 (Error and one class per code)
 from .errors import Error, error_class, CODES
-from .core import *  # noqa: F401,F403
-from .core import open, Space, Region, View, Loan, Channel, Subscription, QueueMember
+from ._core import *  # noqa: F401,F403
+from ._core import open, Space, Region, View, Loan, Channel, Subscription, QueueMember
 
 library = _lib.path
 """The path (or soname) of the libwom that was loaded."""
