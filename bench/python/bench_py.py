@@ -17,6 +17,9 @@ Transports:
                              makes its array over the received view (no copy)
   wom chan (loan+view)       the producer writes the array in a loan (in the
                              space) and commits it: no copy at all
+  wom chan (send_many+recv_views)  the producer sends 64 arrays with one
+                             send_many, the consumer takes up to 64 views with
+                             one recv_views (bound 1024 or 16 as above)
   multiprocessing.Queue      maxsize as the bound above; put() pickles a fresh
                              array (a feeder thread pickles it later, so the
                              producer may not reuse it), get() unpickles one
@@ -165,6 +168,40 @@ def wom_loan_producer(ep, seconds):
             i += 1
 
 
+BATCH = 64
+
+
+def wom_batch_consumer(ep, ready):
+    with wom.open(wom_uri(ep)) as s:
+        ch = s.channel("b", bound=bound_for(SIZE), max_value=max(SIZE, 1 << 20))
+        with ch.subscribe() as sub:
+            ready()
+            while True:
+                for v in sub.recv_views(BATCH):
+                    with v:
+                        yield np.frombuffer(v.data, dtype=np.uint64)
+
+
+def wom_batch_producer(ep, seconds):
+    b = bound_for(SIZE)
+    with wom.open(wom_uri(ep)) as s:
+        ch = s.channel("b", bound=b, max_value=max(SIZE, 1 << 20), retain=4 * b)
+        arrs = [np.zeros(SIZE // 8, dtype=np.uint64) for _ in range(BATCH)]
+        w = warmup()
+        i = 0
+        deadline = None
+        while True:
+            if i == w:
+                deadline = time.perf_counter() + seconds
+            end = deadline is not None and i > w and time.perf_counter() > deadline
+            for k, a in enumerate(arrs):
+                a[0] = a[-1] = END if end else i + k
+            ch.send_many(arrs[:1] if end else arrs)
+            if end:
+                return i - w
+            i += BATCH
+
+
 def queue_consumer(q, ready):
     ready()
     while True:
@@ -211,7 +248,7 @@ def zmq_consumer(ep, ready):
     ctx = zmq.Context()
     s = ctx.socket(zmq.PULL)
     s.bind(ep)
-    ready()
+    ready(s.getsockopt_string(zmq.LAST_ENDPOINT))  # the port the system chose
     big = SIZE > 65536
     try:
         while True:
@@ -243,19 +280,22 @@ TRANSPORTS = [
      _shm_path, lambda p: os.path.exists(p) and os.unlink(p), wom_consumer, wom_producer),
     ("wom chan (loan+view)", "array in a loan, over a view: no copy",
      _shm_path, lambda p: os.path.exists(p) and os.unlink(p), wom_consumer, wom_loan_producer),
+    ("wom chan (send_many+recv_views)", "batch %d, copy in, arrays over views" % BATCH,
+     _shm_path, lambda p: os.path.exists(p) and os.unlink(p), wom_batch_consumer,
+     wom_batch_producer),
     ("multiprocessing.Queue", "pickled, through a pipe",
      lambda: mp.get_context("fork").Queue(bound_for(SIZE)), lambda q: q.close(),
      queue_consumer, queue_producer),
     ("os.pipe", "bytes written, read into an array",
      os.pipe, lambda fds: None, pipe_consumer, pipe_producer),
     ("zmq tcp PUSH/PULL", "copy in, copy out (1 MiB: frame buffer)",
-     lambda: "tcp://127.0.0.1:%d" % (20000 + os.getpid() % 20000),
+     lambda: "tcp://127.0.0.1:*",
      lambda ep: None, zmq_consumer, zmq_producer),
 ]
 
 
 def _child(consumer, ep, conn):
-    gen = consumer(ep, lambda: conn.send(("ready",)))
+    gen = consumer(ep, lambda where=None: conn.send(("ready", where)))
     consume(gen, conn, warmup())
     gen.close()  # after consume's last array is gone: closes the transport
 
@@ -274,7 +314,7 @@ def sample(t, seconds):
         r = parent.recv()
         if r[0] != "ready":
             return None, r[1]
-        sent = producer(ep, seconds)
+        sent = producer(r[1] or ep, seconds)
         if not parent.poll(max(30, 10 * seconds)):
             return None, "consumer did not finish"
         r = parent.recv()
@@ -324,13 +364,13 @@ def main():
         SIZE = size
         label = "%d B" % size if size < 1024 else "%g KiB" % (size / 1024) if size < 1 << 20 \
             else "%g MiB" % (size / (1 << 20))
-        print("\n%-28s %-40s %8s %8s %8s %9s" % ("transport, " + label, "per message", "min",
+        print("\n%-32s %-40s %8s %8s %8s %9s" % ("transport, " + label, "per message", "min",
                                                  "median", "max", "MB/s"))
         for t in TRANSPORTS:
             if o.only and o.only not in t[0]:
                 continue
             if t[0].startswith("zmq") and zmq is None:
-                print("%-28s %-40s %8s  skipped: python3-zmq is not installed" % (t[0], t[1], "-"))
+                print("%-32s %-40s %8s  skipped: python3-zmq is not installed" % (t[0], t[1], "-"))
                 continue
             rates, why = [], None
             for _ in range(o.runs):
@@ -339,23 +379,23 @@ def main():
                     break
                 rates.append(r)
             if why:
-                print("%-28s %-40s %8s  FAILED: %s" % (t[0], t[1], "-", why))
+                print("%-32s %-40s %8s  FAILED: %s" % (t[0], t[1], "-", why))
                 continue
             med = statistics.median(rates)
             medians[(size, t[0])] = med
-            print("%-28s %-40s %8s %8s %8s %9.1f" % (t[0], t[1], fmt_rate(min(rates)),
+            print("%-32s %-40s %8s %8s %8s %9.1f" % (t[0], t[1], fmt_rate(min(rates)),
                                                      fmt_rate(med), fmt_rate(max(rates)),
                                                      med * size / 1e6))
             sys.stdout.flush()
     print("\nratios, wom chan / peer (medians of throughput; > 1: wom is faster)")
     for size in sizes:
-        for w in ("wom chan (send+recv_view)", "wom chan (loan+view)"):
+        for w in [t[0] for t in TRANSPORTS if t[0].startswith("wom")]:
             base = medians.get((size, w))
             if base is None:
                 continue
             peers = ["vs %s %.2fx" % (t[0], base / medians[(size, t[0])]) for t in TRANSPORTS
                      if not t[0].startswith("wom") and (size, t[0]) in medians]
-            print("  %7d B %-27s %s" % (size, w, ", ".join(peers) or "no peer measured"))
+            print("  %7d B %-32s %s" % (size, w, ", ".join(peers) or "no peer measured"))
     return 0
 
 

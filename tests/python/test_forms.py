@@ -40,6 +40,24 @@ def test_channel_in_order_with_addresses(space):
     assert late.abandoned == 0
 
 
+def test_recv_views_takes_what_is_written_in_one_call(space):
+    ch = space.channel("c")
+    sub = ch.subscribe()
+    assert sub.recv_views(0) == []
+    with pytest.raises(wom.EEMPTY):
+        sub.recv_views(8, timeout=0)
+    ch.send_many([b"%d" % i for i in range(5)])
+    vs = sub.recv_views(3, timeout=0)
+    assert [(v.addr, bytes(v)) for v in vs] == [(0, b"0"), (1, b"1"), (2, b"2")]
+    for v in vs:
+        v.release()
+    vs = sub.recv_views(8, timeout=1)
+    assert [bytes(v) for v in vs] == [b"3", b"4"] and sub.cursor == 5
+    for v in vs:
+        v.release()
+    assert space._pins == 0
+
+
 def test_recv_blocks_until_a_send(space):
     ch = space.channel("c")
     sub = ch.subscribe()

@@ -861,6 +861,23 @@ class Subscription(_Handle):
             raise_for(rc)
         return View(self._space, v, a.value)
 
+    def recv_views(self, max, timeout=None):
+        """Up to ``max`` messages at once, as a list of :class:`View`: waits
+        up to ``timeout`` seconds for the next one, then takes those after it
+        that are written already (one cursor update for the lot). Release
+        each view (or use each in a ``with`` block)."""
+        if max <= 0:
+            return []
+        vs = (_lib.View * max)()
+        addrs = (c_u64 * max)()
+        got = c_size()
+        rc = lib.wom_sub_recv_views(self._handle(), vs, max, ctypes.byref(got), addrs,
+                                    _ns(timeout))
+        if rc:
+            raise_for(rc)
+        return [View(self._space, _lib.View.from_buffer_copy(vs[i]), addrs[i])
+                for i in range(got.value)]
+
     @property
     def cursor(self):
         """The address the next receive reads."""

@@ -122,6 +122,7 @@ _PROTOS = {
     "wom_sub_close": (None, [c_vp]),
     "wom_sub_recv": (c_int, [c_vp, c_vp, c_size, P(c_size), P(c_u64), c_i64]),
     "wom_sub_recv_view": (c_int, [c_vp, P(View), P(c_u64), c_i64]),
+    "wom_sub_recv_views": (c_int, [c_vp, P(View), c_size, P(c_size), P(c_u64), c_i64]),
     "wom_sub_cursor": (c_u64, [c_vp]),
     "wom_sub_abandoned": (c_u64, [c_vp]),
     "wom_queue_join": (c_int, [c_vp, ctypes.c_char_p, P(c_vp)]),
