@@ -201,3 +201,47 @@ def test_etcd_uri_without_a_cluster_is_a_connection_error():
     else:
         with pytest.raises(wom.ENOTCONN):
             wom.open("etcd://127.0.0.1:1/p;timeout=100")
+
+
+def test_register_over_a_log(space):
+    g = space.register("reg")
+    assert g.load() == (b"", 0)
+    assert g.cas(0, b"one") == 1
+    with pytest.raises(wom.ECONFLICT):
+        g.cas(0, b"two")
+    assert g.store(b"x" * 10000) == 2
+    assert g.load() == (b"x" * 10000, 2)
+    for i in range(300):  # the log is trimmed as it grows
+        g.store(b"%d" % i)
+    assert g.load() == (b"299", 302)
+
+
+def test_ring_each_message_once(space):
+    r = space.ring("ring", 4, max_value=64)
+    for i in range(4):
+        r.send(b"%d" % i, timeout=0)
+    with pytest.raises(wom.ETIMEDOUT):
+        r.send(b"full", timeout=0)
+    with pytest.raises(wom.EMSGSIZE):
+        r.send(bytes(65), timeout=0)
+    assert [r.recv(timeout=0) for _ in range(4)] == [b"0", b"1", b"2", b"3"]
+    with pytest.raises(wom.EEMPTY):
+        r.recv(timeout=0)
+    with pytest.raises(wom.EINVAL):
+        space.ring("ring", 8)  # another shape
+
+
+def test_consensus_and_broadcast(space):
+    a, b = space.consensus("c"), space.consensus("c")
+    with pytest.raises(wom.EEMPTY):
+        b.read(timeout=0)
+    assert a.propose(b"first", timeout=1) == b"first"
+    assert b.propose(b"second", timeout=1) == b"first"  # agreement
+    assert b.read(timeout=0) == b"first"
+    x, y = space.broadcast("ab"), space.broadcast("ab")
+    i = x.send(b"hello")
+    j = y.send(b"world")
+    assert i != j
+    got = [x.recv(timeout=1), x.recv(timeout=1)]
+    assert got == [y.recv(timeout=1), y.recv(timeout=1)]  # the same order
+    assert sorted(got) == [b"hello", b"world"] and x.cursor == 2

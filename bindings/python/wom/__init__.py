@@ -2,8 +2,8 @@
 
 A thin binding, through ctypes, of the shared library libwom (include/wom.h):
 spaces, regions of ONCE cells (put/get/append/trim) and MANY cells
-(store/load/cas), zero-copy views and loans, channels, subscriptions and
-queue groups. Errors are exceptions, one class per WOM_E* code, all
+(store/load/cas), zero-copy views and loans, channels, subscriptions,
+queue groups, and the register, ring, consensus and broadcast forms. Errors are exceptions, one class per WOM_E* code, all
 subclasses of :class:`wom.Error`. Timeouts are seconds (None = forever).
 
     import wom
@@ -21,7 +21,8 @@ from . import _lib
 from .errors import *  # noqa: F401,F403 (Error and one class per code)
 from .errors import Error, error_class, CODES
 from ._core import *  # noqa: F401,F403
-from ._core import open, Space, Region, View, Loan, Channel, Subscription, QueueMember
+from ._core import (open, Space, Region, View, Loan, Channel, Subscription, QueueMember,
+                    Register, Ring, Consensus, Broadcast)
 
 library = _lib.path
 """The path (or soname) of the libwom that was loaded."""

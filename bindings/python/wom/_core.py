@@ -24,8 +24,8 @@ from .errors import raise_for, Error, EWRITTEN
 
 __all__ = ["Mode", "ONCE", "MANY", "CellState", "ReaderState", "RegionInfo", "CellInfo",
            "ReaderInfo", "open", "Space", "Region", "View", "Loan", "Channel",
-           "Subscription", "QueueMember", "MAX_VALUE_DEFAULT", "MAX_VALUE_LIMIT",
-           "NAME_MAX"]
+           "Subscription", "QueueMember", "Register", "Ring", "Consensus", "Broadcast",
+           "MAX_VALUE_DEFAULT", "MAX_VALUE_LIMIT", "NAME_MAX"]
 
 NAME_MAX = 63
 MAX_VALUE_DEFAULT = 1 << 20
@@ -498,6 +498,22 @@ class Space(_Handle):
         ``retain_bytes`` bytes, messages younger than ``retain_seconds``."""
         return Channel(self, name, bound, max_value, retain, retain_bytes, retain_seconds)
 
+    def register(self, name):
+        """Register ``name``: a MANY-cell contract over a ONCE log (wom_reg)."""
+        return Register(self, name)
+
+    def ring(self, name, slots, max_value=0):
+        """Ring ``name`` of ``slots`` reused MANY slots (wom_ring)."""
+        return Ring(self, name, slots, max_value)
+
+    def consensus(self, name):
+        """Consensus object ``name`` (wom_cons)."""
+        return Consensus(self, name)
+
+    def broadcast(self, name):
+        """Atomic broadcast ``name``: a sender and receiver cursor (wom_abcast)."""
+        return Broadcast(self, name)
+
     def __repr__(self):
         return "<wom.Space %r%s>" % (self.uri, " closed" if self.closed else "")
 
@@ -936,3 +952,154 @@ class QueueMember(_Handle):
         if rc:
             _raise_nobufs(rc, n)
         return n.value
+
+
+# ---- the other forms: register, ring, consensus, atomic broadcast ---------
+
+def _read_grow(call, cap=4096):
+    """Call call(buf, cap, byref(n)) with a buffer grown on ENOBUFS (*n is
+    the size needed); returns (bytes, rc of the last call)."""
+    while True:
+        buf = ctypes.create_string_buffer(cap)
+        n = c_size()
+        rc = call(buf, cap, ctypes.byref(n))
+        if rc == 0:
+            return buf.raw[:n.value]
+        if rc != _ENOBUFS:
+            raise_for(rc)
+        cap = max(n.value, cap * 2)
+
+
+def _open_named(opener, space, name):
+    h = c_vp()
+    rc = opener(space._handle(), _name(name), ctypes.byref(h))
+    if rc:
+        raise_for(rc, repr(name))
+    return h.value
+
+
+class Register(_Handle):
+    """A register over a ONCE log (wom_reg): load/store/cas as one MANY cell,
+    version v being log entry v-1."""
+
+    _closer = "wom_reg_close"
+
+    def __init__(self, space, name):
+        self.name = name
+        super().__init__(_open_named(lib.wom_reg_open, space, name), space)
+
+    def store(self, value):
+        """Store ``value``; returns the new version."""
+        ver = c_u64()
+        with _Borrow(value) as b:
+            rc = lib.wom_reg_store(self._handle(), b.ptr, b.len, ctypes.byref(ver))
+        if rc:
+            raise_for(rc)
+        return ver.value
+
+    def load(self):
+        """(bytes, version) of the latest value; (b"", 0) before any store."""
+        ver = c_u64()
+        h = self._handle()
+        value = _read_grow(lambda buf, cap, n: lib.wom_reg_load(h, buf, cap, n,
+                                                                  ctypes.byref(ver)))
+        return value, ver.value
+
+    def cas(self, expect, value):
+        """Store only if the version is ``expect`` (else ECONFLICT)."""
+        ver = c_u64()
+        with _Borrow(value) as b:
+            rc = lib.wom_reg_cas(self._handle(), int(expect), b.ptr, b.len, ctypes.byref(ver))
+        if rc:
+            raise_for(rc)
+        return ver.value
+
+
+class Ring(_Handle):
+    """A bounded MPMC queue over reused MANY slots (wom_ring): each message
+    is received once."""
+
+    _closer = "wom_ring_close"
+
+    def __init__(self, space, name, slots, max_value=0):
+        h = c_vp()
+        rc = lib.wom_ring_open(space._handle(), _name(name), int(slots), int(max_value),
+                               ctypes.byref(h))
+        if rc:
+            raise_for(rc, repr(name))
+        self.name = name
+        super().__init__(h.value, space)
+
+    def send(self, value, timeout=None):
+        """Send, waiting up to ``timeout`` seconds while the ring is full."""
+        with _Borrow(value) as b:
+            rc = lib.wom_ring_send(self._handle(), b.ptr, b.len, _ns(timeout))
+        if rc:
+            raise_for(rc)
+
+    def recv(self, timeout=None):
+        """The next message as bytes (EEMPTY at once for timeout 0)."""
+        h, t = self._handle(), _ns(timeout)
+        return _read_grow(lambda buf, cap, n: lib.wom_ring_recv(h, buf, cap, n, t))
+
+
+class Consensus(_Handle):
+    """A consensus object (wom_cons): every proposer and reader gets the
+    same decision, some proposer's value."""
+
+    _closer = "wom_cons_close"
+
+    def __init__(self, space, name):
+        self.name = name
+        super().__init__(_open_named(lib.wom_cons_open, space, name), space)
+
+    def propose(self, value, timeout=None):
+        """Propose ``value``; returns the decision (this value or another)."""
+        h, t = self._handle(), _ns(timeout)
+        with _Borrow(value) as b:
+            buf = ctypes.create_string_buffer(max(4096, b.len))
+            n = c_size()
+            rc = lib.wom_cons_propose(h, b.ptr, b.len, buf, len(buf), ctypes.byref(n), t)
+        if rc == 0:
+            return buf.raw[:n.value]
+        if rc != _ENOBUFS:
+            raise_for(rc)
+        return self.read(timeout=0)  # the proposal stands: read the decision
+
+    def read(self, timeout=None):
+        """The decision, without proposing (EEMPTY at once for timeout 0)."""
+        h, t = self._handle(), _ns(timeout)
+        return _read_grow(lambda buf, cap, n: lib.wom_cons_read(h, buf, cap, n, t))
+
+
+class Broadcast(_Handle):
+    """Atomic broadcast (wom_abcast): every receiver delivers the same
+    messages in the same order. A sender and a receiver cursor: one thread
+    at a time."""
+
+    _closer = "wom_abcast_close"
+
+    def __init__(self, space, name):
+        self.name = name
+        super().__init__(_open_named(lib.wom_abcast_open, space, name), space)
+
+    def send(self, value, timeout=0):
+        """Broadcast ``value``; returns the instance that decided it.
+        ``timeout`` bounds retries of a remote scope's errors."""
+        idx = c_u64()
+        with _Borrow(value) as b:
+            rc = lib.wom_abcast_send(self._handle(), b.ptr, b.len, _ns(timeout),
+                                     ctypes.byref(idx))
+        if rc:
+            raise_for(rc)
+        return idx.value
+
+    def recv(self, timeout=None):
+        """The next delivered message as bytes."""
+        h, t = self._handle(), _ns(timeout)
+        return _read_grow(lambda buf, cap, n: lib.wom_abcast_recv(h, buf, cap, n, None, t))
+
+    @property
+    def cursor(self):
+        """The instance the next receive reads."""
+        return lib.wom_abcast_cursor(self._handle())
