@@ -66,3 +66,14 @@ def test_install_for_usr_local_lands_on_debians_sys_path(tmp_path):
     assert glob.glob(os.path.join(str(dest), "usr", "local", "lib*", "**", "libwom.so.0"),
                      recursive=True)
     assert not glob.glob(os.path.join(site, "wom", "__pycache__"))
+
+
+def test_a_wrong_wom_library_is_a_clear_import_error(tmp_path):
+    env = dict(os.environ)
+    env["WOM_LIBRARY"] = str(tmp_path / "libwom.so.0")  # not there
+    env["PYTHONPATH"] = os.path.join(ROOT, "bindings", "python")
+    r = subprocess.run([sys.executable, "-c", "import wom"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode != 0
+    assert "ImportError" in r.stderr and "WOM_LIBRARY" in r.stderr
+    assert str(tmp_path / "libwom.so.0") in r.stderr and "not found" in r.stderr
