@@ -279,6 +279,12 @@ def test_loans_publish_in_place(small_space):
     assert l.commit(7) == 7
     assert r.get(7, timeout=0) == b"abc"
     assert r.get(0, timeout=0) == b"hello"  # the first write stays
+    # Closing the region aborts the loans still open.
+    q = s.region("log", max_value=4096)
+    l = q.loan(8)
+    q.close()
+    with pytest.raises(ValueError):
+        l.commit()
     # Aborted loans give their memory back: 256 MiB through 64 MiB.
     for _ in range(65536):
         with r.loan(4096):

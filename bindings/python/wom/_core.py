@@ -15,6 +15,7 @@ Timeouts are seconds (``float``); ``None`` waits forever, ``0`` does not wait.
 
 import ctypes
 import enum
+import threading
 import weakref
 from collections import namedtuple
 
@@ -290,7 +291,7 @@ class View:
         arr = _Pinned.from_address(v.data or 1)
         arr.v = v
         arr.space = space
-        space._pins += 1
+        space._pin()
         self._mv = memoryview(arr).cast("B")[:v.len].toreadonly()
 
     @property
@@ -336,15 +337,18 @@ class Loan:
     ``data`` is a writable ``memoryview`` of ``len(loan)`` bytes. Fill it,
     then ``commit()`` publishes it without a copy (a channel loan is sent, a
     region loan appended, or put at ``addr``); ``abort()`` gives it back.
-    Leaving a ``with`` block without a commit aborts it. Before a commit,
-    every array or memoryview made from ``data`` must be gone (the bytes are
-    final from then on, and may be mapped read-only): BufferError otherwise.
+    Leaving a ``with`` block without a commit aborts it, and so does closing
+    the region or channel it came from. Before a commit, every array or
+    memoryview made from ``data`` must be gone (the bytes are final from then
+    on, and may be mapped read-only): BufferError otherwise.
     """
 
     def __init__(self, l, region=None, chan=None):
         self._l = l
         self._region = region
         self._chan = chan
+        self._owner = region if region is not None else chan
+        self._owner._children[id(self)] = self  # aborted when the owner closes
         self._mv, arr = _memory(l.data, l.len, False)
         self._arr = weakref.ref(arr)
         self._open = True
@@ -391,8 +395,16 @@ class Loan:
             rc = lib.wom_loan_put(ctypes.byref(self._l), a.value)
         if rc:
             raise_for(rc)
-        self._open = False
+        self._end()
         return a.value
+
+    def _end(self):
+        self._open = False
+        self._owner._children.pop(id(self), None)
+
+    def close(self):
+        """Abort the loan if it is still open (as its owner closes)."""
+        self.abort()
 
     def abort(self):
         """Give the loan back unpublished (does nothing once it ended)."""
@@ -404,7 +416,7 @@ class Loan:
                     pass
                 self._mv = None
             lib.wom_loan_cancel(ctypes.byref(self._l))
-            self._open = False
+            self._end()
 
     def __enter__(self):
         return self
@@ -436,6 +448,7 @@ class Space(_Handle):
         self.uri = uri
         self._pins = 0  # views not released yet
         self._deferred = None  # the handle, closed but for views still pinned
+        self._lock = threading.Lock()
         super().__init__(h.value, None)
 
     def close(self):
@@ -446,15 +459,23 @@ class Space(_Handle):
         super().close()
 
     def _free(self, h):
-        if self._pins:
-            self._deferred = h
-        else:
-            lib.wom_close(h)
+        with self._lock:
+            if self._pins:
+                self._deferred = h
+                return
+        lib.wom_close(h)
+
+    def _pin(self):
+        with self._lock:
+            self._pins += 1
 
     def _unpin(self):
-        self._pins -= 1
-        if self._pins == 0 and self._deferred is not None:
-            h, self._deferred = self._deferred, None
+        with self._lock:
+            self._pins -= 1
+            h = None
+            if self._pins == 0 and self._deferred is not None:
+                h, self._deferred = self._deferred, None
+        if h is not None:
             lib.wom_close(h)
 
     def sync(self):
