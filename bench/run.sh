@@ -12,9 +12,32 @@
 # with the reason, when etcd-server, the wom CLI or etcd's Go client
 # benchmark (golang-go + golang-etcd-server-dev) is missing.
 # `--only cluster` runs the cluster part alone; another --only skips it.
+# Between the two, the Python section (bench/python/bench_py.py: Python
+# process to Python process, a wom channel against multiprocessing.Queue, a
+# pipe and pyzmq); `--only python` runs it alone, another --only skips it.
 set -eu
 b=${1:?usage: run.sh BUILD_DIR [wom_bench options]}
 shift
+
+# ---- the Python section ----------------------------------------------------
+python_part() {
+  if [ ! -x /usr/bin/python3 ]; then
+    echo "python: skipped, /usr/bin/python3 is not installed (scripts/deps.sh bench)"
+  elif [ ! -e "$b/libwom.so.0" ]; then
+    echo "python: skipped, $b/libwom.so.0 is not built"
+  else
+    WOM_LIBRARY="$(cd "$b" && pwd)/libwom.so.0" /usr/bin/python3 \
+      "$(dirname "$0")/python/bench_py.py" ${WOM_BENCH_PY_ARGS:-}
+  fi
+}
+for a in "$@"; do
+  if [ "${prev_:-}" = --only ] && [ "$a" = python ]; then
+    mkdir -p "$b/bench"
+    python_part | tee "$b/bench/results.txt"
+    exit 0
+  fi
+  prev_=$a
+done
 bin="$b/bench/wom_bench"
 if [ ! -x "$bin" ]; then
   echo "run.sh: $bin not built (configure with -DWOM_BENCH=ON)" >&2
@@ -41,6 +64,7 @@ if [ "$local_part" = 1 ]; then
   # shellcheck disable=SC2086 # $go is empty or two words
   "$bin" --no-cluster $go --sync-dir "$b/bench" "$@" | tee -a "$out"
 fi
+[ -n "$only" ] || python_part | tee -a "$out"
 [ "$cluster_part" = 1 ] || exit 0
 
 wom="$b/wom"

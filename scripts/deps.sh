@@ -4,8 +4,10 @@
 # them exactly when that is impossible.
 #   build: compiler, cmake, pkg-config, xxHash, libcurl and jansson (the
 #          CLI's `wom cluster` talks JSON over HTTP to etcd)
-#   bench: Go, ck, ZeroMQ, NNG
-#   test:  strace (a test reads which files a new space syncs)
+#   bench: Go, ck, ZeroMQ, NNG; Python's NumPy and ZeroMQ binding (the
+#          Python row, bench/python)
+#   test:  strace (a test reads which files a new space syncs); pytest and
+#          NumPy for the Python binding's tests (bindings/python)
 #   cluster: etcd 3.4 (`wom cluster up` runs /usr/bin/etcd) and etcdctl
 #   etcd:  the wire layer under the etcd:// scope (src/wire): gRPC's C core,
 #          protobuf-c and its compiler, etcd's and protobuf's .proto files
@@ -17,11 +19,13 @@ for g in "$@"; do
   case "$g" in
     build) pkgs="$pkgs gcc make cmake pkg-config libc6-dev libxxhash-dev"
            pkgs="$pkgs libcurl4-openssl-dev libjansson-dev" ;;
-    test)  pkgs="$pkgs strace" ;;
+    test)  pkgs="$pkgs strace"
+           pkgs="$pkgs python3 python3-pytest python3-numpy" ;;
     cluster) pkgs="$pkgs etcd-server etcd-client openssl" ;;
     etcd)  pkgs="$pkgs libgrpc-dev protobuf-c-compiler libprotobuf-c-dev"
            pkgs="$pkgs golang-etcd-server-dev libprotobuf-dev" ;;
-    bench) pkgs="$pkgs golang-go golang-etcd-server-dev libck-dev libzmq3-dev libnng-dev" ;;
+    bench) pkgs="$pkgs golang-go golang-etcd-server-dev libck-dev libzmq3-dev libnng-dev"
+           pkgs="$pkgs python3 python3-numpy python3-zmq" ;;
     fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
     *) echo "deps.sh: unknown group $g" >&2; exit 2 ;;
   esac

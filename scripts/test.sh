@@ -66,6 +66,15 @@ run "concurrent tests, TSan" $tsan --concurrent
 for u in $uris; do
   run "conformance tests on $u, TSan" $tsan --conformance --uri "$u"
 done
+# The Python binding (bindings/python) under Debian's interpreter and pytest
+# (python3-pytest, python3-numpy: sh scripts/deps.sh test), on the build
+# tree's library; tests/python/run.py prints pytest's total as our line.
+if [ -x /usr/bin/python3 ]; then
+  run "python binding (pytest)" env WOM_LIBRARY="$PWD/build/libwom.so.0" \
+    WOM_BUILD_DIR="$PWD/build" /usr/bin/python3 tests/python/run.py
+else
+  echo "== python binding: skipped, /usr/bin/python3 is not installed (sh scripts/deps.sh test)"
+fi
 # Each fuzz target briefly over its seed corpus (one test each); make fuzz
 # runs them longer. Needs clang with libFuzzer (sh scripts/deps.sh fuzz).
 if command -v clang >/dev/null; then
