@@ -171,6 +171,8 @@ WOM_API int wom_region_open(wom_space *s, const char *name, wom_mode mode, wom_r
  * (an existing region keeps its own limits). opts may be NULL. */
 WOM_API int wom_region_open_opts(wom_space *s, const char *name, wom_mode mode,
                                  const wom_region_opts *opts, wom_region **out);
+/* Free the handle r (NULL does nothing); the region and its cells stay in
+ * the space. End r's loans first (wom_loan_new). */
 WOM_API void wom_region_close(wom_region *r);
 
 typedef struct {

@@ -3,9 +3,11 @@
 # installed, installing the missing ones with apt-get (as root), or naming
 # them exactly when that is impossible.
 #   build: compiler, cmake, pkg-config, xxHash, libcurl and jansson (the
-#          CLI's `wom cluster` talks JSON over HTTP to etcd)
+#          CLI's `wom cluster` talks JSON over HTTP to etcd), python3
+#          (Debian's: scripts/mkman makes the man pages from include/wom.h)
 #   bench: Go, ck, ZeroMQ, NNG
-#   test:  strace (a test reads which files a new space syncs)
+#   test:  strace (a test reads which files a new space syncs); man-db,
+#          groff and mandoc (tests/man renders every man page, warnings fail)
 #   cluster: etcd 3.4 (`wom cluster up` runs /usr/bin/etcd) and etcdctl
 #   etcd:  the wire layer under the etcd:// scope (src/wire): gRPC's C core,
 #          protobuf-c and its compiler, etcd's and protobuf's .proto files
@@ -16,8 +18,10 @@ pkgs=""
 for g in "$@"; do
   case "$g" in
     build) pkgs="$pkgs gcc make cmake pkg-config libc6-dev libxxhash-dev"
-           pkgs="$pkgs libcurl4-openssl-dev libjansson-dev" ;;
-    test)  pkgs="$pkgs strace" ;;
+           pkgs="$pkgs libcurl4-openssl-dev libjansson-dev"
+           pkgs="$pkgs python3" ;;  # scripts/mkman writes the man pages
+    test)  pkgs="$pkgs strace"
+           pkgs="$pkgs man-db groff-base mandoc" ;;  # tests/man: pages render cleanly
     cluster) pkgs="$pkgs etcd-server etcd-client openssl" ;;
     etcd)  pkgs="$pkgs libgrpc-dev protobuf-c-compiler libprotobuf-c-dev"
            pkgs="$pkgs golang-etcd-server-dev libprotobuf-dev" ;;
