@@ -16,6 +16,7 @@ here without scripts/mkman, so that a fault of the generator shows:
     them) and mandoc (-T lint -W warning);
   - wom(7) must list every function and every error code with its value
     (the wom_errno enum the compiler expands);
+  - cmake --install must install every page where man finds it;
   - docs/wom.1 must document every command of `BUILD/wom --help`, each
     option of each command's help and every exit status, and no command the
     binary lacks.
@@ -281,6 +282,29 @@ def check_current(build):
         check("build/man is current with include/wom.h", probs)
 
 
+def check_install(build, protos):
+    """cmake --install puts every page under share/man, where man finds it
+    by name (man -M, as man finds /usr/local/share/man after make install)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        r = run(["cmake", "--install", build, "--prefix", tmp])
+        if r.returncode:
+            check("cmake --install", [r.stderr.strip() or r.stdout.strip()])
+            return
+        mandir = os.path.join(tmp, "share", "man")
+        probs = []
+        for n in sorted(protos):
+            if not os.path.isfile(os.path.join(mandir, "man3", n + ".3")):
+                probs.append("no man3/%s.3 installed" % n)
+        for sect, page, want in (("3", "wom_put", "wom_put - "),
+                                 ("3", "wom_chan_close", "wom_chan_close - "),
+                                 ("7", "wom", "WOM_ERRNO_MAP"), ("1", "wom", "wom cluster up")):
+            m = run(["man", "-M", mandir, sect, page])
+            if m.returncode or want not in re.sub(r".\x08", "", m.stdout):
+                probs.append("man -M %s %s %s: exit %d, %r not shown %s"
+                             % (mandir, sect, page, m.returncode, want, m.stderr.strip()))
+        check("make install: man finds the installed pages", probs)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: test_man.py BUILD_DIR (from the source tree)")
@@ -288,6 +312,7 @@ def main():
     check_current(build)
     protos = check_pages(build)
     check_overview(build, protos)
+    check_install(build, protos)
     check_wom1(build)
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
