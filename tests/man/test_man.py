@@ -150,6 +150,8 @@ def check_pages(build):
             near = [g for g in got if (fn + "(") in g]
             problems = problems + ["SYNOPSIS shows %r, the header declares %r"
                                    % (near[0] if near else None, protos[fn])]
+        if "Undocumented" in sec.get("DESCRIPTION", ""):
+            problems = problems + ["include/wom.h has no comment for it"]
         for k in ("LIBRARY", "DESCRIPTION", "RETURN VALUE", "SEE ALSO"):
             if not sec.get(k, "").strip():
                 problems = problems + ["no %s section" % k]
