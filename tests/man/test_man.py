@@ -7,6 +7,8 @@ does). Each check prints "ok NAME" or "FAIL NAME: why"; the last line is
 
 The lists of functions, prototypes, error codes and CLI commands are taken
 here without scripts/mkman, so that a fault of the generator shows:
+  - BUILD/man must be what scripts/mkman makes of include/wom.h now (no
+    stale pages: a build regenerates them when the header changes);
   - the functions: the declarations the compiler sees with WOM_API's
     visibility attribute (cc -E on include/wom.h), and the wom_* symbols
     libwom.so exports (nm -D); the two must agree, every one must have a
@@ -21,10 +23,10 @@ here without scripts/mkman, so that a fault of the generator shows:
     option of each command's help and every exit status, and no command the
     binary lacks.
 """
-import os
-import re
 import concurrent.futures
 import filecmp
+import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -46,9 +48,9 @@ def check(name, problems):
 
 
 def run(argv, **kw):
-    env = dict(os.environ, LC_ALL="C", MANWIDTH="200", MAN_KEEP_FORMATTING="")
-    env.pop("MANPAGER", None)
-    env["PAGER"] = "cat"
+    env = dict(os.environ, LC_ALL="C", MANWIDTH="200", PAGER="cat")
+    for v in ("MANPAGER", "MAN_KEEP_FORMATTING", "MANPATH", "MANOPT"):
+        env.pop(v, None)
     return subprocess.run(argv, capture_output=True, text=True, env=env, **kw)
 
 
