@@ -171,6 +171,8 @@ WOM_API int wom_region_open(wom_space *s, const char *name, wom_mode mode, wom_r
  * (an existing region keeps its own limits). opts may be NULL. */
 WOM_API int wom_region_open_opts(wom_space *s, const char *name, wom_mode mode,
                                  const wom_region_opts *opts, wom_region **out);
+/* Free the handle r (NULL does nothing); the region and its cells stay in
+ * the space. End r's loans first (wom_loan_new). */
 WOM_API void wom_region_close(wom_region *r);
 
 typedef struct {
@@ -553,10 +555,12 @@ WOM_API int wom_cons_read(wom_cons *c, void *out, size_t cap, size_t *outlen,
  * A wom_abcast is a sender and a receiver cursor (from instance 0): one
  * thread at a time. A forked child must open its own. */
 typedef struct wom_abcast wom_abcast;
-/* WOM_ENAMETOOLONG when `name` plus ".ids" does not fit WOM_NAME_MAX. */
+/* Open broadcast `name` (region `name`, created if absent); the caller owns
+ * *out and frees it with wom_abcast_close. WOM_ENAMETOOLONG when `name` plus
+ * ".ids" does not fit WOM_NAME_MAX. */
 WOM_API int wom_abcast_open(wom_space *s, const char *name, wom_abcast **out);
-/* Closing a handle whose send returned WOM_EUNKNOWN gives that message up:
- * it is delivered once or never. */
+/* Free b (NULL does nothing). Closing a handle whose send returned
+ * WOM_EUNKNOWN gives that message up: it is delivered once or never. */
 WOM_API void wom_abcast_close(wom_abcast *b);
 /* Broadcast buf; *index (may be NULL) gets the instance that decided it.
  * Never waits for receivers; timeout_ns bounds how long errors of a remote

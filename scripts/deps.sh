@@ -3,11 +3,13 @@
 # installed, installing the missing ones with apt-get (as root), or naming
 # them exactly when that is impossible.
 #   build: compiler, cmake, pkg-config, xxHash, libcurl and jansson (the
-#          CLI's `wom cluster` talks JSON over HTTP to etcd)
+#          CLI's `wom cluster` talks JSON over HTTP to etcd), python3
+#          (Debian's: scripts/mkman makes the man pages from include/wom.h)
 #   bench: Go, ck, ZeroMQ, NNG; Python's NumPy and ZeroMQ binding (the
 #          Python row, bench/python)
 #   test:  strace (a test reads which files a new space syncs); pytest and
-#          NumPy for the Python binding's tests (bindings/python)
+#          NumPy for the Python binding's tests (bindings/python); man-db,
+#          groff and mandoc (tests/man renders every man page, warnings fail)
 #   cluster: etcd 3.4 (`wom cluster up` runs /usr/bin/etcd) and etcdctl
 #   etcd:  the wire layer under the etcd:// scope (src/wire): gRPC's C core,
 #          protobuf-c and its compiler, etcd's and protobuf's .proto files
@@ -18,9 +20,11 @@ pkgs=""
 for g in "$@"; do
   case "$g" in
     build) pkgs="$pkgs gcc make cmake pkg-config libc6-dev libxxhash-dev"
-           pkgs="$pkgs libcurl4-openssl-dev libjansson-dev" ;;
+           pkgs="$pkgs libcurl4-openssl-dev libjansson-dev"
+           pkgs="$pkgs python3" ;;  # scripts/mkman writes the man pages
     test)  pkgs="$pkgs strace"
-           pkgs="$pkgs python3 python3-pytest python3-numpy" ;;
+           pkgs="$pkgs python3 python3-pytest python3-numpy"
+           pkgs="$pkgs man-db groff-base mandoc" ;;  # tests/man: pages render cleanly
     cluster) pkgs="$pkgs etcd-server etcd-client openssl" ;;
     etcd)  pkgs="$pkgs libgrpc-dev protobuf-c-compiler libprotobuf-c-dev"
            pkgs="$pkgs golang-etcd-server-dev libprotobuf-dev" ;;

@@ -46,6 +46,10 @@ run() {
   total_p=$((total_p + p)); total_f=$((total_f + f))
 }
 run "all tests" build/wom_tests
+# The man pages (build/man, made from include/wom.h by scripts/mkman) against
+# the header, libwom.so's symbols and groff/mandoc, and docs/wom.1 against
+# the commands, options and exit codes of build/wom --help.
+run "man pages" /usr/bin/python3 tests/man/test_man.py build
 for u in $uris; do
   run "conformance tests on $u" build/wom_tests --conformance --uri "$u"
 done
