@@ -56,7 +56,8 @@ TEST(build_value_checksum_is_xxh3_low_half, T_UNIT)
 /* ---- Installed, as a new user gets it ---------------------------------- */
 
 /* Run the shell command made of fmt, its output (stdout and stderr) into
- * out; returns its exit status. */
+ * out (its first cap - 1 bytes; the rest is read and dropped); returns
+ * its exit status. */
 __attribute__((format(printf, 3, 4))) static int sh(char *out, size_t cap, const char *fmt, ...)
 {
     char cmd[2048];
@@ -70,6 +71,11 @@ __attribute__((format(printf, 3, 4))) static int sh(char *out, size_t cap, const
     CHECK(p);
     size_t len = fread(out, 1, cap - 1, p);
     out[len] = 0;
+    /* Drain the rest: closing the pipe early would kill a chatty command
+     * (cmake --install prints a line per file) with SIGPIPE. */
+    char rest[4096];
+    while (fread(rest, 1, sizeof rest, p) > 0) {
+    }
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
