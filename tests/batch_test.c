@@ -575,3 +575,51 @@ TEST(batch_chan_retention, T_CONFORM)
     wom_chan_close(ch);
     wom_test_space_close(s);
 }
+
+/* wom_region_info's bytes: at least the values held, on every scope (mem:
+ * and shm: count the chunks that hold them, headers included); exact on
+ * etcd://, which counts the values themselves, after trims and overwrites
+ * too. Values of 20 KiB or so, so that etcd:// reads them in pages. */
+TEST(batch_region_info_counts_the_bytes_held, T_CONFORM)
+{
+    wom_space *s;
+    wom_region *r, *m;
+    CHECK_OK(wom_test_space(NULL, &s));
+    CHECK_OK(wom_region_open(s, "r", WOM_ONCE, &r));
+    CHECK_OK(wom_region_open(s, "m", WOM_MANY, &m));
+    int exact = !strcmp(wom_test_scope(), "etcd");
+    wom_region_info info;
+    CHECK_OK(wom_region_info_get(r, &info));
+    CHECK(!exact || info.bytes == 0);
+    enum { N = 300, BIG = 20000 };
+    static char val[BIG + N];
+    memset(val, 'b', sizeof val);
+    uint64_t total = 0, below = 0;
+    wom_iov iov[N];
+    for (size_t i = 0; i < N; i++) {
+        iov[i] = (wom_iov){val, BIG + i};
+        total += BIG + i;
+        below += i < 100 ? BIG + i : 0;
+    }
+    size_t done;
+    CHECK_OK(wom_append_many(r, iov, N, NULL, &done));
+    CHECK_OK(wom_put(r, 1000, val, 7)); /* a put past the tail counts too */
+    total += 7;
+    CHECK_OK(wom_region_info_get(r, &info));
+    CHECK_MSG(info.bytes >= total, "bytes %" PRIu64 " < %" PRIu64, info.bytes, total);
+    CHECK_MSG(!exact || info.bytes == total, "bytes %" PRIu64 " != %" PRIu64, info.bytes, total);
+    CHECK_OK(wom_trim(r, 100));
+    CHECK_OK(wom_region_info_get(r, &info));
+    CHECK_EQ(info.floor, 100);
+    CHECK_MSG(!exact || info.bytes == total - below, "bytes %" PRIu64 " != %" PRIu64,
+              info.bytes, total - below);
+    CHECK_OK(wom_store(m, 0, val, 100, NULL));
+    CHECK_OK(wom_store(m, 5, val, 30, NULL));
+    CHECK_OK(wom_store(m, 0, val, 10, NULL)); /* an overwrite replaces */
+    CHECK_OK(wom_region_info_get(m, &info));
+    CHECK_MSG(info.bytes >= 40, "bytes %" PRIu64, info.bytes);
+    CHECK_MSG(!exact || info.bytes == 40, "bytes %" PRIu64, info.bytes);
+    wom_region_close(r);
+    wom_region_close(m);
+    wom_test_space_close(s);
+}
