@@ -1636,10 +1636,13 @@ static int batch_lost(struct es *es, struct er *er, const Etcdserverpb__TxnRespo
 }
 
 /* Commit cells b[0..k) (headers made; b[0]'s sequence number is seq0) as
- * one batch; *first gets the first's address. q's tail knowledge is used
- * and kept (the caller holds q's turn, not its lock). */
+ * one batch; *first gets the first's address. WOM_ENOSPC, nothing
+ * committed, unless `need` >= k addresses are left below UINT64_MAX (the
+ * whole of an append many that this batch is a part of: as on mem:, a run
+ * that cannot fit appends none). q's tail knowledge is used and kept (the
+ * caller holds q's turn, not its lock). */
 static int batch_commit(struct es *es, struct er *er, struct aq *q, struct cellbuf *const *b,
-                        size_t k, uint64_t seq0, uint64_t *first)
+                        size_t k, size_t need, uint64_t seq0, uint64_t *first)
 {
     char tk[KEY_MAX], fk[KEY_MAX], next[17];
     ProtobufCBinaryData t_k = t_key(tk, es, er), f_k = f_key(fk, es, er);
@@ -1669,7 +1672,7 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct cellb
     }
     int doubt = 0;
     for (;;) {
-        if (q->tail > UINT64_MAX - k) {
+        if (q->tail > UINT64_MAX - need) {
             rc = doubt ? WOM_EUNKNOWN : WOM_ENOSPC;
             break;
         }
@@ -1798,6 +1801,32 @@ static void batch_done(struct aq *q, struct apx *const *x, size_t nx, size_t spl
     }
 }
 
+/* batch_done under app_mu. */
+static void batch_done_locked(struct es *es, struct aq *q, struct apx *const *x, size_t nx,
+                              size_t split, int rc, uint64_t first)
+{
+    pthread_mutex_lock(&es->app_mu);
+    batch_done(q, x, nx, split, rc, first);
+    pthread_mutex_unlock(&es->app_mu);
+}
+
+/* The entries x[0..nx) of a batch that did not fit below UINT64_MAX, each
+ * committed alone, in order (whole entries, each fits a transaction): the
+ * appends that fit land, and only those that do not get WOM_ENOSPC, as
+ * they would on mem: one after another. An entry is not touched once it
+ * is done (its appender may return). */
+static void batch_alone(struct es *es, struct er *er, struct aq *q, struct apx *const *x,
+                        size_t nx)
+{
+    for (size_t i = 0; i < nx; i++) {
+        struct apx *e = x[i];
+        size_t left = e->n - e->ndone;
+        uint64_t first = 0;
+        int rc = batch_commit(es, er, q, e->b + e->ndone, left, left, e->seq + e->ndone, &first);
+        batch_done_locked(es, q, &e, 1, 0, rc, first);
+    }
+}
+
 /* Append the n cells in b (headers not yet made) at consecutive addresses:
  * join r's queue, and commit batches while it is our turn, until ours is
  * done. *done counts the cells committed, also on error. */
@@ -1830,9 +1859,14 @@ static int append_cells(wom_region *r, struct cellbuf *const *b, size_t n, uint6
         q->busy = 1;
         pthread_mutex_unlock(&es->app_mu);
         uint64_t first = 0;
-        int rc = batch_commit(es, er, q, cells, k, x[0]->seq + x[0]->ndone, &first);
+        struct apx *h = x[0];
+        int rc = batch_commit(es, er, q, cells, k, split ? h->n - h->ndone : k,
+                              h->seq + h->ndone, &first);
+        if (rc == WOM_ENOSPC && nx > 1)
+            batch_alone(es, er, q, x, nx);
+        else
+            batch_done_locked(es, q, x, nx, split, rc, first);
         pthread_mutex_lock(&es->app_mu);
-        batch_done(q, x, nx, split, rc, first);
         q->busy = 0;
         pthread_cond_broadcast(&es->app_cv);
     }
