@@ -593,9 +593,12 @@ static void hub_event(struct es *es, struct wreg *g, int floor_watch, const Mvcc
 }
 
 /* The stream's thread: every answer, in order; NULL when the stream broke. */
+static void hub_cancel(struct es *es, const int64_t *ids, size_t n);
+
 static void hub_fn(void *arg, const Etcdserverpb__WatchResponse *r)
 {
     struct es *es = arg;
+    int64_t other = 0; /* the watch left of a pair that etcd ended half of */
     pthread_mutex_lock(&es->hub_mu);
     if (!r) {
         for (struct wreg *g = es->wregs; g; g = g->next) {
@@ -615,6 +618,7 @@ static void hub_fn(void *arg, const Etcdserverpb__WatchResponse *r)
     if (g) {
         int floor_watch = g->ids[1] == r->watch_id;
         if (r->canceled) { /* refused or ended by etcd: read again, watch again */
+            other = g->ids[floor_watch ? 0 : 1];
             g->state = W_NONE;
             if (es->cache)
                 wom__ocache_trim(es->cache, g->rid, UINT64_MAX);
@@ -635,6 +639,8 @@ static void hub_fn(void *arg, const Etcdserverpb__WatchResponse *r)
         pthread_cond_broadcast(&es->hub_cv);
     }
     pthread_mutex_unlock(&es->hub_mu);
+    if (other)
+        hub_cancel(es, &other, 1); /* the next start makes a new pair */
 }
 
 /* Send the two creates of g (ids given). */
@@ -663,6 +669,26 @@ static int hub_create(struct es *es, const struct wreg *g, int64_t deadline)
             return rc;
     }
     return 0;
+}
+
+/* Cancel watches ids[0..n) of the stream, as far as it lets us: those of
+ * a pair given up (a create that failed after its partner went out, or
+ * half of it ended by etcd), which would otherwise stay on the member,
+ * sending events nobody reads, until the stream ends. Canceling a watch
+ * the stream does not have (never created, or on a stream since broken)
+ * does nothing; a cancel that cannot be sent leaves it to the stream's
+ * end, as before. Called without hub_mu. */
+static void hub_cancel(struct es *es, const int64_t *ids, size_t n)
+{
+    int64_t deadline = op_deadline(es);
+    for (size_t i = 0; i < n; i++) {
+        Etcdserverpb__WatchCancelRequest cr = ETCDSERVERPB__WATCH_CANCEL_REQUEST__INIT;
+        cr.watch_id = ids[i];
+        Etcdserverpb__WatchRequest req = ETCDSERVERPB__WATCH_REQUEST__INIT;
+        req.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CANCEL_REQUEST;
+        req.cancel_request = &cr;
+        (void)wom__etcd_watch_send(es->watch, &req, deadline);
+    }
 }
 
 static int hub_timedwait(struct es *es, int64_t deadline)
@@ -706,6 +732,8 @@ static int hub_start(struct es *es, const struct er *r, int wait, int64_t deadli
             struct wreg copy = *g;
             pthread_mutex_unlock(&es->hub_mu);
             rc = hub_create(es, &copy, d);
+            if (rc) /* the floor's create may have gone out alone */
+                hub_cancel(es, copy.ids, 2);
             pthread_mutex_lock(&es->hub_mu);
             if (rc && g->state == W_MAKING && g->ids[0] == copy.ids[0])
                 g->state = W_NONE;
