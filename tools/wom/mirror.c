@@ -28,6 +28,21 @@
  * subscribers (their holders are processes of another scope) and the bound
  * binds the source's senders, so neither means anything on the mirror.
  *
+ * Durability: the destination is synced (wom_sync) at most every SYNC_NS
+ * while cells come, whenever the source goes quiet, and when the mirror
+ * stops; after each sync the address it covers (everything below it was
+ * put before the sync) is stored in cell 0 of the MANY region NAME.mirror
+ * of the destination. A restart resumes at the lower of that mark and the
+ * destination's tail, so after a crash of the host, whose file may have
+ * kept the tail but lost cells written after the last sync, the mirror
+ * puts those again: its resume point is never ahead of what was synced.
+ * (Without the mark, for a NAME too long to have one or a destination of
+ * an older mirror, it resumes at the tail.)
+ *
+ * An address the source's appender abandoned (WOM_EABANDONED, shm:) cannot
+ * be marked abandoned in the destination (the public API has no call that
+ * does it): it is skipped, said on stderr and counted, and stays empty.
+ *
  * Only the public API is used, so any scope may be either end.
  */
 #include <inttypes.h>
@@ -52,12 +67,19 @@
 #define FLOOR_EVERY 1024
 /* Cells copied per read of the source's written run. */
 #define RUN_MAX 64
+/* The destination is synced at least this often while cells come. */
+#define SYNC_NS (1000 * MS)
+/* NAME.mirror: the mark region's name. */
+#define MARK_SUFFIX ".mirror"
 
 struct mirror {
     const char *cmd, *name;
     wom_space *src, *dst;
     wom_region *sr, *dr;
+    wom_region *mark;   /* NAME.mirror in the destination (MANY), or NULL */
     uint64_t next;      /* the next source address to copy */
+    uint64_t synced;    /* every address below it was synced (and marked) */
+    int64_t sync_ns;    /* when the destination was last synced */
     uint64_t floor;     /* the destination's floor as last trimmed or read */
     uint64_t copied;    /* cells copied by this run */
     uint64_t abandoned; /* addresses skipped: their appender died (shm:) */
@@ -153,6 +175,51 @@ static int open_source(struct mirror *m)
     return wom_region_open(m->src, m->name, WOM_ONCE, &m->sr);
 }
 
+/* Open (or create) NAME.mirror in the destination and read its mark into
+ * *mark: UINT64_MAX when there is none yet (a new mark region, or none at
+ * all for a NAME too long to have one). */
+static int open_mark(struct mirror *m, uint64_t *mark)
+{
+    char name[WOM_NAME_MAX + 1];
+    *mark = UINT64_MAX;
+    if (strlen(m->name) + strlen(MARK_SUFFIX) > WOM_NAME_MAX) {
+        fprintf(stderr, "wom: %s: '%s' is too long for a mark region ('%s" MARK_SUFFIX "'): "
+                        "a restart after a crash of this host resumes at the destination's tail\n",
+                m->cmd, ESC(m->name), ESC(m->name));
+        return 0;
+    }
+    snprintf(name, sizeof name, "%s" MARK_SUFFIX, m->name);
+    int err = m->mark ? 0 : wom_region_open(m->dst, name, WOM_MANY, &m->mark);
+    if (err == WOM_ENOENT || err == WOM_EROFS)
+        return 0; /* a read-only destination: nothing will be written either */
+    uint64_t v, version;
+    size_t len;
+    if (!err)
+        err = wom_load(m->mark, 0, &v, sizeof v, &len, &version);
+    if (!err && version > 0 && len == sizeof v)
+        *mark = v;
+    else if (!err && version > 0)
+        err = WOM_ECORRUPT; /* not a mark of ours */
+    return err == WOM_ENOBUFS ? WOM_ECORRUPT : err;
+}
+
+/* Sync the destination, then mark what the sync covers: every address
+ * below m->next was put before it. A scope that cannot fail to be durable
+ * (mem:, a cluster) syncs as a no-op. */
+static int sync_mark(struct mirror *m)
+{
+    uint64_t upto = m->next;
+    m->sync_ns = wom__now_ns();
+    if (upto == m->synced)
+        return 0;
+    int err = wom_sync(m->dst);
+    if (!err && m->mark)
+        err = wom_store(m->mark, 0, &upto, sizeof upto, NULL);
+    if (!err)
+        m->synced = upto;
+    return err;
+}
+
 /* Open (or create) the destination region with the source's value limit;
  * an existing one must accept every value the source can hold. */
 static int open_dest(struct mirror *m)
@@ -173,9 +240,17 @@ static int open_dest(struct mirror *m)
         return WOM_EMSGSIZE;
     }
     /* Resume at the destination's tail: every address below it was copied
-     * (the mirror copies in order), or trimmed. */
+     * (the mirror copies in order), or trimmed; but not past the mark,
+     * below which every cell was synced (the tail may not have been). */
     m->floor = di.floor;
     m->next = di.tail > di.floor ? di.tail : di.floor;
+    uint64_t mark;
+    if ((err = open_mark(m, &mark)))
+        return err;
+    if (mark < m->next)
+        m->next = mark > di.floor ? mark : di.floor;
+    m->synced = m->next;
+    m->sync_ns = wom__now_ns();
     return 0;
 }
 
@@ -320,6 +395,11 @@ static int run(struct mirror *m, uint64_t want)
     int err = 0;
     while (m->copied < want) {
         err = step(m, &v, want - m->copied);
+        /* Sync every SYNC_NS while cells come, and when none came. */
+        if ((!err && wom__now_ns() - m->sync_ns >= SYNC_NS) || err == WOM_EEMPTY) {
+            int e = sync_mark(m);
+            err = e ? e : err;
+        }
         /* Nothing came: look at the source's floor (which also shows that
          * the source answers), then at the deadline. */
         if (err == WOM_EEMPTY && !(err = follow_floor(m)) && m->idle_ns >= 0 &&
@@ -358,6 +438,8 @@ static int mirror(struct mirror *m, const struct args *a)
     fprintf(stderr, "wom: %s: '%s' from address %" PRIu64 "\n", m->cmd, ESC(m->name), m->next);
     uint64_t want = num_or(a, O_COUNT, UINT64_MAX);
     err = run(m, want);
+    while (!err && (err = sync_mark(m)) && transient(err)) /* what it says it copied is synced */
+        err = retry_or_fail(m, "syncing the destination", err);
     if (err)
         return err;
     printf("%" PRIu64 " cells copied, next address %" PRIu64, m->copied, m->next);
@@ -386,6 +468,7 @@ int cli_mirror(struct ctx *c)
     }
     err = mirror(&m, a);
     int rc = err ? cli_fail(a->cmd, err) : cli_finish_stdout();
+    wom_region_close(m.mark);
     wom_region_close(m.dr);
     wom_region_close(m.sr);
     wom_close(m.dst);
