@@ -3,7 +3,8 @@
  * not the engine: every public call reaches the ops table, failures of any
  * op come back as they are (a holder is never declared dead on doubt), a
  * view is released by the backend that made it, and optional ops left out
- * make their calls WOM_ENOTSUP.
+ * make their calls WOM_ENOTSUP. At the end, conformance tests (T_CONFORM,
+ * every scope) of what wom_region_open promises whatever the backend.
  */
 #include <stdlib.h>
 
