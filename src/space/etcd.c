@@ -1276,7 +1276,7 @@ static int ec_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), 
     for (size_t i = 0; i < rr->n_kvs; i++)
         if (!rr->kvs[i])
             rc = WOM_ECORRUPT;
-    if (!rc)
+    if (!rc && rr->n_kvs) /* (no regions: kvs is NULL, which qsort may not get) */
         qsort(rr->kvs, rr->n_kvs, sizeof *rr->kvs, kv_cmp); /* creation order */
     for (size_t i = 0; !rc && i < rr->n_kvs; i++) {
         const Mvccpb__KeyValue *kv = rr->kvs[i];
