@@ -9,8 +9,9 @@
  * cursor and a recv --from work unchanged on the mirror. The mirror copies
  * in address order from one cursor, so the destination holds every address
  * below its tail (except those the source trimmed or lost to a dead
- * appender), and its tail is where a restarted mirror resumes: the state of
- * a mirror is its destination, and killing it at any instant loses nothing.
+ * appender), and its tail is where a restarted mirror resumes (or its
+ * last sync's mark, below, if lower): the state of a mirror is its
+ * destination, and killing it at any instant loses nothing.
  * A put that finds its cell written with the same bytes (a second mirror,
  * or the last put of a killed one) is a success; with other bytes it means
  * the destination is not a mirror of this source, and the mirror stops.
