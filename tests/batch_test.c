@@ -150,6 +150,102 @@ TEST(batch_append_many_errors, T_CONFORM)
     wom_test_space_close(s);
 }
 
+/* A run that would pass UINT64_MAX appends none of its values, also when
+ * it is more than one etcd:// transaction holds (mem: and shm: check the
+ * whole run before the first value); the run that just fits lands. */
+TEST(batch_append_many_at_the_end_of_the_address_space, T_CONFORM)
+{
+    wom_space *s;
+    wom_region *r;
+    CHECK_OK(wom_test_space(NULL, &s));
+    CHECK_OK(wom_region_open(s, "r", WOM_ONCE, &r));
+    enum { N = 300, ROOM = 200 };
+    static wom_iov v[N];
+    static uint64_t addrs[N];
+    for (size_t i = 0; i < N; i++)
+        v[i] = (wom_iov){"v", 1};
+    CHECK_OK(wom_put(r, UINT64_MAX - ROOM - 1, "p", 1));
+    size_t done = 99;
+    uint64_t tail;
+    CHECK_ERR(wom_append_many(r, v, N, addrs, &done), WOM_ENOSPC);
+    CHECK_EQ(done, 0);
+    CHECK_OK(wom_tail(r, &tail));
+    CHECK(tail == UINT64_MAX - ROOM);
+    wom_cell_info ci;
+    int rc = wom_inspect(r, tail, &ci);
+    CHECK(rc == WOM_ENOTSUP || (rc == 0 && ci.state == WOM_CELL_EMPTY));
+    CHECK_OK(wom_append_many(r, v, ROOM, addrs, &done)); /* exactly the room left */
+    CHECK_EQ(done, ROOM);
+    CHECK(addrs[0] == UINT64_MAX - ROOM && addrs[ROOM - 1] == UINT64_MAX - 1);
+    CHECK_OK(wom_tail(r, &tail));
+    CHECK(tail == UINT64_MAX);
+    CHECK_ERR(wom_append_many(r, v, 1, addrs, &done), WOM_ENOSPC);
+    CHECK_EQ(done, 0);
+    wom_region_close(r);
+    wom_test_space_close(s);
+}
+
+/* Appenders of one handle racing for the last addresses (etcd:// commits
+ * the appends of a handle together): exactly as many land as there were
+ * addresses left, at those addresses, and only the others get WOM_ENOSPC,
+ * whatever batches they were committed in. */
+struct last_room {
+    wom_region *r;
+    pthread_barrier_t *go;
+    int rc;
+    uint64_t addr;
+};
+
+static void *last_room_appender(void *arg)
+{
+    struct last_room *a = arg;
+    pthread_barrier_wait(a->go);
+    a->rc = wom_append(a->r, "w", 1, &a->addr);
+    return NULL;
+}
+
+TEST(batch_appends_share_the_last_addresses, T_CONFORM | T_CONCURRENT)
+{
+    wom_space *s;
+    CHECK_OK(wom_test_space(NULL, &s));
+    enum { T = 12, ROOM = 5 };
+    for (int round = 0; round < 4; round++) {
+        char name[16];
+        snprintf(name, sizeof name, "r%d", round);
+        wom_region *q;
+        CHECK_OK(wom_region_open(s, name, WOM_ONCE, &q));
+        CHECK_OK(wom_put(q, UINT64_MAX - ROOM - 1, "p", 1));
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, T);
+        pthread_t th[T];
+        struct last_room a[T];
+        for (int i = 0; i < T; i++) {
+            a[i] = (struct last_room){q, &go, 1, 0};
+            CHECK(pthread_create(&th[i], NULL, last_room_appender, &a[i]) == 0);
+        }
+        uint64_t seen = 0;
+        int landed = 0;
+        for (int i = 0; i < T; i++) {
+            pthread_join(th[i], NULL);
+            CHECK_MSG(a[i].rc == 0 || a[i].rc == WOM_ENOSPC, "append: %s",
+                      wom_err_name(a[i].rc));
+            if (a[i].rc == 0) {
+                uint64_t k = a[i].addr - (UINT64_MAX - ROOM);
+                CHECK(a[i].addr >= UINT64_MAX - ROOM && k < ROOM && !(seen >> k & 1));
+                seen |= 1ull << k;
+                landed++;
+            }
+        }
+        pthread_barrier_destroy(&go);
+        CHECK_EQ(landed, ROOM);
+        uint64_t tail;
+        CHECK_OK(wom_tail(q, &tail));
+        CHECK(tail == UINT64_MAX);
+        wom_region_close(q);
+    }
+    wom_test_space_close(s);
+}
+
 /* The whole run of written cells from addr, up to max, in views: calls
  * wom_get_views until it stops where wom_get_view finds no value either
  * (a scope may hand over less than is written: etcd:// serves a run from
@@ -573,5 +669,53 @@ TEST(batch_chan_retention, T_CONFORM)
     }
     wom_region_close(log);
     wom_chan_close(ch);
+    wom_test_space_close(s);
+}
+
+/* wom_region_info's bytes: at least the values held, on every scope (mem:
+ * and shm: count the chunks that hold them, headers included); exact on
+ * etcd://, which counts the values themselves, after trims and overwrites
+ * too. Values of 20 KiB or so, so that etcd:// reads them in pages. */
+TEST(batch_region_info_counts_the_bytes_held, T_CONFORM)
+{
+    wom_space *s;
+    wom_region *r, *m;
+    CHECK_OK(wom_test_space(NULL, &s));
+    CHECK_OK(wom_region_open(s, "r", WOM_ONCE, &r));
+    CHECK_OK(wom_region_open(s, "m", WOM_MANY, &m));
+    int exact = !strcmp(wom_test_scope(), "etcd");
+    wom_region_info info;
+    CHECK_OK(wom_region_info_get(r, &info));
+    CHECK(!exact || info.bytes == 0);
+    enum { N = 300, BIG = 20000 };
+    static char val[BIG + N];
+    memset(val, 'b', sizeof val);
+    uint64_t total = 0, below = 0;
+    wom_iov iov[N];
+    for (size_t i = 0; i < N; i++) {
+        iov[i] = (wom_iov){val, BIG + i};
+        total += BIG + i;
+        below += i < 100 ? BIG + i : 0;
+    }
+    size_t done;
+    CHECK_OK(wom_append_many(r, iov, N, NULL, &done));
+    CHECK_OK(wom_put(r, 1000, val, 7)); /* a put past the tail counts too */
+    total += 7;
+    CHECK_OK(wom_region_info_get(r, &info));
+    CHECK_MSG(info.bytes >= total, "bytes %" PRIu64 " < %" PRIu64, info.bytes, total);
+    CHECK_MSG(!exact || info.bytes == total, "bytes %" PRIu64 " != %" PRIu64, info.bytes, total);
+    CHECK_OK(wom_trim(r, 100));
+    CHECK_OK(wom_region_info_get(r, &info));
+    CHECK_EQ(info.floor, 100);
+    CHECK_MSG(!exact || info.bytes == total - below, "bytes %" PRIu64 " != %" PRIu64,
+              info.bytes, total - below);
+    CHECK_OK(wom_store(m, 0, val, 100, NULL));
+    CHECK_OK(wom_store(m, 5, val, 30, NULL));
+    CHECK_OK(wom_store(m, 0, val, 10, NULL)); /* an overwrite replaces */
+    CHECK_OK(wom_region_info_get(m, &info));
+    CHECK_MSG(info.bytes >= 40, "bytes %" PRIu64, info.bytes);
+    CHECK_MSG(!exact || info.bytes == 40, "bytes %" PRIu64, info.bytes);
+    wom_region_close(r);
+    wom_region_close(m);
     wom_test_space_close(s);
 }

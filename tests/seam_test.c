@@ -3,7 +3,8 @@
  * not the engine: every public call reaches the ops table, failures of any
  * op come back as they are (a holder is never declared dead on doubt), a
  * view is released by the backend that made it, and optional ops left out
- * make their calls WOM_ENOTSUP.
+ * make their calls WOM_ENOTSUP. At the end, conformance tests (T_CONFORM,
+ * every scope) of what wom_region_open promises whatever the backend.
  */
 #include <stdlib.h>
 
@@ -167,4 +168,135 @@ TEST(seam_any_backend_behind_the_ops, T_UNIT)
     CHECK_EQ(seen.region_closes, 1);
     wom_close(s);
     CHECK_EQ(seen.closes, 1);
+}
+
+/* ---- wom_region_open's contract on every scope (conformance) ----------- */
+
+#include <pthread.h>
+
+static int count_named(const wom_region_info *info, void *arg)
+{
+    const char *name = arg;
+    return !strcmp(info->name, name) ? 1 + (int)info->mode * 2 : 0;
+}
+
+/* 0 when s lists no region `name`, else 1 + 2 * its mode; -1 when the
+ * scope cannot list. */
+static int listed(wom_space *s, const char *name)
+{
+    int rc = wom_regions(s, count_named, (void *)name);
+    return rc == WOM_ENOTSUP ? -1 : rc;
+}
+
+/* Open creates what is absent, with the mode and limit asked; an existing
+ * region keeps its own (another handle sees it, values and all); the
+ * other mode is WOM_EMODE and changes nothing. */
+TEST(seam_region_open_creates_or_opens, T_CONFORM)
+{
+    wom_space *s, *s2;
+    CHECK_OK(wom_test_space(NULL, &s));
+    CHECK_OK(wom_test_space_again(s, &s2));
+    int lists = listed(s, "a") >= 0;
+    CHECK(!lists || listed(s, "a") == 0);
+    wom_region_opts o = WOM_REGION_OPTS_INIT;
+    o.max_value = 100;
+    wom_region *a, *b, *m;
+    CHECK_OK(wom_region_open_opts(s, "a", WOM_ONCE, &o, &a));
+    CHECK(!lists || listed(s2, "a") == 1 + 2 * WOM_ONCE);
+    CHECK_OK(wom_put(a, 3, "v", 1));
+    CHECK_ERR(wom_region_open(s2, "a", WOM_MANY, &m), WOM_EMODE);
+    o.max_value = 200; /* ignored: the region exists */
+    CHECK_OK(wom_region_open_opts(s2, "a", WOM_ONCE, &o, &b));
+    wom_region_info info;
+    CHECK_OK(wom_region_info_get(b, &info));
+    CHECK_EQ(info.mode, WOM_ONCE);
+    CHECK_EQ(info.max_value, 100);
+    CHECK_EQ(info.tail, 4);
+    char c;
+    size_t n;
+    CHECK_OK(wom_get(b, 3, &c, 1, &n, 0));
+    CHECK(n == 1 && c == 'v');
+    static char big[150];
+    CHECK_ERR(wom_put(b, 4, big, sizeof big), WOM_EMSGSIZE);
+    CHECK_ERR(wom_region_open(s, "a", WOM_MANY, &m), WOM_EMODE); /* still */
+    CHECK(!lists || listed(s, "a") == 1 + 2 * WOM_ONCE);
+    CHECK_OK(wom_region_open(s2, "m", WOM_MANY, &m));
+    wom_region *x;
+    CHECK_ERR(wom_region_open(s, "m", WOM_ONCE, &x), WOM_EMODE);
+    wom_region_close(a);
+    wom_region_close(b);
+    wom_region_close(m);
+    wom_test_space_close(s2);
+    wom_test_space_close(s);
+}
+
+struct opener {
+    wom_space *s;
+    pthread_barrier_t *go;
+    wom_mode mode;
+    size_t max_value;
+    int rc;
+    wom_region_info info;
+};
+
+static void *opener_main(void *arg)
+{
+    struct opener *o = arg;
+    wom_space *s;
+    o->rc = wom_test_space_again(o->s, &s);
+    pthread_barrier_wait(o->go);
+    if (o->rc)
+        return NULL;
+    wom_region_opts opts = WOM_REGION_OPTS_INIT;
+    opts.max_value = o->max_value;
+    wom_region *r;
+    if (!(o->rc = wom_region_open_opts(s, "race", o->mode, &opts, &r))) {
+        o->rc = wom_region_info_get(r, &o->info);
+        wom_region_close(r);
+    }
+    wom_test_space_close(s);
+    return NULL;
+}
+
+/* Concurrent creators of one name, of both modes and several limits, each
+ * through a handle of its own: one region comes of it, and every opener
+ * agrees on it (its mode's openers open it with the winner's limit, the
+ * others get WOM_EMODE). */
+TEST(seam_region_open_racing_creators_agree, T_CONFORM | T_CONCURRENT)
+{
+    enum { T = 8 };
+    wom_space *s;
+    CHECK_OK(wom_test_space(NULL, &s));
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, T);
+    pthread_t th[T];
+    struct opener o[T];
+    for (int i = 0; i < T; i++) {
+        memset(&o[i], 0, sizeof o[i]);
+        o[i].s = s;
+        o[i].go = &go;
+        o[i].mode = i % 2 ? WOM_MANY : WOM_ONCE;
+        o[i].max_value = 100 + (size_t)i;
+        CHECK(pthread_create(&th[i], NULL, opener_main, &o[i]) == 0);
+    }
+    for (int i = 0; i < T; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
+    int winner = -1;
+    for (int i = 0; i < T; i++)
+        if (!o[i].rc && winner < 0)
+            winner = i;
+    CHECK(winner >= 0);
+    for (int i = 0; i < T; i++) {
+        if (o[i].mode != o[winner].mode) {
+            CHECK_ERR(o[i].rc, WOM_EMODE);
+            continue;
+        }
+        CHECK_OK(o[i].rc);
+        CHECK_EQ(o[i].info.mode, o[winner].mode);
+        CHECK_EQ(o[i].info.max_value, o[winner].info.max_value);
+    }
+    CHECK(o[winner].info.max_value >= 100 && o[winner].info.max_value < 100 + T &&
+          (o[winner].info.max_value - 100) % 2 == (o[winner].mode == WOM_MANY));
+    wom_test_space_close(s);
 }

@@ -593,9 +593,12 @@ static void hub_event(struct es *es, struct wreg *g, int floor_watch, const Mvcc
 }
 
 /* The stream's thread: every answer, in order; NULL when the stream broke. */
+static void hub_cancel(struct es *es, const int64_t *ids, size_t n);
+
 static void hub_fn(void *arg, const Etcdserverpb__WatchResponse *r)
 {
     struct es *es = arg;
+    int64_t other = 0; /* the watch left of a pair that etcd ended half of */
     pthread_mutex_lock(&es->hub_mu);
     if (!r) {
         for (struct wreg *g = es->wregs; g; g = g->next) {
@@ -615,6 +618,7 @@ static void hub_fn(void *arg, const Etcdserverpb__WatchResponse *r)
     if (g) {
         int floor_watch = g->ids[1] == r->watch_id;
         if (r->canceled) { /* refused or ended by etcd: read again, watch again */
+            other = g->ids[floor_watch ? 0 : 1];
             g->state = W_NONE;
             if (es->cache)
                 wom__ocache_trim(es->cache, g->rid, UINT64_MAX);
@@ -635,6 +639,8 @@ static void hub_fn(void *arg, const Etcdserverpb__WatchResponse *r)
         pthread_cond_broadcast(&es->hub_cv);
     }
     pthread_mutex_unlock(&es->hub_mu);
+    if (other)
+        hub_cancel(es, &other, 1); /* the next start makes a new pair */
 }
 
 /* Send the two creates of g (ids given). */
@@ -663,6 +669,26 @@ static int hub_create(struct es *es, const struct wreg *g, int64_t deadline)
             return rc;
     }
     return 0;
+}
+
+/* Cancel watches ids[0..n) of the stream, as far as it lets us: those of
+ * a pair given up (a create that failed after its partner went out, or
+ * half of it ended by etcd), which would otherwise stay on the member,
+ * sending events nobody reads, until the stream ends. Canceling a watch
+ * the stream does not have (never created, or on a stream since broken)
+ * does nothing; a cancel that cannot be sent leaves it to the stream's
+ * end, as before. Called without hub_mu. */
+static void hub_cancel(struct es *es, const int64_t *ids, size_t n)
+{
+    int64_t deadline = op_deadline(es);
+    for (size_t i = 0; i < n; i++) {
+        Etcdserverpb__WatchCancelRequest cr = ETCDSERVERPB__WATCH_CANCEL_REQUEST__INIT;
+        cr.watch_id = ids[i];
+        Etcdserverpb__WatchRequest req = ETCDSERVERPB__WATCH_REQUEST__INIT;
+        req.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CANCEL_REQUEST;
+        req.cancel_request = &cr;
+        (void)wom__etcd_watch_send(es->watch, &req, deadline);
+    }
 }
 
 static int hub_timedwait(struct es *es, int64_t deadline)
@@ -706,6 +732,8 @@ static int hub_start(struct es *es, const struct er *r, int wait, int64_t deadli
             struct wreg copy = *g;
             pthread_mutex_unlock(&es->hub_mu);
             rc = hub_create(es, &copy, d);
+            if (rc) /* the floor's create may have gone out alone */
+                hub_cancel(es, copy.ids, 2);
             pthread_mutex_lock(&es->hub_mu);
             if (rc && g->state == W_MAKING && g->ids[0] == copy.ids[0])
                 g->state = W_NONE;
@@ -1125,6 +1153,74 @@ static int tail_floor(wom_region *r, uint64_t *tail, uint64_t *floor)
     return rc;
 }
 
+/* [k, k+1) as a range end: the prefix's successor. */
+static ProtobufCBinaryData prefix_end(char *buf, ProtobufCBinaryData k)
+{
+    memcpy(buf, k.data, k.len);
+    buf[k.len - 1]++; /* k ends in '/', whose successor is '0' */
+    return (ProtobufCBinaryData){k.len, (uint8_t *)buf};
+}
+
+#define COUNT_PAGE_BYTES ((size_t)4 << 20) /* values a page of region_bytes reads */
+
+/* The value bytes of r's cells (c/RID/ or m/RID/) into *bytes: a range
+ * read of the cells, in pages of about COUNT_PAGE_BYTES (sized by the
+ * values of the page before), each from where the last ended. etcd keeps
+ * no sums and its ranges give no value sizes without the values, so this
+ * costs a read of every value r holds; a counter kept by the writes would
+ * make every put and trim a read-modify-write of one key (docs/cluster.md).
+ * Each page is read at "now" (no old revision is asked for, so compaction
+ * cannot fail it): a cell written or trimmed during the count may or may
+ * not be counted, none is counted twice. */
+static int region_bytes(wom_region *r, uint64_t *bytes)
+{
+    struct es *es = es_of(r->s);
+    struct er *er = er_of(r);
+    char from[KEY_MAX + 1], dir[KEY_MAX], end[KEY_MAX];
+    ProtobufCBinaryData d = key(dir, es, "%c/%016" PRIx64 "/", er->mode == WOM_ONCE ? 'c' : 'm',
+                                er->id);
+    ProtobufCBinaryData f = {d.len, (uint8_t *)from}, e = prefix_end(end, d);
+    memcpy(from, d.data, d.len);
+    size_t hdr = er->mode == WOM_ONCE ? CELL_HDR : 0, page = 64;
+    uint64_t sum = 0;
+    for (int more = 1; more;) {
+        struct txn t;
+        txn_init(&t);
+        op_range(&t, 1, f, e)->limit = (int64_t)page;
+        Etcdserverpb__TxnResponse *resp = NULL;
+        int rc = read_call(es, &t, &resp, op_deadline(es));
+        if (rc)
+            return rc;
+        const Etcdserverpb__RangeResponse *rr = resp->responses[0]->response_range;
+        more = rr->more && rr->n_kvs > 0;
+        uint64_t got = 0;
+        for (size_t i = 0; !rc && i < rr->n_kvs; i++) {
+            const Mvccpb__KeyValue *kv = rr->kvs[i];
+            if (!kv || kv->value.len < hdr || kv->key.len >= sizeof from ||
+                kv->key.len < d.len || memcmp(kv->key.data, d.data, d.len))
+                rc = WOM_ECORRUPT; /* not a key of the range asked for */
+            else
+                got += kv->value.len;
+        }
+        sum += got - hdr * rr->n_kvs;
+        /* the next page: as many cells as this page's average size puts
+         * in COUNT_PAGE_BYTES */
+        page = COUNT_PAGE_BYTES / (got / (rr->n_kvs ? rr->n_kvs : 1) + KEY_MAX);
+        page = page < 8 ? 8 : page > 4096 ? 4096 : page;
+        if (!rc && more) { /* the next page starts just after the last key */
+            const Mvccpb__KeyValue *last = rr->kvs[rr->n_kvs - 1];
+            memcpy(from, last->key.data, last->key.len);
+            from[last->key.len] = 0;
+            f.len = last->key.len + 1;
+        }
+        wom__etcd_txn_free(resp);
+        if (rc)
+            return rc;
+    }
+    *bytes = sum;
+    return 0;
+}
+
 static int ec_info(wom_region *r, wom_region_info *out)
 {
     wom_region_info info;
@@ -1133,21 +1229,13 @@ static int ec_info(wom_region *r, wom_region_info *out)
     memcpy(info.name, er->name, sizeof info.name);
     info.mode = er->mode;
     info.max_value = er->max_value;
-    if (er->mode == WOM_ONCE) {
-        int rc = tail_floor(r, &info.tail, &info.floor);
-        if (rc)
-            return rc;
-    }
+    int rc = er->mode == WOM_ONCE ? tail_floor(r, &info.tail, &info.floor) : 0;
+    if (!rc)
+        rc = region_bytes(r, &info.bytes);
+    if (rc)
+        return rc;
     *out = info;
     return 0;
-}
-
-/* [k, k+1) as a range end: the prefix's successor. */
-static ProtobufCBinaryData prefix_end(char *buf, ProtobufCBinaryData k)
-{
-    memcpy(buf, k.data, k.len);
-    buf[k.len - 1]++; /* k ends in '/', whose successor is '0' */
-    return (ProtobufCBinaryData){k.len, (uint8_t *)buf};
 }
 
 static int kv_cmp(const void *x, const void *y)
@@ -1188,7 +1276,7 @@ static int ec_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), 
     for (size_t i = 0; i < rr->n_kvs; i++)
         if (!rr->kvs[i])
             rc = WOM_ECORRUPT;
-    if (!rc)
+    if (!rc && rr->n_kvs) /* (no regions: kvs is NULL, which qsort may not get) */
         qsort(rr->kvs, rr->n_kvs, sizeof *rr->kvs, kv_cmp); /* creation order */
     for (size_t i = 0; !rc && i < rr->n_kvs; i++) {
         const Mvccpb__KeyValue *kv = rr->kvs[i];
@@ -1716,10 +1804,13 @@ static int batch_lost(struct es *es, struct er *er, const Etcdserverpb__TxnRespo
 }
 
 /* Commit cells b[0..k) (headers made; b[0]'s sequence number is seq0) as
- * one batch; *first gets the first's address. q's tail knowledge is used
- * and kept (the caller holds q's turn, not its lock). */
+ * one batch; *first gets the first's address. WOM_ENOSPC, nothing
+ * committed, unless `need` >= k addresses are left below UINT64_MAX (the
+ * whole of an append many that this batch is a part of: as on mem:, a run
+ * that cannot fit appends none). q's tail knowledge is used and kept (the
+ * caller holds q's turn, not its lock). */
 static int batch_commit(struct es *es, struct er *er, struct aq *q, struct cellbuf *const *b,
-                        size_t k, uint64_t seq0, uint64_t *first)
+                        size_t k, size_t need, uint64_t seq0, uint64_t *first)
 {
     char tk[KEY_MAX], fk[KEY_MAX], next[17];
     ProtobufCBinaryData t_k = t_key(tk, es, er), f_k = f_key(fk, es, er);
@@ -1749,7 +1840,7 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct cellb
     }
     int doubt = 0;
     for (;;) {
-        if (q->tail > UINT64_MAX - k) {
+        if (q->tail > UINT64_MAX - need) {
             rc = doubt ? WOM_EUNKNOWN : WOM_ENOSPC;
             break;
         }
@@ -1883,6 +1974,32 @@ static void batch_done(struct aq *q, struct apx *const *x, size_t nx, size_t spl
     }
 }
 
+/* batch_done under app_mu. */
+static void batch_done_locked(struct es *es, struct aq *q, struct apx *const *x, size_t nx,
+                              size_t split, int rc, uint64_t first)
+{
+    pthread_mutex_lock(&es->app_mu);
+    batch_done(q, x, nx, split, rc, first);
+    pthread_mutex_unlock(&es->app_mu);
+}
+
+/* The entries x[0..nx) of a batch that did not fit below UINT64_MAX, each
+ * committed alone, in order (whole entries, each fits a transaction): the
+ * appends that fit land, and only those that do not get WOM_ENOSPC, as
+ * they would on mem: one after another. An entry is not touched once it
+ * is done (its appender may return). */
+static void batch_alone(struct es *es, struct er *er, struct aq *q, struct apx *const *x,
+                        size_t nx)
+{
+    for (size_t i = 0; i < nx; i++) {
+        struct apx *e = x[i];
+        size_t left = e->n - e->ndone;
+        uint64_t first = 0;
+        int rc = batch_commit(es, er, q, e->b + e->ndone, left, left, e->seq + e->ndone, &first);
+        batch_done_locked(es, q, &e, 1, 0, rc, first);
+    }
+}
+
 /* Append the n cells in b (headers not yet made) at consecutive addresses:
  * join r's queue, and commit batches while it is our turn, until ours is
  * done. *done counts the cells committed, also on error. */
@@ -1915,9 +2032,14 @@ static int append_cells(wom_region *r, struct cellbuf *const *b, size_t n, uint6
         q->busy = 1;
         pthread_mutex_unlock(&es->app_mu);
         uint64_t first = 0;
-        int rc = batch_commit(es, er, q, cells, k, x[0]->seq + x[0]->ndone, &first);
+        struct apx *h = x[0];
+        int rc = batch_commit(es, er, q, cells, k, split ? h->n - h->ndone : k,
+                              h->seq + h->ndone, &first);
+        if (rc == WOM_ENOSPC && nx > 1)
+            batch_alone(es, er, q, x, nx);
+        else
+            batch_done_locked(es, q, x, nx, split, rc, first);
         pthread_mutex_lock(&es->app_mu);
-        batch_done(q, x, nx, split, rc, first);
         q->busy = 0;
         pthread_cond_broadcast(&es->app_cv);
     }

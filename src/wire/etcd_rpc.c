@@ -1085,12 +1085,29 @@ int wom__etcd_watch_open(struct wom__etcd *c, wom__etcd_watch_fn *fn, void *arg,
     return 0;
 }
 
+/* The countdown of wom__etcd_watch_fail_send (0: off). */
+static wom_a32 watch_fail_at;
+
+void wom__etcd_watch_fail_send(int n)
+{
+    st_relaxed(&watch_fail_at, n > 0 ? (uint32_t)n : 0); /* relaxed: a test's switch */
+}
+
+/* 1 when this send is the one wom__etcd_watch_fail_send asked to fail. */
+static int watch_send_fails(void)
+{
+    uint32_t n = ld_relaxed(&watch_fail_at);
+    while (n > 0 && !cas_seq(&watch_fail_at, &n, n - 1))
+        ;
+    return n == 1;
+}
+
 int wom__etcd_watch_send(struct wom__etcd_watch *w, const Etcdserverpb__WatchRequest *req,
                          int64_t deadline)
 {
     if (!w || !req)
         return WOM_EINVAL;
-    if (wom__now_ns() >= deadline)
+    if (wom__now_ns() >= deadline || watch_send_fails())
         return WOM_ETIMEDOUT;
     size_t len = protobuf_c_message_get_packed_size(&req->base);
     if (len > WOM__ETCD_MAX_REQUEST)

@@ -177,6 +177,12 @@ int wom__etcd_watch_send(struct wom__etcd_watch *w, const Etcdserverpb__WatchReq
 /* Stop the stream and its thread (fn is not called after this returns).
  * NULL is a no-op. */
 void wom__etcd_watch_close(struct wom__etcd_watch *w);
+/* Fault injection, for tests: with n > 0, the next watch sends of the
+ * process count n down and the one that takes it to 0 fails with
+ * WOM_ETIMEDOUT without sending (as a send whose deadline passed while it
+ * waited for the stream); the sends after it go out again. 0, the
+ * default, fails none. */
+void wom__etcd_watch_fail_send(int n);
 
 /* Free a response of the call of the same name (NULL is a no-op). */
 void wom__etcd_range_free(Etcdserverpb__RangeResponse *resp);

@@ -9,8 +9,9 @@
  * cursor and a recv --from work unchanged on the mirror. The mirror copies
  * in address order from one cursor, so the destination holds every address
  * below its tail (except those the source trimmed or lost to a dead
- * appender), and its tail is where a restarted mirror resumes: the state of
- * a mirror is its destination, and killing it at any instant loses nothing.
+ * appender), and its tail is where a restarted mirror resumes (or its
+ * last sync's mark, below, if lower): the state of a mirror is its
+ * destination, and killing it at any instant loses nothing.
  * A put that finds its cell written with the same bytes (a second mirror,
  * or the last put of a killed one) is a success; with other bytes it means
  * the destination is not a mirror of this source, and the mirror stops.
@@ -27,6 +28,21 @@
  * seat), and wom recv reads it as a plain log. The seats are the source's
  * subscribers (their holders are processes of another scope) and the bound
  * binds the source's senders, so neither means anything on the mirror.
+ *
+ * Durability: the destination is synced (wom_sync) at most every SYNC_NS
+ * while cells come, whenever the source goes quiet, and when the mirror
+ * stops; after each sync the address it covers (everything below it was
+ * put before the sync) is stored in cell 0 of the MANY region NAME.mirror
+ * of the destination. A restart resumes at the lower of that mark and the
+ * destination's tail, so after a crash of the host, whose file may have
+ * kept the tail but lost cells written after the last sync, the mirror
+ * puts those again: its resume point is never ahead of what was synced.
+ * (Without the mark, for a NAME too long to have one or a destination of
+ * an older mirror, it resumes at the tail.)
+ *
+ * An address the source's appender abandoned (WOM_EABANDONED, shm:) cannot
+ * be marked abandoned in the destination (the public API has no call that
+ * does it): it is skipped, said on stderr and counted, and stays empty.
  *
  * Only the public API is used, so any scope may be either end.
  */
@@ -52,12 +68,20 @@
 #define FLOOR_EVERY 1024
 /* Cells copied per read of the source's written run. */
 #define RUN_MAX 64
+/* The destination is synced at least this often while cells come. */
+#define SYNC_NS (1000 * MS)
+/* NAME.mirror: the mark region's name. */
+#define MARK_SUFFIX ".mirror"
 
 struct mirror {
     const char *cmd, *name;
     wom_space *src, *dst;
     wom_region *sr, *dr;
+    wom_region *mark;   /* NAME.mirror in the destination (MANY), or NULL */
     uint64_t next;      /* the next source address to copy */
+    uint64_t synced;    /* every address below it was synced (and marked) */
+    size_t max_value;   /* the source's value limit, from its listing (0: not listed) */
+    int64_t sync_ns;    /* when the destination was last synced */
     uint64_t floor;     /* the destination's floor as last trimmed or read */
     uint64_t copied;    /* cells copied by this run */
     uint64_t abandoned; /* addresses skipped: their appender died (shm:) */
@@ -150,15 +174,63 @@ static int open_source(struct mirror *m)
                 m->cmd, ESC(m->name));
         return WOM_EMODE;
     }
+    m->max_value = f.found ? f.in.max_value : 0;
     return wom_region_open(m->src, m->name, WOM_ONCE, &m->sr);
+}
+
+/* Open (or create) NAME.mirror in the destination and read its mark into
+ * *mark: UINT64_MAX when there is none yet (a new mark region, or none at
+ * all for a NAME too long to have one). */
+static int open_mark(struct mirror *m, uint64_t *mark)
+{
+    char name[WOM_NAME_MAX + 1];
+    *mark = UINT64_MAX;
+    if (strlen(m->name) + strlen(MARK_SUFFIX) > WOM_NAME_MAX) {
+        fprintf(stderr, "wom: %s: '%s' is too long for a mark region ('%s" MARK_SUFFIX "'): "
+                        "a restart after a crash of this host resumes at the destination's tail\n",
+                m->cmd, ESC(m->name), ESC(m->name));
+        return 0;
+    }
+    snprintf(name, sizeof name, "%s" MARK_SUFFIX, m->name);
+    int err = m->mark ? 0 : wom_region_open(m->dst, name, WOM_MANY, &m->mark);
+    if (err == WOM_ENOENT || err == WOM_EROFS)
+        return 0; /* a read-only destination: nothing will be written either */
+    uint64_t v, version;
+    size_t len;
+    if (!err)
+        err = wom_load(m->mark, 0, &v, sizeof v, &len, &version);
+    if (!err && version > 0 && len == sizeof v)
+        *mark = v;
+    else if (!err && version > 0)
+        err = WOM_ECORRUPT; /* not a mark of ours */
+    return err == WOM_ENOBUFS ? WOM_ECORRUPT : err;
+}
+
+/* Sync the destination, then mark what the sync covers: every address
+ * below m->next was put before it. A scope that cannot fail to be durable
+ * (mem:, a cluster) syncs as a no-op. */
+static int sync_mark(struct mirror *m)
+{
+    uint64_t upto = m->next;
+    m->sync_ns = wom__now_ns();
+    if (upto == m->synced)
+        return 0;
+    int err = wom_sync(m->dst);
+    if (!err && m->mark)
+        err = wom_store(m->mark, 0, &upto, sizeof upto, NULL);
+    if (!err)
+        m->synced = upto;
+    return err;
 }
 
 /* Open (or create) the destination region with the source's value limit;
  * an existing one must accept every value the source can hold. */
 static int open_dest(struct mirror *m)
 {
-    wom_region_info si, di;
-    int err = wom_region_info_get(m->sr, &si);
+    /* The limit from the listing where there was one: wom_region_info_get
+     * may cost more (etcd:// reads every value to count the bytes). */
+    wom_region_info si = {.max_value = m->max_value}, di;
+    int err = si.max_value ? 0 : wom_region_info_get(m->sr, &si);
     wom_region_opts o = WOM_REGION_OPTS_INIT;
     o.max_value = si.max_value;
     if (!err)
@@ -173,9 +245,17 @@ static int open_dest(struct mirror *m)
         return WOM_EMSGSIZE;
     }
     /* Resume at the destination's tail: every address below it was copied
-     * (the mirror copies in order), or trimmed. */
+     * (the mirror copies in order), or trimmed; but not past the mark,
+     * below which every cell was synced (the tail may not have been). */
     m->floor = di.floor;
     m->next = di.tail > di.floor ? di.tail : di.floor;
+    uint64_t mark;
+    if ((err = open_mark(m, &mark)))
+        return err;
+    if (mark < m->next)
+        m->next = mark > di.floor ? mark : di.floor;
+    m->synced = m->next;
+    m->sync_ns = wom__now_ns();
     return 0;
 }
 
@@ -234,19 +314,58 @@ static int check_resume(struct mirror *m)
     return 0;
 }
 
+/* The source's floor into *floor, or one below it that is above
+ * m->floor (a trim meanwhile may raise it; never one above it). Not by
+ * wom_region_info_get, which on etcd:// reads every value of the region
+ * to count its bytes: wom_inspect says whether an address is trimmed,
+ * which is whether it lies below the floor, so one inspect of m->floor
+ * says whether the floor rose, and a bisection up to the tail (a trim
+ * raises the tail to its floor) finds it. */
+static int source_floor(struct mirror *m, uint64_t *floor)
+{
+    wom_cell_info ci;
+    uint64_t lo = m->floor, hi;
+    int err = wom_inspect(m->sr, lo, &ci);
+    if (err == WOM_ENOTSUP) { /* a scope that cannot inspect: its info */
+        wom_region_info in;
+        if (!(err = wom_region_info_get(m->sr, &in)))
+            *floor = in.floor;
+        return err;
+    }
+    if (err || ci.state != WOM_CELL_TRIMMED) {
+        *floor = lo;
+        return err;
+    }
+    if ((err = wom_tail(m->sr, &hi)))
+        return err;
+    if (hi <= lo) /* cannot be (lo is trimmed, so the tail is past it) */
+        hi = lo + 1;
+    while (hi - lo > 1) { /* lo is trimmed; the floor is at most hi */
+        uint64_t mid = lo + (hi - lo) / 2;
+        if ((err = wom_inspect(m->sr, mid, &ci)))
+            return err;
+        if (ci.state == WOM_CELL_TRIMMED)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *floor = hi;
+    return 0;
+}
+
 /* Follow the source's floor: trim the destination to it and move the
  * cursor there if it was below. */
 static int follow_floor(struct mirror *m)
 {
-    wom_region_info in;
-    int err = wom_region_info_get(m->sr, &in);
-    if (err || in.floor <= m->floor)
+    uint64_t floor;
+    int err = source_floor(m, &floor);
+    if (err || floor <= m->floor)
         return err;
-    if ((err = wom_trim(m->dr, in.floor)))
+    if ((err = wom_trim(m->dr, floor)))
         return err;
-    m->floor = in.floor;
-    if (m->next < in.floor)
-        m->next = in.floor;
+    m->floor = floor;
+    if (m->next < floor)
+        m->next = floor;
     return 0;
 }
 
@@ -320,6 +439,11 @@ static int run(struct mirror *m, uint64_t want)
     int err = 0;
     while (m->copied < want) {
         err = step(m, &v, want - m->copied);
+        /* Sync every SYNC_NS while cells come, and when none came. */
+        if ((!err && wom__now_ns() - m->sync_ns >= SYNC_NS) || err == WOM_EEMPTY) {
+            int e = sync_mark(m);
+            err = e ? e : err;
+        }
         /* Nothing came: look at the source's floor (which also shows that
          * the source answers), then at the deadline. */
         if (err == WOM_EEMPTY && !(err = follow_floor(m)) && m->idle_ns >= 0 &&
@@ -358,6 +482,8 @@ static int mirror(struct mirror *m, const struct args *a)
     fprintf(stderr, "wom: %s: '%s' from address %" PRIu64 "\n", m->cmd, ESC(m->name), m->next);
     uint64_t want = num_or(a, O_COUNT, UINT64_MAX);
     err = run(m, want);
+    while (!err && (err = sync_mark(m)) && transient(err)) /* what it says it copied is synced */
+        err = retry_or_fail(m, "syncing the destination", err);
     if (err)
         return err;
     printf("%" PRIu64 " cells copied, next address %" PRIu64, m->copied, m->next);
@@ -386,6 +512,7 @@ int cli_mirror(struct ctx *c)
     }
     err = mirror(&m, a);
     int rc = err ? cli_fail(a->cmd, err) : cli_finish_stdout();
+    wom_region_close(m.mark);
     wom_region_close(m.dr);
     wom_region_close(m.sr);
     wom_close(m.dst);
