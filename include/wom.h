@@ -180,7 +180,8 @@ typedef struct {
     wom_mode mode;
     uint64_t tail;      /* ONCE: next address wom_append would try */
     uint64_t floor;     /* ONCE: addresses below were trimmed */
-    uint64_t bytes;     /* value bytes currently held (after trim/overwrite) */
+    uint64_t bytes;     /* value bytes currently held (after trim/overwrite);
+                           0 on etcd:// (docs/cluster.md) */
     size_t max_value;
 } wom_region_info;
 
@@ -349,7 +350,8 @@ typedef struct {
     uint64_t retain;       /* keep the last retain..9/8 retain messages */
     uint64_t retain_bytes; /* keep about this many bytes of values (region N
                               holds values in 8 MiB chunks: it may hold a
-                              chunk or two more) */
+                              chunk or two more; not applied on etcd://,
+                              whose region info counts no bytes) */
     int64_t retain_ns;     /* drop messages older than this, to within 64
                               messages (wall-clock marks in region N.times) */
 } wom_chan_opts;

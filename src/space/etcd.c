@@ -1153,74 +1153,6 @@ static int tail_floor(wom_region *r, uint64_t *tail, uint64_t *floor)
     return rc;
 }
 
-/* [k, k+1) as a range end: the prefix's successor. */
-static ProtobufCBinaryData prefix_end(char *buf, ProtobufCBinaryData k)
-{
-    memcpy(buf, k.data, k.len);
-    buf[k.len - 1]++; /* k ends in '/', whose successor is '0' */
-    return (ProtobufCBinaryData){k.len, (uint8_t *)buf};
-}
-
-#define COUNT_PAGE_BYTES ((size_t)4 << 20) /* values a page of region_bytes reads */
-
-/* The value bytes of r's cells (c/RID/ or m/RID/) into *bytes: a range
- * read of the cells, in pages of about COUNT_PAGE_BYTES (sized by the
- * values of the page before), each from where the last ended. etcd keeps
- * no sums and its ranges give no value sizes without the values, so this
- * costs a read of every value r holds; a counter kept by the writes would
- * make every put and trim a read-modify-write of one key (docs/cluster.md).
- * Each page is read at "now" (no old revision is asked for, so compaction
- * cannot fail it): a cell written or trimmed during the count may or may
- * not be counted, none is counted twice. */
-static int region_bytes(wom_region *r, uint64_t *bytes)
-{
-    struct es *es = es_of(r->s);
-    struct er *er = er_of(r);
-    char from[KEY_MAX + 1], dir[KEY_MAX], end[KEY_MAX];
-    ProtobufCBinaryData d = key(dir, es, "%c/%016" PRIx64 "/", er->mode == WOM_ONCE ? 'c' : 'm',
-                                er->id);
-    ProtobufCBinaryData f = {d.len, (uint8_t *)from}, e = prefix_end(end, d);
-    memcpy(from, d.data, d.len);
-    size_t hdr = er->mode == WOM_ONCE ? CELL_HDR : 0, page = 64;
-    uint64_t sum = 0;
-    for (int more = 1; more;) {
-        struct txn t;
-        txn_init(&t);
-        op_range(&t, 1, f, e)->limit = (int64_t)page;
-        Etcdserverpb__TxnResponse *resp = NULL;
-        int rc = read_call(es, &t, &resp, op_deadline(es));
-        if (rc)
-            return rc;
-        const Etcdserverpb__RangeResponse *rr = resp->responses[0]->response_range;
-        more = rr->more && rr->n_kvs > 0;
-        uint64_t got = 0;
-        for (size_t i = 0; !rc && i < rr->n_kvs; i++) {
-            const Mvccpb__KeyValue *kv = rr->kvs[i];
-            if (!kv || kv->value.len < hdr || kv->key.len >= sizeof from ||
-                kv->key.len < d.len || memcmp(kv->key.data, d.data, d.len))
-                rc = WOM_ECORRUPT; /* not a key of the range asked for */
-            else
-                got += kv->value.len;
-        }
-        sum += got - hdr * rr->n_kvs;
-        /* the next page: as many cells as this page's average size puts
-         * in COUNT_PAGE_BYTES */
-        page = COUNT_PAGE_BYTES / (got / (rr->n_kvs ? rr->n_kvs : 1) + KEY_MAX);
-        page = page < 8 ? 8 : page > 4096 ? 4096 : page;
-        if (!rc && more) { /* the next page starts just after the last key */
-            const Mvccpb__KeyValue *last = rr->kvs[rr->n_kvs - 1];
-            memcpy(from, last->key.data, last->key.len);
-            from[last->key.len] = 0;
-            f.len = last->key.len + 1;
-        }
-        wom__etcd_txn_free(resp);
-        if (rc)
-            return rc;
-    }
-    *bytes = sum;
-    return 0;
-}
-
 static int ec_info(wom_region *r, wom_region_info *out)
 {
     wom_region_info info;
@@ -1229,13 +1161,21 @@ static int ec_info(wom_region *r, wom_region_info *out)
     memcpy(info.name, er->name, sizeof info.name);
     info.mode = er->mode;
     info.max_value = er->max_value;
-    int rc = er->mode == WOM_ONCE ? tail_floor(r, &info.tail, &info.floor) : 0;
-    if (!rc)
-        rc = region_bytes(r, &info.bytes);
-    if (rc)
-        return rc;
+    if (er->mode == WOM_ONCE) {
+        int rc = tail_floor(r, &info.tail, &info.floor);
+        if (rc)
+            return rc;
+    }
     *out = info;
     return 0;
+}
+
+/* [k, k+1) as a range end: the prefix's successor. */
+static ProtobufCBinaryData prefix_end(char *buf, ProtobufCBinaryData k)
+{
+    memcpy(buf, k.data, k.len);
+    buf[k.len - 1]++; /* k ends in '/', whose successor is '0' */
+    return (ProtobufCBinaryData){k.len, (uint8_t *)buf};
 }
 
 static int kv_cmp(const void *x, const void *y)
