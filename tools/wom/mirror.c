@@ -80,7 +80,6 @@ struct mirror {
     wom_region *mark;   /* NAME.mirror in the destination (MANY), or NULL */
     uint64_t next;      /* the next source address to copy */
     uint64_t synced;    /* every address below it was synced (and marked) */
-    size_t max_value;   /* the source's value limit, from its listing (0: not listed) */
     int64_t sync_ns;    /* when the destination was last synced */
     uint64_t floor;     /* the destination's floor as last trimmed or read */
     uint64_t copied;    /* cells copied by this run */
@@ -174,7 +173,6 @@ static int open_source(struct mirror *m)
                 m->cmd, ESC(m->name));
         return WOM_EMODE;
     }
-    m->max_value = f.found ? f.in.max_value : 0;
     return wom_region_open(m->src, m->name, WOM_ONCE, &m->sr);
 }
 
@@ -227,10 +225,8 @@ static int sync_mark(struct mirror *m)
  * an existing one must accept every value the source can hold. */
 static int open_dest(struct mirror *m)
 {
-    /* The limit from the listing where there was one: wom_region_info_get
-     * may cost more (etcd:// reads every value to count the bytes). */
-    wom_region_info si = {.max_value = m->max_value}, di;
-    int err = si.max_value ? 0 : wom_region_info_get(m->sr, &si);
+    wom_region_info si, di;
+    int err = wom_region_info_get(m->sr, &si);
     wom_region_opts o = WOM_REGION_OPTS_INIT;
     o.max_value = si.max_value;
     if (!err)
@@ -314,58 +310,19 @@ static int check_resume(struct mirror *m)
     return 0;
 }
 
-/* The source's floor into *floor, or one below it that is above
- * m->floor (a trim meanwhile may raise it; never one above it). Not by
- * wom_region_info_get, which on etcd:// reads every value of the region
- * to count its bytes: wom_inspect says whether an address is trimmed,
- * which is whether it lies below the floor, so one inspect of m->floor
- * says whether the floor rose, and a bisection up to the tail (a trim
- * raises the tail to its floor) finds it. */
-static int source_floor(struct mirror *m, uint64_t *floor)
-{
-    wom_cell_info ci;
-    uint64_t lo = m->floor, hi;
-    int err = wom_inspect(m->sr, lo, &ci);
-    if (err == WOM_ENOTSUP) { /* a scope that cannot inspect: its info */
-        wom_region_info in;
-        if (!(err = wom_region_info_get(m->sr, &in)))
-            *floor = in.floor;
-        return err;
-    }
-    if (err || ci.state != WOM_CELL_TRIMMED) {
-        *floor = lo;
-        return err;
-    }
-    if ((err = wom_tail(m->sr, &hi)))
-        return err;
-    if (hi <= lo) /* cannot be (lo is trimmed, so the tail is past it) */
-        hi = lo + 1;
-    while (hi - lo > 1) { /* lo is trimmed; the floor is at most hi */
-        uint64_t mid = lo + (hi - lo) / 2;
-        if ((err = wom_inspect(m->sr, mid, &ci)))
-            return err;
-        if (ci.state == WOM_CELL_TRIMMED)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    *floor = hi;
-    return 0;
-}
-
 /* Follow the source's floor: trim the destination to it and move the
  * cursor there if it was below. */
 static int follow_floor(struct mirror *m)
 {
-    uint64_t floor;
-    int err = source_floor(m, &floor);
-    if (err || floor <= m->floor)
+    wom_region_info in;
+    int err = wom_region_info_get(m->sr, &in);
+    if (err || in.floor <= m->floor)
         return err;
-    if ((err = wom_trim(m->dr, floor)))
+    if ((err = wom_trim(m->dr, in.floor)))
         return err;
-    m->floor = floor;
-    if (m->next < floor)
-        m->next = floor;
+    m->floor = in.floor;
+    if (m->next < in.floor)
+        m->next = in.floor;
     return 0;
 }
 
