@@ -1175,7 +1175,7 @@ static void print_ipc_part(void)
         return;
     printf("\n==== part 2: two processes (fork; the consumer / echo side is the child) ====\n"
            "wom rows: a fresh shm: space under /dev/shm per run (removed once both sides have "
-           "it open),\nbound 1024, retain 4096; each process opens the space itself after the "
+           "it open),\nbound 1024, retain 1024; each process opens the space itself after the "
            "fork. shm ring: our\nSPSC ring of 1024 slots in a MAP_SHARED mapping, busy-polling "
            "(the reference limit).\nposix mq: queue depth %ld (/proc/sys/fs/mqueue/msg_max, the "
            "most allowed without\nCAP_SYS_RESOURCE), msgsize = the message size. zmq/nng: ipc:// "

@@ -5,7 +5,7 @@
  *   wom chan shm:     wom_chan_send + wom_sub_recv (copy), or wom_chan_loan +
  *                     wom_chan_send_loan + wom_sub_recv_view (zero copy), on a
  *                     space file under /dev/shm made for the run. Bound 1024,
- *                     retain 4096, so memory stays bounded. Each process opens
+ *                     retain 1024 (what the ring holds), so memory stays bounded. Each process opens
  *                     the space itself after the fork (wom_open on the URI).
  *   pipe              one pipe per direction, one write/read per message.
  *   unix stream       socketpair(AF_UNIX, SOCK_STREAM), read until whole.
@@ -392,7 +392,7 @@ static int wc_attach(void *p, int side)
     struct wc_ctx *c = p;
     wom_chan_opts co = WOM_CHAN_OPTS_INIT;
     co.bound = IPC_CAP;
-    co.retain = 4 * IPC_CAP;
+    co.retain = IPC_CAP; /* what the ring holds; the bound keeps the reader inside it */
     int rc = wom_open(c->uri, &c->s);
     for (int d = 0; d <= c->duplex && !rc; d++) {
         rc = wom_chan_open(c->s, wc_names[d], &co, &c->ch[d]);

@@ -231,7 +231,9 @@ static int chan_open(struct chan_ctx *c, size_t size, int duplex, int view)
     int rc = bufs_new(c->out, c->in, size) ? WOM_ENOMEM : wom_open("mem:", &c->s);
     wom_chan_opts co = WOM_CHAN_OPTS_INIT;
     co.bound = WOM_CAP;
-    co.retain = 4 * WOM_CAP; /* bounded memory, like the other queues */
+    /* Holds what the other queues hold: retain = bound = their capacity
+     * (1024..1152 messages; the bound keeps every reader inside it). */
+    co.retain = WOM_CAP;
     for (int d = 0; d <= duplex && !rc; d++) {
         rc = wom_chan_open(c->s, dir_name[1][d], &co, &c->ch[d]);
         if (!rc)
@@ -485,7 +487,7 @@ static int fan_open(struct fan *f, wom_space **s, size_t size)
 {
     wom_chan_opts co = WOM_CHAN_OPTS_INIT;
     co.bound = WOM_CAP;
-    co.retain = 4 * WOM_CAP;
+    co.retain = WOM_CAP; /* as chan_open's */
     f->size = size;
     int rc = wom_open("mem:", s);
     if (!rc && (rc = wom_chan_open(*s, "bench.fan", &co, &f->ch)))
