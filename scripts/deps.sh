@@ -3,7 +3,8 @@
 # installed, installing the missing ones with apt-get (as root), or naming
 # them exactly when that is impossible.
 #   build: compiler, cmake, pkg-config, xxHash, libcurl and jansson (the
-#          CLI's `wom cluster` talks JSON over HTTP to etcd)
+#          CLI's `wom cluster` talks JSON over HTTP to etcd), libmicrohttpd
+#          (`wom exporter` serves Prometheus metrics over HTTP)
 #   bench: Go, ck, ZeroMQ, NNG
 #   test:  strace (a test reads which files a new space syncs)
 #   cluster: etcd 3.4 (`wom cluster up` runs /usr/bin/etcd) and etcdctl
@@ -16,7 +17,8 @@ pkgs=""
 for g in "$@"; do
   case "$g" in
     build) pkgs="$pkgs gcc make cmake pkg-config libc6-dev libxxhash-dev"
-           pkgs="$pkgs libcurl4-openssl-dev libjansson-dev" ;;
+           pkgs="$pkgs libcurl4-openssl-dev libjansson-dev"
+           pkgs="$pkgs libmicrohttpd-dev" ;;
     test)  pkgs="$pkgs strace" ;;
     cluster) pkgs="$pkgs etcd-server etcd-client openssl" ;;
     etcd)  pkgs="$pkgs libgrpc-dev protobuf-c-compiler libprotobuf-c-dev"
