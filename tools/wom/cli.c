@@ -238,7 +238,7 @@ static void print_usage(FILE *f)
     fprintf(f, "usage: wom COMMAND ARGS...      (wom help COMMAND, wom COMMAND --help)\n"
                "       wom --help | --version\n\nCommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nSPACE is a space URI: 'mem:' is a new private space per process, so\n"
                "cells written by one wom command are gone when it exits.\n"
                "ADDR, EXPECT, BELOW and N are decimal or 0x-hexadecimal.\n");
