@@ -338,10 +338,10 @@ struct exporter {
     FILE *err;
 };
 
-/* Start wom exporter on 127.0.0.1:0 over uri and read the port it says. It
- * dies with this test's process (PR_SET_PDEATHSIG), so a failing test
- * leaves no server behind. */
-static void exporter_start(struct exporter *x, const char *uri)
+/* Start wom exporter on 127.0.0.1:0 over uri and uri2 and read the port it
+ * says. It dies with this test's process (PR_SET_PDEATHSIG), so a failing
+ * test leaves no server behind. */
+static void exporter_start(struct exporter *x, const char *uri, const char *uri2)
 {
     int pfd[2];
     CHECK(pipe(pfd) == 0);
@@ -354,7 +354,8 @@ static void exporter_start(struct exporter *x, const char *uri)
         dup2(pfd[1], 1);
         dup2(fileno(x->err), 2);
         close(pfd[0]);
-        execv(WOM_BIN, (char *const *)WOM_ARGV("exporter", "--listen", "127.0.0.1:0", uri));
+        execv(WOM_BIN,
+              (char *const *)WOM_ARGV("exporter", "--listen", "127.0.0.1:0", uri, uri2));
         _exit(127);
     }
     close(pfd[1]);
@@ -562,17 +563,36 @@ TEST(exporter_stat_prometheus_matches_the_api, T_UNIT)
     fix_rm(&f);
 }
 
+/* A second space beside the fixture's: region "other" with two values. */
+static void other_space(const struct space_fix *f, char *uri, size_t cap)
+{
+    wom_space *s;
+    wom_region *r;
+    snprintf(uri, cap, "shm:%s/other.wom", f->dir);
+    CHECK_OK(wom_open(uri, &s));
+    CHECK_OK(wom_region_open(s, "other", WOM_ONCE, &r));
+    CHECK_OK(wom_append(r, "a", 1, NULL));
+    CHECK_OK(wom_append(r, "b", 1, NULL));
+    wom_region_close(r);
+    wom_close(s);
+}
+
 TEST(exporter_serves_fresh_figures_and_survives_a_broken_space, T_UNIT)
 {
     static struct space_fix f;
     static struct expo e;
-    static char body[TEXT_CAP], err[4096];
+    static char body[TEXT_CAP], err[4096], uri2[96];
     struct exporter x;
     fix_open(&f);
-    exporter_start(&x, f.uri);
+    other_space(&f, uri2, sizeof uri2);
+    exporter_start(&x, f.uri, uri2);
     CHECK_EQ(http(x.port, "GET", "/metrics", body, sizeof body), 200);
-    parse_expo(body, &e);
+    parse_expo(body, &e); /* a family's samples of both spaces are together */
     check_against_api(&e, &f);
+    CHECK(VALUE(&e, "wom_up", "space=%s", uri2) == 1);
+    CHECK(VALUE(&e, "wom_regions", "space=%s", uri2) == 1);
+    CHECK(VALUE(&e, "wom_region_tail", "space=%s|region=other", uri2) == 2);
+    CHECK(!find(&e, "wom_region_tail", "space=%s|region=log", uri2));
     double log_tail = VALUE(&e, "wom_region_tail", "space=%s|region=log", f.uri);
 
     /* More writes: the next scrape collects afresh. */
@@ -611,9 +631,12 @@ TEST(exporter_serves_fresh_figures_and_survives_a_broken_space, T_UNIT)
         CHECK(VALUE(&e, "wom_up", "space=%s", f.uri) == 0);
         CHECK(!find(&e, "wom_regions", "space=%s", f.uri));
         CHECK(!find(&e, "wom_region_tail", "space=%s|region=log", f.uri));
+        CHECK(VALUE(&e, "wom_up", "space=%s", uri2) == 1); /* the other goes on */
+        CHECK(VALUE(&e, "wom_region_tail", "space=%s|region=other", uri2) == 2);
     }
     exporter_stop(&x, err, sizeof err);
     CHECK_MSG(strstr(err, "wom_up is 0 until it recovers"), "stderr: %s", err);
+    CHECK(unlink(uri2 + 4) == 0);
     fix_rm(&f);
 }
 
