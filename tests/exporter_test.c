@@ -493,11 +493,20 @@ static int first_reader(const wom_reader_info *ri, void *arg)
     return 1;
 }
 
-/* Every figure of e for space f equals what the API says now. */
-static void check_against_api(const struct expo *e, struct space_fix *f)
+/* Every figure of e for space f equals what the API says now; the
+ * program that wrote e held `own` process slots of its own. */
+static void check_against_api(const struct expo *e, struct space_fix *f, uint32_t own)
 {
     const char *u = f->uri;
     CHECK(VALUE(e, "wom_up", "space=%s", u) == 1);
+    wom_space_info si;
+    CHECK_OK(wom_space_info_get(f->s, &si));
+    CHECK(VALUE(e, "wom_space_size_bytes", "space=%s", u) == (double)si.size);
+    CHECK(VALUE(e, "wom_space_used_bytes", "space=%s", u) == (double)si.used);
+    CHECK(VALUE(e, "wom_space_chunk_bytes", "space=%s", u) == (double)si.chunk_size);
+    CHECK(VALUE(e, "wom_space_free_chunks", "space=%s", u) == (double)si.free_chunks);
+    CHECK(VALUE(e, "wom_space_procs", "space=%s", u) == (double)(si.procs + own));
+    CHECK(VALUE(e, "wom_space_procs_max", "space=%s", u) == 256);
     size_t nregions = 0;
     CHECK_OK(wom_regions(f->s, count_region, &nregions));
     CHECK(VALUE(e, "wom_regions", "space=%s", u) == (double)nregions);
@@ -540,6 +549,63 @@ static void check_against_api(const struct expo *e, struct space_fix *f)
     CHECK(VALUE(e, "wom_channel_readers", "space=%s|channel=jobs|state=closed", u) == 0);
 }
 
+/* wom_space_info_get, which the metrics of a space come from: a process
+ * slot counts while its process lives, a read-only open holds none. */
+TEST(space_info_counts_live_processes, T_UNIT)
+{
+    wom_space *m;
+    wom_space_info si;
+    CHECK_OK(wom_open("mem:", &m));
+    CHECK_OK(wom_space_info_get(m, &si));
+    CHECK(si.size > 0 && si.used > 0 && si.used <= si.size && si.chunk_size > 0);
+    CHECK_EQ(si.procs, 0);
+    CHECK_EQ(si.procs_max, 0);
+    wom_close(m);
+    CHECK_ERR(wom_space_info_get(NULL, &si), WOM_EINVAL);
+
+    static struct space_fix f;
+    fix_open(&f);
+    CHECK_OK(wom_space_info_get(f.s, &si));
+    CHECK_EQ(si.procs, 1);
+    CHECK_EQ(si.procs_max, 256);
+    CHECK(si.used > si.chunk_size && si.used <= si.size);
+    char ro[96];
+    snprintf(ro, sizeof ro, "%s;ro", f.uri);
+    /* A forked child takes a slot of its own for the handle it inherits
+     * (shm.c's fork handler), and one more for a writable open of its own;
+     * a read-only open takes none. All go with it. */
+    for (int k = 0; k < 2; k++) {
+        int go[2], done[2];
+        CHECK(pipe(go) == 0 && pipe(done) == 0);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
+            close(go[0]), close(done[1]);
+            wom_space *c;
+            char b = 0;
+            int rc = wom_open(k ? ro : f.uri, &c);
+            if (rc || write(go[1], &b, 1) != 1 || read(done[0], &b, 1) != 1)
+                _exit(1);
+            wom_close(c);
+            _exit(0);
+        }
+        close(go[1]), close(done[0]);
+        char b = 0;
+        CHECK_MSG(read(go[0], &b, 1) == 1, "the child could not open the space");
+        CHECK_OK(wom_space_info_get(f.s, &si));
+        CHECK_EQ(si.procs, k ? 2 : 3);
+        CHECK(write(done[1], &b, 1) == 1);
+        int st;
+        CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        CHECK_OK(wom_space_info_get(f.s, &si));
+        CHECK_EQ(si.procs, 1); /* the child's slots went with it */
+        close(go[0]), close(done[1]);
+    }
+    fix_close(&f);
+    fix_rm(&f);
+}
+
 TEST(exporter_stat_prometheus_matches_the_api, T_UNIT)
 {
     static struct space_fix f;
@@ -549,7 +615,7 @@ TEST(exporter_stat_prometheus_matches_the_api, T_UNIT)
     CHECK_EQ(run_wom(WOM_ARGV("stat", f.uri, "--prometheus"), out, sizeof out, err, sizeof err),
              0);
     parse_expo(out, &e);
-    check_against_api(&e, &f);
+    check_against_api(&e, &f, 1); /* wom stat holds a slot while it runs */
     /* The numbers themselves: 3 appends; 10 sent, 5 received, the cursor
      * published at 4 (every bound/4 = 4 messages). */
     CHECK(VALUE(&e, "wom_region_tail", "space=%s|region=log", f.uri) == 3);
@@ -588,7 +654,7 @@ TEST(exporter_serves_fresh_figures_and_survives_a_broken_space, T_UNIT)
     exporter_start(&x, f.uri, uri2);
     CHECK_EQ(http(x.port, "GET", "/metrics", body, sizeof body), 200);
     parse_expo(body, &e); /* a family's samples of both spaces are together */
-    check_against_api(&e, &f);
+    check_against_api(&e, &f, 0); /* the exporter opens shm: read-only: no slot */
     CHECK(VALUE(&e, "wom_up", "space=%s", uri2) == 1);
     CHECK(VALUE(&e, "wom_regions", "space=%s", uri2) == 1);
     CHECK(VALUE(&e, "wom_region_tail", "space=%s|region=other", uri2) == 2);
@@ -601,7 +667,7 @@ TEST(exporter_serves_fresh_figures_and_survives_a_broken_space, T_UNIT)
     send_recv(f.jobs, f.sub, 4, 4);
     CHECK_EQ(http(x.port, "GET", "/metrics?ignored=1", body, sizeof body), 200);
     parse_expo(body, &e);
-    check_against_api(&e, &f);
+    check_against_api(&e, &f, 0);
     CHECK(VALUE(&e, "wom_region_tail", "space=%s|region=log", f.uri) == log_tail + 7);
     CHECK(VALUE(&e, "wom_region_tail", "space=%s|region=jobs", f.uri) == 14);
 

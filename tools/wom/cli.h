@@ -227,10 +227,13 @@ struct cli_reader {
     wom_reader_info info;
 };
 
-/* What a space showed at one instant: every region, and the seats of every
- * channel N whose regions N, N.seats and N.acks it holds, a channel's seats
- * consecutive and in seat order. */
+/* What a space showed at one instant: its own figures (where the scope has
+ * them), every region, and the seats of every channel N whose regions N,
+ * N.seats and N.acks it holds, a channel's seats consecutive and in seat
+ * order. */
 struct cli_figures {
+    int has_space; /* space is set (not on etcd://) */
+    wom_space_info space;
     struct region_list regions;
     struct cli_reader *readers;
     size_t nreaders, cap;

@@ -68,7 +68,11 @@ static int collect_readers(wom_space *s, const wom_region_info *acks, struct cli
 int cli_collect(wom_space *s, struct cli_figures *f)
 {
     f->nreaders = 0;
-    int err = cli_list_regions(s, &f->regions);
+    int err = wom_space_info_get(s, &f->space);
+    f->has_space = !err;
+    if (err && err != WOM_ENOTSUP)
+        return err;
+    err = cli_list_regions(s, &f->regions);
     for (size_t i = 0; !err && i < f->regions.n; i++) {
         const wom_region_info *in = &f->regions.info[i];
         size_t n = strlen(in->name);
@@ -136,6 +140,16 @@ static void stat_print(const struct cli_figures *f, const struct region_list *pr
     }
     for (size_t i = 0; i < f->nreaders; i++)
         print_reader(f, &f->readers[i]);
+    const wom_space_info *sp = &f->space;
+    if (f->has_space && sp->procs_max)
+        printf("space: %" PRIu32 " of %" PRIu32 " process slots held, ", sp->procs,
+               sp->procs_max);
+    else if (f->has_space)
+        printf("space: ");
+    if (f->has_space)
+        printf("%" PRIu64 " of %" PRIu64 " bytes allocated, %" PRIu64 " free chunks of %" PRIu64
+               " bytes\n",
+               sp->used, sp->size, sp->free_chunks, sp->chunk_size);
 }
 
 static int stat_loop(struct ctx *c, struct cli_figures views[2])
@@ -267,6 +281,42 @@ static uint64_t reader_value(const struct cli_figures *f, const struct cli_reade
     }
 }
 
+/* The space's own figures (wom_space_info), where the scope has them. */
+static const struct {
+    const char *name, *help;
+    int slots; /* only where the space has process slots (shm:) */
+} space_figs[] = {
+    {"wom_space_size_bytes", "Bytes of the space's reserved address range.", 0},
+    {"wom_space_used_bytes",
+     "Bytes of the range allocated so far (header, index, chunks); it only grows.", 0},
+    {"wom_space_chunk_bytes", "Bytes of one chunk (values are held in chunks).", 0},
+    {"wom_space_free_chunks", "Allocated chunks free for reuse (a hint).", 0},
+    {"wom_space_procs", "Process slots held by live processes (shm:).", 1},
+    {"wom_space_procs_max", "Process slots there are (shm:).", 1},
+};
+
+static uint64_t space_value(const wom_space_info *in, size_t k)
+{
+    const uint64_t v[] = {in->size, in->used, in->chunk_size, in->free_chunks, in->procs,
+                          in->procs_max};
+    return v[k];
+}
+
+static void prom_space_figs(FILE *o, const struct cli_prom_space *sp, size_t n)
+{
+    for (size_t k = 0; k < sizeof space_figs / sizeof space_figs[0]; k++) {
+        prom_head(o, space_figs[k].name, "gauge", space_figs[k].help);
+        for (size_t i = 0; i < n; i++) {
+            const struct cli_figures *f = sp[i].fig;
+            if (sp[i].err || !f->has_space || (space_figs[k].slots && !f->space.procs_max))
+                continue;
+            fputs(space_figs[k].name, o);
+            prom_label(o, "space", sp[i].label, 1);
+            fprintf(o, "} %" PRIu64 "\n", space_value(&f->space, k));
+        }
+    }
+}
+
 static void prom_spaces(FILE *o, const struct cli_prom_space *sp, size_t n)
 {
     prom_head(o, "wom_up", "gauge",
@@ -312,6 +362,7 @@ static void prom_seat_counts(FILE *o, const struct cli_prom_space *sp)
 void cli_prom_write(FILE *o, const struct cli_prom_space *sp, size_t n)
 {
     prom_spaces(o, sp, n);
+    prom_space_figs(o, sp, n);
     for (size_t k = 0; k < sizeof region_figs / sizeof region_figs[0]; k++) {
         prom_head(o, region_figs[k].name, region_figs[k].type, region_figs[k].help);
         for (size_t i = 0; i < n; i++)
