@@ -625,6 +625,11 @@ TEST(exporter_stat_prometheus_matches_the_api, T_UNIT)
     CHECK_EQ(run_wom(WOM_ARGV("stat", f.uri, "--prometheus", "--count", "2"), out, sizeof out, err,
                      sizeof err),
              1); /* it prints once */
+    /* The terminal view shows the same collection. */
+    CHECK_EQ(run_wom(WOM_ARGV("stat", f.uri), out, sizeof out, err, sizeof err), 0);
+    CHECK_MSG(strstr(out, "\njobs                     once           10            0") &&
+                  strstr(out, "\n  jobs reader 1: cursor 4, lag 6\n"),
+              "stat printed: %s", out);
     fix_close(&f);
     fix_rm(&f);
 }

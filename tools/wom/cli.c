@@ -124,12 +124,11 @@ static const struct cmd commands[] = {
      "a live view of a space: tails, rates, readers and lag",
      "Shows every region with its tail, floor, bytes held and appends per second,\n"
      "and for bounded channels each subscriber's published cursor and its lag\n"
-     "behind the tail, then the space's process slots held (shm:), bytes\n"
-     "allocated and free chunks. Refreshes in place every MS milliseconds on a\n"
-     "terminal (until interrupted, or N times); otherwise prints N snapshots\n"
-     "(default 1). With --prometheus prints the same figures once in the\n"
-     "Prometheus text format (the metrics 'wom exporter' serves; README.md,\n"
-     "\"Metrics\").\n"},
+     "behind the tail. Refreshes in place every MS milliseconds on a terminal\n"
+     "(until interrupted, or N times); otherwise prints N snapshots (default 1).\n"
+     "With --prometheus prints these figures once in the Prometheus text\n"
+     "format, with the space's own (process slots, bytes allocated, free\n"
+     "chunks): the metrics 'wom exporter' serves (README.md, \"Metrics\").\n"},
     {"inspect", cli_inspect, NEED_SPACE, 3, 3, 0, "SPACE REGION ADDR",
      "show one cell's state",
      "Prints the state of cell ADDR of REGION (either mode): EMPTY, CLAIMED by\n"

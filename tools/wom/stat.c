@@ -140,16 +140,6 @@ static void stat_print(const struct cli_figures *f, const struct region_list *pr
     }
     for (size_t i = 0; i < f->nreaders; i++)
         print_reader(f, &f->readers[i]);
-    const wom_space_info *sp = &f->space;
-    if (f->has_space && sp->procs_max)
-        printf("space: %" PRIu32 " of %" PRIu32 " process slots held, ", sp->procs,
-               sp->procs_max);
-    else if (f->has_space)
-        printf("space: ");
-    if (f->has_space)
-        printf("%" PRIu64 " of %" PRIu64 " bytes allocated, %" PRIu64 " free chunks of %" PRIu64
-               " bytes\n",
-               sp->used, sp->size, sp->free_chunks, sp->chunk_size);
 }
 
 static int stat_loop(struct ctx *c, struct cli_figures views[2])
