@@ -148,6 +148,24 @@ WOM_API uint64_t wom_holder(wom_space *s);
  * Never 0 on doubt; a malformed token (read from a damaged space) is 0. */
 WOM_API int wom_holder_alive(wom_space *s, uint64_t token);
 
+/* What a space holds, for tools (wom stat --prometheus, wom exporter): a
+ * snapshot of figures that move on at once. */
+typedef struct {
+    uint64_t size;        /* bytes of the reserved address range */
+    uint64_t used;        /* bytes of it allocated so far (header, index pages,
+                             chunks); it only grows: freed chunks are reused */
+    uint64_t chunk_size;  /* bytes of one chunk (values are held in chunks) */
+    uint64_t free_chunks; /* allocated chunks free for reuse (a hint that may
+                             lag by a few) */
+    uint32_t procs;       /* shm: process slots held by live processes (a
+                             read-only open holds none); mem: 0 */
+    uint32_t procs_max;   /* shm: the slots there are (256); mem: 0 */
+} wom_space_info;
+/* Describe s into *out. WOM_ENOTSUP on a scope that cannot (etcd://);
+ * WOM_ECORRUPT on a shm: space whose file was truncated under it. On shm:
+ * it asks the kernel once per slot whether a process holds it. */
+WOM_API int wom_space_info_get(wom_space *s, wom_space_info *out);
+
 /* ---- Regions -------------------------------------------------------------- */
 
 #define WOM_NAME_MAX 63            /* bytes in a region name, without NUL */

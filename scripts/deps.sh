@@ -3,7 +3,8 @@
 # installed, installing the missing ones with apt-get (as root), or naming
 # them exactly when that is impossible.
 #   build: compiler, cmake, pkg-config, xxHash, libcurl and jansson (the
-#          CLI's `wom cluster` talks JSON over HTTP to etcd), python3
+#          CLI's `wom cluster` talks JSON over HTTP to etcd), libmicrohttpd
+#          (`wom exporter` serves Prometheus metrics over HTTP), python3
 #          (Debian's: scripts/mkman makes the man pages from include/wom.h)
 #   bench: Go, ck, ZeroMQ, NNG; Python's NumPy and ZeroMQ binding (the
 #          Python row, bench/python)
@@ -21,6 +22,7 @@ for g in "$@"; do
   case "$g" in
     build) pkgs="$pkgs gcc make cmake pkg-config libc6-dev libxxhash-dev"
            pkgs="$pkgs libcurl4-openssl-dev libjansson-dev"
+           pkgs="$pkgs libmicrohttpd-dev"
            pkgs="$pkgs python3" ;;  # scripts/mkman writes the man pages
     test)  pkgs="$pkgs strace"
            pkgs="$pkgs python3 python3-pytest python3-numpy"

@@ -123,6 +123,29 @@ static int eo_wait(wom_region *r, uint64_t addr, uint64_t version, int64_t timeo
     return done(r->s, wom__eng_wait(wom__reg_of(r), addr, version, timeout_ns));
 }
 
+/* The figures are hints read without order: a tool's snapshot. A slot
+ * counts when the host says its process lives (shm: a kernel lock query;
+ * never dead on doubt); mem: has no host and no slots. */
+static int eo_space_info(wom_space *s, wom_space_info *out)
+{
+    const wom__eng *e = &wom__espace_of(s)->eng;
+    uint64_t used = ld_relaxed(&e->hdr->brk), free = ld_relaxed(&e->hdr->free_count);
+    /* a count below zero for a moment (a take before its give) reads huge */
+    wom_space_info in = {.size = e->size,
+                         .used = used < e->size ? used : e->size,
+                         .chunk_size = WOM__CHUNK_SIZE,
+                         .free_chunks = free <= e->size / WOM__CHUNK_SIZE ? free : 0};
+    if (e->host) {
+        in.procs_max = WOM__NPROCS;
+        for (uint32_t slot = 0; slot < WOM__NPROCS; slot++)
+            in.procs += (uint32_t)eng_alive(e, slot);
+    }
+    int rc = done(s, 0);
+    if (!rc)
+        *out = in;
+    return rc;
+}
+
 const struct wom__ops wom__engine_ops = {
     .region_size = sizeof(wom__reg),
     .close = eo_close,
@@ -146,4 +169,5 @@ const struct wom__ops wom__engine_ops = {
     .store = eo_store,
     .load = eo_load,
     .wait = eo_wait,
+    .space_info = eo_space_info,
 };

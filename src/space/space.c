@@ -177,6 +177,13 @@ int wom_region_info_get(wom_region *r, wom_region_info *out)
     return r->s->ops->info(r, out);
 }
 
+int wom_space_info_get(wom_space *s, wom_space_info *out)
+{
+    if (!s || !out)
+        return WOM_EINVAL;
+    return s->ops->space_info ? s->ops->space_info(s, out) : WOM_ENOTSUP;
+}
+
 int wom_regions(wom_space *s, int (*fn)(const wom_region_info *, void *), void *arg)
 {
     if (!s || !fn)

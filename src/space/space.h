@@ -109,6 +109,9 @@ struct wom__ops {
     int (*load)(wom_region *r, uint64_t addr, void *buf, size_t cap, size_t *len,
                 uint64_t *version);
     int (*wait)(wom_region *r, uint64_t addr, uint64_t version, int64_t timeout_ns);
+
+    /* wom_space_info_get (filling *out only on success); NULL: WOM_ENOTSUP. */
+    int (*space_info)(wom_space *s, wom_space_info *out);
 };
 
 struct wom_space {

@@ -73,6 +73,10 @@ static const struct opt_spec opt_specs[O__COUNT] = {
     [O_MEMBERS] = {"members", OK_NUM, 1, 9, "N", "cluster members (default 3)"},
     [O_PORT] = {"port", OK_NUM, 1024, 65535, "P",
                 "first client port (default 23790); member K: P+2(K-1), peer +1"},
+    [O_PROMETHEUS] = {"prometheus", OK_FLAG, 0, 0, NULL,
+                      "print once in the Prometheus text format"},
+    [O_LISTEN] = {"listen", OK_STR, 0, 0, "HOST:PORT",
+                  "serve on this address (port 0: any free port)"},
 };
 
 void cli_print_options(unsigned opts)

@@ -119,13 +119,16 @@ static const struct cmd commands[] = {
      "jobs)': REGION.seats, .acks and .times of channel REGION, REGION.G.claims\n"
      "and .members of its queue group G. In names, control characters, invalid\n"
      "UTF-8 and the backslash are printed escaped (\\xNN, \\\\).\n"},
-    {"stat", cli_stat, NEED_SPACE, 1, 1, OPT(O_COUNT) | OPT(O_INTERVAL),
-     "SPACE [--count N] [--interval MS]",
+    {"stat", cli_stat, NEED_SPACE, 1, 1, OPT(O_COUNT) | OPT(O_INTERVAL) | OPT(O_PROMETHEUS),
+     "SPACE [--count N] [--interval MS] | SPACE --prometheus",
      "a live view of a space: tails, rates, readers and lag",
      "Shows every region with its tail, floor, bytes held and appends per second,\n"
      "and for bounded channels each subscriber's published cursor and its lag\n"
      "behind the tail. Refreshes in place every MS milliseconds on a terminal\n"
-     "(until interrupted, or N times); otherwise prints N snapshots (default 1).\n"},
+     "(until interrupted, or N times); otherwise prints N snapshots (default 1).\n"
+     "With --prometheus prints these figures once in the Prometheus text\n"
+     "format, with the space's own (process slots, bytes allocated, free\n"
+     "chunks): the metrics 'wom exporter' serves (README.md, \"Metrics\").\n"},
     {"inspect", cli_inspect, NEED_SPACE, 3, 3, 0, "SPACE REGION ADDR",
      "show one cell's state",
      "Prints the state of cell ADDR of REGION (either mode): EMPTY, CLAIMED by\n"
@@ -197,6 +200,21 @@ static const struct cmd commands[] = {
      "client address, role, raft term, revision, raft index, database bytes and\n"
      "health, each member given MS milliseconds (default 2000) to answer. Exits\n"
      "0 when a majority of the members name the same leader, else 17.\n"},
+    /* ---- Metrics (issue 11) ---- */
+    {"exporter", cli_exporter, NEED_NOTHING, 1, MAX_POS, OPT(O_LISTEN),
+     "[--listen HOST:PORT] SPACE...",
+     "serve the figures of spaces to Prometheus over HTTP",
+     "Serves the figures 'wom stat --prometheus' prints, of every SPACE (up to 8,\n"
+     "each labelled space=\"SPACE\"), at http://HOST:PORT/metrics (default\n"
+     "127.0.0.1:9464; port 0 takes a free one) for Prometheus to scrape; each\n"
+     "scrape collects them afresh. Other paths are 404, methods other than GET\n"
+     "and HEAD 405. The spaces are opened once, at start (a shm: space\n"
+     "read-only: ;ro is added); one that cannot be opened, or an address that\n"
+     "cannot be listened on, is an error at start. A space that fails later (an\n"
+     "etcd:// cluster down, a shm: file truncated) shows wom_up 0 and the error\n"
+     "on stderr, and the exporter goes on. Prints 'wom exporter: listening on\n"
+     "http://ADDRESS:PORT/metrics' once it serves; SIGINT or SIGTERM stops it\n"
+     "(exit 0).\n"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -221,7 +239,7 @@ static void print_usage(FILE *f)
     fprintf(f, "usage: wom COMMAND ARGS...      (wom help COMMAND, wom COMMAND --help)\n"
                "       wom --help | --version\n\nCommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nSPACE is a space URI: 'mem:' is a new private space per process, so\n"
                "cells written by one wom command are gone when it exits.\n"
                "ADDR, EXPECT, BELOW and N are decimal or 0x-hexadecimal.\n");

@@ -9,7 +9,9 @@
  *   cells.c    put, get, append, store, load, cas, inspect, trim
  *   regions.c  ls, and what the regions a form keeps for itself are
  *   recv.c     recv: a channel or a plain log, one message per line
- *   stat.c     stat: a live view of a space
+ *   stat.c     stat: a live view of a space; the figures of a space,
+ *              collected once for it and for the Prometheus text format
+ *   exporter.c exporter: those figures served over HTTP (libmicrohttpd)
  *   batch.c    batch: many commands in one space
  *   demo.c, demo_roles.c (and demo.h between them)
  *              demo: producers and consumers over a channel, checked
@@ -113,7 +115,9 @@ double cli_now_s(void);
 enum opt_id {
     O_HELP, O_TIMEOUT, O_FROM, O_FOLLOW, O_COUNT, O_ADDR, O_VERSION,
     O_URI, O_PRODUCERS, O_CONSUMERS, O_MESSAGES, O_SIZE, O_SECONDS, O_QUEUE,
-    O_INJECT, O_PROCS, O_INTERVAL, O_MEMBERS, O_PORT, O__COUNT
+    O_INJECT, O_PROCS, O_INTERVAL, O_MEMBERS, O_PORT,
+    O_PROMETHEUS, O_LISTEN, /* stat --prometheus, exporter --listen */
+    O__COUNT
 };
 
 #define OPT(id) (1u << (id))
@@ -176,6 +180,7 @@ int cli_batch(struct ctx *c);
 int cli_demo(struct ctx *c);
 int cli_cluster(struct ctx *c);
 int cli_mirror(struct ctx *c);
+int cli_exporter(struct ctx *c);
 
 enum need { NEED_NOTHING, NEED_SPACE, NEED_ONCE, NEED_MANY };
 
@@ -213,5 +218,48 @@ int cli_list_regions(wom_space *s, struct region_list *l);
 int cli_listed(const struct region_list *l, const char *name, size_t n, wom_mode mode);
 /* Print "  (what it is)" after the line of a form's own region. */
 void cli_print_role(const wom_region_info *in, const struct region_list *l);
+
+/* ==== Figures of a space (stat.c), for stat and exporter ================= */
+
+/* A channel subscriber's seat, as wom_chan_readers reported it. */
+struct cli_reader {
+    size_t log; /* the index in regions of the channel's log N */
+    wom_reader_info info;
+};
+
+/* What a space showed at one instant: its own figures (where the scope has
+ * them), every region, and the seats of every channel N whose regions N,
+ * N.seats and N.acks it holds, a channel's seats consecutive and in seat
+ * order. */
+struct cli_figures {
+    int has_space; /* space is set (not on etcd://) */
+    wom_space_info space;
+    struct region_list regions;
+    struct cli_reader *readers;
+    size_t nreaders, cap;
+};
+
+/* Collect s's figures into f (zeroed before its first use; its buffers are
+ * reused). Errors: those of listing the regions, WOM_ENOMEM. A channel
+ * whose seats cannot be read gives the seats it could read. */
+int cli_collect(wom_space *s, struct cli_figures *f);
+/* Free f's buffers; f is zeroed. */
+void cli_figures_free(struct cli_figures *f);
+/* How far reader r is behind its channel's tail (0 when closed). */
+uint64_t cli_reader_lag(const struct cli_figures *f, const struct cli_reader *r);
+
+/* One space for the Prometheus text format: its label (the URI it was
+ * opened by), and err: 0 when fig holds its figures, else why collecting
+ * them failed (then only wom_up 0 is written for it). */
+struct cli_prom_space {
+    const char *label;
+    int err;
+    const struct cli_figures *fig;
+};
+/* Write spaces sp[0..n) to o in the Prometheus text exposition format
+ * (0.0.4): each metric family's HELP and TYPE once, then its samples of
+ * every space, labelled space="URI". Names in label values are escaped as
+ * wom ls prints them, then as the format says. */
+void cli_prom_write(FILE *o, const struct cli_prom_space *sp, size_t n);
 
 #endif
