@@ -218,7 +218,7 @@ function emit_panel(p,    s, i, k, t, x, y, ymin, xt, half, tn, label, sym, col,
     sym = pkind[p] == "tput" ? 9 : 11
     for (k = 1; k <= tn; k++)
         cmd = cmd sprintf(", \\\n  $t%d_%d using 1:2 with points pt %d ps 1.6 lc rgb '%s' " \
-            "title %s", p, k, k % 2 ? sym : sym - 2, tpal[(k - 1) % ntpal + 1], q(tlabel[k]))
+            "title %s", p, k, k % 2 ? sym : 7, tpal[(k - 1) % ntpal + 1], q(tlabel[k]))
     print "plot " cmd
 }
 
