@@ -4,7 +4,10 @@
 #                whose leader is SIGKILLed and restarted mid-run
 #   make test    build and pass every test, then the concurrent tests under
 #                ASan+UBSan and TSan
-#   make bench   benchmarks against the alternatives, one table with ratios
+#   make bench   benchmarks against the alternatives, one table with ratios,
+#                and charts of it (build-bench/bench/bench-*.svg, .png)
+#   make bench-chart  the README's charts, docs/img/bench-*.svg, from the
+#                last make bench (build-bench/bench/results.tsv)
 #   make fuzz    build the libFuzzer targets (clang) in build-fuzz and run each
 #                for FUZZ_SECONDS from its seed corpus (fuzz/README.md)
 #   make install PREFIX=/usr/local
@@ -15,7 +18,7 @@ CMAKE  := cmake
 B      := build
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps run cluster-demo test bench fuzz soak install clean
+.PHONY: all deps run cluster-demo test bench bench-chart fuzz soak install clean
 
 all: $(B)/.built
 
@@ -58,6 +61,17 @@ bench: deps
 	@$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DWOM_BENCH=ON >/dev/null
 	@$(CMAKE) --build build-bench -j $(JOBS)
 	@sh bench/run.sh build-bench
+
+# The charts the README shows, from the last make bench. A scope that run
+# left out keeps its old chart (plot.sh draws no chart without rows).
+bench-chart:
+	@test -s build-bench/bench/results.tsv || { echo "make bench-chart: no build-bench/bench/results.tsv: run make bench first"; exit 1; }
+	@sh bench/plot.sh build-bench/bench/results.tsv build-bench/bench/chart
+	@mkdir -p docs/img
+	@for s in threads processes cluster; do \
+	  f=build-bench/bench/chart/bench-$$s.svg; \
+	  if [ -s "$$f" ]; then cp "$$f" docs/img/ && echo "make bench-chart: docs/img/bench-$$s.svg"; fi; \
+	done
 
 # Not a build-%/.built stamp: that pattern configures a sanitizer build.
 fuzz: deps

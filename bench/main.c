@@ -7,7 +7,7 @@
  * met or not met.
  *
  *   wom_bench [--go PATH] [--gomaxprocs N] [--runs N] [--time SECONDS]
- *             [--only SUBSTRING]
+ *             [--only SUBSTRING] [--results FILE]
  *
  * --go names the Go channel benchmark (bench/go/chanbench.go, built by
  * CMake); without it the Go rows are skipped and ratios print as n/a.
@@ -26,6 +26,10 @@
  * under load (--wom-cli PATH finds and restarts it). --etcd-skip REASON
  * reports the part as skipped; --only cluster runs it alone, --no-cluster
  * leaves it out.
+ *
+ * --results FILE appends every row the tables print to FILE as TSV (a
+ * header first when FILE is empty), with the target each row is judged
+ * against: the input of bench/plot.sh's charts (bench/README.md).
  *
  * Every measurement runs in its own child process with a deadline: a
  * transport that crashes, hangs or fails a message check loses its row
@@ -764,6 +768,121 @@ static int regs_w(void)
     return opt_runs > 7 ? opt_runs : 7;
 }
 
+/* ---- machine-readable results (--results FILE) ---- */
+
+/* Every row a table prints also becomes a record here, and every target
+ * line attaches its required ratio and peer to the record it judges; the
+ * records are written as TSV at the end (bench/README.md, "Results as
+ * TSV"), when both are known. Metric names carry their unit. */
+#define M_TPUT "msg_per_s"
+#define M_P50 "rtt_p50_ns"
+#define M_P99 "rtt_p99_ns"
+#define M_OPS "ops_per_s" /* part 3: completed calls */
+#define MAX_RESULTS 512
+/* The TSV group of a part 1 or 2 table: throughput or round trips. */
+#define GROUP(tput) ((tput) ? "spsc" : "ping-pong")
+
+static const char *opt_results;
+static struct result {
+    char scope[12], group[24], name[72], metric[16];
+    size_t size;
+    double val, min, max;
+} results[MAX_RESULTS];
+static int nresults;
+static struct result_target {
+    char scope[12], group[24], name[72], metric[16], peer[72];
+    size_t size;
+    double ratio;
+} rtargets[MAX_RESULTS];
+static int nrtargets;
+
+/* The scope of a row's part: 4 (fan-out) runs in part 1's process. */
+static const char *scope_of(int part)
+{
+    return part == 2 ? "processes" : part == 3 ? "cluster" : "threads";
+}
+
+/* Record one printed row: its median val and the min and max over its
+ * samples. A NAN median (no measurement) records nothing. */
+static void result_add(int part, const char *group, const char *name, size_t size,
+                       const char *metric, double val, double min, double max)
+{
+    if (!opt_results || isnan(val) || nresults == MAX_RESULTS)
+        return;
+    struct result *r = &results[nresults++];
+    snprintf(r->scope, sizeof r->scope, "%s", scope_of(part));
+    snprintf(r->group, sizeof r->group, "%s", group);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->metric, sizeof r->metric, "%s", metric);
+    r->size = size;
+    r->val = val;
+    r->min = min;
+    r->max = max;
+}
+
+/* Record that the row (part, group, name, size, metric) is judged against
+ * ratio x the row `peer` of the same part, group, size and metric. */
+static void result_target(int part, const char *group, const char *name, size_t size,
+                          const char *metric, double ratio, const char *peer)
+{
+    if (!opt_results || nrtargets == MAX_RESULTS)
+        return;
+    struct result_target *t = &rtargets[nrtargets++];
+    snprintf(t->scope, sizeof t->scope, "%s", scope_of(part));
+    snprintf(t->group, sizeof t->group, "%s", group);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    snprintf(t->metric, sizeof t->metric, "%s", metric);
+    snprintf(t->peer, sizeof t->peer, "%s", peer);
+    t->size = size;
+    t->ratio = ratio;
+}
+
+static int target_of(const struct result *r, const struct result_target *t)
+{
+    return r->size == t->size && !strcmp(r->scope, t->scope) && !strcmp(r->group, t->group) &&
+           !strcmp(r->name, t->name) && !strcmp(r->metric, t->metric);
+}
+
+/* One TSV line of r, judged against t (NULL: none). */
+static void result_line(FILE *f, const struct result *r, const struct result_target *t)
+{
+    fprintf(f, "%s\t%s\t%s\t%zu\t%s\t%.6g\t%.6g\t%.6g\t", r->scope, r->group, r->name,
+            r->size, r->metric, r->val, r->min, r->max);
+    if (t)
+        fprintf(f, "%g\t%s\n", t->ratio, t->peer);
+    else
+        fputs("\t\n", f);
+}
+
+/* Append the records to opt_results, with a header when the file is new
+ * or empty. A row judged by several targets is one line per target; a row
+ * judged by none has empty target columns. 0, or -1 after saying why. */
+static int results_write(void)
+{
+    if (!opt_results)
+        return 0;
+    FILE *f = fopen(opt_results, "a");
+    int bad = !f || fseek(f, 0, SEEK_END);
+    if (!bad && ftell(f) == 0)
+        bad = fputs("#scope\tgroup\tname\tsize_bytes\tmetric\tvalue\tmin\tmax\t"
+                    "target_ratio\ttarget_peer\n", f) == EOF;
+    for (int i = 0; i < nresults && !bad; i++) {
+        int judged = 0;
+        for (int k = 0; k < nrtargets; k++)
+            if (target_of(&results[i], &rtargets[k])) {
+                result_line(f, &results[i], &rtargets[k]);
+                judged = 1;
+            }
+        if (!judged)
+            result_line(f, &results[i], NULL);
+    }
+    if (f && fclose(f))
+        bad = 1;
+    if (bad)
+        fprintf(stderr, "wom_bench: cannot write %s: %s\n", opt_results, strerror(errno));
+    return bad ? -1 : 0;
+}
+
 /* One table of one part: throughput (tput = 1) or round trips, for one
  * message size, with ratios of the medians against the rows named bn[0]
  * and bn[1]. Per row: min, median and max over the samples (round trips:
@@ -802,6 +921,11 @@ static void print_part_table(int part, int tput, size_t size, const char *const 
         }
         const double *v = tput ? r->tput : r->p50;
         double unit = tput ? 1e6 : 1e3, x = median(v, opt_runs);
+        result_add(part, GROUP(tput), r->name, size, tput ? M_TPUT : M_P50, x,
+                   min_of(v, opt_runs), max_of(v, opt_runs));
+        if (!tput)
+            result_add(part, GROUP(tput), r->name, size, M_P99, median(r->p99, opt_runs),
+                       min_of(r->p99, opt_runs), max_of(r->p99, opt_runs));
         print_num(min_of(v, opt_runs) / unit);
         print_num(x / unit);
         print_num(max_of(v, opt_runs) / unit);
@@ -887,6 +1011,8 @@ static void print_ops(void)
             print_num(min_of(x, opt_runs));
             print_num(median(x, opt_runs));
             print_num(max_of(x, opt_runs));
+            result_add(1, "once cells", ops[i].name[k], 64, "op_ns", median(x, opt_runs),
+                       min_of(x, opt_runs), max_of(x, opt_runs));
             printf(" %s\n", reg);
             if (!k && ops[i].op <= OP_PUTGET_WARM)
                 put_ns[ops[i].op == OP_PUTGET_WARM] = median(x, opt_runs);
@@ -950,6 +1076,9 @@ static void verdicts(const struct row *xr, const char *const *bn, size_t size, d
     for (int k = copy_only; k < 2; k++) {
         const struct row *b = row_find(bn[k], size);
         double base = tput ? tput_of(b) : p50_of(b);
+        if (xr)
+            result_target(xr->part, GROUP(tput), xr->name, size, tput ? M_TPUT : M_P50, want,
+                          bn[k]);
         printf("%svs %-7s ", k > copy_only ? ", " : "", form[k]);
         if (isnan(x) || isnan(base) || base <= 0)
             printf("   n/a NOT MET (no measurement)");
@@ -1028,6 +1157,13 @@ static void run_fanout(void)
     }
 }
 
+/* The name of the fan-out row with k readers, in buf. */
+static const char *fan_name(char buf[32], int k)
+{
+    snprintf(buf, 32, "wom chan, %d reader%s", k, k > 1 ? "s" : "");
+    return buf;
+}
+
 static const struct row *fan_row(int readers)
 {
     for (int i = 0; i < nrows; i++)
@@ -1059,7 +1195,9 @@ static void print_fanout(void)
         print_num(min_of(r->tput, opt_runs) / 1e6);
         print_num(tput_of(r) / 1e6);
         print_num(max_of(r->tput, opt_runs) / 1e6);
-        char each[64] = "";
+        char name[32], each[64] = "";
+        result_add(4, "fan-out", fan_name(name, k), 64, M_TPUT, tput_of(r),
+                   min_of(r->tput, opt_runs), max_of(r->tput, opt_runs));
         for (int i = 0; i < k; i++)
             snprintf(each + strlen(each), sizeof each - strlen(each), "%s%.2f", i ? " " : "",
                      median(r->rate[i], opt_runs) / 1e6);
@@ -1078,6 +1216,8 @@ static void target_fanout(void)
     if (!one && !three)
         return;
     double x = tput_of(three), b = tput_of(one);
+    char name[2][32];
+    result_target(4, "fan-out", fan_name(name[0], 3), 64, M_TPUT, 0.8, fan_name(name[1], 1));
     printf("  issue 10: one writer, 3 readers of one channel: each reader >= 0.8x a lone reader "
            "(64 B, threads)\n    slowest of 3 readers vs 1 reader ");
     if (isnan(x) || isnan(b) || b <= 0)
@@ -1093,20 +1233,28 @@ static void target_fanout(void)
 
 static const char *const ipc_woms[] = {"wom chan shm: (sub_recv)", "wom chan shm: (loan+view)"};
 
-static void ipc_verdict(const char *what, double x, double base, double want, int higher)
+/* The median of a round-trip row's p99s (NAN when it failed). */
+static double p99_of(const struct row *r)
 {
+    return r && !r->rtt_why ? median(r->p99, opt_runs) : NAN;
+}
+
+/* One verdict: row `name` against want x row `peer` (same size) on metric
+ * (M_TPUT: higher is better; M_P50, M_P99: lower is better). */
+static void ipc_verdict(const char *what, const char *name, const char *peer, size_t size,
+                        const char *metric, double want)
+{
+    int higher = strcmp(metric, M_TPUT) == 0;
+    const struct row *xr = row_find(name, size), *br = row_find(peer, size);
+    double x = higher ? tput_of(xr) : strcmp(metric, M_P50) ? p99_of(xr) : p50_of(xr);
+    double base = higher ? tput_of(br) : strcmp(metric, M_P50) ? p99_of(br) : p50_of(br);
+    result_target(2, GROUP(higher), name, size, metric, want, peer);
     printf("%s ", what);
     if (isnan(x) || isnan(base) || base <= 0)
         printf("   n/a NOT MET (no measurement)");
     else
         printf("%6.2fx %s", x / base,
                (higher ? x >= want * base : x <= want * base) ? "met" : "NOT MET");
-}
-
-/* The median of a round-trip row's p99s (NAN when it failed). */
-static double p99_of(const struct row *r)
-{
-    return r && !r->rtt_why ? median(r->p99, opt_runs) : NAN;
 }
 
 #define IPC_RING "shm ring spsc (own)"
@@ -1118,31 +1266,27 @@ static void print_ipc_targets(void)
            "shm ring's, p99 <= 3x its p99\n");
     for (int s = 0; s < SIZES; s++)
         for (size_t i = 0; i < sizeof ipc_woms / sizeof ipc_woms[0]; i++) {
-            const struct row *x = row_find(ipc_woms[i], sizes[s]), *b = row_find(IPC_RING, sizes[s]);
             printf("    %4zu B %-26s ", sizes[s], ipc_woms[i]);
-            ipc_verdict("p50 vs shm ring", p50_of(x), p50_of(b), 1.5, 0);
-            ipc_verdict(", p99 vs shm ring", p99_of(x), p99_of(b), 3, 0);
+            ipc_verdict("p50 vs shm ring", ipc_woms[i], IPC_RING, sizes[s], M_P50, 1.5);
+            ipc_verdict(", p99 vs shm ring", ipc_woms[i], IPC_RING, sizes[s], M_P99, 3);
             printf("\n");
         }
     printf("  issue 10: 64 B throughput >= 0.8x the busy-polling shm ring's\n");
     for (size_t i = 0; i < sizeof ipc_woms / sizeof ipc_woms[0]; i++) {
         printf("    %4d B %-26s ", 64, ipc_woms[i]);
-        ipc_verdict("vs shm ring", tput_of(row_find(ipc_woms[i], 64)),
-                    tput_of(row_find(IPC_RING, 64)), 0.8, 1);
+        ipc_verdict("vs shm ring", ipc_woms[i], IPC_RING, 64, M_TPUT, 0.8);
         printf("\n");
     }
     printf("  issue 10: 4 KiB throughput, copy in and out, >= 3x a pipe's\n    %4d B %-26s ",
            4096, ipc_woms[0]);
-    ipc_verdict("vs pipe", tput_of(row_find(ipc_woms[0], 4096)), tput_of(row_find("pipe", 4096)),
-                3, 1);
+    ipc_verdict("vs pipe", ipc_woms[0], "pipe", 4096, M_TPUT, 3);
     printf("\n  issue 3 (still in force): throughput >= 10x a Unix stream socket's and >= 3x a "
            "pipe's\n");
     for (int s = 0; s < SIZES; s++)
         for (size_t i = 0; i < sizeof ipc_woms / sizeof ipc_woms[0]; i++) {
-            double x = tput_of(row_find(ipc_woms[i], sizes[s]));
             printf("    %4zu B %-26s ", sizes[s], ipc_woms[i]);
-            ipc_verdict("vs unix stream", x, tput_of(row_find("unix stream", sizes[s])), 10, 1);
-            ipc_verdict(", vs pipe", x, tput_of(row_find("pipe", sizes[s])), 3, 1);
+            ipc_verdict("vs unix stream", ipc_woms[i], "unix stream", sizes[s], M_TPUT, 10);
+            ipc_verdict(", vs pipe", ipc_woms[i], "pipe", sizes[s], M_TPUT, 3);
             printf("\n");
         }
 }
@@ -1164,11 +1308,16 @@ static void print_sync(void)
             double v[JOB_OUT];
             const char *why = NULL;
             struct job j = {.kind = 's', .dir = dirs[d], .batch = batch[b]};
-            if (job_in_child(&j, v, &why))
+            char name[32];
+            snprintf(name, sizeof name, "%s, N=%u", d ? "--sync-dir" : "/dev/shm", batch[b]);
+            if (job_in_child(&j, v, &why)) {
                 printf("  N=%u %s", batch[b], why);
-            else
-                printf("  N=%-4u %9.1f [%3.0f%%]", batch[b], median(v, opt_runs),
-                       100 * spread(v, opt_runs));
+                continue;
+            }
+            printf("  N=%-4u %9.1f [%3.0f%%]", batch[b], median(v, opt_runs),
+                   100 * spread(v, opt_runs));
+            result_add(2, "wom_sync", name, 64, "sync_ns", 1e3 * median(v, opt_runs),
+                       1e3 * min_of(v, opt_runs), 1e3 * max_of(v, opt_runs));
         }
         printf("\n");
     }
@@ -1517,6 +1666,14 @@ static void print_etcd_table(size_t size)
                 continue;
             }
             double x = median(r->tput, opt_etcd_runs);
+            char group[24];
+            snprintf(group, sizeof group, "conc %d", r->conc);
+            result_add(3, group, r->name, size, M_OPS, x, min_of(r->tput, opt_etcd_runs),
+                       max_of(r->tput, opt_etcd_runs));
+            result_add(3, group, r->name, size, "lat_p50_ns", median(r->p50, opt_etcd_runs),
+                       min_of(r->p50, opt_etcd_runs), max_of(r->p50, opt_etcd_runs));
+            result_add(3, group, r->name, size, "lat_p99_ns", median(r->p99, opt_etcd_runs),
+                       min_of(r->p99, opt_etcd_runs), max_of(r->p99, opt_etcd_runs));
             printf(" %9.0f %5.0f%% %9.1f %9.1f", x, 100 * spread(r->tput, opt_etcd_runs),
                    median(r->p50, opt_etcd_runs) / 1e3, median(r->p99, opt_etcd_runs) / 1e3);
             if (erows[i].base) {
@@ -1539,6 +1696,9 @@ static void etcd_target(const char *what, const char *wom, const char *base, dou
         for (int c = 0; c < (chan ? 1 : NCONC); c++) {
             int conc = chan ? CHAN_SUBS : concs[c];
             double x = etput(wom, sizes[s], conc), b = etput(base, sizes[s], conc);
+            char group[24];
+            snprintf(group, sizeof group, "conc %d", conc);
+            result_target(3, group, wom, sizes[s], M_OPS, want, base);
             printf("%s conc %3d ", c ? "," : "", conc);
             if (isnan(x) || isnan(b) || b <= 0)
                 printf("   n/a NOT MET (no measurement)");
@@ -1706,7 +1866,7 @@ static int usage(void)
             "[--time SECONDS] [--only SUBSTRING|cluster] [--sync-dir DIR]\n"
             "                 [--etcd-dir DIR] [--etcd-go PATH] [--wom-cli PATH] "
             "[--etcd-skip REASON]\n                 [--etcd-runs N] [--etcd-time SECONDS] "
-            "[--etcd-kills N] [--no-cluster]\n", MAX_RUNS);
+            "[--etcd-kills N] [--no-cluster]\n                 [--results FILE]\n", MAX_RUNS);
     return 2;
 }
 
@@ -1746,6 +1906,8 @@ int main(int argc, char **argv)
             opt_etcd_time = atof(v);
         else if (strcmp(a, "--etcd-kills") == 0)
             opt_etcd_kills = atoi(v);
+        else if (strcmp(a, "--results") == 0)
+            opt_results = v;
         else
             return usage();
         i++;
@@ -1802,5 +1964,5 @@ cluster:
     printf("\ntotal %.0f s; load average at the end %.2f\n",
            (double)(wom__now_ns() - t0) / 1e9, load[0]);
     load_warning(load[0]);
-    return 0;
+    return results_write() ? 1 : 0;
 }

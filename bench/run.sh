@@ -1,7 +1,10 @@
 #!/bin/sh
 # run.sh BUILD_DIR [wom_bench options] - run the benchmarks built in
 # BUILD_DIR (by `make bench`: cmake -DWOM_BENCH=ON) and print the table.
-# The output is also kept in BUILD_DIR/bench/results.txt.
+# The output is also kept in BUILD_DIR/bench/results.txt, its rows as TSV
+# in BUILD_DIR/bench/results.tsv (wom_bench --results), drawn at the end by
+# bench/plot.sh as BUILD_DIR/bench/bench-SCOPE.svg and .png (needs gnuplot:
+# without it the run says so and still succeeds).
 #
 # Two invocations of wom_bench: first the threads and processes parts (with
 # no etcd running, so that its heartbeats do not share the cores with
@@ -44,6 +47,17 @@ if [ ! -x "$bin" ]; then
   exit 1
 fi
 out="$b/bench/results.txt"
+tsv="$b/bench/results.tsv"
+
+# The charts of this run's rows; a missing gnuplot or a failed chart is
+# reported and never fails the benchmark.
+charts() {
+  if ! command -v gnuplot >/dev/null 2>&1; then
+    echo "run.sh: no charts: gnuplot is not installed (Debian package gnuplot-nox; sh scripts/deps.sh bench)"
+  elif ! sh "$(dirname "$0")/plot.sh" "$tsv" "$b/bench"; then
+    echo "run.sh: no charts: bench/plot.sh failed on $tsv (above)"
+  fi
+}
 
 only=""
 prev=""
@@ -58,14 +72,18 @@ case "$only" in
 esac
 
 : >"$out"
+: >"$tsv"
 if [ "$local_part" = 1 ]; then
   go=""
   [ -x "$b/bench/chanbench" ] && go="--go $b/bench/chanbench"
   # shellcheck disable=SC2086 # $go is empty or two words
-  "$bin" --no-cluster $go --sync-dir "$b/bench" "$@" | tee -a "$out"
+  "$bin" --no-cluster $go --sync-dir "$b/bench" --results "$tsv" "$@" | tee -a "$out"
 fi
 [ -n "$only" ] || python_part | tee -a "$out"
-[ "$cluster_part" = 1 ] || exit 0
+if [ "$cluster_part" != 1 ]; then
+  charts
+  exit 0
+fi
 
 wom="$b/wom"
 cdir="$b/bench/cluster"
@@ -99,8 +117,10 @@ if [ -z "$skip" ]; then
   fi
 fi
 if [ -n "$skip" ]; then
-  "$bin" --etcd-skip "$skip" "$@" --only cluster | tee -a "$out"
+  "$bin" --etcd-skip "$skip" --results "$tsv" "$@" --only cluster | tee -a "$out"
+  charts
   exit 0
 fi
-"$bin" --etcd-dir "$cdir" --etcd-go "$b/bench/etcdbench" --wom-cli "$wom" "$@" --only cluster |
-  tee -a "$out"
+"$bin" --etcd-dir "$cdir" --etcd-go "$b/bench/etcdbench" --wom-cli "$wom" --results "$tsv" \
+  "$@" --only cluster | tee -a "$out"
+charts

@@ -7,10 +7,12 @@
 #          (`wom exporter` serves Prometheus metrics over HTTP), python3
 #          (Debian's: scripts/mkman makes the man pages from include/wom.h)
 #   bench: Go, ck, ZeroMQ, NNG; Python's NumPy and ZeroMQ binding (the
-#          Python row, bench/python)
+#          Python row, bench/python); gnuplot-nox (bench/plot.sh draws the
+#          results as SVG and PNG charts)
 #   test:  strace (a test reads which files a new space syncs); pytest and
 #          NumPy for the Python binding's tests (bindings/python); man-db,
-#          groff and mandoc (tests/man renders every man page, warnings fail)
+#          groff and mandoc (tests/man renders every man page, warnings fail);
+#          gnuplot-nox (bench/plot_test.sh draws the charts of a fixture)
 #   cluster: etcd 3.4 (`wom cluster up` runs /usr/bin/etcd) and etcdctl
 #   etcd:  the wire layer under the etcd:// scope (src/wire): gRPC's C core,
 #          protobuf-c and its compiler, etcd's and protobuf's .proto files
@@ -26,12 +28,14 @@ for g in "$@"; do
            pkgs="$pkgs python3" ;;  # scripts/mkman writes the man pages
     test)  pkgs="$pkgs strace"
            pkgs="$pkgs python3 python3-pytest python3-numpy"
-           pkgs="$pkgs man-db groff-base mandoc" ;;  # tests/man: pages render cleanly
+           pkgs="$pkgs man-db groff-base mandoc"  # tests/man: pages render cleanly
+           pkgs="$pkgs gnuplot-nox" ;;  # bench/plot_test.sh
     cluster) pkgs="$pkgs etcd-server etcd-client openssl" ;;
     etcd)  pkgs="$pkgs libgrpc-dev protobuf-c-compiler libprotobuf-c-dev"
            pkgs="$pkgs golang-etcd-server-dev libprotobuf-dev" ;;
     bench) pkgs="$pkgs golang-go golang-etcd-server-dev libck-dev libzmq3-dev libnng-dev"
-           pkgs="$pkgs python3 python3-numpy python3-zmq" ;;
+           pkgs="$pkgs python3 python3-numpy python3-zmq"
+           pkgs="$pkgs gnuplot-nox" ;;  # bench/plot.sh: the charts
     fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
     *) echo "deps.sh: unknown group $g" >&2; exit 2 ;;
   esac

@@ -50,6 +50,9 @@ run "all tests" build/wom_tests
 # the header, libwom.so's symbols and groff/mandoc, and docs/wom.1 against
 # the commands, options and exit codes of build/wom --help.
 run "man pages" /usr/bin/python3 tests/man/test_man.py build
+# bench/plot.sh draws a fixture's charts (gnuplot-nox: sh scripts/deps.sh
+# test); a malformed results file must fail with its line.
+run "bench chart" sh bench/plot_test.sh
 for u in $uris; do
   run "conformance tests on $u" build/wom_tests --conformance --uri "$u"
 done
