@@ -68,7 +68,7 @@ bench-chart:
 	@test -s build-bench/bench/results.tsv || { echo "make bench-chart: no build-bench/bench/results.tsv: run make bench first"; exit 1; }
 	@sh bench/plot.sh build-bench/bench/results.tsv build-bench/bench/chart
 	@mkdir -p docs/img
-	@for s in threads processes cluster; do \
+	@for s in threads processes python cluster; do \
 	  f=build-bench/bench/chart/bench-$$s.svg; \
 	  if [ -s "$$f" ]; then cp "$$f" docs/img/ && echo "make bench-chart: docs/img/bench-$$s.svg"; fi; \
 	done

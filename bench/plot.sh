@@ -2,7 +2,7 @@
 # plot.sh RESULTS.tsv OUT_DIR - draw wom_bench's TSV results (wom_bench
 # --results; bench/README.md, "Results as TSV and charts") as one chart per
 # scope with gnuplot: OUT_DIR/bench-threads.svg and .png, and the same for
-# processes and cluster. A scope without rows gets no chart and a line that
+# processes, python and cluster. A scope without rows gets no chart and a line that
 # says so. Exits 1 when the file is malformed (plot.awk names the line), 2
 # on wrong usage, 3 when gnuplot is not installed (Debian: gnuplot-nox).
 set -eu
@@ -31,7 +31,7 @@ svg="svg size %d,%d noenhanced font 'sans,11' background '#ffffff'"
 # fails the first one, before anything is drawn.
 tmp=$(mktemp "${TMPDIR:-/tmp}/wom-plot-XXXXXX")
 trap 'rm -f "$tmp"' EXIT
-for scope in threads processes cluster; do
+for scope in threads processes python cluster; do
   for ext in svg png; do
     if [ "$ext" = svg ]; then term=$svg; else term=$png; fi
     out="$dir/bench-$scope.$ext"

@@ -16,7 +16,7 @@ trap 'rm -rf "$tmp"' EXIT
 if sh bench/plot.sh "$fixture" "$tmp/out" >"$tmp/log" 2>&1; then ok; else
   bad "plot.sh on the fixture: $(cat "$tmp/log")"; fi
 
-for scope in threads processes cluster; do
+for scope in threads processes python cluster; do
   for ext in svg png; do
     f="$tmp/out/bench-$scope.$ext"
     if [ -s "$f" ]; then ok; else bad "$f missing or empty"; fi

@@ -30,23 +30,9 @@ python_part() {
     echo "python: skipped, $b/libwom.so.0 is not built"
   else
     WOM_LIBRARY="$(cd "$b" && pwd)/libwom.so.0" /usr/bin/python3 \
-      "$(dirname "$0")/python/bench_py.py" ${WOM_BENCH_PY_ARGS:-}
+      "$(dirname "$0")/python/bench_py.py" --results "$tsv" ${WOM_BENCH_PY_ARGS:-}
   fi
 }
-for a in "$@"; do
-  if [ "${prev_:-}" = --only ] && [ "$a" = python ]; then
-    mkdir -p "$b/bench"
-    python_part | tee "$b/bench/results.txt"
-    exit 0
-  fi
-  prev_=$a
-done
-bin="$b/bench/wom_bench"
-if [ ! -x "$bin" ]; then
-  echo "run.sh: $bin not built (configure with -DWOM_BENCH=ON)" >&2
-  exit 1
-fi
-out="$b/bench/results.txt"
 tsv="$b/bench/results.tsv"
 
 # The charts of this run's rows; a missing gnuplot or a failed chart is
@@ -58,6 +44,22 @@ charts() {
     echo "run.sh: no charts: bench/plot.sh failed on $tsv (above)"
   fi
 }
+for a in "$@"; do
+  if [ "${prev_:-}" = --only ] && [ "$a" = python ]; then
+    mkdir -p "$b/bench"
+    : >"$tsv"
+    python_part | tee "$b/bench/results.txt"
+    charts
+    exit 0
+  fi
+  prev_=$a
+done
+bin="$b/bench/wom_bench"
+if [ ! -x "$bin" ]; then
+  echo "run.sh: $bin not built (configure with -DWOM_BENCH=ON)" >&2
+  exit 1
+fi
+out="$b/bench/results.txt"
 
 only=""
 prev=""

@@ -348,6 +348,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="samples per row")
     ap.add_argument("--sizes", default="64,1048576", help="message sizes in bytes (multiples of 8)")
     ap.add_argument("--only", default=None, help="only the transports whose name has this")
+    ap.add_argument("--results", default=None, metavar="FILE",
+                    help="append each row to FILE as TSV, scope python (bench/README.md)")
     o = ap.parse_args()
     sizes = [int(x) for x in o.sizes.split(",")]
     if any(s < 16 or s % 8 for s in sizes) or o.runs < 1 or o.time <= 0:
@@ -361,7 +363,7 @@ def main():
           "%g s of sending\n(after a warm-up), %d samples per row; wom: %s\nthe consumer reads 16 bytes "
           "of each array: over a wom view the others are never touched, the\npeers copy all of "
           "them into the consumer first" % (o.time, o.runs, wom.library))
-    medians = {}
+    medians, rows = {}, []
     for size in sizes:
         SIZE = size
         label = "%d B" % size if size < 1024 else "%g KiB" % (size / 1024) if size < 1 << 20 \
@@ -385,6 +387,7 @@ def main():
                 continue
             med = statistics.median(rates)
             medians[(size, t[0])] = med
+            rows.append((t[0], size, med, min(rates), max(rates)))
             print("%-32s %-40s %8s %8s %8s %9.1f" % (t[0], t[1], fmt_rate(min(rates)),
                                                      fmt_rate(med), fmt_rate(max(rates)),
                                                      med * size / 1e6))
@@ -398,7 +401,22 @@ def main():
             peers = ["vs %s %.2fx" % (t[0], base / medians[(size, t[0])]) for t in TRANSPORTS
                      if not t[0].startswith("wom") and (size, t[0]) in medians]
             print("  %7d B %-32s %s" % (size, w, ", ".join(peers) or "no peer measured"))
+    if o.results:
+        write_results(o.results, rows)
     return 0
+
+
+def write_results(path, rows):
+    """Append rows to path in wom_bench's TSV (bench/README.md, "Results as
+    TSV and charts"), with its header when the file is new or empty. The
+    section has no targets: its ratios are printed, not judged."""
+    with open(path, "a") as f:
+        if f.tell() == 0:
+            f.write("#scope\tgroup\tname\tsize_bytes\tmetric\tvalue\tmin\tmax"
+                    "\ttarget_ratio\ttarget_peer\n")
+        for name, size, med, lo, hi in rows:
+            f.write("python\tspsc\t%s\t%d\tmsg_per_s\t%.6g\t%.6g\t%.6g\t\t\n" %
+                    (name, size, med, lo, hi))
 
 
 SIZE = 64
