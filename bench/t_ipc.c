@@ -286,6 +286,7 @@ static int ipc_start(const struct ipc_ops *o, void *c, size_t size, int duplex, 
         }                                                                      \
         int64_t start = wom__now_ns();                                         \
         while (i < warm + n && !rc && !last) {                                 \
+            bench_warm_cut(r.job, &warm, n, i, start);                         \
             if (i == warm)                                                     \
                 start = wom__now_ns();                                         \
             last = i >= warm && bench_cut(r.job, i, start);                    \
