@@ -783,15 +783,19 @@ static int regs_w(void)
 #define GROUP(tput) ((tput) ? "spsc" : "ping-pong")
 
 static const char *opt_results;
-static struct result {
+/* What names a row: part's scope, table group, row name, size, metric. */
+struct rkey {
     char scope[12], group[24], name[72], metric[16];
     size_t size;
+};
+static struct result {
+    struct rkey k;
     double val, min, max;
 } results[MAX_RESULTS];
 static int nresults;
 static struct result_target {
-    char scope[12], group[24], name[72], metric[16], peer[72];
-    size_t size;
+    struct rkey k;
+    char peer[72];
     double ratio;
 } rtargets[MAX_RESULTS];
 static int nrtargets;
@@ -802,6 +806,22 @@ static const char *scope_of(int part)
     return part == 2 ? "processes" : part == 3 ? "cluster" : "threads";
 }
 
+static void rkey_set(struct rkey *k, int part, const char *group, const char *name, size_t size,
+                     const char *metric)
+{
+    snprintf(k->scope, sizeof k->scope, "%s", scope_of(part));
+    snprintf(k->group, sizeof k->group, "%s", group);
+    snprintf(k->name, sizeof k->name, "%s", name);
+    snprintf(k->metric, sizeof k->metric, "%s", metric);
+    k->size = size;
+}
+
+static int rkey_eq(const struct rkey *a, const struct rkey *b)
+{
+    return a->size == b->size && !strcmp(a->scope, b->scope) && !strcmp(a->group, b->group) &&
+           !strcmp(a->name, b->name) && !strcmp(a->metric, b->metric);
+}
+
 /* Record one printed row: its median val and the min and max over its
  * samples. A NAN median (no measurement) records nothing. */
 static void result_add(int part, const char *group, const char *name, size_t size,
@@ -810,11 +830,7 @@ static void result_add(int part, const char *group, const char *name, size_t siz
     if (!opt_results || isnan(val) || nresults == MAX_RESULTS)
         return;
     struct result *r = &results[nresults++];
-    snprintf(r->scope, sizeof r->scope, "%s", scope_of(part));
-    snprintf(r->group, sizeof r->group, "%s", group);
-    snprintf(r->name, sizeof r->name, "%s", name);
-    snprintf(r->metric, sizeof r->metric, "%s", metric);
-    r->size = size;
+    rkey_set(&r->k, part, group, name, size, metric);
     r->val = val;
     r->min = min;
     r->max = max;
@@ -828,26 +844,16 @@ static void result_target(int part, const char *group, const char *name, size_t 
     if (!opt_results || nrtargets == MAX_RESULTS)
         return;
     struct result_target *t = &rtargets[nrtargets++];
-    snprintf(t->scope, sizeof t->scope, "%s", scope_of(part));
-    snprintf(t->group, sizeof t->group, "%s", group);
-    snprintf(t->name, sizeof t->name, "%s", name);
-    snprintf(t->metric, sizeof t->metric, "%s", metric);
+    rkey_set(&t->k, part, group, name, size, metric);
     snprintf(t->peer, sizeof t->peer, "%s", peer);
-    t->size = size;
     t->ratio = ratio;
-}
-
-static int target_of(const struct result *r, const struct result_target *t)
-{
-    return r->size == t->size && !strcmp(r->scope, t->scope) && !strcmp(r->group, t->group) &&
-           !strcmp(r->name, t->name) && !strcmp(r->metric, t->metric);
 }
 
 /* One TSV line of r, judged against t (NULL: none). */
 static void result_line(FILE *f, const struct result *r, const struct result_target *t)
 {
-    fprintf(f, "%s\t%s\t%s\t%zu\t%s\t%.6g\t%.6g\t%.6g\t", r->scope, r->group, r->name,
-            r->size, r->metric, r->val, r->min, r->max);
+    fprintf(f, "%s\t%s\t%s\t%zu\t%s\t%.6g\t%.6g\t%.6g\t", r->k.scope, r->k.group, r->k.name,
+            r->k.size, r->k.metric, r->val, r->min, r->max);
     if (t)
         fprintf(f, "%g\t%s\n", t->ratio, t->peer);
     else
@@ -869,7 +875,7 @@ static int results_write(void)
     for (int i = 0; i < nresults && !bad; i++) {
         int judged = 0;
         for (int k = 0; k < nrtargets; k++)
-            if (target_of(&results[i], &rtargets[k])) {
+            if (rkey_eq(&results[i].k, &rtargets[k].k)) {
                 result_line(f, &results[i], &rtargets[k]);
                 judged = 1;
             }
