@@ -1254,13 +1254,18 @@ static double p99_of(const struct row *r)
 
 /* One verdict: row `name` against want x row `peer` (same size) on metric
  * (M_TPUT: higher is better; M_P50, M_P99: lower is better). */
+/* Row `name`'s median of metric (M_TPUT, M_P50 or M_P99), NAN if none. */
+static double metric_of(const char *name, size_t size, const char *metric)
+{
+    const struct row *r = row_find(name, size);
+    return !strcmp(metric, M_TPUT) ? tput_of(r) : !strcmp(metric, M_P50) ? p50_of(r) : p99_of(r);
+}
+
 static void ipc_verdict(const char *what, const char *name, const char *peer, size_t size,
                         const char *metric, double want)
 {
     int higher = strcmp(metric, M_TPUT) == 0;
-    const struct row *xr = row_find(name, size), *br = row_find(peer, size);
-    double x = higher ? tput_of(xr) : strcmp(metric, M_P50) ? p99_of(xr) : p50_of(xr);
-    double base = higher ? tput_of(br) : strcmp(metric, M_P50) ? p99_of(br) : p50_of(br);
+    double x = metric_of(name, size, metric), base = metric_of(peer, size, metric);
     result_target(2, GROUP(higher), name, size, metric, want, peer);
     printf("%s ", what);
     if (isnan(x) || isnan(base) || base <= 0)

@@ -132,10 +132,11 @@ static int settled(uint64_t w)
     }
 }
 
+static _Thread_local uint64_t published; /* ONCE cells this thread wrote (pacing, below) */
+
 /* Publish the filled record at off in addr's cell (*cell: its word when the
  * caller found it already, else NULL, and then set to it once looked up).
  * On error the record is still the caller's (to retry elsewhere or kill). */
-static _Thread_local uint64_t published; /* ONCE cells this thread wrote (pacing, below) */
 static int put_rec(wom__reg *r, uint64_t addr, uint64_t off, int append, wom_a64 **cellp)
 {
     struct wom__region_hdr *h = r->h;
