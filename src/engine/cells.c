@@ -178,7 +178,7 @@ static void slot_enter(wom__reg *r)
     st_relaxed(busy + 1, UINT64_MAX); /* slot.addr: none yet. relaxed: the
                                          release below publishes it */
     /* release: whoever sees busy (acquire) sees slot.addr reset, never the
-     * address of this process's last append. The fetch-and-add that takes
+     * address of this process's last append. The CAS of the tail that takes
      * the address is a release too, so whoever reads a tail past that
      * address sees busy set: no seq_cst store (an xchg on x86) is needed
      * for either. */
@@ -193,7 +193,7 @@ static void slot_leave(wom__reg *r)
 
 /* ---- append many: n values at consecutive addresses, one tail update ----
  *
- * One fetch-and-add of the tail by n reserves n addresses and the records
+ * One CAS of the tail by n reserves n addresses and the records
  * are published there in order, each by put_rec's CAS (so every guarantee
  * of one append holds per value: first write wins, waiters woken, read-only
  * sleepers rung). A put may take a reserved address first (puts may write
@@ -239,19 +239,20 @@ static inline __attribute__((always_inline)) int append_run(wom__reg *r, const u
     uint64_t leafno = 0;
     size_t i = 0;
     while (i < n) {
-        uint64_t want = n - i;
-        /* A tail of UINT64_MAX means the address space is used up (by 2^64
-         * appends, a put at the last address or a trim to it). relaxed: a
-         * saturated counter stays. */
-        if (ld_relaxed(&r->h->next) > UINT64_MAX - want)
-            return WOM_ENOSPC;
-        uint64_t a = faa_seq(&r->h->next, want);
-        if (a > UINT64_MAX - want) {
-            st_seq(&r->h->next, UINT64_MAX); /* undo the wrap */
-            return WOM_ENOSPC;
-        }
+        uint64_t want = n - i, a = ld_relaxed(&r->h->next); /* relaxed: the CAS decides */
+        /* A compare-and-swap, not a fetch-and-add: the tail must never
+         * wrap, even for a moment. An add that passed UINT64_MAX and was
+         * undone afterwards let the appenders in between take addresses
+         * from 0 (found by batch_appends_share_the_last_addresses). A run
+         * that does not fit appends nothing; a tail of UINT64_MAX means the
+         * space is used up (by 2^64 appends, a put at the last address or a
+         * trim to it). */
+        do {
+            if (a > UINT64_MAX - want)
+                return WOM_ENOSPC;
+        } while (!cas_seq(&r->h->next, &a, a + want));
         for (uint64_t at = a; at - a < want && i < n; at++) {
-            /* release: after busy, and after the fetch-and-add or the CAS
+            /* release: after busy, and after the tail's CAS or the CAS
              * of at - 1 (a reader that reads UINT64_MAX meanwhile counts
              * the append as able to fill any address) */
             if (slot_addr)
