@@ -618,6 +618,27 @@ static inline unsigned pace_after(const wom_a64 *cell)
 }
 _Thread_local int64_t wom__spin_ns = SPIN_NS;
 
+/* A consumer whose wait ended quickly (the cell was written within
+ * PACE_QUICK looks: the writer is streaming) and finds the cell PACE_AHEAD
+ * further on still EMPTY lingers once more, PACE_CONSUMER pauses, before it
+ * reads: the writer gets a run of messages ahead and the reader then reads
+ * them from lines the writer has left, instead of following on its heels a
+ * line at a time (far cores, 64 B:
+ * 5.4-5.7 -> 6.0-6.3 M msg/s; 4 KiB: 1.7-2.2 -> 2.2-2.6). A wait that took
+ * longer (sparse messages) does not linger, so its latency is unchanged;
+ * messages 1-3 us apart arrive up to one more PACE_CONSUMER later (one-way
+ * p50 1.4-1.9 -> 2.4-3.0 us). The cell looked at is in the same leaf (at a
+ * leaf's end there is no lingering). */
+#define PACE_QUICK 2
+#define PACE_AHEAD 32
+static inline int ahead_written(const wom_a64 *cell, uint64_t addr)
+{
+    if ((addr & (WOM__LEAF_CELLS - 1)) + PACE_AHEAD >= WOM__LEAF_CELLS)
+        return 1;
+    /* relaxed: a hint for pacing only; the cell itself is read seq_cst */
+    return (ld_relaxed(cell + PACE_AHEAD) & C_STATE) != C_EMPTY;
+}
+
 static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
 {
     wom__eng *e = r->e;
@@ -631,7 +652,8 @@ static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
         return rc;
     uint64_t empty = cell_empty(addr);
     int64_t deadline = -2;
-    unsigned pace = 1;
+    unsigned pace = 1, looks = 0;
+    int linger = 0;
     struct backoff spins = BACKOFF_INIT;
     for (;;) {
         uint64_t w;
@@ -639,6 +661,12 @@ static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
             return rc;
         if ((w & C_STATE) == C_WRITTEN) {
             if (deadline != -2) {
+                if (linger && !ahead_written(cell, addr)) {
+                    linger = 0;
+                    for (unsigned i = 0; i < pace; i++)
+                        wom__cpu_relax();
+                    continue;
+                }
                 pace_hint = pace_after(cell);
                 published_at_wait = published;
                 backoff_done(&spins);
@@ -652,7 +680,10 @@ static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
         if (deadline == -2) {
             deadline = wom__deadline(timeout_ns);
             pace = published == published_at_wait ? PACE_CONSUMER : pace_hint;
+            linger = pace == PACE_CONSUMER;
         }
+        if (looks++ >= PACE_QUICK)
+            linger = 0;
         if (backoff_by(&spins, pace))
             continue;
         rc = e->ro ? ro_cell_sleep(r, addr, &cell, deadline) : cell_sleep(r, addr, cell, w, deadline);
