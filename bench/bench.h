@@ -309,9 +309,13 @@ extern const struct bench_transport bt_wom_chan_batch;
  * sends warm + n messages of `size` bytes; every reader receives every one,
  * checks that it is the next in order, and after the last that no message
  * follows (so each arrived exactly once). rate[k] = reader k's msgs/s over
- * its n timed messages. 0, or -1 after saying why on stderr. */
+ * its n timed messages; *cpu_ns = the CPU time the writer and all readers
+ * spent (their threads' clocks, spinning included) per timed message, which
+ * on a machine with fewer cores than threads bounds the rate. 0, or -1
+ * after saying why on stderr. */
 #define BENCH_FANOUT_MAX 3
-int bench_fanout(int readers, size_t size, uint64_t warm, uint64_t n, double *rate);
+int bench_fanout(int readers, size_t size, uint64_t warm, uint64_t n, double *rate,
+                 double *cpu_ns);
 
 /* The cross-process part (t_ipc.c): producer and consumer are processes. */
 extern const struct bench_transport bt_ipc_wom_chan;

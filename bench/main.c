@@ -49,7 +49,7 @@
 
 #define MAX_RUNS 15
 /* What a child job hands back: room for MAX_RUNS struct bench_etcd_run. */
-#define JOB_OUT (5 * MAX_RUNS)
+#define JOB_OUT (6 * MAX_RUNS)
 #define SIZES 2
 static const size_t sizes[SIZES] = {64, 4096};
 
@@ -115,11 +115,13 @@ static uint64_t clamp_n(double want, uint64_t lo, uint64_t hi)
  * at out[AT_VAL + r] (fan-out: reader k's rate at out[k * MAX_RUNS + r]), a
  * round trip's p99 (or the get of put/get) at out[AT_P99 + r], the slower
  * of the probes around the sample at out[AT_PROBE + r] and the sample's
- * regime (a bench_regime character) at out[AT_REGIME + r]. */
+ * regime (a bench_regime character) at out[AT_REGIME + r]; fan-out: the
+ * CPU ns per message of the writer and readers together at out[AT_CPU + r]. */
 #define AT_VAL 0
 #define AT_P99 MAX_RUNS
 #define AT_PROBE (3 * MAX_RUNS)
 #define AT_REGIME (4 * MAX_RUNS)
+#define AT_CPU (5 * MAX_RUNS)
 _Static_assert(BENCH_FANOUT_MAX * MAX_RUNS <= AT_PROBE, "fan-out rates fit below the probes");
 
 /* Untimed messages (round trips) before n timed ones, in the same fresh
@@ -213,8 +215,8 @@ static int measure_rtt(const struct bench_transport *t, size_t size, double *out
  * calibration sizes the run by the slowest reader. */
 static int measure_fanout(int readers, double *out)
 {
-    double rate[BENCH_FANOUT_MAX];
-    if (bench_fanout(readers, 64, 0, 20000, rate))
+    double rate[BENCH_FANOUT_MAX], cpu;
+    if (bench_fanout(readers, 64, 0, 20000, rate, &cpu))
         return -1;
     double slow = rate[0];
     for (int k = 1; k < readers; k++)
@@ -222,7 +224,7 @@ static int measure_fanout(int readers, double *out)
     uint64_t n = clamp_n(opt_time * slow, 10000, 200000000);
     for (int r = 0; r < opt_runs; r++) {
         probe_begin();
-        if (bench_fanout(readers, 64, warm_of("wom", 64, n), n, rate))
+        if (bench_fanout(readers, 64, warm_of("wom", 64, n), n, rate, &out[AT_CPU + r]))
             return -1;
         probe_end(out, r);
         for (int k = 0; k < readers; k++)
@@ -403,6 +405,7 @@ struct row {
     const char *tput_why, *rtt_why; /* non-NULL: skipped or failed */
     double tput[MAX_RUNS], p50[MAX_RUNS], p99[MAX_RUNS];
     double rate[BENCH_FANOUT_MAX][MAX_RUNS]; /* part 4: each reader's msgs/s */
+    double cpu[MAX_RUNS]; /* part 4: CPU ns per message, writer and readers */
     /* Per sample, the placement regime (bench_regime) of the throughput
      * and of the round-trip samples; "" when none was probed. */
     char tput_reg[MAX_RUNS + 1], rtt_reg[MAX_RUNS + 1];
@@ -542,7 +545,7 @@ static void go_rows(const char *why)
 static int go_probes(char *p, char *reg)
 {
     double v[2 * MAX_RUNS];
-    _Static_assert(AT_REGIME + MAX_RUNS <= JOB_OUT, "the probes fit out[]");
+    _Static_assert(AT_CPU + MAX_RUNS <= JOB_OUT, "the probes and CPU times fit out[]");
     double out[JOB_OUT];
     for (int i = 0; i < opt_runs; i++) {
         int k;
@@ -1146,6 +1149,11 @@ static void target_rtt(size_t size, const char *wording)
 
 #define FAN_NAME "wom chan fan-out"
 
+static long online_cpus(void)
+{
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 static void run_fanout(void)
 {
     if (!wanted(FAN_NAME))
@@ -1163,6 +1171,7 @@ static void run_fanout(void)
         take_samples(v, 0, r->rate[0], r->tput_reg, 1);
         for (int i = 1; i < k; i++)
             memcpy(r->rate[i], v + i * MAX_RUNS, sizeof r->rate[i]);
+        memcpy(r->cpu, v + AT_CPU, sizeof r->cpu);
         /* A sample's rate is its slowest reader's: "each reader" must keep up. */
         for (int s = 0; s < opt_runs; s++)
             r->tput[s] = min_of((const double[]){r->rate[0][s], r->rate[1][s], r->rate[2][s]}, k);
@@ -1193,9 +1202,12 @@ static void print_fanout(void)
     printf("\none writer, N readers of one wom channel (threads, mem:, 64-byte messages, bound "
            "1024, copy in+out;\nevery reader gets every message and checks its order and that "
            "each came exactly once).\nslowest = per sample, the rate of its slowest reader; "
-           "each reader = its median rate; ratio = slowest / 1 reader\n");
-    printf("%-8s %6s %6s %6s %-23s %-*s %6s %6s %8s\n", "readers", "min", "median", "max",
-           "each reader (M msg/s)", regs_w(), "samples", "near", "far", "vs 1");
+           "each reader = its median rate; ratio = slowest / 1 reader;\ncpu = the CPU time "
+           "of the writer and every reader per message (spinning included), median; cap =\n"
+           "the rate that much CPU per message allows on this machine's %ld CPUs\n",
+           online_cpus());
+    printf("%-8s %6s %6s %6s %-23s %-*s %6s %6s %8s %7s %6s\n", "readers", "min", "median", "max",
+           "each reader (M msg/s)", regs_w(), "samples", "near", "far", "vs 1", "cpu ns", "cap");
     for (int k = 1; k <= BENCH_FANOUT_MAX; k++) {
         const struct row *r = fan_row(k);
         if (!r)
@@ -1218,7 +1230,8 @@ static void print_fanout(void)
         print_num(regime_of(r, 1, 'n') / 1e6);
         print_num(regime_of(r, 1, 'f') / 1e6);
         print_ratio(tput_of(r), tput_of(one));
-        printf("\n");
+        double cpu = median(r->cpu, opt_runs);
+        printf(" %7.0f %6.2f\n", cpu, cpu > 0 ? (double)online_cpus() * 1e3 / cpu : NAN);
     }
 }
 
@@ -1240,6 +1253,12 @@ static void target_fanout(void)
     if (!isnan(x) && !isnan(b))
         regime_ratios(three, one, 1);
     printf("\n");
+    /* What bounds it where there are fewer cores than threads. */
+    double cpu = three && !three->tput_why ? median(three->cpu, opt_runs) : NAN;
+    if (cpu > 0)
+        printf("    bound: the writer and 3 readers spend %.0f ns of CPU per message; %ld CPUs "
+               "allow at most %.2f M msg/s\n",
+               cpu, online_cpus(), (double)online_cpus() * 1e3 / cpu);
 }
 
 /* ---- the cross-process part's notes, targets and the cost of wom_sync ---- */
@@ -1768,7 +1787,7 @@ static void print_etcd_part(void)
            "space handle reads cells never read by it, at most 2048; chan,\nwatch: %d messages "
            "per run. One wom_space (one connection) shared by the threads; one\n"
            "clientv3.Client shared by the goroutines. Go and wom rows interleave, per op and "
-           "size.\n", etcd_uri, sysconf(_SC_NPROCESSORS_ONLN), opt_etcd_runs, opt_etcd_time,
+           "size.\n", etcd_uri, online_cpus(), opt_etcd_runs, opt_etcd_time,
            opt_etcd_runs, opt_etcd_time / 4, CHAN_MSGS);
     for (int s = 0; s < SIZES; s++)
         print_etcd_table(sizes[s]);
@@ -1817,7 +1836,7 @@ static void print_go_note(void)
 /* On a machine busier than its cores, waits that spin become bimodal. */
 static void load_warning(double load)
 {
-    if (load >= (double)sysconf(_SC_NPROCESSORS_ONLN))
+    if (load >= (double)online_cpus())
         printf("NOTE: load average >= CPU count: other work competes for the cores; busy-polling "
                "and\nspin>sleep rows become bimodal (look at min/max, p99 and the regimes before "
                "trusting a\nratio).\n");
@@ -1840,7 +1859,7 @@ static void print_header(void)
     double load[3] = {0, 0, 0};
     getloadavg(load, 3);
     printf("wom bench: %ld CPUs (%s), load average %.2f; %d samples per cell\n",
-           sysconf(_SC_NPROCESSORS_ONLN), model, load[0], opt_runs);
+           online_cpus(), model, load[0], opt_runs);
     load_warning(load[0]);
     printf("A sample: a fresh transport (for wom a fresh space), a quarter as many messages "
            "as timed run\nthrough it untimed (warm-up: pages touched, allocator recycling), "

@@ -19,6 +19,7 @@
  * them still runs the rest, and those rows say why they were skipped.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "bench.h"
 #include "wom.h"
@@ -432,8 +433,17 @@ struct fan_reader {
     wom_sub *sub;
     char *in;
     int64_t start_ns, end_ns;
+    int64_t cpu_ns; /* the thread's CPU time over the timed messages */
     pthread_t t;
 };
+
+/* The calling thread's CPU time so far. */
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* Every message, in order, exactly once: message i must carry seq i, and
  * after the last one the channel must be empty. A reader that fails closes
@@ -443,13 +453,17 @@ static void *fan_reader_main(void *arg)
     struct fan_reader *rd = arg;
     struct fan *f = rd->f;
     int rc = 0;
+    int64_t cpu0 = 0;
     bench_gate_pass(&f->job.gate, f->parties);
     for (uint64_t i = 0; i < BENCH_N(&f->job) && !rc; i++) {
-        if (i == f->job.warm)
+        if (i == f->job.warm) {
             rd->start_ns = wom__now_ns();
+            cpu0 = thread_cpu_ns();
+        }
         rc = womc_recv(rd->sub, WOMC_COPY, rd->in, f->size, i, "wom chan fan-out");
     }
     rd->end_ns = wom__now_ns();
+    rd->cpu_ns = thread_cpu_ns() - cpu0;
     size_t len;
     int more = rc ? 0 : wom_sub_recv(rd->sub, rd->in, f->size, &len, NULL, 0);
     if (!rc && more != WOM_EEMPTY) {
@@ -468,19 +482,23 @@ static void *fan_reader_main(void *arg)
 /* The writer's side: warm + n messages, the timed ones cut short like the
  * other drivers'.
  * A failed send leaves the readers waiting for good: this runs in a child
- * process of the runner, so it ends the process, which reports it. */
-static void fan_write(struct fan *f, char *out)
+ * process of the runner, so it ends the process, which reports it.
+ * Returns the writer's CPU time over the timed messages. */
+static int64_t fan_write(struct fan *f, char *out)
 {
     uint64_t total = BENCH_N(&f->job);
-    int64_t t0 = wom__now_ns();
+    int64_t t0 = wom__now_ns(), cpu0 = thread_cpu_ns();
     int last = 0;
     for (uint64_t i = 0; i < total && !last; i++) {
-        if (i == f->job.warm)
+        if (i == f->job.warm) {
             t0 = wom__now_ns();
+            cpu0 = thread_cpu_ns();
+        }
         last = i >= f->job.warm && bench_cut(&f->job, i, t0);
         if (womc_send(f->ch, WOMC_COPY, out, f->size, i, "wom chan fan-out"))
             exit(1);
     }
+    return thread_cpu_ns() - cpu0;
 }
 
 static int fan_open(struct fan *f, wom_space **s, size_t size)
@@ -495,7 +513,8 @@ static int fan_open(struct fan *f, wom_space **s, size_t size)
     return rc ? womc_fail("wom chan fan-out", "setup", rc) : 0;
 }
 
-int bench_fanout(int readers, size_t size, uint64_t warm, uint64_t n, double *rate)
+int bench_fanout(int readers, size_t size, uint64_t warm, uint64_t n, double *rate,
+                 double *cpu_ns)
 {
     if (chan_unavailable() || readers < 1 || readers > BENCH_FANOUT_MAX)
         return -1;
@@ -508,6 +527,7 @@ int bench_fanout(int readers, size_t size, uint64_t warm, uint64_t n, double *ra
         return -1;
     }
     int rc = 0, k = 0;
+    int64_t cpu = 0;
     for (; k < readers && !rc; k++) {
         rd[k].f = &f;
         rd[k].in = bench_buf_new(size);
@@ -519,11 +539,14 @@ int bench_fanout(int readers, size_t size, uint64_t warm, uint64_t n, double *ra
     }
     if (!rc) {
         bench_gate_pass(&f.job.gate, f.parties);
-        fan_write(&f, out);
+        cpu = fan_write(&f, out);
         for (int i = 0; i < readers; i++)
             pthread_join(rd[i].t, NULL);
     }
     uint64_t timed = BENCH_N(&f.job) > warm ? BENCH_N(&f.job) - warm : 0;
+    for (int i = 0; i < readers; i++)
+        cpu += rd[i].cpu_ns;
+    *cpu_ns = timed ? (double)cpu / (double)timed : 0;
     for (int i = 0; i < readers; i++) {
         rate[i] = timed && rd[i].end_ns > rd[i].start_ns
                       ? (double)timed * 1e9 / (double)(rd[i].end_ns - rd[i].start_ns)
