@@ -363,7 +363,9 @@ int bench_put_race(uint64_t n, int readers, double *ns);
 
 /* The cluster part (t_etcd.c): wom's etcd:// scope, the same operations as
  * bench/go/etcdbench.go does with etcd's Go client (see t_etcd.c). */
-enum bench_etcd_op { BE_PUT, BE_APPEND, BE_GET, BE_FIRST, BE_CHAN, BE_KILL };
+enum bench_etcd_op { BE_PUT, BE_APPEND, BE_GET, BE_FIRST, BE_CHAN, BE_KILL, BE_APPEND_MANY };
+/* BE_APPEND_MANY: values per wom_append_many call (each counts as an op). */
+#define BENCH_ETCD_BATCH 64
 struct bench_etcd_job {
     const char *uri;      /* etcd://...; the space's prefix included */
     enum bench_etcd_op op;

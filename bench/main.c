@@ -1415,6 +1415,7 @@ static const struct {
     {"wom put (ONCE)", "fresh address, 1 txn each", NULL, BE_PUT, "go put-once"},
     {"go put", "plain Put, fresh key", "put", BE_PUT, NULL},
     {"wom append", "from conc threads", NULL, BE_APPEND, "go put-once"},
+    {"wom append_many", "64 values a call", NULL, BE_APPEND_MANY, "go put-once"},
     {"go get", "linearizable Get", "get", BE_GET, NULL},
     {"wom get, again", "same written cells", NULL, BE_GET, "go get"},
     {"wom get, first read", "cells new to the handle", NULL, BE_FIRST, "go get"},
@@ -1798,6 +1799,8 @@ static void print_etcd_part(void)
     etcd_target("appends, batched: wom append >= 10x go put-once (one put per transaction)",
                 "wom append", "go put-once", 10);
     etcd_target("  (the same, against go's plain put)", "wom append", "go put", 10);
+    etcd_target("  (the same, each thread appending 64 values a call with wom_append_many)",
+                "wom append_many", "go put-once", 10);
     etcd_target("repeated reads of written ONCE cells: wom get, again >= 100x go linearizable "
                 "get", "wom get, again", "go get", 100);
     etcd_target("first reads spread over members: wom get, first read >= 2x go linearizable get",

@@ -9,6 +9,9 @@
  *   put     wom_put on a ONCE region at fresh addresses (one transaction
  *           each).
  *   append  wom_append from conc threads on one region.
+ *   many    wom_append_many of BENCH_ETCD_BATCH values a call from conc
+ *           threads on one region: each value counts as an op, the latency
+ *           is the call's.
  *   get     wom_get of written cells again and again: thread k reads cell k
  *           (a get that may wait, GET_TIMEOUT_NS; the cell is written).
  *   first   wom_get of cells this space handle never read: a fresh space
@@ -87,19 +90,22 @@ static int fail_rc(const char *what, int rc)
     return bench_fail("wom etcd", what, rc, wom_strerror(rc));
 }
 
-/* One call that ended at t1: counted in its window (a failed one as
- * such), and its latency and completion time kept while the window has
+/* One call of `ops` operations that ended at t1: counted in its window (a
+ * failed one as such, once), and its latency and completion time kept while the window has
  * room (a cached get may complete millions a second). The completion time
  * is stored last, atomically: a slot whose time reads -1 is not used, so
  * the samples of threads abandoned in a call (run_load) never count half
  * written. */
-static void record(struct load *L, int64_t t0, int64_t t1, int failed)
+static void record(struct load *L, int64_t t0, int64_t t1, int failed, uint64_t ops)
 {
     int64_t t = t1 - L->start_ns - L->warm_ns;
     if (t < 0 || t / L->win_ns >= L->nwin)
         return; /* the warm-up, or after the end */
     int w = (int)(t / L->win_ns);
-    atomic_fetch_add_explicit(failed ? &L->fails[w] : &L->count[w], 1, memory_order_relaxed);
+    if (failed)
+        atomic_fetch_add_explicit(&L->fails[w], 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&L->count[w], ops, memory_order_relaxed);
     if (failed)
         return;
     uint64_t i = atomic_fetch_add_explicit(&L->nsamp[w], 1, memory_order_relaxed);
@@ -124,6 +130,14 @@ static int one_op(struct load *L, struct worker *w, uint64_t i, char *buf, uint6
     case BE_KILL:
         bench_msg_fill(buf, size, (uint64_t)w->k << 40 | (*n)++);
         return wom_append(L->r, buf, size, &addr);
+    case BE_APPEND_MANY: {
+        wom_iov v[BENCH_ETCD_BATCH];
+        for (size_t k = 0; k < BENCH_ETCD_BATCH; k++) {
+            bench_msg_fill(buf + k * size, size, (uint64_t)w->k << 40 | (*n)++);
+            v[k] = (wom_iov){buf + k * size, size};
+        }
+        return wom_append_many(L->r, v, BENCH_ETCD_BATCH, NULL, NULL);
+    }
     case BE_GET:
     case BE_FIRST:
         addr = L->job->op == BE_GET ? w->k : i;
@@ -145,7 +159,9 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct load *L = w->L;
-    char *buf = bench_buf_new(L->job->size);
+    int many = L->job->op == BE_APPEND_MANY;
+    uint64_t per = many ? BENCH_ETCD_BATCH : 1; /* ops per call */
+    char *buf = bench_buf_new(L->job->size * per);
     uint64_t n = 0;
     if (!buf) {
         atomic_store_explicit(&L->failed, 1, memory_order_relaxed);
@@ -166,20 +182,20 @@ static void *worker_main(void *arg)
          * the run goes on: under contention today's one-transaction-per-
          * append scope runs calls into its op deadline (WOM_EUNKNOWN),
          * and that is part of what it measures. */
-        if (rc < 0 && (L->job->op == BE_KILL || L->job->op == BE_APPEND)) {
+        if (rc < 0 && (L->job->op == BE_KILL || L->job->op == BE_APPEND || many)) {
             if (!atomic_exchange_explicit(&L->said, 1, memory_order_relaxed) &&
-                L->job->op == BE_APPEND)
-                fail_rc("wom_append (counted; the run goes on)", rc);
-            record(L, t0, t1, 1);
+                L->job->op != BE_KILL)
+                fail_rc(many ? "wom_append_many (counted; the run goes on)"
+                             : "wom_append (counted; the run goes on)", rc);
+            record(L, t0, t1, 1, per);
             continue;
         }
         if (rc < 0) {
-            fail_rc(L->job->op == BE_PUT ? "wom_put" : L->job->op == BE_APPEND ? "wom_append"
-                                                                              : "wom_get", rc);
+            fail_rc(L->job->op == BE_PUT ? "wom_put" : "wom_get", rc);
             atomic_store_explicit(&L->failed, 1, memory_order_relaxed);
             break;
         }
-        record(L, t0, t1, 0);
+        record(L, t0, t1, 0, per);
     }
     free(buf);
     return NULL;
@@ -517,7 +533,7 @@ out:
 
 static const char *op_name(enum bench_etcd_op op)
 {
-    static const char *const n[] = {"put", "app", "get", "first", "chan", "kill"};
+    static const char *const n[] = {"put", "app", "get", "first", "chan", "kill", "many"};
     return n[op];
 }
 
