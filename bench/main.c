@@ -1231,7 +1231,9 @@ static void print_fanout(void)
         print_num(regime_of(r, 1, 'f') / 1e6);
         print_ratio(tput_of(r), tput_of(one));
         double cpu = median(r->cpu, opt_runs);
-        printf(" %7.0f %6.2f\n", cpu, cpu > 0 ? (double)online_cpus() * 1e3 / cpu : NAN);
+        printf(" %7.0f", cpu);
+        print_num(cpu > 0 ? (double)online_cpus() * 1e3 / cpu : NAN);
+        printf("\n");
     }
 }
 

@@ -90,8 +90,9 @@ static int fail_rc(const char *what, int rc)
     return bench_fail("wom etcd", what, rc, wom_strerror(rc));
 }
 
-/* One call of `ops` operations that ended at t1: counted in its window (a
- * failed one as such, once), and its latency and completion time kept while the window has
+/* One call that ended at t1, in which `ops` operations completed: counted
+ * in its window (a failed call once as such, with the operations it
+ * completed all the same), and its latency and completion time kept while the window has
  * room (a cached get may complete millions a second). The completion time
  * is stored last, atomically: a slot whose time reads -1 is not used, so
  * the samples of threads abandoned in a call (run_load) never count half
@@ -104,7 +105,7 @@ static void record(struct load *L, int64_t t0, int64_t t1, int failed, uint64_t 
     int w = (int)(t / L->win_ns);
     if (failed)
         atomic_fetch_add_explicit(&L->fails[w], 1, memory_order_relaxed);
-    else
+    if (ops)
         atomic_fetch_add_explicit(&L->count[w], ops, memory_order_relaxed);
     if (failed)
         return;
@@ -116,8 +117,10 @@ static void record(struct load *L, int64_t t0, int64_t t1, int failed, uint64_t 
 }
 
 /* Operation i of worker w; 0, 1 (no more work: first reads used up), or
- * a negative wom error. */
-static int one_op(struct load *L, struct worker *w, uint64_t i, char *buf, uint64_t *n)
+ * a negative wom error. *ops: the values an append many appended (also
+ * when it failed part way). */
+static int one_op(struct load *L, struct worker *w, uint64_t i, char *buf, uint64_t *n,
+                  uint64_t *ops)
 {
     size_t size = L->job->size, len;
     uint64_t addr;
@@ -136,7 +139,10 @@ static int one_op(struct load *L, struct worker *w, uint64_t i, char *buf, uint6
             bench_msg_fill(buf + k * size, size, (uint64_t)w->k << 40 | (*n)++);
             v[k] = (wom_iov){buf + k * size, size};
         }
-        return wom_append_many(L->r, v, BENCH_ETCD_BATCH, NULL, NULL);
+        size_t done = 0;
+        rc = wom_append_many(L->r, v, BENCH_ETCD_BATCH, NULL, &done);
+        *ops = done;
+        return rc;
     }
     case BE_GET:
     case BE_FIRST:
@@ -160,8 +166,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     struct load *L = w->L;
     int many = L->job->op == BE_APPEND_MANY;
-    uint64_t per = many ? BENCH_ETCD_BATCH : 1; /* ops per call */
-    char *buf = bench_buf_new(L->job->size * per);
+    char *buf = bench_buf_new(L->job->size * (many ? BENCH_ETCD_BATCH : 1));
     uint64_t n = 0;
     if (!buf) {
         atomic_store_explicit(&L->failed, 1, memory_order_relaxed);
@@ -174,8 +179,11 @@ static void *worker_main(void *arg)
            wom__now_ns() < L->end_ns) {
         uint64_t i = atomic_fetch_add_explicit(&L->next, 1, memory_order_relaxed);
         int64_t t0 = wom__now_ns();
-        int rc = one_op(L, w, i, buf, &n);
+        uint64_t ops = 0;
+        int rc = one_op(L, w, i, buf, &n, &ops);
         int64_t t1 = wom__now_ns();
+        if (!many)
+            ops = rc == 0; /* one op a call */
         if (rc == 1)
             break;
         /* Appends are counted when they fail (the row says how many) and
@@ -187,7 +195,7 @@ static void *worker_main(void *arg)
                 L->job->op != BE_KILL)
                 fail_rc(many ? "wom_append_many (counted; the run goes on)"
                              : "wom_append (counted; the run goes on)", rc);
-            record(L, t0, t1, 1, per);
+            record(L, t0, t1, 1, ops);
             continue;
         }
         if (rc < 0) {
@@ -195,7 +203,7 @@ static void *worker_main(void *arg)
             atomic_store_explicit(&L->failed, 1, memory_order_relaxed);
             break;
         }
-        record(L, t0, t1, 0, per);
+        record(L, t0, t1, 0, ops);
     }
     free(buf);
     return NULL;

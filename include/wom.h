@@ -270,7 +270,9 @@ typedef struct {
  * from v[0], were appended (they are at addrs[0..*done)); the rest were
  * not, except that after WOM_EUNKNOWN (etcd://) the values of the
  * transaction in doubt, from v[*done] on, may have been. On mem: and shm:
- * a space too full for every value appends none (WOM_ENOSPC, *done 0).
+ * a space too full for every value appends none (WOM_ENOSPC, *done 0),
+ * unless a concurrent put or trim took addresses of its run after it was
+ * reserved: the values placed before that stay (WOM_ENOSPC, *done > 0).
  * Other errors as wom_append. */
 WOM_API int wom_append_many(wom_region *r, const wom_iov *v, size_t n, uint64_t *addrs,
                             size_t *done);

@@ -239,14 +239,19 @@ static inline __attribute__((always_inline)) int append_run(wom__reg *r, const u
     uint64_t leafno = 0;
     size_t i = 0;
     while (i < n) {
-        uint64_t want = n - i, a = ld_relaxed(&r->h->next); /* relaxed: the CAS decides */
+        /* relaxed: the tail only rises, so a stale value that leaves no room
+         * means the current one leaves none either; else the CAS decides */
+        uint64_t want = n - i, a = ld_relaxed(&r->h->next);
         /* A compare-and-swap, not a fetch-and-add: the tail must never
          * wrap, even for a moment. An add that passed UINT64_MAX and was
          * undone afterwards let the appenders in between take addresses
          * from 0 (found by batch_appends_share_the_last_addresses). A run
-         * that does not fit appends nothing; a tail of UINT64_MAX means the
-         * space is used up (by 2^64 appends, a put at the last address or a
-         * trim to it). */
+         * that does not fit is WOM_ENOSPC; the values of this call placed
+         * by an earlier pass (a concurrent put or trim displaced the rest
+         * of its run, which takes new addresses here) stay appended and
+         * are counted in *done. A tail of UINT64_MAX means the space is
+         * used up (by 2^64 appends, a put at the last address or a trim to
+         * it). */
         do {
             if (a > UINT64_MAX - want)
                 return WOM_ENOSPC;
@@ -623,9 +628,9 @@ _Thread_local int64_t wom__spin_ns = SPIN_NS;
  * further on still EMPTY lingers once more, PACE_CONSUMER pauses, before it
  * reads: the writer gets a run of messages ahead and the reader then reads
  * them from lines the writer has left, instead of following on its heels a
- * line at a time (far cores, 64 B:
- * 5.4-5.7 -> 6.0-6.3 M msg/s; 4 KiB: 1.7-2.2 -> 2.2-2.6). A wait that took
- * longer (sparse messages) does not linger, so its latency is unchanged;
+ * line at a time (far cores, 64 B: 5.44-5.62 -> 6.05-6.19 M msg/s; 4 KiB:
+ * 2.03-2.20 -> 2.39-2.48). A wait that took longer (sparse messages, or
+ * one that yielded the core) does not linger, so its latency is unchanged;
  * messages 1-3 us apart arrive up to one more PACE_CONSUMER later (one-way
  * p50 1.4-1.9 -> 2.4-3.0 us). The cell looked at is in the same leaf (at a
  * leaf's end there is no lingering). */
@@ -682,7 +687,7 @@ static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
             pace = published == published_at_wait ? PACE_CONSUMER : pace_hint;
             linger = pace == PACE_CONSUMER;
         }
-        if (looks++ >= PACE_QUICK)
+        if (looks++ >= PACE_QUICK || spins.yields)
             linger = 0;
         if (backoff_by(&spins, pace))
             continue;
