@@ -123,6 +123,10 @@ static inline void with_cluster_at(void (*body)(const struct tc *), int limit_s,
         body(&t);
         _exit(0);
     }
+    char ab[512];
+    snprintf(ab, sizeof ab, "kill -9 %ld 2>/dev/null; %s cluster down %s --timeout 2000 "
+             ">/dev/null 2>&1; rm -rf %s", (long)pid, WOM_BIN, t.dir, t.dir);
+    wom_test_on_abandon(ab); /* if this process dies before the end below */
     int st, done = child_wait(pid, limit_s, &st);
     char cfg[96];
     snprintf(cfg, sizeof cfg, "%s/config", t.dir);
@@ -130,6 +134,7 @@ static inline void with_cluster_at(void (*body)(const struct tc *), int limit_s,
     char rm[128];
     snprintf(rm, sizeof rm, "rm -rf %s", t.dir);
     CHECK(system(rm) == 0);
+    wom_test_on_abandon(NULL);
     CHECK_MSG(done, "the test took more than %d s", limit_s);
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the test failed (above)");
     CHECK_MSG(down == 0, "cluster down: %s", out);

@@ -54,6 +54,11 @@ int wom_test_space(const char *opts, wom_space **out);
 int wom_test_space_again(wom_space *s, wom_space **out);
 /* Close a handle; the last handle of a space also removes its file. */
 void wom_test_space_close(wom_space *s);
+/* A shell command the runner runs if the test's process ends before it
+ * cleared it (a timeout, a crash, the runner stopped by SIGINT or SIGTERM,
+ * which SIGKILLs the test): what it started that would outlive it, such as
+ * etcd members, goes too. NULL clears it; one at a time, the last wins. */
+void wom_test_on_abandon(const char *cmd);
 /* End the running test as skipped on this scope: the runner prints
  * "skipped on SCOPE: " and the reason, and counts the test as passed. For
  * a contract this scope does not (yet) keep; say why, and name the issue. */

@@ -351,6 +351,29 @@ TEST(harness_spaces_and_skip, T_CONFORM)
 
 static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM to the runner */
 
+/* wom_test_on_abandon's command: written by the test's process, run by the
+ * runner after reaping it (MAP_SHARED, so the runner sees the child's). */
+#define ABANDON_MAX 4096
+static char *abandon;
+
+void wom_test_on_abandon(const char *cmd)
+{
+    if (abandon)
+        snprintf(abandon, ABANDON_MAX, "%s", cmd ? cmd : "");
+}
+
+/* Run the command a reaped test left, if any. */
+static void abandon_run(void)
+{
+    if (!abandon || !abandon[0])
+        return;
+    abandon[ABANDON_MAX - 1] = 0;
+    fflush(stdout);
+    if (system(abandon) != 0)
+        printf("     (its cleanup command failed: %s)\n", abandon);
+    abandon[0] = 0;
+}
+
 static void on_stop(int sig) { stop_signal = sig; }
 
 /* Without SA_RESTART, so that the runner's waitpid returns to see it. */
@@ -398,6 +421,7 @@ static int run_one(const struct test *t)
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         if (stop_signal)
             kill(pid, SIGKILL); /* then reaped by the next waitpid */
+    abandon_run();
     scope_clean(0);
     double ms = (double)(wom_test_now_ns() - t0) / 1e6;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
@@ -453,7 +477,8 @@ int main(int argc, char **argv)
         return 0;
     }
     skip_why = mmap(NULL, SKIP_WHY_MAX, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (skip_why == MAP_FAILED || scope_set(template))
+    abandon = mmap(NULL, ABANDON_MAX, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (skip_why == MAP_FAILED || abandon == MAP_FAILED || scope_set(template))
         return 2;
     catch_stop(SIGINT);
     catch_stop(SIGTERM);

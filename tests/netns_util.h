@@ -274,6 +274,20 @@ static inline void with_netns_cluster(void (*body)(const struct nc *), int limit
         body(&n);
         _exit(0);
     }
+    /* If this process dies before the teardown below: the body, every
+     * process in the namespaces (members it restarted too), the
+     * namespaces, links and files. */
+    char ab[1536];
+    int k = snprintf(ab, sizeof ab, "kill -9 %ld 2>/dev/null;", (long)pid);
+    for (int i = 0; i < 3 && k > 0 && (size_t)k < sizeof ab; i++)
+        k += snprintf(ab + k, sizeof ab - (size_t)k,
+                      " ip netns pids %s 2>/dev/null | xargs -r kill -9; ip netns del %s "
+                      "2>/dev/null; ip link del %s 2>/dev/null;",
+                      n.ns[i], n.ns[i], n.vh[i]);
+    if (k > 0 && (size_t)k < sizeof ab)
+        snprintf(ab + k, sizeof ab - (size_t)k, " ip link del %s 2>/dev/null; rm -rf %s", n.br,
+                 n.dir);
+    wom_test_on_abandon(ab);
     int fd = pidfd_open(pid, 0), st = 0;
     struct pollfd p = {fd, POLLIN, 0};
     int done = fd >= 0 && poll(&p, 1, limit_s * 1000) == 1;
@@ -284,6 +298,7 @@ static inline void with_netns_cluster(void (*body)(const struct nc *), int limit
         close(fd);
     char left[512];
     nc_teardown(&n);
+    wom_test_on_abandon(NULL);
     nc_sh(left, sizeof left, "ip netns list | grep -c '^wom-%ld-'; ip -br link | grep -cE "
           "'^w[bh]%ld(x[0-9])?[@ ]'", (long)getpid(), (long)getpid());
     CHECK_MSG(done, "the test took more than %d s", limit_s);
