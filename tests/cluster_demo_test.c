@@ -115,8 +115,13 @@ TEST_T(cluster_demo_survives_a_killed_leader, T_SLOW, DEMO_LIMIT_S + DEMO_GRACE_
     snprintf(log, sizeof log, "/tmp/wom-cluster-demo-test-%ld.log", (long)getpid());
     /* Slot 7 of the test's port block (cluster_util.h): no other test's. */
     unsigned port = 20000 + (unsigned)(getpid() % 1500) * 8 + 7;
+    char ab[512];
+    snprintf(ab, sizeof ab, "%s cluster down %s --timeout 2000 >/dev/null 2>&1; rm -rf %s %s",
+             WOM_BIN, dir, dir, log);
+    wom_test_on_abandon(ab); /* if this process dies before clean_up */
     int rc = run_script(dir, port, log);
     clean_up(dir);
+    wom_test_on_abandon(NULL);
     read_log(log);
     unlink(log);
     CHECK_MSG(rc == 0, "cluster-demo.sh %s (exit %d):\n%s",
