@@ -1154,6 +1154,12 @@ static long online_cpus(void)
     return sysconf(_SC_NPROCESSORS_ONLN);
 }
 
+/* The M msg/s this machine's CPUs allow at cpu_ns of CPU per message. */
+static double cpu_cap(double cpu_ns)
+{
+    return cpu_ns > 0 ? (double)online_cpus() * 1e3 / cpu_ns : NAN;
+}
+
 static void run_fanout(void)
 {
     if (!wanted(FAN_NAME))
@@ -1232,7 +1238,7 @@ static void print_fanout(void)
         print_ratio(tput_of(r), tput_of(one));
         double cpu = median(r->cpu, opt_runs);
         printf(" %7.0f", cpu);
-        print_num(cpu > 0 ? (double)online_cpus() * 1e3 / cpu : NAN);
+        print_num(cpu_cap(cpu));
         printf("\n");
     }
 }
@@ -1260,7 +1266,7 @@ static void target_fanout(void)
     if (cpu > 0)
         printf("    bound: the writer and 3 readers spend %.0f ns of CPU per message; %ld CPUs "
                "allow at most %.2f M msg/s\n",
-               cpu, online_cpus(), (double)online_cpus() * 1e3 / cpu);
+               cpu, online_cpus(), cpu_cap(cpu));
 }
 
 /* ---- the cross-process part's notes, targets and the cost of wom_sync ---- */

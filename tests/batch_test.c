@@ -204,17 +204,25 @@ static void *last_room_appender(void *arg)
     return NULL;
 }
 
+/* Region NAME<round> of s with its tail at UINT64_MAX - room: room
+ * addresses left below the last one. */
+static wom_region *last_room_region(wom_space *s, const char *name, int round, uint64_t room)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%s%d", name, round);
+    wom_region *q;
+    CHECK_OK(wom_region_open(s, n, WOM_ONCE, &q));
+    CHECK_OK(wom_put(q, UINT64_MAX - room - 1, "p", 1));
+    return q;
+}
+
 TEST(batch_appends_share_the_last_addresses, T_CONFORM | T_CONCURRENT)
 {
     wom_space *s;
     CHECK_OK(wom_test_space(NULL, &s));
     enum { T = 12, ROOM = 5 };
     for (int round = 0; round < 4; round++) {
-        char name[16];
-        snprintf(name, sizeof name, "r%d", round);
-        wom_region *q;
-        CHECK_OK(wom_region_open(s, name, WOM_ONCE, &q));
-        CHECK_OK(wom_put(q, UINT64_MAX - ROOM - 1, "p", 1));
+        wom_region *q = last_room_region(s, "r", round, ROOM);
         pthread_barrier_t go;
         pthread_barrier_init(&go, NULL, T);
         pthread_t th[T];
@@ -341,11 +349,7 @@ TEST(batch_append_many_races_puts_at_the_end, T_CONCURRENT)
     wom_space *s;
     CHECK_OK(wom_test_space(NULL, &s));
     for (int round = 0; round < 128; round++) {
-        char name[16];
-        snprintf(name, sizeof name, "e%d", round);
-        wom_region *q;
-        CHECK_OK(wom_region_open(s, name, WOM_ONCE, &q));
-        CHECK_OK(wom_put(q, UINT64_MAX - END_ROOM - 1, "p", 1));
+        wom_region *q = last_room_region(s, "e", round, END_ROOM);
         pthread_barrier_t go;
         pthread_barrier_init(&go, NULL, END_APPENDERS + 1);
         pthread_t th[END_APPENDERS + 1];

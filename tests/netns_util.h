@@ -92,24 +92,37 @@ static inline void nc_names(struct nc *n)
     snprintf(n->uri + off, sizeof n->uri - (size_t)off, "/");
 }
 
-/* Remove whatever of n exists: members, namespaces, links, bridge, files.
- * Idempotent; each step ignores what is already gone. */
+/* The shell command that removes whatever of n exists: every process in
+ * its namespaces, the namespaces, links, bridge and files. Idempotent; each
+ * step ignores what is already gone. Also what the runner runs if the test
+ * dies before its teardown (with_netns_cluster). */
+static inline void nc_teardown_cmd(const struct nc *n, char *cmd, size_t cap)
+{
+    size_t k = 0;
+    for (int i = 0; i < 3 && k < cap; i++) /* a link goes with its peer's namespace */
+        k += (size_t)snprintf(cmd + k, cap - k,
+                              "ip netns pids %s 2>/dev/null | xargs -r kill -9; ip netns del %s "
+                              "2>/dev/null; ip link del %s 2>/dev/null; ",
+                              n->ns[i], n->ns[i], n->vh[i]);
+    if (k < cap)
+        k += (size_t)snprintf(cmd + k, cap - k, "ip link del %s 2>/dev/null", n->br);
+    if (k < cap && strcmp(n->dir, "/tmp/wom-netns-XXXXXX"))
+        snprintf(cmd + k, cap - k, "; rm -rf %s", n->dir);
+}
+
+/* Remove whatever of n exists: members (reaped: they are our children),
+ * then nc_teardown_cmd's rest. */
 static inline void nc_teardown(struct nc *n)
 {
-    char m[512];
+    char m[512], cmd[1024];
     for (int k = 0; k < 3; k++)
         if (n->pid[k] > 0) {
             kill(n->pid[k], SIGKILL);
             waitpid(n->pid[k], NULL, 0);
             n->pid[k] = 0;
         }
-    for (int k = 0; k < 3; k++) {
-        nc_sh(m, sizeof m, "ip netns del %s", n->ns[k]);
-        nc_sh(m, sizeof m, "ip link del %s", n->vh[k]); /* gone with its peer's namespace */
-    }
-    nc_sh(m, sizeof m, "ip link del %s", n->br);
-    if (strcmp(n->dir, "/tmp/wom-netns-XXXXXX"))
-        nc_sh(m, sizeof m, "rm -rf %s", n->dir);
+    nc_teardown_cmd(n, cmd, sizeof cmd);
+    nc_sh(m, sizeof m, "%s", cmd);
 }
 
 /* Make member k's namespace (but member 0's, which nc_setup made to find
@@ -274,19 +287,11 @@ static inline void with_netns_cluster(void (*body)(const struct nc *), int limit
         body(&n);
         _exit(0);
     }
-    /* If this process dies before the teardown below: the body, every
-     * process in the namespaces (members it restarted too), the
-     * namespaces, links and files. */
-    char ab[1536];
-    int k = snprintf(ab, sizeof ab, "kill -9 %ld 2>/dev/null;", (long)pid);
-    for (int i = 0; i < 3 && k > 0 && (size_t)k < sizeof ab; i++)
-        k += snprintf(ab + k, sizeof ab - (size_t)k,
-                      " ip netns pids %s 2>/dev/null | xargs -r kill -9; ip netns del %s "
-                      "2>/dev/null; ip link del %s 2>/dev/null;",
-                      n.ns[i], n.ns[i], n.vh[i]);
-    if (k > 0 && (size_t)k < sizeof ab)
-        snprintf(ab + k, sizeof ab - (size_t)k, " ip link del %s 2>/dev/null; rm -rf %s", n.br,
-                 n.dir);
+    /* If this process dies before the teardown below: the body, then all
+     * of n (members the body restarted too: they are in the namespaces). */
+    char ab[1100], cmd[1024];
+    nc_teardown_cmd(&n, cmd, sizeof cmd);
+    snprintf(ab, sizeof ab, "kill -9 %ld 2>/dev/null; %s", (long)pid, cmd);
     wom_test_on_abandon(ab);
     int fd = pidfd_open(pid, 0), st = 0;
     struct pollfd p = {fd, POLLIN, 0};
