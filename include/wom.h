@@ -260,7 +260,7 @@ typedef struct {
  * update for the lot. The addresses rise with i and are consecutive,
  * addrs[i] = addrs[0] + i, unless a concurrent wom_put took one of them
  * (that value and the later ones then move up, past the put) or, on
- * etcd://, the batch did not fit one transaction (126 values and 1 MiB):
+ * etcd://, the batch did not fit one transaction (1024 values and 1 MiB):
  * it then goes in consecutive transactions of this process, each one's
  * values consecutive, and another process may append between them.
  * Everything is checked before anything is appended: WOM_EINVAL (v NULL

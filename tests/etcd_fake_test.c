@@ -60,7 +60,9 @@ enum cell_answer {
     A_MISSING,      /* succeeded, no responses */
     A_FAILED_EMPTY, /* succeeded = false, no responses */
     A_WRONG_KIND,   /* a put response where the range was asked */
-    A_OTHER_KEY,    /* the range holds another cell's key */
+    A_OTHER_KEY,    /* the range holds a cell key below the one asked from */
+    A_RUN_MISFIT,   /* a "WOMK" run of 2 cells whose first + 1 is not its key's address */
+    A_RUN_SHORT,    /* a "WOMK" run that says 3 cells and holds 2 */
     A_TWO_KVS,      /* the range holds two key-values */
     A_BAD_MAGIC,    /* a cell whose header is not "WOMC" */
     A_LEN_DISAGREE, /* a cell whose length field says 10, with 5 bytes */
@@ -225,7 +227,7 @@ static Etcdserverpb__TxnResponse *cell_answer(const Etcdserverpb__TxnRequest *q)
         break;
     case A_OTHER_KEY: {
         ProtobufCBinaryData other = fake_bin(k.data, k.len);
-        other.data[other.len - 1] ^= 1; /* the next or previous address */
+        other.data[other.len - 1]--; /* the address before: outside the range */
         r->responses[r->n_responses++] = fake_range(fake_kv(other, fake_cell("x", 1, 1)), NULL);
         break;
     }
@@ -234,6 +236,18 @@ static Etcdserverpb__TxnResponse *cell_answer(const Etcdserverpb__TxnRequest *q)
             fake_kv(fake_bin(k.data, k.len), fake_cell("a", 1, 1)),
             fake_kv(fake_bin(k.data, k.len), fake_cell("b", 1, 1)));
         break;
+    case A_RUN_MISFIT:
+    case A_RUN_SHORT: { /* runs of "hello" cells that would hold address 2 */
+        ProtobufCBinaryData c = fake_cell("hello", 5, 5);
+        size_t n = WOM__EC_RUN_HDR + 2 * c.len;
+        uint8_t *b = fake_alloc(n);
+        wom__ec_run_head(b, mode == A_RUN_MISFIT ? 2 : 0, mode == A_RUN_MISFIT ? 2 : 3);
+        memcpy(b + WOM__EC_RUN_HDR, c.data, c.len);
+        memcpy(b + WOM__EC_RUN_HDR + c.len, c.data, c.len);
+        r->responses[r->n_responses++] =
+            fake_range(fake_kv(fake_bin(k.data, k.len), (ProtobufCBinaryData){n, b}), NULL);
+        break;
+    }
     default:
         cell = mode == A_BAD_MAGIC      ? fake_cell("hello", 5, 5)
                : mode == A_LEN_DISAGREE ? fake_cell("hello", 5, 10)
@@ -604,6 +618,8 @@ TEST_T(etcd_fake_wrong_shape_answers_are_ecorrupt, T_UNIT, 60)
 TEST_T(etcd_fake_bad_cells_are_ecorrupt, T_UNIT, 60)
 {
     expect_get(A_BAD_MAGIC, WOM_ECORRUPT);
+    expect_get(A_RUN_MISFIT, WOM_ECORRUPT);
+    expect_get(A_RUN_SHORT, WOM_ECORRUPT);
     expect_get(A_LEN_DISAGREE, WOM_ECORRUPT);
     expect_get(A_HUGE_LEN, WOM_ECORRUPT);
     expect_get(A_SHORT, WOM_ECORRUPT);

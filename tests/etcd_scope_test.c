@@ -655,6 +655,103 @@ static void cached(const struct tc *t)
 
 TEST_T(etcd_scope_written_cells_are_served_from_the_cache, T_UNIT, 60) { with_cluster(cached, 45); }
 
+/* A batch of appends is one key, a run of cells (src/space/etcd.c); puts
+ * stay alone beside the runs. What that must not change: a put at an
+ * address a run holds loses to the run; a put in a gap just below a run
+ * (which the put's first compare sees) lands; a trim across a run leaves
+ * its cells below the floor WOM_ETRIMMED to every reader (a fresh handle
+ * too, with no floor seen) and to puts, and the rest readable, one by one
+ * and as views; and one read of a run's cell caches the whole run, so
+ * that its neighbours read with every member stopped. */
+static void runs(const struct tc *t)
+{
+    wom_space *s = open_prefix(t, "runs"), *s2 = open_prefix(t, "runs");
+    wom_region *r = region(s, "log", WOM_ONCE), *r2 = region(s2, "log", WOM_ONCE);
+    wom_iov v[10];
+    char txt[10][8];
+    uint64_t addrs[10];
+    size_t done;
+    for (int i = 0; i < 10; i++) {
+        snprintf(txt[i], sizeof txt[i], "a%d", i);
+        v[i] = (wom_iov){txt[i], strlen(txt[i])};
+    }
+    CHECK_OK(wom_append_many(r, v, 10, addrs, &done));
+    CHECK(done == 10);
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(addrs[i], (uint64_t)i);
+    CHECK_ERR(wom_put(r2, 5, "x", 1), WOM_EWRITTEN);
+    check_value(r2, 5, "a5");
+    CHECK_OK(wom_put(r2, 50, "p50", 3)); /* the tail passes it: 51 */
+    CHECK_OK(wom_append_many(r, v, 5, addrs, &done));
+    CHECK(done == 5 && addrs[0] == 51 && addrs[4] == 55);
+    CHECK_OK(wom_put(r2, 40, "p40", 3)); /* a gap 11 below the run 51..55 */
+    CHECK_OK(wom_put(r2, 56, "p56", 3)); /* just above it */
+    check_value(r, 40, "p40");
+    check_value(r, 53, "a2");
+    check_value(r, 56, "p56");
+    CHECK_ERR(wom_put(r, 52, "y", 1), WOM_EWRITTEN);
+    wom_cell_info ci;
+    CHECK_OK(wom_inspect(r2, 54, &ci));
+    CHECK(ci.state == WOM_CELL_WRITTEN && ci.len == 2);
+    CHECK_OK(wom_inspect(r2, 45, &ci));
+    CHECK_EQ(ci.state, WOM_CELL_EMPTY);
+
+    CHECK_OK(wom_trim(r, 3)); /* across the run 0..9 */
+    wom_space *s3 = open_prefix(t, "runs");
+    wom_region *r3 = region(s3, "log", WOM_ONCE);
+    char buf[8];
+    size_t n;
+    CHECK_ERR(wom_get(r3, 2, buf, sizeof buf, &n, 0), WOM_ETRIMMED);
+    CHECK_ERR(wom_get(r2, 0, buf, sizeof buf, &n, 0), WOM_ETRIMMED);
+    CHECK_ERR(wom_put(r3, 1, "z", 1), WOM_ETRIMMED);
+    CHECK_OK(wom_inspect(r3, 2, &ci));
+    CHECK_EQ(ci.state, WOM_CELL_TRIMMED);
+    check_value(r3, 3, "a3");
+    wom_view views[16];
+    memset(views, 0, sizeof views);
+    size_t got = 0;
+    CHECK_OK(wom_get_views(r3, 3, views, 16, &got));
+    CHECK_EQ(got, 7); /* 3..9: 10 is not written */
+    for (size_t i = 0; i < got; i++) {
+        char want[8];
+        snprintf(want, sizeof want, "a%zu", i + 3);
+        CHECK(views[i].len == strlen(want) && !memcmp(views[i].data, want, views[i].len));
+        wom_view_release(&views[i]);
+    }
+    CHECK_OK(wom_get_views(r3, 50, views, 16, &got));
+    CHECK_EQ(got, 7); /* the lone 50, the run 51..55, the lone 56 */
+    CHECK(views[0].len == 3 && !memcmp(views[0].data, "p50", 3));
+    CHECK(views[3].len == 2 && !memcmp(views[3].data, "a2", 2));
+    CHECK(views[6].len == 3 && !memcmp(views[6].data, "p56", 3));
+    for (size_t i = 0; i < got; i++)
+        wom_view_release(&views[i]);
+
+    /* a blocking read watches the region; one read of 51 caches 51..55 */
+    CHECK_ERR(wom_get(r3, 100, buf, sizeof buf, &n, SEC / 10), WOM_ETIMEDOUT);
+    check_value(r3, 51, "a0");
+    pid_t pid[3];
+    for (unsigned k = 0; k < 3; k++) {
+        pid[k] = member_pid(t, k + 1);
+        CHECK(pid[k] > 0 && kill(pid[k], SIGSTOP) == 0);
+    }
+    int rc[4];
+    for (int i = 0; i < 4; i++)
+        rc[i] = wom_get(r3, 52 + (uint64_t)i, buf, sizeof buf, &n, 0);
+    for (unsigned k = 0; k < 3; k++)
+        kill(pid[k], SIGCONT);
+    for (int i = 0; i < 4; i++)
+        CHECK_MSG(rc[i] == 0, "cell %d of the run, the cluster stopped: %s", 52 + i,
+                  wom_err_name(rc[i]));
+    wom_region_close(r);
+    wom_region_close(r2);
+    wom_region_close(r3);
+    wom_close(s);
+    wom_close(s2);
+    wom_close(s3);
+}
+
+TEST_T(etcd_scope_runs_of_appends_beside_puts_and_trims, T_UNIT, 60) { with_cluster(runs, 45); }
+
 #if __has_include(<grpc/grpc.h>) && __has_include("etcd/etcdserver/etcdserverpb/rpc.pb-c.h")
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -12,11 +12,19 @@
  *   P/nextid        the next region id
  *   P/r/NAME        the region's record: "WOMR", id, mode, max_value
  *   P/t/RID, f/RID  tail and floor, created with the region, never deleted
- *   P/c/RID/ADDR    a ONCE cell: "WOMC", writer id, sequence, length, value
+ *   P/c/RID/ADDR    a ONCE cell put alone: "WOMC", writer id, sequence,
+ *                   length, value
+ *   P/c/RID/rLAST   a run of ONCE cells from a batch of appends, LAST its
+ *                   last address: "WOMK", first, k, then k cells as above
+ *                   (at most RUN_MAX: the run holding address a has its
+ *                   key in [r a, r a + RUN_MAX))
  *   P/m/RID/ADDR    a MANY cell: the value (version: etcd's key version)
- * Invariants the transactions keep: every cell key is below t (put and
- * trim raise t in the same transaction) and at or above f (trim deletes
- * below it in the same transaction), and f <= t. */
+ * Invariants the transactions keep: nothing overlaps (a put compares its
+ * key absent and no run key in [r a, r a+RUN_MAX), an append that t has
+ * not moved); every cell lies below t (put and append raise t in the same
+ * transaction); what lies wholly below f is deleted (trim deletes the keys
+ * below f in the same transaction; a run across f keeps its cells below
+ * it, which every read refuses by f); f <= t. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -107,6 +115,9 @@ static struct er *er_of(wom_region *r) { return r->impl; }
 
 #define REC_LEN WOM__EC_REC_LEN
 #define CELL_HDR WOM__EC_CELL_HDR
+#define RUN_HDR WOM__EC_RUN_HDR
+#define RUN_MAX WOM__EC_RUN_MAX
+#define RUN_BYTES WOM__EC_RUN_BYTES
 #define hex16 wom__ec_hex16
 #define hex_parse wom__ec_hex_parse
 #define kv_at wom__ec_kv_at
@@ -120,14 +131,6 @@ static int rec_parse(const ProtobufCBinaryData *v, struct er *out)
     if (!rc)
         out->id = rec.id, out->mode = rec.mode, out->max_value = rec.max_value;
     return rc;
-}
-
-/* A ONCE cell's value, checked: *val and *len the bytes after the header;
- * *mine 1 when this handle wrote it with sequence seq. */
-static int cell_parse(const struct es *es, const struct er *r, const ProtobufCBinaryData *v,
-                      uint64_t seq, const uint8_t **val, size_t *len, int *mine)
-{
-    return wom__ec_cell_parse(v, r->max_value, es->writer, seq, val, len, mine);
 }
 
 /* ---- keys ---- */
@@ -158,6 +161,69 @@ static ProtobufCBinaryData c_key(char *b, const struct es *es, const struct er *
 static ProtobufCBinaryData m_key(char *b, const struct es *es, const struct er *r, uint64_t a)
 {
     return key(b, es, "m/%016" PRIx64 "/%016" PRIx64, r->id, a);
+}
+
+static ProtobufCBinaryData r_key(char *b, const struct es *es, const struct er *r, uint64_t last)
+{
+    return key(b, es, "c/%016" PRIx64 "/r%016" PRIx64, r->id, last);
+}
+
+/* The keys of the runs that can hold a cell of a..a+n-1 (n >= 1; a run's
+ * key is its last address, at most RUN_MAX - 1 past its first): [r a,
+ * r (a+n-1+RUN_MAX)), cut at the end of the region's runs. */
+static void runs_keys(char *kb, char *eb, const struct es *es, const struct er *r, uint64_t a,
+                      uint64_t n, ProtobufCBinaryData *k, ProtobufCBinaryData *e)
+{
+    uint64_t span = n - 1 + RUN_MAX;
+    *k = r_key(kb, es, r, a);
+    *e = a > UINT64_MAX - span ? key(eb, es, "c/%016" PRIx64 "/s", r->id) /* 'r' + 1 */
+                               : r_key(eb, es, r, a + span);
+}
+
+/* The lone cells' keys of a..a+n-1: [c/a, c/(a+n)), cut at their end. */
+static void lones_keys(char *kb, char *eb, const struct es *es, const struct er *r, uint64_t a,
+                       uint64_t n, ProtobufCBinaryData *k, ProtobufCBinaryData *e)
+{
+    *k = c_key(kb, es, r, a);
+    *e = a > UINT64_MAX - n ? key(eb, es, "c/%016" PRIx64 "/g", r->id) /* past 'f' */
+                            : c_key(eb, es, r, a + n);
+}
+
+/* Open what kv holds: a run at a run's key at or above lo (is_run), else
+ * a lone cell at its own key (a run of one). etcd answering another key,
+ * or another form, is corrupt. */
+static int run_of(const struct es *es, const struct er *r, const Mvccpb__KeyValue *kv, int is_run,
+                  uint64_t lo, struct wom__ec_run *run)
+{
+    uint64_t last;
+    if (!kv || wom__ec_key_addr(es->prefix, is_run ? 'r' : 'c', r->id, &kv->key, &last) ||
+        last < lo)
+        return WOM_ECORRUPT;
+    int rc = wom__ec_run_open(&kv->value, last, r->max_value, run);
+    return rc ? rc : !is_run && run->first != last ? WOM_ECORRUPT : 0;
+}
+
+/* The cell at a of an opened run, by its cursor (which only moves on): 0
+ * when the run does not hold a (or the cursor passed it). */
+static int run_cell(struct wom__ec_run *run, uint64_t a, const uint8_t writer[16], uint64_t seq,
+                    const uint8_t **val, size_t *n, int *mine)
+{
+    uint64_t at;
+    if (a < run->first || a > run->last)
+        return 0;
+    wom__ec_run_seek(run, a);
+    return wom__ec_run_next(run, writer, seq, &at, val, n, mine) && at == a;
+}
+
+/* The key-value of range response i, asked with limit 1: *kv NULL when
+ * the range is empty. */
+static int first_kv(const Etcdserverpb__TxnResponse *resp, size_t i, const Mvccpb__KeyValue **kv)
+{
+    const Etcdserverpb__RangeResponse *rr = resp->responses[i]->response_range;
+    if (rr->n_kvs > 1 || (rr->n_kvs && !rr->kvs[0]))
+        return WOM_ECORRUPT;
+    *kv = rr->n_kvs ? rr->kvs[0] : NULL;
+    return 0;
 }
 
 /* ---- requests ---- */
@@ -249,6 +315,13 @@ static void cmp_create(struct txn *t, ProtobufCBinaryData k, int64_t rev)
                                        ETCDSERVERPB__COMPARE__COMPARE_TARGET__CREATE);
     c->target_union_case = ETCDSERVERPB__COMPARE__TARGET_UNION_CREATE_REVISION;
     c->create_revision = rev;
+}
+
+/* No key in [k, end) exists (a range compare: etcd 3.3 and later). */
+static void cmp_none_in(struct txn *t, ProtobufCBinaryData k, ProtobufCBinaryData end)
+{
+    cmp_create(t, k, 0);
+    t->cmp[t->req.n_compare - 1].range_end = end;
 }
 
 static void cmp_mod(struct txn *t, ProtobufCBinaryData k, int64_t rev)
@@ -571,25 +644,36 @@ static void hub_event(struct es *es, struct wreg *g, int floor_watch, const Mvcc
         wake(es, g->rid, 0, f - 1);
         return;
     }
-    uint64_t addr;
-    if (key_addr(es, g, &kv->key, &addr))
+    uint64_t addr, lo;
+    int is_run = 0;
+    if (key_addr(es, g, &kv->key, &addr) &&
+        (g->mode != WOM_ONCE || (is_run = 1, wom__ec_key_addr(es->prefix, 'r', g->rid, &kv->key, &addr))))
         return; /* not one of ours: nothing to wake */
-    if (ev->type == MVCCPB__EVENT__EVENT_TYPE__PUT && g->mode == WOM_ONCE && kv->version == 1) {
-        const uint8_t *val;
-        size_t n;
-        int mine;
+    lo = addr;
+    if (g->mode == WOM_ONCE) { /* a lone cell's key, or a run's: its cells end at addr */
         struct er r = {g->rid, g->mode, g->max_value, ""};
-        if (!cell_parse(es, &r, &kv->value, UINT64_MAX, &val, &n, &mine)) {
-            struct wom__oentry *e = cache_put(es, g, addr, val, n);
-            if (e)
-                wom__ocache_drop(es->cache, e);
+        struct wom__ec_run run;
+        if (is_run) /* a delete: it may have held these */
+            lo = addr >= RUN_MAX - 1 ? addr - (RUN_MAX - 1) : 0;
+        if (ev->type == MVCCPB__EVENT__EVENT_TYPE__PUT && kv->version == 1 &&
+            !run_of(es, &r, kv, is_run, 0, &run)) {
+            lo = run.first;
+            const uint8_t *val;
+            size_t n;
+            int mine;
+            uint64_t at;
+            while (wom__ec_run_next(&run, es->writer, UINT64_MAX, &at, &val, &n, &mine)) {
+                struct wom__oentry *e = cache_put(es, g, at, val, n);
+                if (e)
+                    wom__ocache_drop(es->cache, e);
+            }
         }
     }
     if (addr == UINT64_MAX)
         g->hi_known = 0; /* no bound above it: reads decide from now on */
     else if (addr >= g->hi)
         g->hi = addr + 1;
-    wake(es, g->rid, addr, addr);
+    wake(es, g->rid, lo, addr);
 }
 
 /* The stream's thread: every answer, in order; NULL when the stream broke. */
@@ -878,6 +962,40 @@ static int read_view(struct es *es, const struct er *r, uint64_t addr, const uin
     pthread_mutex_unlock(&es->hub_mu);
     if (!e)
         return view_fill(v, val, len);
+    view_of_entry(es, e, v);
+    return 0;
+}
+
+/* A view of cell addr of a run just read, opened and not yet walked (it
+ * holds addr, at or above floor, the floor that read saw): as read_view
+ * does for one cell, but every cell of the run at or above floor is
+ * cached, so that the reads of its neighbours ask etcd nothing. */
+static int read_run(struct es *es, const struct er *r, uint64_t addr, struct wom__ec_run *run,
+                    uint64_t floor, wom_view *v, uint64_t ep, int64_t rev)
+{
+    const uint8_t *val = NULL, *cv;
+    size_t len = 0, cn;
+    int mine;
+    uint64_t at;
+    struct wom__oentry *e = NULL;
+    pthread_mutex_lock(&es->hub_mu);
+    struct wreg *g = wreg_find(es, r->id);
+    if (ep && g && g->epoch == ep && rev >= g->rc) { /* as in read_view */
+        while (wom__ec_run_next(run, es->writer, UINT64_MAX, &at, &cv, &cn, &mine)) {
+            struct wom__oentry *x = at >= floor ? cache_put(es, g, at, cv, cn) : NULL;
+            if (at == addr)
+                val = cv, len = cn, e = x;
+            else if (x)
+                wom__ocache_drop(es->cache, x);
+        }
+    } else {
+        if (!ep && es->cache)
+            (void)hub_start(es, r, 0, -1, &g); /* a failure only leaves it uncached */
+        (void)run_cell(run, addr, es->writer, UINT64_MAX, &val, &len, &mine);
+    }
+    pthread_mutex_unlock(&es->hub_mu);
+    if (!e)
+        return view_fill(v, val ? val : (const uint8_t *)"", len);
     view_of_entry(es, e, v);
     return 0;
 }
@@ -1355,46 +1473,65 @@ static int put_settle_in_history(struct es *es, struct er *er, ProtobufCBinaryDa
     if ((rc = read_at(es, c_k, lo - 1, &r, &kv, deadline)))
         return rc == WOM_ETRIMMED ? WOM_EUNKNOWN : rc;
     int mine = 0;
-    if (kv) {
+    struct wom__ec_run run;
+    if (kv && !(rc = run_of(es, er, kv, 0, addr, &run))) {
         const uint8_t *val;
         size_t n;
-        rc = cell_parse(es, er, &kv->value, seq, &val, &n, &mine);
+        (void)run_cell(&run, addr, es->writer, seq, &val, &n, &mine);
     }
     wom__etcd_txn_free(r);
     return rc ? rc : !kv ? WOM_ETRIMMED : mine ? 0 : WOM_EWRITTEN;
 }
 
-/* What a failed put learnt: c/ADDR and f, read in its failure branch. */
+/* What a failed put learnt: its cell's key c_k, the first run of its
+ * range [r_k, *e_k) and f, read in its failure branch. 1: a run above addr
+ * failed the compare, and *e_k (in eb) is now its key, below which the put
+ * compares again. */
 static int put_lost(struct es *es, struct er *er, const Etcdserverpb__TxnResponse *resp,
-                    ProtobufCBinaryData c_k, ProtobufCBinaryData f_k, uint64_t addr,
-                    uint64_t seq, int doubt)
+                    ProtobufCBinaryData c_k, ProtobufCBinaryData *e_k, char *eb,
+                    ProtobufCBinaryData f_k, uint64_t addr, uint64_t seq, int doubt)
 {
-    const Mvccpb__KeyValue *kv;
+    const Mvccpb__KeyValue *kv, *rkv;
+    struct wom__ec_run run;
+    const uint8_t *val;
+    size_t n;
+    int mine;
     uint64_t floor;
-    int rc = kv_at(resp, 0, c_k, &kv);
-    if (!rc && kv) {
-        const uint8_t *val;
-        size_t n;
-        int mine;
-        rc = cell_parse(es, er, &kv->value, seq, &val, &n, &mine);
-        return rc ? rc : mine ? 0 : WOM_EWRITTEN; /* mine: an earlier send landed */
+    int rc;
+    if ((rc = kv_at(resp, 0, c_k, &kv)) || (rc = first_kv(resp, 1, &rkv)))
+        return rc;
+    if (kv) {
+        if ((rc = run_of(es, er, kv, 0, addr, &run)))
+            return rc;
+        (void)run_cell(&run, addr, es->writer, seq, &val, &n, &mine);
+        return mine ? 0 : WOM_EWRITTEN; /* mine: an earlier send landed */
     }
-    if (!rc && !(rc = num_at(resp, 1, f_k, &floor, NULL)))
-        /* Absent and below the floor: trimmed, unless an earlier send of
-         * ours may have landed and been trimmed since (history tells).
-         * Absent at or above the floor cannot fail the compares. */
-        rc = floor <= addr ? WOM_ECORRUPT
-             : doubt       ? put_settle_in_history(es, er, c_k, f_k, addr, seq,
-                                                   resp->header ? resp->header->revision : 0)
-                           : WOM_ETRIMMED;
-    return rc;
+    if ((rc = num_at(resp, 2, f_k, &floor, NULL)) || (rkv && (rc = run_of(es, er, rkv, 1, addr, &run))))
+        return rc;
+    if (floor > addr) /* Not there (or in a run across the floor) and below
+                         it: trimmed, unless an earlier send of ours may
+                         have landed and been trimmed since (history tells). */
+        return doubt ? put_settle_in_history(es, er, c_k, f_k, addr, seq,
+                                             resp->header ? resp->header->revision : 0)
+                     : WOM_ETRIMMED;
+    if (rkv && run.first <= addr)
+        return WOM_EWRITTEN; /* an append's run holds it */
+    if (!rkv) /* nothing there, at or above the floor: the compares hold */
+        return WOM_ECORRUPT;
+    memcpy(eb, rkv->key.data, rkv->key.len); /* (run_of checked it is a run's key) */
+    *e_k = (ProtobufCBinaryData){rkv->key.len, (uint8_t *)eb};
+    return 1;
 }
 
-/* One transaction: if c/ADDR was never created and f <= addr, put the
- * cell and raise t past addr (nested: only if t is lower); else read c/ADDR
- * and f. After a lost answer the same transaction is sent again: the cell
- * then says whether an earlier send landed (our writer id and sequence). */
-/* Put the cell in b (its header not yet made) at addr. */
+/* One transaction: if c/ADDR was never created, no run holds addr (no key
+ * in [r addr, e), the runs_keys range, narrowed to below the first run
+ * found above addr: runs are only an append's, so puts at neighbouring
+ * addresses do not fail each other's compares) and f <= addr, put the
+ * cell at c/ADDR and raise t past addr (nested: only if t is lower); else
+ * read c/ADDR, the first run of that range and f. After a lost answer the
+ * same transaction is sent again: the cell then says whether an earlier
+ * send landed (our writer id and sequence); every send compares c/ADDR
+ * absent, so at most one lands. */
 static int put_cell(wom_region *r, uint64_t addr, struct cellbuf *b)
 {
     struct es *es = es_of(r->s);
@@ -1402,27 +1539,30 @@ static int put_cell(wom_region *r, uint64_t addr, struct cellbuf *b)
     size_t len = b->len;
     uint8_t *val = b->cell;
     uint64_t seq = cell_head(es, val, len);
-    char ck[KEY_MAX], fk[KEY_MAX], tk[KEY_MAX], above[17], next[17];
-    ProtobufCBinaryData c_k = c_key(ck, es, er, addr), f_k = f_key(fk, es, er),
+    char ck[KEY_MAX], rk[KEY_MAX], ek[KEY_MAX], fk[KEY_MAX], tk[KEY_MAX], above[17], next[17];
+    ProtobufCBinaryData c_k = c_key(ck, es, er, addr), r_k, e_k, f_k = f_key(fk, es, er),
                         t_k = t_key(tk, es, er);
+    runs_keys(rk, ek, es, er, addr, 1, &r_k, &e_k);
     uint64_t nx = addr == UINT64_MAX ? addr : addr + 1; /* the tail saturates */
     hex16(above, addr + 1);
     hex16(next, nx);
-    struct txn t, raise;
-    txn_init(&t);
-    txn_init(&raise);
-    cmp_create(&t, c_k, 0);
-    if (addr != UINT64_MAX)
-        cmp_less(&t, f_k, above); /* f <= addr */
-    op_put(&t, 1, c_k, val, CELL_HDR + len);
-    cmp_less(&raise, t_k, next);
-    op_put(&raise, 1, t_k, next, 16);
-    op_txn(&t, 1, &raise);
-    op_range(&t, 0, c_k, none);
-    op_range(&t, 0, f_k, none);
     int64_t deadline = op_deadline(es), pause = 1 * MS;
     int doubt = 0, rc;
     for (;;) {
+        struct txn t, raise;
+        txn_init(&t);
+        txn_init(&raise);
+        cmp_create(&t, c_k, 0);
+        cmp_none_in(&t, r_k, e_k);
+        if (addr != UINT64_MAX)
+            cmp_less(&t, f_k, above); /* f <= addr */
+        op_put(&t, 1, c_k, val, CELL_HDR + len);
+        cmp_less(&raise, t_k, next);
+        op_put(&raise, 1, t_k, next, 16);
+        op_txn(&t, 1, &raise);
+        op_range(&t, 0, c_k, none);
+        op_range(&t, 0, r_k, e_k)->limit = 1;
+        op_range(&t, 0, f_k, none);
         Etcdserverpb__TxnResponse *resp = NULL;
         rc = txn_call(es, &t, &resp, attempt_deadline(es, deadline));
         if (!rc && resp->succeeded && wom__etcd_test_lose_answer &&
@@ -1431,8 +1571,10 @@ static int put_cell(wom_region *r, uint64_t addr, struct cellbuf *b)
             rc = WOM_EUNKNOWN;
         }
         if (!rc) {
-            rc = resp->succeeded ? 0 : put_lost(es, er, resp, c_k, f_k, addr, seq, doubt);
+            rc = resp->succeeded ? 0 : put_lost(es, er, resp, c_k, &e_k, ek, f_k, addr, seq, doubt);
             wom__etcd_txn_free(resp);
+            if (rc == 1)
+                continue; /* compare again below the run found, at once */
             break;
         }
         doubt |= rc == WOM_EUNKNOWN || rc == WOM_EUNAVAIL;
@@ -1472,40 +1614,50 @@ static int ec_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
     return rc;
 }
 
-/* Read c/ADDR and f of r in one snapshot (linearizable), and t too when
- * tail is given: *kv NULL when the cell is absent; free *resp after use of
- * *kv. serializable: c/ADDR alone, from the member's own state (no quorum;
- * it may lag, so only a found cell means anything: *floor is then 0). */
+/* Read what would hold cell addr of r, its lone cell c/ADDR or the first
+ * run of its runs_keys range, and f, in one snapshot, linearizable (t too
+ * when tail is given): *kv the key-value and *run opened on it (a lone
+ * cell is a run of one), *kv NULL when nothing holds addr; free *resp
+ * after use of *kv. serializable: from one member's own state (no quorum;
+ * it may lag, so only a cell found, or a floor above addr, means
+ * anything; *floor 0 when it has no f yet). */
 static int cell_read(wom_region *r, uint64_t addr, int serializable,
-                        Etcdserverpb__TxnResponse **resp, const Mvccpb__KeyValue **kv,
-                        uint64_t *floor, uint64_t *tail)
+                     Etcdserverpb__TxnResponse **resp, const Mvccpb__KeyValue **kv,
+                     struct wom__ec_run *run, uint64_t *floor, uint64_t *tail)
 {
     struct es *es = es_of(r->s);
-    char ck[KEY_MAX], fk[KEY_MAX], tk[KEY_MAX];
-    ProtobufCBinaryData c_k = c_key(ck, es, er_of(r), addr), f_k = f_key(fk, es, er_of(r)),
-                        t_k = t_key(tk, es, er_of(r));
+    struct er *er = er_of(r);
+    char ck[KEY_MAX], rk[KEY_MAX], ek[KEY_MAX], fk[KEY_MAX], tk[KEY_MAX];
+    ProtobufCBinaryData c_k = c_key(ck, es, er, addr), r_k, e_k, f_k = f_key(fk, es, er),
+                        t_k = t_key(tk, es, er);
+    runs_keys(rk, ek, es, er, addr, 1, &r_k, &e_k);
     struct txn t;
     txn_init(&t);
-    Etcdserverpb__RangeRequest *c_r = op_range(&t, 1, c_k, none);
-    if (serializable)
-        c_r->serializable = 1; /* only serializable ranges: one member answers */
-    else
-        op_range(&t, 1, f_k, none);
+    Etcdserverpb__RangeRequest *c_r = op_range(&t, 1, c_k, none), *r_r = op_range(&t, 1, r_k, e_k),
+                               *f_r = op_range(&t, 1, f_k, none);
+    r_r->limit = 1;
+    /* only serializable ranges: one member answers */
+    c_r->serializable = r_r->serializable = f_r->serializable = serializable != 0;
     if (!serializable && tail)
         op_range(&t, 1, t_k, none);
     int rc = read_call(es, &t, resp, op_deadline(es));
     if (rc)
         return rc;
+    const Mvccpb__KeyValue *lone, *rkv, *f_kv;
     *floor = 0;
-    if ((rc = kv_at(*resp, 0, c_k, kv)) ||
-        (!serializable && (rc = num_at(*resp, 1, f_k, floor, NULL))) ||
-        (!serializable && tail && (rc = num_at(*resp, 2, t_k, tail, NULL)))) {
+    if ((rc = kv_at(*resp, 0, c_k, &lone)) || (rc = first_kv(*resp, 1, &rkv)) ||
+        (rc = kv_at(*resp, 2, f_k, &f_kv)) || (!f_kv && !serializable && (rc = WOM_ECORRUPT)) ||
+        (f_kv && (rc = hex_parse(&f_kv->value, floor))) ||
+        (!serializable && tail && (rc = num_at(*resp, 3, t_k, tail, NULL))) ||
+        (rkv && (rc = run_of(es, er, rkv, 1, addr, run))) ||
+        (lone && rkv && run->first <= addr && (rc = WOM_ECORRUPT)) || /* held twice */
+        (lone && (rc = run_of(es, er, lone, 0, addr, run)))) {
         wom__etcd_txn_free(*resp);
         return rc;
     }
+    *kv = lone ? lone : rkv && run->first <= addr ? rkv : NULL; /* (a run above: not written) */
     return 0;
 }
-
 
 /* A written cell from the cache, else a serializable read of the cell
  * (any member: a written value is final), else a linearizable read of the
@@ -1539,14 +1691,15 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
                     hub_arm(es, er, addr, &w, deadline, &need_read) == 0;
         Etcdserverpb__TxnResponse *resp;
         const Mvccpb__KeyValue *kv = NULL;
+        struct wom__ec_run run;
         uint64_t floor = 0, tail = 0;
         int rc = 0;
         ep = hub_epoch(es, er, addr, NULL, NULL); /* before the read: what it finds may be cached */
         if (need_read)
-            rc = cell_read(r, addr, serializable, &resp, &kv, &floor, armed ? &tail : NULL);
+            rc = cell_read(r, addr, serializable, &resp, &kv, &run, &floor, armed ? &tail : NULL);
         else
             resp = NULL; /* the hub knows it is not written: wait for its event */
-        if (serializable && !rc && !kv) { /* not on that member: ask the quorum */
+        if (serializable && !rc && !kv && addr >= floor) { /* not on that member: ask the quorum */
             wom__etcd_txn_free(resp);
             serializable = 0;
             continue;
@@ -1554,14 +1707,9 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
         serializable = 0;
         if (armed && need_read && !rc && !kv)
             hub_learn(es, &w, tail, floor);
-        if (!rc && kv) {
-            const uint8_t *val;
-            size_t n;
-            int mine;
-            rc = cell_parse(es, er, &kv->value, UINT64_MAX, &val, &n, &mine);
-            if (!rc)
-                rc = read_view(es, er, addr, val, n, v, ep,
-                               resp->header ? resp->header->revision : 0);
+        if (!rc && kv && addr >= floor) { /* (a run straddling the floor keeps trimmed cells) */
+            rc = read_run(es, er, addr, &run, floor, v, ep,
+                          resp->header ? resp->header->revision : 0);
             wom__etcd_txn_free(resp);
         } else if (!rc) {
             rc = addr < floor ? WOM_ETRIMMED : WOM_EEMPTY;
@@ -1609,32 +1757,59 @@ static int ec_get_views(wom_region *r, uint64_t addr, wom_view *v, size_t max, s
         *got = k;
         return 0;
     }
-    size_t want = max - k;
-    char ck[KEY_MAX], ek[KEY_MAX];
-    ProtobufCBinaryData c_k = c_key(ck, es, er, a),
-                        e_k = c_key(ek, es, er, a + want < a ? UINT64_MAX : a + want);
+    size_t want = max - k, rwant = want < RUN_MAX ? want : RUN_MAX;
+    char ck[KEY_MAX], cek[KEY_MAX], rk[KEY_MAX], rek[KEY_MAX], fk[KEY_MAX];
+    ProtobufCBinaryData c_k, ce_k, r_k, re_k, f_k = f_key(fk, es, er);
+    lones_keys(ck, cek, es, er, a, want, &c_k, &ce_k);
+    runs_keys(rk, rek, es, er, a, rwant, &r_k, &re_k);
     struct txn t;
     txn_init(&t);
-    Etcdserverpb__RangeRequest *rq = op_range(&t, 1, c_k, e_k);
-    rq->serializable = 1;
-    rq->limit = want < INT64_MAX ? (int64_t)want : INT64_MAX;
+    Etcdserverpb__RangeRequest *cq = op_range(&t, 1, c_k, ce_k), *rq = op_range(&t, 1, r_k, re_k),
+                               *fq = op_range(&t, 1, f_k, none);
+    cq->serializable = rq->serializable = fq->serializable = 1;
+    cq->limit = want < INT64_MAX ? (int64_t)want : INT64_MAX;
+    rq->limit = (int64_t)rwant; /* a run holds one cell at least */
     Etcdserverpb__TxnResponse *resp = NULL;
+    const Mvccpb__KeyValue *f_kv = NULL;
+    uint64_t floor = 0;
     int rc = read_call(es, &t, &resp, op_deadline(es));
-    const Etcdserverpb__RangeResponse *rr = rc ? NULL : resp->responses[0]->response_range;
+    if (!rc && !(rc = kv_at(resp, 2, f_k, &f_kv)) && f_kv)
+        rc = hex_parse(&f_kv->value, &floor);
+    const Etcdserverpb__RangeResponse *cr = rc ? NULL : resp->responses[0]->response_range,
+                                      *rr = rc ? NULL : resp->responses[1]->response_range;
+    if (cr && (cr->n_kvs > (size_t)cq->limit || rr->n_kvs > (size_t)rq->limit))
+        rc = WOM_ECORRUPT, cr = rr = NULL;
     int64_t rev = !rc && resp->header ? resp->header->revision : 0;
-    for (size_t i = 0; rr && !rc && i < rr->n_kvs && k < max; i++) {
-        const Mvccpb__KeyValue *kv = rr->kvs[i];
-        uint64_t at;
+    /* Both ranges ascend: each address is a lone cell's (the next of cr),
+     * or in the run at hand, or in the next run of rr; else it is not
+     * written (yet), and the cells end. */
+    struct wom__ec_run run = {0, 0, 0, 0, NULL}, lone;
+    size_t ci = 0, ri = 0;
+    while (cr && !rc && a >= floor && k < max && addr + k >= addr) {
+        uint64_t at = addr + k, got_at;
         const uint8_t *val;
         size_t n;
         int mine;
-        if (!kv || (rc = wom__ec_key_addr(es->prefix, 'c', er->id, &kv->key, &at)))
-            rc = WOM_ECORRUPT;
-        else if (at != addr + k) /* not written there (yet): the run ends */
+        while (ci < cr->n_kvs && !(rc = run_of(es, er, cr->kvs[ci], 0, a, &lone)) && lone.first < at)
+            ci++; /* (ascending keys give none below at; a hostile member might) */
+        if (rc)
             break;
-        else if (!(rc = cell_parse(es, er, &kv->value, UINT64_MAX, &val, &n, &mine)) &&
-                 !(rc = read_view(es, er, at, val, n, &v[k], ep, rev)))
-            k++;
+        if (ci < cr->n_kvs && lone.first == at) {
+            ci++;
+            (void)wom__ec_run_next(&lone, es->writer, UINT64_MAX, &got_at, &val, &n, &mine);
+        } else {
+            while (!rc && (!run.left || run.last < at) && ri < rr->n_kvs)
+                rc = run_of(es, er, rr->kvs[ri++], 1, a, &run);
+            if (rc || !run.left || run.first > at || run.last < at)
+                break;
+            wom__ec_run_seek(&run, at);
+            if (!wom__ec_run_next(&run, es->writer, UINT64_MAX, &got_at, &val, &n, &mine) ||
+                got_at != at)
+                break;
+        }
+        if ((rc = read_view(es, er, at, val, n, &v[k], ep, rev)))
+            break;
+        k++;
     }
     if (resp)
         wom__etcd_txn_free(resp);
@@ -1653,25 +1828,30 @@ static int ec_get_views(wom_region *r, uint64_t addr, wom_view *v, size_t max, s
  * turn. An append many is one entry in the queue, taken whole into one
  * transaction when it fits one (BATCH_MAX cells, BATCH_BYTES), else in
  * parts, each filling a transaction of its own, committed before anything
- * queued behind it. One transaction: if t's mod revision is the one known, put the
- * cells at TAIL, TAIL+1, ... and t = TAIL + k; else read t, c/TAIL and f
- * and go again from the tail learnt, at once (contention is not trouble).
- * No cell can sit at or above t (every put and trim raises t in its own
- * transaction), so t's revision alone says the addresses are free.
+ * queued behind it. One transaction: if t's mod revision is the one
+ * known, put the cells at TAIL, TAIL+1, ..., packed in runs (a key per
+ * run, not per cell: etcd's cost per transaction grows with its keys), and
+ * t = TAIL + k; else read t, the first run's key and f and go again from
+ * the tail learnt, at once (contention is not trouble). No run can sit at
+ * or above t (every put and trim raises t in its own transaction), so t's
+ * revision alone says the addresses are free.
  *
  * Exactly once without a dedup window: after a lost answer the same
  * transaction is sent again, so that at most one of its sends can land (t's
- * revision never comes back); a later answer settles it: c/TAIL holds our
- * first cell's writer id and sequence (the whole batch landed), or t moved
- * on without it (it never will). A batch whose first cell may have landed
+ * revision never comes back); a later answer settles it: the first run's
+ * key holds a run from TAIL whose first cell has our writer id and
+ * sequence (the whole batch landed), or t moved on without it (it never
+ * will). A batch whose first cell may have landed
  * and been trimmed since is settled from etcd's history of t and that cell
  * (settle_in_history); WOM_EUNKNOWN only when etcd compacted it away. */
 
-#define BATCH_MAX 126                 /* etcd's --max-txn-ops is 128: t and the cells */
+/* A batch's cells go in runs (at most 2 * BATCH_BYTES / RUN_BYTES + 1 +
+ * BATCH_MAX / RUN_MAX of them: far below etcd's --max-txn-ops of 128). */
+#define BATCH_MAX 1024
 #define BATCH_BYTES ((size_t)1 << 20) /* well under --max-request-bytes */
 
 /* A batch whose answer was lost compared t's revision mod, t has moved on
- * (to revision now), and the cell at the batch's first address c_k is gone:
+ * (to revision now), and its first run's key c_k (a run from at) is gone:
  * trimmed, perhaps after the batch landed there. If it landed, its
  * transaction was the first change of t after mod (it compared mod) and
  * wrote c_k: find that change in t's history (a binary search over
@@ -1679,7 +1859,8 @@ static int ec_get_views(wom_region *r, uint64_t addr, wom_view *v, size_t max, s
  * 0: the batch landed; 1: it did not, and never will (t moved on without
  * it); WOM_EUNKNOWN: etcd compacted the history that would tell. */
 static int settle_in_history(struct es *es, struct er *er, ProtobufCBinaryData t_k,
-                             ProtobufCBinaryData c_k, uint64_t seq, int64_t mod, int64_t now)
+                             ProtobufCBinaryData c_k, uint64_t at, uint64_t seq, int64_t mod,
+                             int64_t now)
 {
     int64_t deadline = op_deadline(es), lo = mod + 1, hi = now;
     Etcdserverpb__TxnResponse *r = NULL;
@@ -1701,17 +1882,19 @@ static int settle_in_history(struct es *es, struct er *er, ProtobufCBinaryData t
     if ((rc = read_at(es, c_k, lo, &r, &kv, deadline)))
         return rc == WOM_ETRIMMED ? WOM_EUNKNOWN : rc;
     int mine = 0;
-    if (kv && kv->mod_revision == lo) {
+    struct wom__ec_run run;
+    if (kv && kv->mod_revision == lo && !(rc = run_of(es, er, kv, 1, at, &run)) && run.first == at) {
         const uint8_t *val;
         size_t n;
-        rc = cell_parse(es, er, &kv->value, seq, &val, &n, &mine);
+        (void)run_cell(&run, at, es->writer, seq, &val, &n, &mine);
     }
     wom__etcd_txn_free(r);
     return rc ? rc : mine ? 0 : 1;
 }
 
-/* What a failed batch learnt from t, c/TAIL and f: 0 when the batch is in
- * (an earlier send landed), 1 to go again from *tail, or an error. */
+/* What a failed batch learnt from t, its first run's key c_k (at
+ * *tail, as sent) and f: 0 when the batch is in (an earlier send landed),
+ * 1 to go again from *tail, or an error. */
 static int batch_lost(struct es *es, struct er *er, const Etcdserverpb__TxnResponse *resp,
                       ProtobufCBinaryData t_k, ProtobufCBinaryData c_k, ProtobufCBinaryData f_k,
                       uint64_t seq, int doubt, uint64_t *tail, int64_t *mod)
@@ -1724,18 +1907,21 @@ static int batch_lost(struct es *es, struct er *er, const Etcdserverpb__TxnRespo
         (rc = num_at(resp, 2, f_k, &floor, NULL)))
         return rc;
     if (kv) {
+        struct wom__ec_run run;
         const uint8_t *val;
         size_t n;
-        int mine;
-        if ((rc = cell_parse(es, er, &kv->value, seq, &val, &n, &mine)))
+        int mine = 0;
+        if ((rc = run_of(es, er, kv, 1, *tail, &run)))
             return rc;
+        if (run.first == *tail)
+            (void)run_cell(&run, *tail, es->writer, seq, &val, &n, &mine);
         if (mine)
             return 0;
         if (tm == *mod)
-            return WOM_ECORRUPT; /* a cell at the tail: the invariant is broken */
+            return WOM_ECORRUPT; /* a run above the tail: the invariant is broken */
     } else if (doubt && floor > *tail) {
         /* ours may have landed and been trimmed since: history tells */
-        if ((rc = settle_in_history(es, er, t_k, c_k, seq, *mod, tm)) != 1)
+        if ((rc = settle_in_history(es, er, t_k, c_k, *tail, seq, *mod, tm)) != 1)
             return rc;
     }
     *tail = tv;
@@ -1743,12 +1929,61 @@ static int batch_lost(struct es *es, struct er *er, const Etcdserverpb__TxnRespo
     return 1;
 }
 
+/* A batch's cells packed into runs: one buffer holding every run (a
+ * header, its cells), each run's header stamped again for every tail the
+ * batch tries. */
+struct runs {
+    size_t nr;
+    struct { size_t k, bytes; } *r; /* cells, bytes with the header */
+    uint8_t *buf;
+};
+
+static void runs_free(struct runs *rs)
+{
+    free(rs->r);
+    free(rs->buf);
+}
+
+/* Pack b[0..k): a run ends at RUN_MAX cells, or before it would pass
+ * RUN_BYTES (a larger cell is a run of its own). */
+static int runs_pack(struct runs *rs, struct cellbuf *const *b, size_t k)
+{
+    size_t bytes = 0;
+    rs->nr = 0;
+    rs->r = malloc(k * sizeof *rs->r);
+    for (size_t i = 0; rs->r && i < k; i++) {
+        size_t cb = CELL_HDR + b[i]->len;
+        if (i == 0 || rs->r[rs->nr - 1].k == RUN_MAX ||
+            rs->r[rs->nr - 1].bytes + cb > RUN_HDR + RUN_BYTES)
+            rs->r[rs->nr++].k = 0, rs->r[rs->nr - 1].bytes = RUN_HDR;
+        rs->r[rs->nr - 1].k++;
+        rs->r[rs->nr - 1].bytes += cb;
+        bytes += cb;
+    }
+    rs->buf = rs->r ? malloc(bytes + rs->nr * RUN_HDR) : NULL;
+    if (!rs->buf) {
+        runs_free(rs);
+        return WOM_ENOMEM;
+    }
+    uint8_t *p = rs->buf;
+    for (size_t i = 0, c = 0; i < rs->nr; i++) {
+        p += RUN_HDR;
+        for (size_t j = 0; j < rs->r[i].k; j++, c++) {
+            memcpy(p, b[c]->cell, CELL_HDR + b[c]->len);
+            p += CELL_HDR + b[c]->len;
+        }
+    }
+    return 0;
+}
+
 /* Commit cells b[0..k) (headers made; b[0]'s sequence number is seq0) as
  * one batch; *first gets the first's address. WOM_ENOSPC, nothing
  * committed, unless `need` >= k addresses are left below UINT64_MAX (the
  * whole of an append many that this batch is a part of: as on mem:, a run
  * that cannot fit appends none). q's tail knowledge is used and kept (the
- * caller holds q's turn, not its lock). */
+ * caller holds q's turn, not its lock). The cells go in runs (runs_pack),
+ * each at the key of its last address, so that etcd writes a few keys for
+ * many cells: its cost grows with the keys a transaction writes. */
 static int batch_commit(struct es *es, struct er *er, struct aq *q, struct cellbuf *const *b,
                         size_t k, size_t need, uint64_t seq0, uint64_t *first)
 {
@@ -1769,13 +2004,17 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct cellb
             return rc;
         q->known = 1;
     }
-    char (*keys)[KEY_MAX] = malloc(k * sizeof *keys);
+    struct runs rs;
+    if (runs_pack(&rs, b, k))
+        return WOM_ENOMEM;
+    char (*keys)[KEY_MAX] = malloc(rs.nr * sizeof *keys);
     struct txn *t = malloc(sizeof *t);
     struct txn_big big = {NULL, NULL, NULL};
-    if (!keys || !t || big_new(&big, k + 1)) {
+    if (!keys || !t || big_new(&big, rs.nr + 1)) {
         free(keys);
         free(t);
         big_free(&big);
+        runs_free(&rs);
         return WOM_ENOMEM;
     }
     int doubt = 0;
@@ -1784,14 +2023,21 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct cellb
             rc = doubt ? WOM_EUNKNOWN : WOM_ENOSPC;
             break;
         }
-        ProtobufCBinaryData c0 = c_key(keys[0], es, er, q->tail);
         hex16(next, q->tail + k);
-        txn_init_big(t, &big, k + 1);
+        txn_init_big(t, &big, rs.nr + 1);
         cmp_mod(t, t_k, q->mod);
         put_in(t, 1, &big, t_k, next, 16);
-        for (size_t i = 0; i < k; i++)
-            put_in(t, 1, &big, i ? c_key(keys[i], es, er, q->tail + i) : c0, b[i]->cell,
-                   CELL_HDR + b[i]->len);
+        uint64_t at = q->tail;
+        uint8_t *p = rs.buf;
+        ProtobufCBinaryData c0 = none; /* the first run's key */
+        for (size_t i = 0; i < rs.nr; i++) {
+            ProtobufCBinaryData c_k = r_key(keys[i], es, er, at + rs.r[i].k - 1);
+            wom__ec_run_head(p, at, (uint32_t)rs.r[i].k);
+            put_in(t, 1, &big, c_k, p, rs.r[i].bytes);
+            c0 = i ? c0 : c_k;
+            at += rs.r[i].k;
+            p += rs.r[i].bytes;
+        }
         op_range(t, 0, t_k, none);
         op_range(t, 0, c0, none);
         op_range(t, 0, f_k, none);
@@ -1802,7 +2048,7 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct cellb
             rc = WOM_EUNKNOWN;
         }
         if (!rc) {
-            uint64_t at = q->tail;
+            at = q->tail;
             if (resp->succeeded) {
                 if (!resp->header || resp->header->revision <= 0)
                     rc = WOM_ECORRUPT;
@@ -1837,6 +2083,7 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct cellb
     free(keys);
     free(t);
     big_free(&big);
+    runs_free(&rs);
     return rc;
 }
 
@@ -1855,7 +2102,7 @@ static struct aq *aq_of(struct es *es, const struct er *er)
     return q;
 }
 
-static size_t cell_bytes(const struct cellbuf *b) { return b->len + CELL_HDR + KEY_MAX; }
+static size_t cell_bytes(const struct cellbuf *b) { return b->len + CELL_HDR + RUN_HDR; }
 
 /* Take the next batch off q (the caller holds app_mu): whole entries from
  * the head while they fit, into b[0..*k) and x[0..*nx); an entry that does
@@ -2078,7 +2325,7 @@ static int ec_trim(wom_region *r, uint64_t below)
         return WOM_EMODE;
     if (below == 0)
         return 0;
-    char fk[KEY_MAX], tk[KEY_MAX], c0[KEY_MAX], c1[KEY_MAX], hex[17];
+    char fk[KEY_MAX], tk[KEY_MAX], c0[KEY_MAX], c1[KEY_MAX], r0[KEY_MAX], r1[KEY_MAX], hex[17];
     ProtobufCBinaryData f_k = f_key(fk, es, er), t_k = t_key(tk, es, er);
     hex16(hex, below);
     struct txn t, raise;
@@ -2086,7 +2333,8 @@ static int ec_trim(wom_region *r, uint64_t below)
     txn_init(&raise);
     cmp_less(&t, f_k, hex);
     op_put(&t, 1, f_k, hex, 16);
-    op_delete(&t, 1, c_key(c0, es, er, 0), c_key(c1, es, er, below));
+    op_delete(&t, 1, c_key(c0, es, er, 0), c_key(c1, es, er, below)); /* lone cells */
+    op_delete(&t, 1, r_key(r0, es, er, 0), r_key(r1, es, er, below)); /* runs wholly below */
     cmp_less(&raise, t_k, hex);
     op_put(&raise, 1, t_k, hex, 16);
     op_txn(&t, 1, &raise);
@@ -2151,15 +2399,16 @@ static int ec_inspect(wom_region *r, uint64_t addr, wom_cell_info *out)
             info = (wom_cell_info){WOM_CELL_WRITTEN, kv->value.len, (uint64_t)kv->version, -1};
     } else {
         uint64_t floor;
-        if ((rc = cell_read(r, addr, 0, &resp, &kv, &floor, NULL)))
+        struct wom__ec_run run;
+        if ((rc = cell_read(r, addr, 0, &resp, &kv, &run, &floor, NULL)))
             return rc;
         const uint8_t *val;
         size_t n;
         int mine;
-        if (kv && !(rc = cell_parse(es_of(r->s), er_of(r), &kv->value, UINT64_MAX, &val, &n, &mine)))
-            info = (wom_cell_info){WOM_CELL_WRITTEN, n, 1, -1};
-        else if (!kv && addr < floor)
+        if (addr < floor)
             info.state = WOM_CELL_TRIMMED;
+        else if (kv && run_cell(&run, addr, es_of(r->s)->writer, UINT64_MAX, &val, &n, &mine))
+            info = (wom_cell_info){WOM_CELL_WRITTEN, n, 1, -1};
     }
     wom__etcd_txn_free(resp);
     if (!rc)

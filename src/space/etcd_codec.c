@@ -50,19 +50,68 @@ void wom__ec_cell_head(uint8_t *p, const uint8_t writer[16], uint64_t seq, size_
     be_put(p + 28, len, 4);
 }
 
-int wom__ec_cell_parse(const ProtobufCBinaryData *v, uint32_t max_value,
-                       const uint8_t writer[16], uint64_t seq, const uint8_t **val, size_t *len,
-                       int *mine)
+void wom__ec_run_head(uint8_t *p, uint64_t first, uint32_t k)
 {
-    if (v->len < WOM__EC_CELL_HDR || memcmp(v->data, "WOMC", 4))
+    memcpy(p, "WOMK", 4);
+    be_put(p + 4, first, 8);
+    be_put(p + 12, k, 4);
+}
+
+/* The length field of a cell whose header is at p. */
+static size_t cell_len(const uint8_t *p) { return (size_t)be_get(p + 28, 4); }
+
+int wom__ec_run_open(const ProtobufCBinaryData *v, uint64_t last, uint32_t max_value,
+                     struct wom__ec_run *run)
+{
+    const uint8_t *p = v->data, *end = v->data + v->len;
+    uint64_t first = last, k = 1;
+    if (v->len >= 4 && !memcmp(p, "WOMK", 4)) {
+        if (v->len < WOM__EC_RUN_HDR)
+            return WOM_ECORRUPT;
+        first = be_get(p + 4, 8);
+        k = be_get(p + 12, 4);
+        if (k == 0 || k > WOM__EC_RUN_MAX || first > last || last - first != k - 1)
+            return WOM_ECORRUPT;
+        p += WOM__EC_RUN_HDR;
+    }
+    const uint8_t *q = p;
+    for (uint64_t i = 0; i < k; i++) {
+        if ((size_t)(end - q) < WOM__EC_CELL_HDR || memcmp(q, "WOMC", 4))
+            return WOM_ECORRUPT;
+        size_t n = cell_len(q);
+        if (n > max_value || n > (size_t)(end - q) - WOM__EC_CELL_HDR)
+            return WOM_ECORRUPT;
+        q += WOM__EC_CELL_HDR + n;
+    }
+    if (q != end)
         return WOM_ECORRUPT;
-    uint64_t n = be_get(v->data + 28, 4);
-    if (n != v->len - WOM__EC_CELL_HDR || n > max_value)
-        return WOM_ECORRUPT;
-    *val = v->data + WOM__EC_CELL_HDR;
-    *len = (size_t)n;
-    *mine = !memcmp(v->data + 4, writer, 16) && be_get(v->data + 20, 8) == seq;
+    *run = (struct wom__ec_run){first, last, first, (uint32_t)k, p};
     return 0;
+}
+
+int wom__ec_run_next(struct wom__ec_run *run, const uint8_t writer[16], uint64_t seq,
+                     uint64_t *addr, const uint8_t **val, size_t *len, int *mine)
+{
+    if (!run->left)
+        return 0;
+    const uint8_t *p = run->p;
+    *addr = run->at;
+    *len = cell_len(p);
+    *val = p + WOM__EC_CELL_HDR;
+    *mine = !memcmp(p + 4, writer, 16) && be_get(p + 20, 8) == seq;
+    run->p = p + WOM__EC_CELL_HDR + *len;
+    if (--run->left)
+        run->at++;
+    return 1;
+}
+
+void wom__ec_run_seek(struct wom__ec_run *run, uint64_t a)
+{
+    while (run->left && run->at < a) {
+        run->p += WOM__EC_CELL_HDR + cell_len(run->p);
+        if (--run->left)
+            run->at++;
+    }
 }
 
 void wom__ec_hex16(char *out, uint64_t v) { snprintf(out, 17, "%016" PRIx64, v); }
@@ -140,7 +189,8 @@ int wom__ec_key_addr(const char *prefix, char kind, uint64_t rid, const Protobuf
                      uint64_t *addr)
 {
     char head[512];
-    int n = snprintf(head, sizeof head, "%s/%c/%016" PRIx64 "/", prefix, kind, rid);
+    int n = kind == 'r' ? snprintf(head, sizeof head, "%s/c/%016" PRIx64 "/r", prefix, rid)
+                        : snprintf(head, sizeof head, "%s/%c/%016" PRIx64 "/", prefix, kind, rid);
     if (n < 0 || (size_t)n >= sizeof head || k->len != (size_t)n + 16 ||
         memcmp(k->data, head, (size_t)n))
         return WOM_ECORRUPT;

@@ -11,6 +11,9 @@
  * Stored forms (docs/cluster.md):
  *   a region's record  "WOMR", id (8 bytes), mode (1), max_value (4)
  *   a ONCE cell        "WOMC", writer id (16), sequence (8), length (4), value
+ *   a run of k cells   "WOMK", first address (8), k (4), then k ONCE cells;
+ *                      stored at PREFIX/c/RID/r and its last address,
+ *                      first+k-1 (a lone cell at PREFIX/c/RID/ADDR)
  *   numbers in keys and in t/ and f/   16 lowercase hex digits */
 #ifndef WOM_SPACE_ETCD_CODEC_H
 #define WOM_SPACE_ETCD_CODEC_H
@@ -23,6 +26,15 @@
 
 #define WOM__EC_REC_LEN 17
 #define WOM__EC_CELL_HDR 32
+#define WOM__EC_RUN_HDR 16
+/* A key holds a run of at most RUN_MAX cells, so the key of the run that
+ * holds address a lies in [a, a + RUN_MAX): a read of a ranges over that
+ * many keys at most, and a put at a compares no more (etcd 3.4 walks a
+ * range's whole index, whatever its limit). A run is closed before it
+ * passes RUN_BYTES (a larger cell is a run of its own), so that a first
+ * read of one cell fetches little more than it. */
+#define WOM__EC_RUN_MAX 256
+#define WOM__EC_RUN_BYTES ((size_t)64 << 10)
 
 struct wom__ec_rec {
     uint64_t id;
@@ -37,12 +49,30 @@ int wom__ec_rec_parse(const ProtobufCBinaryData *v, struct wom__ec_rec *out);
 
 /* Write a cell header for len value bytes at p. */
 void wom__ec_cell_head(uint8_t *p, const uint8_t writer[16], uint64_t seq, size_t len);
-/* A ONCE cell, checked (its length field agrees with its size, and is at
- * most max_value): *val and *len the value; *mine 1 when writer wrote it
- * with sequence seq. */
-int wom__ec_cell_parse(const ProtobufCBinaryData *v, uint32_t max_value,
-                       const uint8_t writer[16], uint64_t seq, const uint8_t **val, size_t *len,
-                       int *mine);
+/* Write a run's header for k cells from address first at p; its cells,
+ * each a header and a value, follow at p + WOM__EC_RUN_HDR. */
+void wom__ec_run_head(uint8_t *p, uint64_t first, uint32_t k);
+
+/* An opened run: its addresses first..last, and a cursor over its cells. */
+struct wom__ec_run {
+    uint64_t first, last;
+    uint64_t at;          /* the address of the cell at p */
+    uint32_t left;        /* cells from p on */
+    const uint8_t *p;     /* the next cell's header */
+};
+/* Open the run stored at the key of address last: a "WOMK" run, or a
+ * lone "WOMC" cell (a run of one, first == last). Every cell's framing is
+ * checked here (a header, a length at most max_value, the cells filling
+ * the value exactly, 1..RUN_MAX of them, first + k - 1 == last), so that
+ * wom__ec_run_next cannot fail. */
+int wom__ec_run_open(const ProtobufCBinaryData *v, uint64_t last, uint32_t max_value,
+                     struct wom__ec_run *run);
+/* The run's next cell: its address *addr, value *val and *len, *mine 1
+ * when writer wrote it with sequence seq. 0 once past the last cell. */
+int wom__ec_run_next(struct wom__ec_run *run, const uint8_t writer[16], uint64_t seq,
+                     uint64_t *addr, const uint8_t **val, size_t *len, int *mine);
+/* Move the cursor to address a (first <= a <= last; else to the end). */
+void wom__ec_run_seek(struct wom__ec_run *run, uint64_t a);
 
 /* 16 lowercase hex digits and a NUL into out. */
 void wom__ec_hex16(char *out, uint64_t v);
@@ -63,8 +93,9 @@ int wom__ec_kv_at(const Etcdserverpb__TxnResponse *r, size_t i, ProtobufCBinaryD
 /* A hex number that must be there (t, f); *mod its mod revision. */
 int wom__ec_num_at(const Etcdserverpb__TxnResponse *r, size_t i, ProtobufCBinaryData k,
                    uint64_t *v, int64_t *mod);
-/* The address in cell key k of kind 'c' or 'm' of region rid under
- * prefix: "PREFIX/c/RID/ADDR". */
+/* The address in cell key k of kind 'c' (a lone ONCE cell,
+ * "PREFIX/c/RID/ADDR"), 'r' (a run of ONCE cells, "PREFIX/c/RID/rLAST")
+ * or 'm' (a MANY cell, "PREFIX/m/RID/ADDR") of region rid under prefix. */
 int wom__ec_key_addr(const char *prefix, char kind, uint64_t rid, const ProtobufCBinaryData *k,
                      uint64_t *addr);
 
