@@ -69,6 +69,7 @@ struct es {
     /* appends (group commit, below) */
     pthread_mutex_t app_mu; /* guards aqs and every queue in it */
     pthread_cond_t app_cv;  /* a batch ended */
+    pthread_cond_t gather_cv; /* CLOCK_MONOTONIC; cells joined a gathering queue */
     struct aq *aqs;         /* one per region appended to */
     /* the holder's lease (below) */
     pthread_mutex_t lease_mu; /* guards lease, lease_stop */
@@ -102,7 +103,11 @@ struct aq {
     struct aq *next;
     uint64_t rid;
     struct apx *head, **tailp;
-    int busy;       /* a batch is in flight */
+    int busy;       /* a batch is in flight, or its committer gathers */
+    int gathering;  /* its committer waits for more cells (gather_cv) */
+    size_t queued;  /* cells waiting, not yet taken */
+    size_t last_k;  /* cells in the last batch */
+    int64_t last_ns; /* how long its commit took */
     int known;      /* tail and mod are what the last batch learnt */
     uint64_t tail;
     int64_t mod;
@@ -1157,6 +1162,7 @@ static void ec_close(wom_space *s)
     wom__ocache_free(es->cache);
     wom__etcd_close(es->c);
     pthread_cond_destroy(&es->app_cv);
+    pthread_cond_destroy(&es->gather_cv);
     pthread_mutex_destroy(&es->app_mu);
     pthread_cond_destroy(&es->lease_cv);
     pthread_mutex_destroy(&es->lease_mu);
@@ -2127,12 +2133,15 @@ static size_t batch_take(struct aq *q, struct cellbuf **b, size_t *k, struct apx
             b[*k + j] = h->b[h->ndone + j];
         *k += fit;
         x[(*nx)++] = h;
-        if (fit < left)
+        if (fit < left) {
+            q->queued -= *k;
             return fit; /* the head, in part */
+        }
         q->head = h->next;
     }
     if (!q->head)
         q->tailp = &q->head;
+    q->queued -= *k;
     return 0;
 }
 
@@ -2154,6 +2163,7 @@ static void batch_done(struct aq *q, struct apx *const *x, size_t nx, size_t spl
             e->rc = rc;
             e->done = 1;
             if (q->head == e) { /* a part of it failed: it leaves the queue */
+                q->queued -= e->n - e->ndone - part; /* (the part was taken) */
                 if (!(q->head = e->next))
                     q->tailp = &q->head;
             }
@@ -2187,6 +2197,29 @@ static void batch_alone(struct es *es, struct er *er, struct aq *q, struct apx *
     }
 }
 
+/* Before it takes a batch, a committer whose queue holds fewer cells than
+ * the last batch took waits for more, a GATHER_DIV-th of the last commit's
+ * time at most. Without it, N appenders in a loop split into two cohorts
+ * that alternate (one commits while the other, just answered, queues
+ * again), so a batch carries N/2: measured 110 cells per commit with 256
+ * threads. The wait costs a lone appender nothing (its queue always holds
+ * as much as its last batch) and any other at most that fraction of a
+ * commit. The caller holds app_mu and q's turn (busy). */
+#define GATHER_DIV 8
+
+static void gather(struct es *es, struct aq *q)
+{
+    if (q->queued >= q->last_k || q->last_ns <= 0)
+        return;
+    int64_t until = wom__now_ns() + q->last_ns / GATHER_DIV;
+    struct timespec ts = {(time_t)(until / 1000000000), (long)(until % 1000000000)};
+    q->gathering = 1;
+    while (q->queued < q->last_k &&
+           pthread_cond_timedwait(&es->gather_cv, &es->app_mu, &ts) != ETIMEDOUT)
+        ;
+    q->gathering = 0;
+}
+
 /* Append the n cells in b (headers not yet made) at consecutive addresses:
  * join r's queue, and commit batches while it is our turn, until ours is
  * done. *done counts the cells committed, also on error. */
@@ -2208,26 +2241,34 @@ static int append_cells(wom_region *r, struct cellbuf *const *b, size_t n, uint6
     }
     *q->tailp = &me;
     q->tailp = &me.next;
+    q->queued += n;
+    if (q->gathering && q->queued >= q->last_k)
+        pthread_cond_broadcast(&es->gather_cv); /* (one per queue waits) */
     while (!me.done) {
         if (q->busy) {
             pthread_cond_wait(&es->app_cv, &es->app_mu);
             continue;
         }
+        q->busy = 1;
+        gather(es, q);
         struct cellbuf *cells[BATCH_MAX];
         struct apx *x[BATCH_MAX];
         size_t k, nx, split = batch_take(q, cells, &k, x, &nx);
-        q->busy = 1;
         pthread_mutex_unlock(&es->app_mu);
         uint64_t first = 0;
         struct apx *h = x[0];
+        int64_t t0 = wom__now_ns();
         int rc = batch_commit(es, er, q, cells, k, split ? h->n - h->ndone : k,
                               h->seq + h->ndone, &first);
+        int64_t took = wom__now_ns() - t0;
         if (rc == WOM_ENOSPC && nx > 1)
             batch_alone(es, er, q, x, nx);
         else
             batch_done_locked(es, q, x, nx, split, rc, first);
         pthread_mutex_lock(&es->app_mu);
         q->busy = 0;
+        q->last_k = k;
+        q->last_ns = took;
         pthread_cond_broadcast(&es->app_cv);
     }
     pthread_mutex_unlock(&es->app_mu);
@@ -2578,6 +2619,7 @@ static int ec_open(const char *rest, wom_space **out)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&es->hub_cv, &ca);
     pthread_cond_init(&es->lease_cv, &ca);
+    pthread_cond_init(&es->gather_cv, &ca);
     pthread_condattr_destroy(&ca);
     if (getrandom(es->writer, sizeof es->writer, 0) != (ssize_t)sizeof es->writer) {
         ec_close(&es->pub);
