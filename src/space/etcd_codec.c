@@ -63,6 +63,8 @@ static size_t cell_len(const uint8_t *p) { return (size_t)be_get(p + 28, 4); }
 int wom__ec_run_open(const ProtobufCBinaryData *v, uint64_t last, uint32_t max_value,
                      struct wom__ec_run *run)
 {
+    if (v->len < WOM__EC_CELL_HDR) /* (also: no arithmetic on an empty value's NULL) */
+        return WOM_ECORRUPT;
     const uint8_t *p = v->data, *end = v->data + v->len;
     uint64_t first = last, k = 1;
     if (v->len >= 4 && !memcmp(p, "WOMK", 4)) {

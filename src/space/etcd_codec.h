@@ -71,7 +71,8 @@ int wom__ec_run_open(const ProtobufCBinaryData *v, uint64_t last, uint32_t max_v
  * when writer wrote it with sequence seq. 0 once past the last cell. */
 int wom__ec_run_next(struct wom__ec_run *run, const uint8_t writer[16], uint64_t seq,
                      uint64_t *addr, const uint8_t **val, size_t *len, int *mine);
-/* Move the cursor to address a (first <= a <= last; else to the end). */
+/* Move the cursor forward to address a: past last, to the end; at or
+ * before the cursor's cell, it stays. */
 void wom__ec_run_seek(struct wom__ec_run *run, uint64_t a);
 
 /* 16 lowercase hex digits and a NUL into out. */
