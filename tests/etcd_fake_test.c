@@ -76,6 +76,8 @@ enum cell_answer {
     A_DIE_HEADERS,  /* the member sends its headers, then exits */
     A_REGIONS_SHORT_KEY,   /* (regions) a record under a key shorter than PREFIX/r/ */
     A_REGIONS_FOREIGN_KEY, /* (regions) a record under a key outside PREFIX/r/ */
+    A_PUT_RUN_OUTSIDE,     /* (put) a put fails on a run above the range it compared, again and
+                              again: were it believed, the put would compare forever */
 };
 
 static enum cell_answer mode;
@@ -264,8 +266,31 @@ static Etcdserverpb__TxnResponse *cell_answer(const Etcdserverpb__TxnRequest *q)
     return r;
 }
 
+/* A put's failure branch, in mode A_PUT_RUN_OUTSIDE: its cell absent, a
+ * well-formed run of 201 cells 100..300 (its key past the put's range
+ * [r5, r261)), the floor 0. */
+static Etcdserverpb__TxnResponse *put_answer(const Etcdserverpb__TxnRequest *q)
+{
+    Etcdserverpb__TxnResponse *r = fake_txn(0, q->n_failure);
+    ProtobufCBinaryData c = fake_cell("hello", 5, 5);
+    size_t n = WOM__EC_RUN_HDR + 201 * c.len;
+    uint8_t *b = fake_alloc(n);
+    wom__ec_run_head(b, 100, 201);
+    for (size_t i = 0; i < 201; i++)
+        memcpy(b + WOM__EC_RUN_HDR + i * c.len, c.data, c.len);
+    static const char run_key[] = "p/c/0000000000000001/r000000000000012c";
+    r->responses[r->n_responses++] = fake_range(NULL, NULL);
+    r->responses[r->n_responses++] =
+        fake_range(fake_kv(fake_bin(run_key, sizeof run_key - 1), (ProtobufCBinaryData){n, b}), NULL);
+    for (size_t i = 2; i < q->n_failure; i++)
+        r->responses[r->n_responses++] = honest_range(q->failure[i]->request_range);
+    return r;
+}
+
 static Etcdserverpb__TxnResponse *answer(const Etcdserverpb__TxnRequest *q)
 {
+    if (mode == A_PUT_RUN_OUTSIDE && q->n_compare > 0 && q->n_failure == 3)
+        return put_answer(q);
     int ranges = q->n_success > 0;
     for (size_t i = 0; i < q->n_success; i++)
         ranges &= q->success[i]->request_case == ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
@@ -567,6 +592,29 @@ static void client_get(int port, struct seen *out)
     wom_close(s);
 }
 
+/* A put of "x" at 5 of region "r" (in a client child). */
+static void client_put(int port, struct seen *out)
+{
+    wom_space *s = NULL;
+    if (open_fake(port, &s, out))
+        return;
+    wom_region *r = NULL;
+    int rc = wom_region_open(s, "r", WOM_ONCE, &r);
+    if (rc) {
+        out->stage = 2;
+        out->rc = rc;
+        snprintf(out->why, sizeof out->why, "region open: %s", wom_err_name(rc));
+        wom_close(s);
+        return;
+    }
+    int64_t t0 = wom_test_now_ns();
+    out->rc = wom_put(r, 5, "x", 1);
+    out->took = wom_test_now_ns() - t0;
+    snprintf(out->why, sizeof out->why, "%s", wom_last_error());
+    wom_region_close(r);
+    wom_close(s);
+}
+
 /* A get from a fake answering in mode m: checked to leave the caller's
  * buffer and length alone on failure and to come back within a few of the
  * URI's timeouts. */
@@ -613,6 +661,20 @@ TEST_T(etcd_fake_wrong_shape_answers_are_ecorrupt, T_UNIT, 60)
     expect_get(A_WRONG_KIND, WOM_ECORRUPT);
     expect_get(A_OTHER_KEY, WOM_ECORRUPT);
     expect_get(A_TWO_KVS, WOM_ECORRUPT);
+}
+
+/* A put told, again and again, that a run past the range it compared
+ * failed it: WOM_ECORRUPT at once, not a put that compares forever. */
+TEST_T(etcd_fake_put_refuses_a_run_outside_its_range, T_UNIT, 60)
+{
+    need_scope();
+    struct fake f = fake_start(A_PUT_RUN_OUTSIDE);
+    struct seen o = client_run(client_put, f.port, "put");
+    fake_stop(&f);
+    CHECK_MSG(o.stage == 0, "put: %s", o.why);
+    CHECK_MSG(o.rc == WOM_ECORRUPT, "put: got %s (%s), want WOM_ECORRUPT", wom_err_name(o.rc),
+              o.why);
+    CHECK_MSG(o.took < 4 * TIMEOUT_MS * MS, "the put took %lld ms", (long long)(o.took / MS));
 }
 
 TEST_T(etcd_fake_bad_cells_are_ecorrupt, T_UNIT, 60)

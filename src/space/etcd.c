@@ -106,7 +106,7 @@ struct aq {
     int busy;       /* a batch is in flight, or its committer gathers */
     int gathering;  /* its committer waits for more cells (gather_cv) */
     size_t queued;  /* cells waiting, not yet taken */
-    size_t last_k;  /* cells in the last batch */
+    size_t last_k;  /* cells in the last batch (0: it held one entry, or failed) */
     int64_t last_ns; /* how long its commit took */
     int known;      /* tail and mod are what the last batch learnt */
     uint64_t tail;
@@ -999,8 +999,10 @@ static int read_run(struct es *es, const struct er *r, uint64_t addr, struct wom
         (void)run_cell(run, addr, es->writer, UINT64_MAX, &val, &len, &mine);
     }
     pthread_mutex_unlock(&es->hub_mu);
+    if (!val) /* (the caller checked that the run holds addr) */
+        return WOM_ECORRUPT;
     if (!e)
-        return view_fill(v, val ? val : (const uint8_t *)"", len);
+        return view_fill(v, val, len);
     view_of_entry(es, e, v);
     return 0;
 }
@@ -1489,6 +1491,14 @@ static int put_settle_in_history(struct es *es, struct er *er, ProtobufCBinaryDa
     return rc ? rc : !kv ? WOM_ETRIMMED : mine ? 0 : WOM_EWRITTEN;
 }
 
+/* Whether key a sorts below key b (etcd's byte order). */
+static int key_below(ProtobufCBinaryData a, ProtobufCBinaryData b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.data, b.data, n) : 0;
+    return c < 0 || (c == 0 && a.len < b.len);
+}
+
 /* What a failed put learnt: its cell's key c_k, the first run of its
  * range [r_k, *e_k) and f, read in its failure branch. 1: a run above addr
  * failed the compare, and *e_k (in eb) is now its key, below which the put
@@ -1522,7 +1532,8 @@ static int put_lost(struct es *es, struct er *er, const Etcdserverpb__TxnRespons
                      : WOM_ETRIMMED;
     if (rkv && run.first <= addr)
         return WOM_EWRITTEN; /* an append's run holds it */
-    if (!rkv) /* nothing there, at or above the floor: the compares hold */
+    if (!rkv || !key_below(rkv->key, *e_k)) /* nothing there at or above the floor
+                                              (the compares hold), or outside the range */
         return WOM_ECORRUPT;
     memcpy(eb, rkv->key.data, rkv->key.len); /* (run_of checked it is a run's key) */
     *e_k = (ProtobufCBinaryData){rkv->key.len, (uint8_t *)eb};
@@ -1579,8 +1590,10 @@ static int put_cell(wom_region *r, uint64_t addr, struct cellbuf *b)
         if (!rc) {
             rc = resp->succeeded ? 0 : put_lost(es, er, resp, c_k, &e_k, ek, f_k, addr, seq, doubt);
             wom__etcd_txn_free(resp);
-            if (rc == 1)
-                continue; /* compare again below the run found, at once */
+            if (rc == 1 && wom__now_ns() < deadline)
+                continue; /* compare again below the run found, at once (each
+                             try narrows the range: at most RUN_MAX of them) */
+            rc = rc == 1 ? WOM_EUNAVAIL : rc;
             break;
         }
         doubt |= rc == WOM_EUNKNOWN || rc == WOM_EUNAVAIL;
@@ -2202,16 +2215,20 @@ static void batch_alone(struct es *es, struct er *er, struct aq *q, struct apx *
  * time at most. Without it, N appenders in a loop split into two cohorts
  * that alternate (one commits while the other, just answered, queues
  * again), so a batch carries N/2: measured 110 cells per commit with 256
- * threads. The wait costs a lone appender nothing (its queue always holds
- * as much as its last batch) and any other at most that fraction of a
- * commit. The caller holds app_mu and q's turn (busy). */
+ * threads. Only after a batch of several appenders that landed: a lone
+ * appender (one entry a batch, also an append many in parts) never waits,
+ * and a commit slowed by a failover is no measure. The wait costs the
+ * others at most that fraction of a commit, and GATHER_MAX_NS in all. The
+ * caller holds app_mu and q's turn (busy). */
 #define GATHER_DIV 8
+#define GATHER_MAX_NS (20 * MS)
 
 static void gather(struct es *es, struct aq *q)
 {
     if (q->queued >= q->last_k || q->last_ns <= 0)
         return;
-    int64_t until = wom__now_ns() + q->last_ns / GATHER_DIV;
+    int64_t wait = q->last_ns / GATHER_DIV;
+    int64_t until = wom__now_ns() + (wait < GATHER_MAX_NS ? wait : GATHER_MAX_NS);
     struct timespec ts = {(time_t)(until / 1000000000), (long)(until % 1000000000)};
     q->gathering = 1;
     while (q->queued < q->last_k &&
@@ -2267,7 +2284,7 @@ static int append_cells(wom_region *r, struct cellbuf *const *b, size_t n, uint6
             batch_done_locked(es, q, x, nx, split, rc, first);
         pthread_mutex_lock(&es->app_mu);
         q->busy = 0;
-        q->last_k = k;
+        q->last_k = rc == 0 && nx > 1 ? k : 0;
         q->last_ns = took;
         pthread_cond_broadcast(&es->app_cv);
     }
