@@ -71,6 +71,12 @@ struct es {
     pthread_cond_t app_cv;  /* a batch ended */
     pthread_cond_t gather_cv; /* CLOCK_MONOTONIC; cells joined a gathering queue */
     struct aq *aqs;         /* one per region appended to */
+    /* combined first reads (below) */
+    pthread_mutex_t rd_mu;  /* guards rd_head, rd_tailp, rd_busy and every rdb's refs */
+    pthread_cond_t rd_cv;   /* a combined read was answered */
+    struct rdx *rd_head, **rd_tailp;
+    int rd_busy;            /* combined reads in flight */
+    size_t rd_queued;       /* reads waiting, not yet taken */
     /* the holder's lease (below) */
     pthread_mutex_t lease_mu; /* guards lease, lease_stop */
     pthread_cond_t lease_cv;  /* CLOCK_MONOTONIC; broadcast on close */
@@ -249,11 +255,12 @@ struct txn {
     struct txn_room room[2]; /* [branch]; a batch's success branch is in a txn_big */
 };
 
-/* Room for the puts of a batch of appends (its success branch), until
- * big_free. Only puts: that branch has no ranges or deletes. */
+/* Room for a success branch of many ops, until big_free: the puts of a
+ * batch of appends, or the ranges of combined first reads. */
 struct txn_big {
     Etcdserverpb__RequestOp *op, **opp;
     Etcdserverpb__PutRequest *put;
+    Etcdserverpb__RangeRequest *range;
 };
 
 static void txn_init(struct txn *t)
@@ -265,7 +272,7 @@ static void txn_init(struct txn *t)
     t->req.failure = t->room[0].opp;
 }
 
-/* A transaction whose success branch holds up to n puts (from big, which
+/* A transaction whose success branch holds up to n ops (from big, which
  * the caller made with big_new and frees with big_free). */
 static void txn_init_big(struct txn *t, struct txn_big *big, size_t n)
 {
@@ -279,7 +286,8 @@ static int big_new(struct txn_big *big, size_t n)
     big->op = calloc(n, sizeof *big->op);
     big->opp = calloc(n, sizeof *big->opp);
     big->put = calloc(n, sizeof *big->put);
-    return big->op && big->opp && big->put ? 0 : WOM_ENOMEM;
+    big->range = calloc(n, sizeof *big->range);
+    return big->op && big->opp && big->put && big->range ? 0 : WOM_ENOMEM;
 }
 
 static void big_free(struct txn_big *big)
@@ -287,6 +295,7 @@ static void big_free(struct txn_big *big)
     free(big->op);
     free(big->opp);
     free(big->put);
+    free(big->range);
 }
 
 /* Compare target of key with result against v (one of the union's cases). */
@@ -387,19 +396,25 @@ static Etcdserverpb__PutRequest *op_put(struct txn *t, int branch, ProtobufCBina
     return put_in(t, branch, NULL, k, v, n);
 }
 
-/* Range [k, end) (end.len 0: k alone). */
-static Etcdserverpb__RangeRequest *op_range(struct txn *t, int branch, ProtobufCBinaryData k,
-                                            ProtobufCBinaryData end)
+/* Range [k, end) (end.len 0: k alone), in big's room when given. */
+static Etcdserverpb__RangeRequest *range_in(struct txn *t, int branch, struct txn_big *big,
+                                            ProtobufCBinaryData k, ProtobufCBinaryData end)
 {
     size_t i = branch ? t->req.n_success : t->req.n_failure;
-    Etcdserverpb__RequestOp *op = op_add(t, branch, NULL);
-    Etcdserverpb__RangeRequest *r = &t->room[branch].range[i];
+    Etcdserverpb__RequestOp *op = op_add(t, branch, big);
+    Etcdserverpb__RangeRequest *r = big ? &big->range[i] : &t->room[branch].range[i];
     *r = (Etcdserverpb__RangeRequest)ETCDSERVERPB__RANGE_REQUEST__INIT;
     r->key = k;
     r->range_end = end;
     op->request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
     op->request_range = r;
     return r;
+}
+
+static Etcdserverpb__RangeRequest *op_range(struct txn *t, int branch, ProtobufCBinaryData k,
+                                            ProtobufCBinaryData end)
+{
+    return range_in(t, branch, NULL, k, end);
 }
 
 static void op_delete(struct txn *t, int branch, ProtobufCBinaryData k, ProtobufCBinaryData end)
@@ -1166,6 +1181,8 @@ static void ec_close(wom_space *s)
     pthread_cond_destroy(&es->app_cv);
     pthread_cond_destroy(&es->gather_cv);
     pthread_mutex_destroy(&es->app_mu);
+    pthread_cond_destroy(&es->rd_cv);
+    pthread_mutex_destroy(&es->rd_mu);
     pthread_cond_destroy(&es->lease_cv);
     pthread_mutex_destroy(&es->lease_mu);
     pthread_cond_destroy(&es->hub_cv);
@@ -1633,45 +1650,195 @@ static int ec_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
     return rc;
 }
 
-/* Read what would hold cell addr of r, its lone cell c/ADDR or the first
- * run of its runs_keys range, and f, in one snapshot, linearizable (t too
- * when tail is given): *kv the key-value and *run opened on it (a lone
- * cell is a run of one), *kv NULL when nothing holds addr; free *resp
- * after use of *kv. serializable: from one member's own state (no quorum;
- * it may lag, so only a cell found, or a floor above addr, means
- * anything; *floor 0 when it has no f yet). */
-static int cell_read(wom_region *r, uint64_t addr, int serializable,
-                     Etcdserverpb__TxnResponse **resp, const Mvccpb__KeyValue **kv,
-                     struct wom__ec_run *run, uint64_t *floor, uint64_t *tail)
+/* ---- first reads, combined ----
+ *
+ * The serializable tries of a space handle's threads (a first read of a
+ * cell, before a quorum read may say "not written") go out together:
+ * whoever finds no combined read in flight sends up to READ_MAX of the
+ * waiting ones as one transaction of serializable ranges (each read's
+ * cell key, run range and floor) to one member in turn, and the others
+ * sleep until theirs is answered, as the group commit does for appends.
+ * The members then answer one request for many reads. The answer is
+ * shared (struct rdb): each read parses its own three ranges and drops its
+ * reference. Linearizable reads are not combined: each is one quorum
+ * read, as its caller's guarantee is about its own instant. */
+
+#define READ_MAX 42 /* 3 ranges each: 126, under etcd's --max-txn-ops of 128 */
+/* Combined reads in flight at once: a second only while a whole batch
+ * waits. Measured (16 / 256 threads reading cells new to the handle, a
+ * 3-member loopback cluster on 2 vCPUs): one in flight 6.7-6.9k / 8.0-8.8k
+ * reads/s, two 4.5-5.8k / 9.2-10.1k, four 4.0-4.5k / 8.3-9.4k; before
+ * combining, 3.3-3.6k / 4.7-5.0k. Smaller batches cost more than the
+ * overlap gains until the queue fills a batch; with this rule 6.8-8.4k /
+ * 8.8-11.5k against one's 7.0-8.6k / 7.9-10.5k, interleaved. */
+#define READ_FLIGHT 2
+
+struct rdb { /* a combined read's answer */
+    Etcdserverpb__TxnResponse *resp;
+    size_t refs;
+};
+
+struct rdx { /* one waiting read */
+    struct rdx *next;
+    const struct er *er;
+    uint64_t addr;
+    struct rdb *b; /* its answer, ranges 3 * slot .. 3 * slot + 2 */
+    size_t slot;
+    int rc, taken, done;
+};
+
+static void rdb_drop(struct es *es, struct rdb *b)
 {
-    struct es *es = es_of(r->s);
-    struct er *er = er_of(r);
-    char ck[KEY_MAX], rk[KEY_MAX], ek[KEY_MAX], fk[KEY_MAX], tk[KEY_MAX];
-    ProtobufCBinaryData c_k = c_key(ck, es, er, addr), r_k, e_k, f_k = f_key(fk, es, er),
-                        t_k = t_key(tk, es, er);
-    runs_keys(rk, ek, es, er, addr, 1, &r_k, &e_k);
-    struct txn t;
-    txn_init(&t);
-    Etcdserverpb__RangeRequest *c_r = op_range(&t, 1, c_k, none), *r_r = op_range(&t, 1, r_k, e_k),
-                               *f_r = op_range(&t, 1, f_k, none);
+    pthread_mutex_lock(&es->rd_mu);
+    int last = --b->refs == 0;
+    pthread_mutex_unlock(&es->rd_mu);
+    if (last) {
+        wom__etcd_txn_free(b->resp);
+        free(b);
+    }
+}
+
+/* The ranges of cell addr of er from op 3 * i on: its key, its runs, f. */
+static void read_ops(struct es *es, const struct er *er, uint64_t addr, struct txn *t,
+                     struct txn_big *big, char (*k)[KEY_MAX], int serializable)
+{
+    ProtobufCBinaryData r_k, e_k;
+    runs_keys(k[1], k[2], es, er, addr, 1, &r_k, &e_k);
+    Etcdserverpb__RangeRequest *c_r = range_in(t, 1, big, c_key(k[0], es, er, addr), none),
+                               *r_r = range_in(t, 1, big, r_k, e_k),
+                               *f_r = range_in(t, 1, big, f_key(k[3], es, er), none);
     r_r->limit = 1;
     /* only serializable ranges: one member answers */
     c_r->serializable = r_r->serializable = f_r->serializable = serializable != 0;
-    if (!serializable && tail)
-        op_range(&t, 1, t_k, none);
-    int rc = read_call(es, &t, resp, op_deadline(es));
+}
+
+/* Send the reads x[0..n) as one transaction and hand each its answer. */
+static void read_send(struct es *es, struct rdx *const *x, size_t n)
+{
+    struct txn *t = malloc(sizeof *t);
+    struct txn_big big = {NULL, NULL, NULL, NULL};
+    char (*keys)[KEY_MAX] = malloc(4 * n * sizeof *keys);
+    struct rdb *b = malloc(sizeof *b);
+    int rc = !t || !keys || !b || big_new(&big, 3 * n) ? WOM_ENOMEM : 0;
+    if (!rc) {
+        txn_init_big(t, &big, 3 * n);
+        for (size_t i = 0; i < n; i++)
+            read_ops(es, x[i]->er, x[i]->addr, t, &big, keys + 4 * i, 1);
+        rc = read_call(es, t, &b->resp, op_deadline(es));
+    }
+    pthread_mutex_lock(&es->rd_mu);
+    if (!rc)
+        b->refs = n;
+    for (size_t i = 0; i < n; i++) {
+        x[i]->rc = rc;
+        x[i]->b = rc ? NULL : b;
+        x[i]->slot = i;
+        x[i]->done = 1;
+    }
+    pthread_cond_broadcast(&es->rd_cv);
+    pthread_mutex_unlock(&es->rd_mu);
     if (rc)
-        return rc;
+        free(b);
+    free(t);
+    free(keys);
+    big_free(&big);
+}
+
+/* A serializable try at cell addr of er, combined with the others
+ * waiting: *b its answer (drop it), *base its first range there. */
+static int read_combined(struct es *es, const struct er *er, uint64_t addr, struct rdb **b,
+                         size_t *base)
+{
+    struct rdx me = {NULL, er, addr, NULL, 0, 0, 0, 0};
+    pthread_mutex_lock(&es->rd_mu);
+    *es->rd_tailp = &me;
+    es->rd_tailp = &me.next;
+    es->rd_queued++;
+    while (!me.done) {
+        if (me.taken || es->rd_busy >= READ_FLIGHT ||
+            (es->rd_busy > 0 && es->rd_queued < READ_MAX)) {
+            pthread_cond_wait(&es->rd_cv, &es->rd_mu);
+            continue;
+        }
+        struct rdx *x[READ_MAX];
+        size_t n = 0;
+        while (es->rd_head && n < READ_MAX) {
+            es->rd_head->taken = 1;
+            x[n++] = es->rd_head;
+            es->rd_head = es->rd_head->next;
+        }
+        if (!es->rd_head)
+            es->rd_tailp = &es->rd_head;
+        es->rd_queued -= n;
+        es->rd_busy++;
+        pthread_mutex_unlock(&es->rd_mu);
+        read_send(es, x, n); /* (marks them done under rd_mu) */
+        pthread_mutex_lock(&es->rd_mu);
+        es->rd_busy--;
+        pthread_cond_broadcast(&es->rd_cv);
+    }
+    pthread_mutex_unlock(&es->rd_mu);
+    *b = me.b;
+    *base = 3 * me.slot;
+    return me.rc;
+}
+
+/* An answer that cell_read gave: shared (b) or its own. */
+static void answer_free(struct es *es, Etcdserverpb__TxnResponse *resp, struct rdb *b)
+{
+    if (b)
+        rdb_drop(es, b);
+    else
+        wom__etcd_txn_free(resp);
+}
+
+/* Read what would hold cell addr of r, its lone cell c/ADDR or the first
+ * run of its runs_keys range, and f, in one snapshot, linearizable (t too
+ * when tail is given): *kv the key-value and *run opened on it (a lone
+ * cell is a run of one), *kv NULL when nothing holds addr; after use of
+ * *kv, answer_free(*resp, *shared). serializable: from one member's own
+ * state, combined with other threads' tries (no quorum; it may lag, so
+ * only a cell found, or a floor above addr, means anything; *floor 0
+ * when it has no f yet). */
+static int cell_read(wom_region *r, uint64_t addr, int serializable,
+                     Etcdserverpb__TxnResponse **resp, struct rdb **shared,
+                     const Mvccpb__KeyValue **kv, struct wom__ec_run *run, uint64_t *floor,
+                     uint64_t *tail)
+{
+    struct es *es = es_of(r->s);
+    struct er *er = er_of(r);
+    char k[5][KEY_MAX];
+    size_t base = 0;
+    int rc;
+    *shared = NULL;
+    k[4][0] = 0; /* (t's key, when asked for) */
+    if (serializable) {
+        if ((rc = read_combined(es, er, addr, shared, &base)))
+            return rc;
+        *resp = (*shared)->resp;
+        (void)c_key(k[0], es, er, addr); /* the keys its ranges asked for */
+        (void)f_key(k[3], es, er);
+    } else {
+        struct txn t;
+        txn_init(&t);
+        read_ops(es, er, addr, &t, NULL, k, 0);
+        if (tail)
+            op_range(&t, 1, t_key(k[4], es, er), none);
+        if ((rc = read_call(es, &t, resp, op_deadline(es))))
+            return rc;
+    }
+    ProtobufCBinaryData c_k = {strlen(k[0]), (uint8_t *)k[0]}, f_k = {strlen(k[3]), (uint8_t *)k[3]},
+                        t_k = {strlen(k[4]), (uint8_t *)k[4]};
     const Mvccpb__KeyValue *lone, *rkv, *f_kv;
     *floor = 0;
-    if ((rc = kv_at(*resp, 0, c_k, &lone)) || (rc = first_kv(*resp, 1, &rkv)) ||
-        (rc = kv_at(*resp, 2, f_k, &f_kv)) || (!f_kv && !serializable && (rc = WOM_ECORRUPT)) ||
+    if ((rc = kv_at(*resp, base, c_k, &lone)) || (rc = first_kv(*resp, base + 1, &rkv)) ||
+        (rc = kv_at(*resp, base + 2, f_k, &f_kv)) || (!f_kv && !serializable && (rc = WOM_ECORRUPT)) ||
         (f_kv && (rc = hex_parse(&f_kv->value, floor))) ||
         (!serializable && tail && (rc = num_at(*resp, 3, t_k, tail, NULL))) ||
         (rkv && (rc = run_of(es, er, rkv, 1, addr, run))) ||
         (lone && rkv && run->first <= addr && (rc = WOM_ECORRUPT)) || /* held twice */
         (lone && (rc = run_of(es, er, lone, 0, addr, run)))) {
-        wom__etcd_txn_free(*resp);
+        answer_free(es, *resp, *shared);
         return rc;
     }
     *kv = lone ? lone : rkv && run->first <= addr ? rkv : NULL; /* (a run above: not written) */
@@ -1709,17 +1876,19 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
         int armed = !serializable && timeout_ns != 0 && !last &&
                     hub_arm(es, er, addr, &w, deadline, &need_read) == 0;
         Etcdserverpb__TxnResponse *resp;
+        struct rdb *shared = NULL;
         const Mvccpb__KeyValue *kv = NULL;
         struct wom__ec_run run;
         uint64_t floor = 0, tail = 0;
         int rc = 0;
         ep = hub_epoch(es, er, addr, NULL, NULL); /* before the read: what it finds may be cached */
         if (need_read)
-            rc = cell_read(r, addr, serializable, &resp, &kv, &run, &floor, armed ? &tail : NULL);
+            rc = cell_read(r, addr, serializable, &resp, &shared, &kv, &run, &floor,
+                           armed ? &tail : NULL);
         else
             resp = NULL; /* the hub knows it is not written: wait for its event */
         if (serializable && !rc && !kv && addr >= floor) { /* not on that member: ask the quorum */
-            wom__etcd_txn_free(resp);
+            answer_free(es, resp, shared);
             serializable = 0;
             continue;
         }
@@ -1729,10 +1898,10 @@ static int ec_get_view(wom_region *r, uint64_t addr, wom_view *v, int64_t timeou
         if (!rc && kv && addr >= floor) { /* (a run straddling the floor keeps trimmed cells) */
             rc = read_run(es, er, addr, &run, floor, v, ep,
                           resp->header ? resp->header->revision : 0);
-            wom__etcd_txn_free(resp);
+            answer_free(es, resp, shared);
         } else if (!rc) {
             rc = addr < floor ? WOM_ETRIMMED : WOM_EEMPTY;
-            wom__etcd_txn_free(resp);
+            answer_free(es, resp, shared);
         }
         if (rc == WOM_EEMPTY && timeout_ns != 0 && deadline >= 0 && wom__now_ns() >= deadline) {
             /* "not written by the deadline" only from a read made now: the
@@ -2028,7 +2197,7 @@ static int batch_commit(struct es *es, struct er *er, struct aq *q, struct cellb
         return WOM_ENOMEM;
     char (*keys)[KEY_MAX] = malloc(rs.nr * sizeof *keys);
     struct txn *t = malloc(sizeof *t);
-    struct txn_big big = {NULL, NULL, NULL};
+    struct txn_big big = {NULL, NULL, NULL, NULL};
     if (!keys || !t || big_new(&big, rs.nr + 1)) {
         free(keys);
         free(t);
@@ -2458,7 +2627,8 @@ static int ec_inspect(wom_region *r, uint64_t addr, wom_cell_info *out)
     } else {
         uint64_t floor;
         struct wom__ec_run run;
-        if ((rc = cell_read(r, addr, 0, &resp, &kv, &run, &floor, NULL)))
+        struct rdb *shared;
+        if ((rc = cell_read(r, addr, 0, &resp, &shared, &kv, &run, &floor, NULL)))
             return rc;
         const uint8_t *val;
         size_t n;
@@ -2629,6 +2799,9 @@ static int ec_open(const char *rest, wom_space **out)
     es->cache_owner.release = cache_view_release;
     pthread_mutex_init(&es->app_mu, NULL);
     pthread_cond_init(&es->app_cv, NULL);
+    pthread_mutex_init(&es->rd_mu, NULL);
+    pthread_cond_init(&es->rd_cv, NULL);
+    es->rd_tailp = &es->rd_head;
     pthread_mutex_init(&es->hub_mu, NULL);
     pthread_mutex_init(&es->lease_mu, NULL);
     pthread_condattr_t ca;
