@@ -558,22 +558,29 @@ static int open_fake(int port, wom_space **s, struct seen *out)
     return rc;
 }
 
-/* A get of cell 2 of region "r" (in a client child). */
-static void client_get(int port, struct seen *out)
+/* The fake's space and region "r": 0, or out says which stage failed. */
+static int open_fake_region(int port, wom_space **s, wom_region **r, struct seen *out)
 {
-    wom_space *s = NULL;
-    if (open_fake(port, &s, out))
-        return;
-    wom_region *r = NULL;
-    int rc = wom_region_open(s, "r", WOM_ONCE, &r);
+    if (open_fake(port, s, out))
+        return 1;
+    int rc = wom_region_open(*s, "r", WOM_ONCE, r);
     if (rc) {
         out->stage = 2;
         out->rc = rc;
         snprintf(out->why, sizeof out->why, "region open: %s: %s", wom_err_name(rc),
                  wom_last_error());
-        wom_close(s);
-        return;
+        wom_close(*s);
     }
+    return rc != 0;
+}
+
+/* A get of cell 2 of region "r" (in a client child). */
+static void client_get(int port, struct seen *out)
+{
+    wom_space *s = NULL;
+    wom_region *r = NULL;
+    if (open_fake_region(port, &s, &r, out))
+        return;
     char buf[MAX_VALUE * 4];
     memset(buf, 0x5a, sizeof buf);
     size_t len = 777;
@@ -596,17 +603,9 @@ static void client_get(int port, struct seen *out)
 static void client_put(int port, struct seen *out)
 {
     wom_space *s = NULL;
-    if (open_fake(port, &s, out))
-        return;
     wom_region *r = NULL;
-    int rc = wom_region_open(s, "r", WOM_ONCE, &r);
-    if (rc) {
-        out->stage = 2;
-        out->rc = rc;
-        snprintf(out->why, sizeof out->why, "region open: %s", wom_err_name(rc));
-        wom_close(s);
+    if (open_fake_region(port, &s, &r, out))
         return;
-    }
     int64_t t0 = wom_test_now_ns();
     out->rc = wom_put(r, 5, "x", 1);
     out->took = wom_test_now_ns() - t0;
