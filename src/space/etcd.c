@@ -1654,8 +1654,9 @@ static int ec_put(wom_region *r, uint64_t addr, const void *buf, size_t len)
  *
  * The serializable tries of a space handle's threads (a first read of a
  * cell, before a quorum read may say "not written") go out together:
- * whoever finds no combined read in flight sends up to READ_MAX of the
- * waiting ones as one transaction of serializable ranges (each read's
+ * whoever finds no combined read in flight (or one, and a whole batch
+ * waiting: READ_FLIGHT) sends up to READ_MAX of the waiting ones as one
+ * transaction of serializable ranges (each read's
  * cell key, run range and floor) to one member in turn, and the others
  * sleep until theirs is answered, as the group commit does for appends.
  * The members then answer one request for many reads. The answer is
