@@ -114,6 +114,24 @@ static const char *const commands[] = {"put", "get", "append", "recv", "store", 
                                        "cas", "ls", "trim", "batch", "demo"};
 #define NCMD (sizeof commands / sizeof commands[0])
 
+/* A fresh directory from template dir ("/tmp/...-XXXXXX"), which the
+ * runner removes if the test ends before tmp_dir_done (a failed check, a
+ * timeout, a kill), so that no run leaves one in /tmp. */
+static void tmp_dir(char *dir)
+{
+    CHECK(mkdtemp(dir));
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    wom_test_on_abandon(cmd);
+}
+
+/* Remove dir's one file and dir itself, and clear tmp_dir's cleanup. */
+static void tmp_dir_done(const char *dir, const char *path)
+{
+    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+    wom_test_on_abandon(NULL);
+}
+
 /* ---- Help, version, unknown commands ------------------------------------ */
 
 TEST(cli_help_lists_commands_and_exit_codes, T_UNIT)
@@ -552,7 +570,7 @@ TEST(cli_demo_channel, T_UNIT)
 TEST(cli_demo_processes_over_shm, T_UNIT)
 {
     char dir[] = "/tmp/wom-cli-XXXXXX", uri[64];
-    CHECK(mkdtemp(dir));
+    tmp_dir(dir);
     snprintf(uri, sizeof uri, "--uri=shm:%s/demo.wom", dir);
     WOM("demo", "--procs", uri, "--messages", "50000");
     CHECK_EXIT(CLI_OK);
@@ -569,14 +587,14 @@ TEST(cli_demo_processes_over_shm, T_UNIT)
     CHECK_EXIT(CLI_USAGE);
     char path[64];
     snprintf(path, sizeof path, "%s/demo.wom", dir);
-    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+    tmp_dir_done(dir, path);
 }
 
 /* A read-only URI reads everything and refuses every write (exit 10). */
 TEST(cli_read_only_space, T_UNIT)
 {
     char dir[] = "/tmp/wom-cli-XXXXXX", uri[96], ro[104], path[64];
-    CHECK(mkdtemp(dir));
+    tmp_dir(dir);
     snprintf(path, sizeof path, "%s/s.wom", dir);
     snprintf(uri, sizeof uri, "shm:%s", path);
     snprintf(ro, sizeof ro, "%s;ro", uri);
@@ -600,7 +618,7 @@ TEST(cli_read_only_space, T_UNIT)
     CHECK_EXIT(CLI_NOSPACE); /* no such region, and it cannot be made */
     WOM("trim", ro, "log", "1");
     CHECK_EXIT(CLI_OTHER);
-    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+    tmp_dir_done(dir, path);
 }
 
 TEST(cli_demo_queue, T_UNIT)
@@ -703,7 +721,7 @@ static void send_then_recv(wom_chan *c, wom_sub *sub, uint64_t n, uint64_t k)
 TEST(cli_stat_shows_tails_and_reader_lag, T_UNIT)
 {
     char dir[] = "/tmp/wom-stat-XXXXXX", uri[96], path[80];
-    CHECK(mkdtemp(dir));
+    tmp_dir(dir);
     snprintf(path, sizeof path, "%s/s.wom", dir);
     snprintf(uri, sizeof uri, "shm:%s", path);
     wom_space *s;
@@ -738,7 +756,7 @@ TEST(cli_stat_shows_tails_and_reader_lag, T_UNIT)
     CHECK_EXIT(CLI_USAGE); /* below the 10 ms floor */
     wom_chan_close(c);
     wom_close(s);
-    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+    tmp_dir_done(dir, path);
 }
 
 /* ---- Issue 7: closed descriptors, NUL bytes, hostile names, form regions -- */
@@ -751,14 +769,14 @@ struct tmp_space {
 static void tmp_space(struct tmp_space *t)
 {
     snprintf(t->dir, sizeof t->dir, "/tmp/wom-cli7-XXXXXX");
-    CHECK(mkdtemp(t->dir));
+    tmp_dir(t->dir);
     snprintf(t->path, sizeof t->path, "%s/s.wom", t->dir);
     snprintf(t->uri, sizeof t->uri, "shm:%s", t->path);
 }
 
 static void tmp_space_rm(const struct tmp_space *t)
 {
-    CHECK(unlink(t->path) == 0 && rmdir(t->dir) == 0);
+    tmp_dir_done(t->dir, t->path);
 }
 
 /* 7a: with stdin, stdout or stderr closed, the space file must not become
