@@ -666,9 +666,11 @@ static void hub_event(struct es *es, struct wreg *g, int floor_watch, const Mvcc
     }
     uint64_t addr, lo;
     int is_run = 0;
-    if (key_addr(es, g, &kv->key, &addr) &&
-        (g->mode != WOM_ONCE || (is_run = 1, wom__ec_key_addr(es->prefix, 'r', g->rid, &kv->key, &addr))))
-        return; /* not one of ours: nothing to wake */
+    if (key_addr(es, g, &kv->key, &addr)) { /* not a lone cell's (or a MANY cell's) key */
+        if (g->mode != WOM_ONCE || wom__ec_key_addr(es->prefix, 'r', g->rid, &kv->key, &addr))
+            return; /* nor a run's: not one of ours, nothing to wake */
+        is_run = 1;
+    }
     lo = addr;
     if (g->mode == WOM_ONCE) { /* a lone cell's key, or a run's: its cells end at addr */
         struct er r = {g->rid, g->mode, g->max_value, ""};
@@ -1808,28 +1810,25 @@ static int cell_read(wom_region *r, uint64_t addr, int serializable,
 {
     struct es *es = es_of(r->s);
     struct er *er = er_of(r);
-    char k[5][KEY_MAX];
+    char k[5][KEY_MAX]; /* read_ops's four, and t's */
+    ProtobufCBinaryData c_k = c_key(k[0], es, er, addr), f_k = f_key(k[3], es, er),
+                        t_k = t_key(k[4], es, er);
     size_t base = 0;
     int rc;
     *shared = NULL;
-    k[4][0] = 0; /* (t's key, when asked for) */
     if (serializable) {
         if ((rc = read_combined(es, er, addr, shared, &base)))
             return rc;
         *resp = (*shared)->resp;
-        (void)c_key(k[0], es, er, addr); /* the keys its ranges asked for */
-        (void)f_key(k[3], es, er);
     } else {
         struct txn t;
         txn_init(&t);
         read_ops(es, er, addr, &t, NULL, k, 0);
         if (tail)
-            op_range(&t, 1, t_key(k[4], es, er), none);
+            op_range(&t, 1, t_k, none);
         if ((rc = read_call(es, &t, resp, op_deadline(es))))
             return rc;
     }
-    ProtobufCBinaryData c_k = {strlen(k[0]), (uint8_t *)k[0]}, f_k = {strlen(k[3]), (uint8_t *)k[3]},
-                        t_k = {strlen(k[4]), (uint8_t *)k[4]};
     const Mvccpb__KeyValue *lone, *rkv, *f_kv;
     *floor = 0;
     if ((rc = kv_at(*resp, base, c_k, &lone)) || (rc = first_kv(*resp, base + 1, &rkv)) ||
@@ -1972,19 +1971,19 @@ static int ec_get_views(wom_region *r, uint64_t addr, wom_view *v, size_t max, s
     /* Both ranges ascend: each address is a lone cell's (the next of cr),
      * or in the run at hand, or in the next run of rr; else it is not
      * written (yet), and the cells end. */
-    struct wom__ec_run run = {0, 0, 0, 0, NULL}, lone;
+    struct wom__ec_run run = {0, 0, 0, 0, NULL}, lone = run; /* left 0: none open */
     size_t ci = 0, ri = 0;
     while (cr && !rc && a >= floor && k < max && addr + k >= addr) {
         uint64_t at = addr + k, got_at;
         const uint8_t *val;
         size_t n;
         int mine;
-        while (ci < cr->n_kvs && !(rc = run_of(es, er, cr->kvs[ci], 0, a, &lone)) && lone.first < at)
-            ci++; /* (ascending keys give none below at; a hostile member might) */
+        /* (ascending keys give no lone cell below at; a hostile member might) */
+        while (!rc && (!lone.left || lone.first < at) && ci < cr->n_kvs)
+            rc = run_of(es, er, cr->kvs[ci++], 0, a, &lone);
         if (rc)
             break;
-        if (ci < cr->n_kvs && lone.first == at) {
-            ci++;
+        if (lone.left && lone.first == at) {
             (void)wom__ec_run_next(&lone, es->writer, UINT64_MAX, &got_at, &val, &n, &mine);
         } else {
             while (!rc && (!run.left || run.last < at) && ri < rr->n_kvs)
@@ -2143,8 +2142,10 @@ static int runs_pack(struct runs *rs, struct cellbuf *const *b, size_t k)
     for (size_t i = 0; rs->r && i < k; i++) {
         size_t cb = CELL_HDR + b[i]->len;
         if (i == 0 || rs->r[rs->nr - 1].k == RUN_MAX ||
-            rs->r[rs->nr - 1].bytes + cb > RUN_HDR + RUN_BYTES)
-            rs->r[rs->nr++].k = 0, rs->r[rs->nr - 1].bytes = RUN_HDR;
+            rs->r[rs->nr - 1].bytes + cb > RUN_HDR + RUN_BYTES) {
+            rs->r[rs->nr].k = 0; /* a new run */
+            rs->r[rs->nr++].bytes = RUN_HDR;
+        }
         rs->r[rs->nr - 1].k++;
         rs->r[rs->nr - 1].bytes += cb;
         bytes += cb;

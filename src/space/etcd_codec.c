@@ -57,6 +57,8 @@ void wom__ec_run_head(uint8_t *p, uint64_t first, uint32_t k)
     be_put(p + 12, k, 4);
 }
 
+_Static_assert(WOM__EC_RUN_HDR <= WOM__EC_CELL_HDR, "a value that holds a cell holds a run's header");
+
 /* The length field of a cell whose header is at p. */
 static size_t cell_len(const uint8_t *p) { return (size_t)be_get(p + 28, 4); }
 
@@ -67,9 +69,7 @@ int wom__ec_run_open(const ProtobufCBinaryData *v, uint64_t last, uint32_t max_v
         return WOM_ECORRUPT;
     const uint8_t *p = v->data, *end = v->data + v->len;
     uint64_t first = last, k = 1;
-    if (v->len >= 4 && !memcmp(p, "WOMK", 4)) {
-        if (v->len < WOM__EC_RUN_HDR)
-            return WOM_ECORRUPT;
+    if (!memcmp(p, "WOMK", 4)) { /* (a run's header is shorter than a cell's) */
         first = be_get(p + 4, 8);
         k = be_get(p + 12, 4);
         if (k == 0 || k > WOM__EC_RUN_MAX || first > last || last - first != k - 1)
@@ -91,6 +91,14 @@ int wom__ec_run_open(const ProtobufCBinaryData *v, uint64_t last, uint32_t max_v
     return 0;
 }
 
+/* Past the cell at the cursor (there is one). */
+static void run_step(struct wom__ec_run *run)
+{
+    run->p += WOM__EC_CELL_HDR + cell_len(run->p);
+    if (--run->left)
+        run->at++;
+}
+
 int wom__ec_run_next(struct wom__ec_run *run, const uint8_t writer[16], uint64_t seq,
                      uint64_t *addr, const uint8_t **val, size_t *len, int *mine)
 {
@@ -101,19 +109,14 @@ int wom__ec_run_next(struct wom__ec_run *run, const uint8_t writer[16], uint64_t
     *len = cell_len(p);
     *val = p + WOM__EC_CELL_HDR;
     *mine = !memcmp(p + 4, writer, 16) && be_get(p + 20, 8) == seq;
-    run->p = p + WOM__EC_CELL_HDR + *len;
-    if (--run->left)
-        run->at++;
+    run_step(run);
     return 1;
 }
 
 void wom__ec_run_seek(struct wom__ec_run *run, uint64_t a)
 {
-    while (run->left && run->at < a) {
-        run->p += WOM__EC_CELL_HDR + cell_len(run->p);
-        if (--run->left)
-            run->at++;
-    }
+    while (run->left && run->at < a)
+        run_step(run);
 }
 
 void wom__ec_hex16(char *out, uint64_t v) { snprintf(out, 17, "%016" PRIx64, v); }
