@@ -451,14 +451,16 @@ static int same_chunk(uint64_t a, uint64_t b) { return (a ^ b) < WOM__CHUNK_SIZE
 static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
 {
     uint64_t off = w & ~C_LOW;
-    if (!wom__rec_at_ok(r->e, off))
-        return WOM_ECORRUPT;
     /* A pin this process holds: of this engine, in this process's slot (a
      * view inherited across fork counts in the parent's slot). */
     int held = v->pin_[0] == (uint64_t)(uintptr_t)r->e &&
                v->pin_[1] >> VIEW_SLOT_SHIFT == r->e->pin_slot;
     int fresh = !held || !same_chunk(VIEW_OFF(v->pin_[1]), off);
     uint64_t slot = held ? v->pin_[1] >> VIEW_SLOT_SHIFT : r->e->pin_slot;
+    /* The held pin's chunk was checked to be one when it was pinned. */
+    if (!wom__rec_place_ok(off) ||
+        (fresh && !eng_piece_ok(r->e, off & ~(WOM__CHUNK_SIZE - 1), WOM__CHUNK_SIZE)))
+        return WOM_ECORRUPT;
     if (fresh) {
         wom__eng_unpin_view(v); /* any engine's pin: it knows its own */
         if (wom__pin(r->e, off))
@@ -474,7 +476,7 @@ static int once_pin(wom__reg *r, uint64_t addr, uint64_t w, wom_view *v)
         return WOM_ETRIMMED;
     }
     /* Only now is the record stable: judge its header. */
-    if (!wom__rec_ok(r->e, off, r->max_value)) {
+    if (!wom__rec_len_ok(r->e, off, r->max_value)) {
         wom__eng_unpin_view(v);
         return WOM_ECORRUPT;
     }
@@ -644,21 +646,17 @@ static inline int ahead_written(const wom_a64 *cell, uint64_t addr)
     return (ld_relaxed(cell + PACE_AHEAD) & C_STATE) != C_EMPTY;
 }
 
-static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
+/* get_view's wait for addr's cell (*cell: its word, or NULL when a
+ * read-only process found no leaf yet), from its first look on. Out of
+ * line: a read of a written cell, the common case, sets none of this up. */
+static __attribute__((noinline)) int get_wait(wom__reg *r, uint64_t addr, wom_a64 *cell,
+                                              wom_view *v, int64_t timeout_ns)
 {
     wom__eng *e = r->e;
-    if (r->mode != WOM_ONCE)
-        return WOM_EMODE;
-    if (addr < ld_seq(&r->h->floor))
-        return WOM_ETRIMMED;
-    wom_a64 *cell = NULL;
-    int rc = wom__cell(r, addr, timeout_ns != 0 && !e->ro, &cell);
-    if (rc && !(rc == WOM_EEMPTY && e->ro && timeout_ns != 0))
-        return rc;
     uint64_t empty = cell_empty(addr);
     int64_t deadline = -2;
     unsigned pace = 1, looks = 0;
-    int linger = 0;
+    int linger = 0, rc;
     struct backoff spins = BACKOFF_INIT;
     for (;;) {
         uint64_t w;
@@ -695,6 +693,27 @@ static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
         if (rc)
             return rc;
     }
+}
+
+static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
+{
+    wom__eng *e = r->e;
+    if (r->mode != WOM_ONCE)
+        return WOM_EMODE;
+    if (addr < ld_seq(&r->h->floor))
+        return WOM_ETRIMMED;
+    wom_a64 *cell = NULL;
+    int rc = wom__cell(r, addr, timeout_ns != 0 && !e->ro, &cell);
+    if (rc && !(rc == WOM_EEMPTY && e->ro && timeout_ns != 0))
+        return rc;
+    if (cell) {
+        /* seq_cst (acquire part): pairs with the writer's CAS, as in
+         * cell_word */
+        uint64_t w = ld_seq(cell);
+        if ((w & C_STATE) == C_WRITTEN)
+            return e->ro ? once_copy(r, addr, w, v) : once_pin(r, addr, w, v);
+    }
+    return get_wait(r, addr, cell, v, timeout_ns);
 }
 
 /* 1 when no process can fill EMPTY cell addr any more: it lies below the

@@ -84,6 +84,9 @@ typedef struct wom__reg {
     uint32_t idx;
     wom_mode mode;
     uint32_t max_value;
+    /* Names engine and region in the leaf cache, never 0 (an unused
+     * entry's key): (e->id * WOM__NREGIONS + idx) + 1. */
+    uint64_t leaf_key;
 } wom__reg;
 
 /* Lay out a fresh engine over base[0, size) (zero-filled). host: the
@@ -203,25 +206,35 @@ static inline uint64_t eng_first(void)
 /* A page-aligned piece of `bytes` (node, leaf, chunk) inside the bump area. */
 static inline int eng_piece_ok(const wom__eng *e, uint64_t off, uint64_t bytes)
 {
-    return (off & (WOM__PAGE - 1)) == 0 && off >= eng_first() && off <= eng_brk(e) &&
-           bytes <= eng_brk(e) - off;
+    uint64_t brk = eng_brk(e); /* once: each read is an atomic load */
+    return (off & (WOM__PAGE - 1)) == 0 && off >= eng_first() && off <= brk && bytes <= brk - off;
+}
+/* Where a record header may sit in its chunk: 8-aligned, past the chunk
+ * header, with room for the header. Checks the offset alone, not that the
+ * chunk is one (wom__rec_at_ok). */
+static inline int wom__rec_place_ok(uint64_t off)
+{
+    uint64_t in = off & (WOM__CHUNK_SIZE - 1);
+    return !(off & 7) && in >= WOM__CHUNK_HDR && WOM__CHUNK_SIZE - in >= sizeof(struct wom__rec);
+}
+/* A good place for a record, in an arena chunk of the bump area. */
+static inline int wom__rec_at_ok(const wom__eng *e, uint64_t off)
+{
+    return wom__rec_place_ok(off) && eng_piece_ok(e, off & ~(WOM__CHUNK_SIZE - 1), WOM__CHUNK_SIZE);
+}
+/* The length in the header of a record whose place was checked fits. */
+static inline int wom__rec_len_ok(const wom__eng *e, uint64_t off, uint32_t max_value)
+{
+    uint64_t in = off & (WOM__CHUNK_SIZE - 1);
+    uint32_t len = ((const struct wom__rec *)(e->base + off))->len;
+    return len <= max_value && len <= WOM__CHUNK_SIZE - in - sizeof(struct wom__rec);
 }
 /* A record header at off inside an arena chunk, its value fitting too. The
  * header is read: only a pinned record (or one that cannot die) gives a
  * stable answer; wom__rec_at_ok checks the place alone. */
-static inline int wom__rec_at_ok(const wom__eng *e, uint64_t off)
-{
-    uint64_t c = off & ~(WOM__CHUNK_SIZE - 1);
-    return !(off & 7) && eng_piece_ok(e, c, WOM__CHUNK_SIZE) && off - c >= WOM__CHUNK_HDR &&
-           WOM__CHUNK_SIZE - (off - c) >= sizeof(struct wom__rec);
-}
 static inline int wom__rec_ok(const wom__eng *e, uint64_t off, uint32_t max_value)
 {
-    if (!wom__rec_at_ok(e, off))
-        return 0;
-    uint64_t in = off & (WOM__CHUNK_SIZE - 1);
-    uint32_t len = ((const struct wom__rec *)(e->base + off))->len;
-    return len <= max_value && len <= WOM__CHUNK_SIZE - in - sizeof(struct wom__rec);
+    return wom__rec_at_ok(e, off) && wom__rec_len_ok(e, off, max_value);
 }
 static inline void *eng_ptr(const wom__eng *e, uint64_t off) { return e->base + off; }
 static inline struct wom__chunk *eng_chunk(const wom__eng *e, uint64_t off)
@@ -277,8 +290,7 @@ uint64_t wom__stack_pop(wom__eng *e, wom_a64 *head, uint64_t (*link_of)(wom__eng
  * writes stay in one leaf for WOM__LEAF_CELLS addresses, so most lookups
  * skip the descent (index.c says why a stale entry is safe). */
 struct wom__leaf_cache {
-    uint64_t eng_id;
-    uint32_t region;
+    uint64_t key; /* the wom__reg's leaf_key; 0: unused */
     uint64_t leafno;
     wom_a64 *cells;
 };
@@ -294,8 +306,7 @@ int wom__cell_slow(wom__reg *r, uint64_t addr, int create, wom_a64 **cell);
 static inline int wom__cell(wom__reg *r, uint64_t addr, int create, wom_a64 **cell)
 {
     const struct wom__leaf_cache *lc = &wom__leaf_cache[r->idx % WOM__LEAF_CACHE];
-    if (lc->eng_id == r->e->id && lc->region == r->idx && lc->leafno == addr >> WOM__LEAF_BITS &&
-        lc->cells) {
+    if (lc->key == r->leaf_key && lc->leafno == addr >> WOM__LEAF_BITS) {
         *cell = lc->cells + (addr & (WOM__LEAF_CELLS - 1));
         return 0;
     }

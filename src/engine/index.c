@@ -138,7 +138,7 @@ int wom__cell_slow(wom__reg *r, uint64_t addr, int create, wom_a64 **cell)
         }
         node = c;
     }
-    *lc = (struct wom__leaf_cache){e->id, r->idx, leafno, (wom_a64 *)eng_ptr(e, node)};
+    *lc = (struct wom__leaf_cache){r->leaf_key, leafno, (wom_a64 *)eng_ptr(e, node)};
     *cell = lc->cells + (addr & (WOM__LEAF_CELLS - 1));
     return 0;
 }
@@ -158,14 +158,19 @@ void wom__cell_released(wom__reg *r, wom_a64 *cell, uint64_t old)
 static void trim_leaf(wom__reg *r, uint64_t leaf, uint64_t lo, uint64_t hi)
 {
     wom_a64 *cells = eng_ptr(r->e, leaf);
-    uint64_t chunk = 0, dead = 0;
+    /* chunk: the chunk of the last records counted, checked to be one when
+     * first met (UINT64_MAX: none yet); only the chunk matters to the
+     * count, so a record's header is never read. */
+    uint64_t chunk = UINT64_MAX, dead = 0;
     for (uint64_t i = lo; i < hi; i++) {
         uint64_t w = ld_acquire(&cells[i]); /* pairs with the writer's CAS */
-        if ((w & C_STATE) == C_WRITTEN && !wom__rec_ok(r->e, w & ~C_LOW, WOM_MAX_VALUE_LIMIT)) {
+        uint64_t c = w & ~(WOM__CHUNK_SIZE - 1);
+        if ((w & C_STATE) == C_WRITTEN &&
+            (!wom__rec_place_ok(w & ~C_LOW) ||
+             (c != chunk && !eng_piece_ok(r->e, c, WOM__CHUNK_SIZE)))) {
             st_relaxed(&cells[i], C_TRIMMED); /* corrupt: nothing to release */
         } else if ((w & C_STATE) == C_WRITTEN) {
             st_relaxed(&cells[i], C_TRIMMED); /* relaxed: nobody else writes it */
-            uint64_t c = w & ~(WOM__CHUNK_SIZE - 1);
             if (c != chunk && dead) {
                 wom__rec_kill_n(r->e, chunk, dead);
                 dead = 0;

@@ -178,6 +178,7 @@ static void reg_bind(wom__eng *e, uint32_t i, wom__reg *out)
     out->idx = i;
     out->mode = (wom_mode)h->mode;
     out->max_value = h->max_value;
+    out->leaf_key = e->id * WOM__NREGIONS + i + 1;
 }
 
 /* A slot being created holds R_INIT | (creator's slot + 1) << 2 (in a
