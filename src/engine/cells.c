@@ -646,11 +646,96 @@ static inline int ahead_written(const wom_a64 *cell, uint64_t addr)
     return (ld_relaxed(cell + PACE_AHEAD) & C_STATE) != C_EMPTY;
 }
 
+/* Trailing a fast writer. A consumer that keeps up with a writer
+ * appending as fast as it can reads each line just after the writer wrote
+ * it, and the writer must take every line it shares with the reader back
+ * (its next CAS waits for that): on far cores the stream ran at a third of
+ * what the writer alone appends. So a consumer whose wait ended quickly
+ * (the writer streams) trails it: before it reads a cell, it looks whether
+ * the line `dist` cells on is written, and while it is not, it pauses
+ * TRAIL_PAUSES once per message instead of reading. It then reads lines
+ * the writer left long ago, and the writer appends undisturbed.
+ *
+ * dist is what the writer appends in TRAIL_NS at the rate it was measured
+ * at (at most TRAIL_MAX cells, and only inside the cell's leaf): a message
+ * waits at most about TRAIL_NS longer for a trailing reader. The rate is
+ * measured at each pause, from the region's tail and the clock (the tail's
+ * line is read then: one transfer per pause, not per message). A writer
+ * slower than TRAIL_RATE messages a microsecond gains little from it (its
+ * lines are transfers between appends anyway), so the reader stops
+ * trailing, and does not start again in that region for TRAIL_SLOW_NS.
+ * A trailing reader stops at its next wait that is not quick, and as soon
+ * as it writes (it answers: a conversation, whose latency counts).
+ * Per thread, like the pacing above; a hint only: what a read finds, and
+ * every guarantee, are the same as without it. */
+#define TRAIL_PAUSES 256 /* about 5 us here */
+#define TRAIL_NS 32000
+#define TRAIL_MAX 512
+#define TRAIL_START 64 /* cells, until the first pause measures the rate */
+#define TRAIL_RATE 4 /* messages per microsecond */
+#define TRAIL_SLOW_NS 1000000
+
+static _Thread_local struct trail {
+    uint64_t key;       /* the region trailed (its leaf_key); 0: none */
+    uint64_t dist;      /* cells kept between the reader and the writer; 0: not trailing */
+    uint64_t tail;      /* the region's tail at the last measurement */
+    int64_t ns;         /* and when */
+    int64_t slow_until; /* the writer was slow: no trailing in key's region until */
+} trail;
+
+/* Whether the line holding the cell `dist` cells after addr's is written
+ * (or lies in another leaf, not looked at). */
+static inline int trail_far_enough(const wom_a64 *cell, uint64_t addr, uint64_t dist)
+{
+    uint64_t in = addr & (WOM__LEAF_CELLS - 1), j = (in + dist) | 7;
+    if (j >= WOM__LEAF_CELLS)
+        return 1;
+    /* relaxed: a hint for pacing only; the cell itself is read seq_cst */
+    return (ld_relaxed(cell + (j - in)) & C_STATE) != C_EMPTY;
+}
+
+/* A consumer's quick wait in r ended (start 1), or another wait did. */
+static void trail_begin(wom__reg *r, int start)
+{
+    trail.dist = 0;
+    if (!start)
+        return;
+    if (trail.key == r->leaf_key && wom__now_ns() < trail.slow_until)
+        return;
+    trail.key = r->leaf_key;
+    trail.dist = TRAIL_START;
+    trail.ns = 0; /* the first pause only starts the measurement */
+}
+
+/* After a trailing pause: measure the writer's rate, set dist by it. The
+ * first pause of a trail (or one after a second or more) only notes tail
+ * and time: until then the reader was at the writer's heels, slowing it. */
+static void trail_measure(wom__reg *r)
+{
+    int64_t now = wom__now_ns();
+    /* relaxed: a rate hint; whatever it says only changes how long reads
+     * pause (a tail in shared memory is not trusted either) */
+    uint64_t tail = ld_relaxed(&r->h->next);
+    uint64_t n = tail - trail.tail, dt = (uint64_t)(now - trail.ns);
+    int first = trail.ns == 0 || now <= trail.ns || dt > 1000000000;
+    trail.tail = tail;
+    trail.ns = now;
+    if (first)
+        return;
+    if (n > dt || n * 1000 < dt * TRAIL_RATE) { /* slow (or a tail that moved back) */
+        trail.dist = 0;
+        trail.slow_until = now + TRAIL_SLOW_NS;
+        return;
+    }
+    uint64_t dist = n * TRAIL_NS / dt; /* n <= dt <= 1 s: no overflow */
+    trail.dist = dist < TRAIL_MAX ? dist : TRAIL_MAX;
+}
+
 /* get_view's wait for addr's cell (*cell: its word, or NULL when a
  * read-only process found no leaf yet), from its first look on. Out of
  * line: a read of a written cell, the common case, sets none of this up. */
 static __attribute__((noinline)) int get_wait(wom__reg *r, uint64_t addr, wom_a64 *cell,
-                                              wom_view *v, int64_t timeout_ns)
+                                              wom_view *v, int64_t timeout_ns, int trailing)
 {
     wom__eng *e = r->e;
     uint64_t empty = cell_empty(addr);
@@ -663,6 +748,13 @@ static __attribute__((noinline)) int get_wait(wom__reg *r, uint64_t addr, wom_a6
         if ((rc = cell_word(r, addr, &cell, &w)))
             return rc;
         if ((w & C_STATE) == C_WRITTEN) {
+            if (trailing) { /* written, but the writer is too near: pause once */
+                trailing = 0;
+                for (unsigned i = 0; i < TRAIL_PAUSES; i++)
+                    wom__cpu_relax();
+                trail_measure(r);
+                continue;
+            }
             if (deadline != -2) {
                 if (linger && !ahead_written(cell, addr)) {
                     linger = 0;
@@ -670,6 +762,8 @@ static __attribute__((noinline)) int get_wait(wom__reg *r, uint64_t addr, wom_a6
                         wom__cpu_relax();
                     continue;
                 }
+                /* A consumer whose wait ended within PACE_QUICK looks */
+                trail_begin(r, pace == PACE_CONSUMER && looks <= PACE_QUICK && !spins.yields);
                 pace_hint = pace_after(cell);
                 published_at_wait = published;
                 backoff_done(&spins);
@@ -710,10 +804,14 @@ static int get_view(wom__reg *r, uint64_t addr, wom_view *v, int64_t timeout_ns)
         /* seq_cst (acquire part): pairs with the writer's CAS, as in
          * cell_word */
         uint64_t w = ld_seq(cell);
-        if ((w & C_STATE) == C_WRITTEN)
+        if ((w & C_STATE) == C_WRITTEN) {
+            if (trail.dist && trail.key == r->leaf_key && timeout_ns != 0 &&
+                published == published_at_wait && !trail_far_enough(cell, addr, trail.dist))
+                return get_wait(r, addr, cell, v, timeout_ns, 1);
             return e->ro ? once_copy(r, addr, w, v) : once_pin(r, addr, w, v);
+        }
     }
-    return get_wait(r, addr, cell, v, timeout_ns);
+    return get_wait(r, addr, cell, v, timeout_ns, 0);
 }
 
 /* 1 when no process can fill EMPTY cell addr any more: it lies below the
