@@ -662,8 +662,11 @@ static inline int ahead_written(const wom_a64 *cell, uint64_t addr)
  * measured at each pause, from the region's tail and the clock (the tail's
  * line is read then: one transfer per pause, not per message). A writer
  * slower than TRAIL_RATE messages a microsecond gains little from it (its
- * lines are transfers between appends anyway), so the reader stops
- * trailing, and does not start again in that region for TRAIL_SLOW_NS.
+ * lines are transfers between appends anyway), so after TRAIL_STRIKES
+ * measurements in a row say so, the reader stops trailing, and does not
+ * start again in that region for TRAIL_SLOW_NS. (One slow measurement
+ * does not stop it: a writer at full speed has slow moments, a new chunk
+ * or a trim, and stopping at the first cost a third of the gain.)
  * A trailing reader stops at its next wait that is not quick, and as soon
  * as it writes (it answers: a conversation, whose latency counts).
  * Per thread, like the pacing above; a hint only: what a read finds, and
@@ -673,7 +676,8 @@ static inline int ahead_written(const wom_a64 *cell, uint64_t addr)
 #define TRAIL_MAX 512
 #define TRAIL_START 64 /* cells, until the first pause measures the rate */
 #define TRAIL_RATE 4 /* messages per microsecond */
-#define TRAIL_SLOW_NS 1000000
+#define TRAIL_STRIKES 3
+#define TRAIL_SLOW_NS 10000000
 
 static _Thread_local struct trail {
     uint64_t key;       /* the region trailed (its leaf_key); 0: none */
@@ -681,6 +685,7 @@ static _Thread_local struct trail {
     uint64_t tail;      /* the region's tail at the last measurement */
     int64_t ns;         /* and when */
     int64_t slow_until; /* the writer was slow: no trailing in key's region until */
+    int strikes;        /* measurements in a row that found the writer slow */
 } trail;
 
 /* Whether the line holding the cell `dist` cells after addr's is written
@@ -705,6 +710,7 @@ static void trail_begin(wom__reg *r, int start)
     trail.key = r->leaf_key;
     trail.dist = TRAIL_START;
     trail.ns = 0; /* the first pause only starts the measurement */
+    trail.strikes = 0;
 }
 
 /* After a trailing pause: measure the writer's rate, set dist by it. The
@@ -723,10 +729,13 @@ static void trail_measure(wom__reg *r)
     if (first)
         return;
     if (n > dt || n * 1000 < dt * TRAIL_RATE) { /* slow (or a tail that moved back) */
-        trail.dist = 0;
-        trail.slow_until = now + TRAIL_SLOW_NS;
-        return;
+        if (n > dt || ++trail.strikes >= TRAIL_STRIKES) {
+            trail.dist = 0;
+            trail.slow_until = now + TRAIL_SLOW_NS;
+        }
+        return; /* else dist stays as it was */
     }
+    trail.strikes = 0;
     uint64_t dist = n * TRAIL_NS / dt; /* n <= dt <= 1 s: no overflow */
     trail.dist = dist < TRAIL_MAX ? dist : TRAIL_MAX;
 }
